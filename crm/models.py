@@ -1,0 +1,210 @@
+"""Unified members and what the brand's systems tell us about them (DESIGN.md §3, crm)."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from omnichannel.channels import MessagingChannel, SalesChannel
+
+
+class Store(models.Model):
+    code = models.CharField(_("store code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    opened_on = models.DateField(_("opened on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        MERGED = "merged", _("Merged")
+        ERASED = "erased", _("Erased")
+
+    member_no = models.CharField(_("member number"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
+    home_store = models.ForeignKey(
+        Store, verbose_name=_("home store"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    acquisition_channel = models.CharField(
+        _("acquisition channel"), max_length=20, choices=SalesChannel.choices, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_members",
+    )
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        permissions = [
+            ("unmask_personal_data", _("Can see unmasked personal data")),
+            ("merge_member", _("Can merge and unmerge members")),
+            ("forget_member", _("Can erase a member's personal data")),
+            ("import_data", _("Can import files")),
+            ("export_members", _("Can export member lists")),
+        ]
+        constraints = [
+            # A merged member is a tombstone that must say where it went, and only it may.
+            models.CheckConstraint(
+                condition=Q(status="merged", merged_into__isnull=False)
+                | (~Q(status="merged") & Q(merged_into__isnull=True)),
+                name="member_merged_has_survivor",
+            ),
+        ]
+        indexes = [models.Index(fields=["joined_at"]), models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_no} {self.name}".strip()
+
+
+class Identity(models.Model):
+    """One identifier of a member, in its normal form (formats/README.md)."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        LINE_USER_ID = "line_user_id", _("LINE user ID")
+        POS_CARD = "pos_card", _("Member card")
+        EINVOICE_CARRIER = "einvoice_carrier", _("E-invoice carrier")
+        WEB_CUSTOMER_ID = "web_customer_id", _("Web shop customer ID")
+        MARKETPLACE_BUYER = "marketplace_buyer", _("Marketplace buyer")
+        APP_INSTALL_ID = "app_install_id", _("App install ID")
+        PUSH_TOKEN = "push_token", _("Push token")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=255)
+    source = models.CharField(_("source"), max_length=20, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
+        constraints = [
+            # An identifier belongs to exactly one member.
+            models.UniqueConstraint(fields=["kind", "value"], name="identity_unique_kind_value"),
+        ]
+        indexes = [models.Index(fields=["member", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class Consent(models.Model):
+    """One consent decision. The newest row per (member, channel) is the state; rows are proof."""
+
+    class State(models.TextChoices):
+        OPTED_IN = "opted_in", _("Opted in")
+        OPTED_OUT = "opted_out", _("Opted out")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    at = models.DateTimeField(_("decided at"), default=timezone.now)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        indexes = [models.Index(fields=["member", "channel", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.channel} {self.state}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PLACED = "placed", _("Placed")
+        CANCELLED = "cancelled", _("Cancelled")
+        RETURNED = "returned", _("Returned")
+
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=SalesChannel.choices)
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT)
+    external_no = models.CharField(_("order number"), max_length=64)
+    amount_twd = models.IntegerField(_("amount (NT$)"))
+    placed_at = models.DateTimeField(_("placed at"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PLACED
+    )
+    returns_order = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="returns"
+    )
+    returns_external_no = models.CharField(_("returns order number"), max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_no"], name="order_unique_no"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "placed_at"]),
+            models.Index(fields=["placed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.external_no}"
+
+
+class Touchpoint(models.Model):
+    """Something a member did or was sent on a channel (a store visit, a page view, a message)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="touchpoints")
+    channel = models.CharField(_("channel"), max_length=20)
+    kind = models.CharField(_("kind"), max_length=30)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("touchpoint")
+        verbose_name_plural = _("touchpoints")
+        indexes = [models.Index(fields=["member", "at"])]
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    members = models.ManyToManyField(Member, related_name="tags", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name

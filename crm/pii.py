@@ -1,0 +1,30 @@
+"""Masks for personal data shown to people without crm.unmask_personal_data (Analysts)."""
+
+from datetime import date
+
+from crm.normalize import format_phone_national
+
+MASK = "*"
+
+
+def mask_phone(e164: str) -> str:
+    """+886912345678 → 0912-***-678: enough to recognise, not enough to call."""
+    national = format_phone_national(e164)
+    if national != e164:
+        return f"{national[:4]}-***-{national[-3:]}"
+    return e164[:4] + MASK * max(len(e164) - 7, 3) + e164[-3:]
+
+
+def mask_email(email: str) -> str:
+    """meiling.chen@example.com → me***@example.com."""
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}***@{domain}" if domain else "***"
+
+
+def mask_birthday(birthday: date) -> str:
+    """The year stays (age bands are analysis); month and day go."""
+    return f"{birthday.year}/**/**"
+
+
+def mask_text(value: str) -> str:
+    return value[:1] + MASK * max(len(value) - 1, 2) if value else value

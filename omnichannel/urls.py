@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from omnichannel import views
+
+admin.site.site_header = _("Omnichannel admin")
+admin.site.site_title = _("Omnichannel")
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("members/", include("crm.urls")),
+    *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,70 @@
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from crm.selectors import member_overview
+from omnichannel import health
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "omnichannel/dashboard.html", {"overview": member_overview()})
+
+
+@require_GET
+@login_not_required
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": health.check_database(), "broker": health.check_broker()}
+    failed = {name: reason for name, reason in checks.items() if reason}
+    body = {
+        "status": "fail" if failed else "ok",
+        "checks": {name: reason or "ok" for name, reason in checks.items()},
+    }
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+# Pages whose features arrive with later issues. Each says what it will hold, so nobody mistakes
+# an empty page for missing data.
+UPCOMING = {
+    "segments": (
+        _("Segments"),
+        "diagram-3",
+        _(
+            "Rule-based segments with live counts, RFM groups and OMO audiences arrive with the segment builder."
+        ),
+    ),
+    "campaigns": (
+        _("Campaigns"),
+        "megaphone",
+        _("Campaigns over LINE, email, SMS and push arrive with the campaigns module."),
+    ),
+    "loyalty": (
+        _("Loyalty"),
+        "award",
+        _("The points ledger, tiers, rewards and wallet cards arrive with the loyalty module."),
+    ),
+    "kpis": (
+        _("KPIs"),
+        "bar-chart-line",
+        _("Channel KPIs, OMO metrics and attribution charts arrive with the KPI dashboards."),
+    ),
+    "imports": (
+        _("Imports"),
+        "cloud-upload",
+        _("File imports with preview, progress and reports arrive with the CRM import."),
+    ),
+}
+
+
+@require_GET
+def upcoming(request: HttpRequest, *, page: str) -> HttpResponse:
+    title, icon, description = UPCOMING[page]
+    return render(
+        request,
+        "omnichannel/upcoming.html",
+        {"title": title, "icon": icon, "description": description},
+    )

@@ -1,0 +1,122 @@
+"""Shared fixtures: the three personas, logged-in clients, and Playwright on Debian's Chromium."""
+
+import os
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from omnichannel.roles import ADMIN, ANALYST, MARKETER
+from omnichannel.services import user_upsert_with_role
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the same
+# thread are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "pass-for-tests"
+CHROMIUM = "/usr/bin/chromium"
+PERSONAS = {"alice": ADMIN, "bob": MARKETER, "carol": ANALYST}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _persona(username: str):
+    return user_upsert_with_role(
+        username=username, password=PASSWORD, role=PERSONAS[username],
+        email=f"{username}@example.com",
+    )
+
+
+@pytest.fixture
+def alice(db):
+    """Alice is an Admin: everything, including the Django admin."""
+    return _persona("alice")
+
+
+@pytest.fixture
+def bob(db):
+    """Bob is a Marketer: members, segments, campaigns, loyalty actions."""
+    return _persona("bob")
+
+
+@pytest.fixture
+def carol(db):
+    """Carol is an Analyst: reads everything, personal data masked, changes nothing."""
+    return _persona("carol")
+
+
+@pytest.fixture
+def login_as(db):
+    """A Django test client logged in as the named persona."""
+
+    def _login(username: str) -> Client:
+        user = get_user_model().objects.filter(username=username).first() or _persona(username)
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return _login
+
+
+# --- Browser tests ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 800}}
+
+
+@pytest.fixture
+def offsite_requests(page, live_server):
+    """Every request the page makes to a host other than the test server (must stay empty)."""
+    allowed = urlsplit(live_server.url).netloc
+    offsite: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urlsplit(url).netloc == allowed:
+            route.continue_()
+        else:
+            offsite.append(url)
+            route.abort()
+
+    page.route("**/*", guard)
+    return offsite
+
+
+@pytest.fixture
+def browser_login(page, live_server, offsite_requests, transactional_db):
+    """Log a persona in through the real login form; returns the page on the dashboard."""
+
+    def _login(username: str):
+        _persona(username)
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield _login
+    assert offsite_requests == [], f"requests left the test server: {offsite_requests}"

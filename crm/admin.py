@@ -52,7 +52,15 @@ class ConsentAdmin(BoundedAdmin):
 
 @admin.register(Order)
 class OrderAdmin(BoundedAdmin):
-    list_display = ("external_no", "channel", "member", "store", "amount_twd", "status", "placed_at")
+    list_display = (
+        "external_no",
+        "channel",
+        "member",
+        "store",
+        "amount_twd",
+        "status",
+        "placed_at",
+    )
     list_filter = ("channel", "status")
     list_select_related = ("member", "store")
     search_fields = ("=external_no", "=member__member_no")

@@ -1,5 +1,6 @@
 """Unified members and what the brand's systems tell us about them (DESIGN.md §3, crm)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -195,6 +196,9 @@ class Touchpoint(models.Model):
         verbose_name_plural = _("touchpoints")
         indexes = [models.Index(fields=["member", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} {self.at:%Y-%m-%d}"
+
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50, unique=True)
@@ -208,3 +212,35 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MergeLog(models.Model):
+    """One merge of `merged` into `survivor`: which keys matched, and what moved (for undo)."""
+
+    survivor = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_won")
+    merged = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_lost")
+    matched_keys = models.JSONField(_("matched identifiers"), default=list)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    at = models.DateTimeField(_("merged at"), default=timezone.now)
+    snapshot = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["survivor", "at"]), models.Index(fields=["merged", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"

@@ -88,3 +88,19 @@ def format_phone_national(e164: str) -> str:
     if digits == e164 or not digits.startswith("9") or len(digits) != 9:
         return e164
     return f"0{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+
+
+def normalize_plain(raw: str) -> str:
+    value = fold_width(raw)
+    if not value:
+        raise InvalidIdentifier("empty value")
+    return value
+
+
+def normalize_marketplace_buyer(raw: str) -> str:
+    """shopee:Mei_Chen88 → shopee:mei_chen88 (the account is scoped to its marketplace)."""
+    value = fold_width(raw).lower()
+    shop, sep, account = value.partition(":")
+    if not sep or not shop or not account.strip():
+        raise InvalidIdentifier("a marketplace buyer is written platform:account")
+    return f"{shop.strip()}:{account.strip()}"

@@ -1,5 +1,6 @@
 """Read queries that pages and services share, shaped for their use."""
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,10 +54,8 @@ def _identity_values_for_query(query: str) -> list[str]:
     """The normal forms a search box text could be, so any spelling of a phone matches."""
     candidates = {query, query.upper()}
     for normalize in (normalize_phone, normalize_email):
-        try:
+        with suppress(InvalidIdentifier):
             candidates.add(normalize(query))
-        except InvalidIdentifier:
-            pass
     return sorted(candidates)
 
 

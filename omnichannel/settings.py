@@ -21,7 +21,7 @@ if ENVIRONMENT not in ("local", "production"):
     raise ImproperlyConfigured(f"OMNICHANNEL_ENV must be local or production, got {ENVIRONMENT!r}")
 PRODUCTION = ENVIRONMENT == "production"
 
-_INSECURE_SECRET_KEY = "django-insecure-local-only-do-not-use-in-production"
+_INSECURE_SECRET_KEY = "django-insecure-local-only-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", _INSECURE_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 

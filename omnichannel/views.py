@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -34,7 +35,8 @@ UPCOMING = {
         _("Segments"),
         "diagram-3",
         _(
-            "Rule-based segments with live counts, RFM groups and OMO audiences arrive with the segment builder."
+            "Rule-based segments with live counts, RFM groups and OMO audiences arrive "
+            "with the segment builder."
         ),
     ),
     "campaigns": (
@@ -60,8 +62,15 @@ UPCOMING = {
 }
 
 
+# The permission a page needs beyond a login, the same one its navigation entry asks for.
+UPCOMING_PERMISSIONS = {"segments": "crm.view_member", "imports": "crm.import_data"}
+
+
 @require_GET
 def upcoming(request: HttpRequest, *, page: str) -> HttpResponse:
+    permission = UPCOMING_PERMISSIONS.get(page)
+    if permission and not request.user.has_perm(permission):
+        raise PermissionDenied
     title, icon, description = UPCOMING[page]
     return render(
         request,

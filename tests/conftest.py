@@ -26,7 +26,9 @@ def _fast_password_hashing(settings):
 
 def _persona(username: str):
     return user_upsert_with_role(
-        username=username, password=PASSWORD, role=PERSONAS[username],
+        username=username,
+        password=PASSWORD,
+        role=PERSONAS[username],
         email=f"{username}@example.com",
     )
 
@@ -84,7 +86,12 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1366, "height": 800}}
+    # Marketers in Taiwan browse with zh-TW, which Django serves as zh-Hant.
+    return {
+        **browser_context_args,
+        "viewport": {"width": 1366, "height": 800},
+        "locale": "zh-TW",
+    }
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A real Celery worker on the configured broker (Redis in CI, the filesystem one locally)."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,16 +16,20 @@ from omnichannel.tasks import clear_expired_sessions
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
-    # perform_ping_check needs the "celery.ping" task; the worker uses the project's broker.
-    celery_app.loader.import_module("celery.contrib.testing.tasks")
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
+def celery_queue(transactional_db):
+    """A real worker on the project's broker, consuming a queue of its own.
+
+    Its own queue, so a worker from `make run` on the same broker cannot take the test's tasks.
+    """
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[queue]
+    ):
+        yield queue
 
 
-@pytest.mark.usefixtures("celery_worker")
 @pytest.mark.xdist_group("celery-worker")
-def test_worker_runs_clear_expired_sessions_once():
+def test_worker_runs_clear_expired_sessions_once(celery_queue):
     expired = SessionStore()
     expired.create()
     Session.objects.filter(session_key=expired.session_key).update(
@@ -33,8 +38,8 @@ def test_worker_runs_clear_expired_sessions_once():
     live = SessionStore()
     live.create()
 
-    first = clear_expired_sessions.delay().get(timeout=30)
-    second = clear_expired_sessions.delay().get(timeout=30)
+    first = clear_expired_sessions.apply_async(queue=celery_queue).get(timeout=30)
+    second = clear_expired_sessions.apply_async(queue=celery_queue).get(timeout=30)
 
     assert (first, second) == (1, 0)
     assert Session.objects.filter(session_key=live.session_key).exists()

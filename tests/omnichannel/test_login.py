@@ -6,9 +6,7 @@ from tests.conftest import PASSWORD
 
 @pytest.mark.django_db
 def test_login_reaches_dashboard(client, bob):
-    response = client.post(
-        reverse("login"), {"username": "bob", "password": PASSWORD}, follow=True
-    )
+    response = client.post(reverse("login"), {"username": "bob", "password": PASSWORD}, follow=True)
 
     assert response.redirect_chain[-1][0] == "/"
     assert response.status_code == 200

@@ -48,9 +48,7 @@ def test_roles_are_groups_made_by_migration():
 
 @pytest.mark.django_db
 def test_navigation_shows_what_each_role_may_open(login_as):
-    pages = {
-        name: login_as(name).get("/").content.decode() for name in ("alice", "bob", "carol")
-    }
+    pages = {name: login_as(name).get("/").content.decode() for name in ("alice", "bob", "carol")}
 
     assert 'href="/admin/"' in pages["alice"]
     assert 'href="/admin/"' not in pages["bob"]
@@ -62,8 +60,13 @@ def test_navigation_shows_what_each_role_may_open(login_as):
 
 @pytest.mark.django_db
 def test_permissions_per_role(alice, bob, carol):
-    for perm in ("crm.change_member", "crm.unmask_personal_data", "crm.merge_member",
-                 "crm.forget_member", "crm.import_data"):
+    for perm in (
+        "crm.change_member",
+        "crm.unmask_personal_data",
+        "crm.merge_member",
+        "crm.forget_member",
+        "crm.import_data",
+    ):
         assert alice.has_perm(perm)
         assert bob.has_perm(perm)
         assert not carol.has_perm(perm)

@@ -14,7 +14,12 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environ.update(env)
     return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -43,7 +48,10 @@ def test_malformed_boolean_fails_loudly():
 
 def test_check_deploy_passes_with_production_settings():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         OMNICHANNEL_ENV="production",
         DJANGO_SECRET_KEY=STRONG_SECRET,
         DJANGO_ALLOWED_HOSTS="crm.example.com",

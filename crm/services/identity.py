@@ -1,0 +1,436 @@
+"""Identity resolution: one member per real person (formats/README.md, DESIGN.md §4).
+
+An incoming record (import row, API call, webhook) carries identifiers. None known → a new
+member; one member → attach the new identifiers to it; several members → merge them into the
+oldest. Every merge is written to MergeLog with what matched and what moved, so it can be undone.
+"""
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm import normalize
+from crm.hooks import member_hooks
+from crm.models import Consent, Identity, Member, MergeLog, Order, Tag, Touchpoint
+
+Kind = Identity.Kind
+
+NORMALIZERS = {
+    Kind.PHONE: normalize.normalize_phone,
+    Kind.EMAIL: normalize.normalize_email,
+    Kind.LINE_USER_ID: normalize.normalize_line_user_id,
+    Kind.POS_CARD: normalize.normalize_card,
+    Kind.EINVOICE_CARRIER: normalize.normalize_einvoice_carrier,
+    Kind.WEB_CUSTOMER_ID: normalize.normalize_plain,
+    Kind.MARKETPLACE_BUYER: normalize.normalize_marketplace_buyer,
+    Kind.APP_INSTALL_ID: normalize.normalize_plain,
+    Kind.PUSH_TOKEN: normalize.normalize_plain,
+}
+# Profile fields a merge or a later record may fill on a member where they are blank.
+PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
+MAX_MERGE_CHAIN = 50
+
+ERROR_MERGE_SELF = "A member cannot be merged with itself."
+ERROR_MERGE_INACTIVE = "Only active members can be merged."
+ERROR_ALREADY_UNDONE = "This merge has already been undone."
+ERROR_REASON_REQUIRED = "Say why these members are the same person."
+
+
+class MergeError(ValueError):
+    pass
+
+
+class UndoBlocked(MergeError):
+    """A later merge depends on this one; undo `blocking` first."""
+
+    def __init__(self, blocking: MergeLog):
+        self.blocking = blocking
+        super().__init__(
+            f"Undo merge #{blocking.pk} ({blocking.merged.member_no} → "
+            f"{blocking.survivor.member_no}) first: it depends on this one."
+        )
+
+
+@dataclass(frozen=True)
+class Identifier:
+    kind: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass
+class NormalizedIdentifiers:
+    identifiers: list[Identifier] = field(default_factory=list)
+    member_no: str = ""
+    # (kind, raw value, reason) of values that are no identifier; the record is still kept.
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def identifiers_normalize(
+    raw: Mapping[str, str | None] | Iterable[tuple[str, str | None]],
+) -> NormalizedIdentifiers:
+    """Normal forms of raw identifier values by kind; invalid and masked ones are skipped."""
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    result = NormalizedIdentifiers()
+    seen: set[Identifier] = set()
+    for kind, value in items:
+        if value is None or not str(value).strip():
+            continue
+        if kind == "member_no":
+            result.member_no = normalize.normalize_card(str(value))
+            continue
+        try:
+            identifier = Identifier(kind, NORMALIZERS[kind](str(value)))
+        except normalize.InvalidIdentifier as exc:
+            result.skipped.append((kind, str(value), str(exc)))
+            continue
+        if identifier not in seen:
+            seen.add(identifier)
+            result.identifiers.append(identifier)
+    return result
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    name: str = ""
+    birthday: date | None = None
+    gender: str = ""
+    home_store_id: int | None = None
+    acquisition_channel: str = ""
+    joined_at: datetime | None = None
+
+
+@dataclass
+class Resolution:
+    member: Member
+    created: bool
+    merges: list[MergeLog]
+    attached: list[Identifier]
+
+
+def member_resolve(
+    *,
+    identifiers: Sequence[Identifier],
+    source: str,
+    member_no: str = "",
+    profile: MemberProfile | None = None,
+    at: datetime | None = None,
+    actor=None,
+) -> Resolution:
+    """The member these identifiers belong to, creating or merging members as needed.
+
+    Raises ValueError when there is nothing to resolve on (no identifier, no member number).
+    """
+    if not identifiers and not member_no:
+        raise ValueError("a record needs at least one identifier or a member number")
+    at = at or timezone.now()
+    # Two records with a new identifier can race to create it; the loser retries and finds it.
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _resolve_once(
+                    identifiers=identifiers,
+                    source=source,
+                    member_no=member_no,
+                    profile=profile or MemberProfile(),
+                    at=at,
+                    actor=actor,
+                )
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Resolution:
+    matched = _members_matching(identifiers, member_no)
+    if not matched:
+        member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
+        Identity.objects.bulk_create(
+            Identity(
+                member=member,
+                kind=i.kind,
+                value=i.value,
+                source=source,
+                first_seen_at=at,
+                last_seen_at=at,
+            )
+            for i in identifiers
+        )
+        return Resolution(member=member, created=True, merges=[], attached=list(identifiers))
+
+    # Lock in pk order so two resolutions over the same members cannot deadlock.
+    members = list(Member.objects.select_for_update().filter(pk__in=matched).order_by("pk"))
+    survivor, others = members[0], members[1:]
+    merges = [
+        member_merge(
+            survivor=survivor,
+            merged=other,
+            matched_keys=matched[other.pk],
+            source=source,
+            actor=actor,
+        )
+        for other in others
+    ]
+    survivor.refresh_from_db()
+    attached = _identities_attach(member=survivor, identifiers=identifiers, source=source, at=at)
+    _profile_fill(member=survivor, profile=profile)
+    return Resolution(member=survivor, created=False, merges=merges, attached=attached)
+
+
+def _members_matching(identifiers: Sequence[Identifier], member_no: str) -> dict[int, list[str]]:
+    """Active member id → the identifier keys of the record that point to it."""
+    matched: dict[int, list[str]] = {}
+    if identifiers:
+        condition = Q()
+        for identifier in identifiers:
+            condition |= Q(kind=identifier.kind, value=identifier.value)
+        for kind, value, member_id in Identity.objects.filter(condition).values_list(
+            "kind", "value", "member_id"
+        ):
+            matched.setdefault(member_id, []).append(f"{kind}:{value}")
+    if member_no:
+        member = member_survivor(member_no=member_no)
+        if member is not None:
+            matched.setdefault(member.pk, []).append(f"member_no:{member_no}")
+    return matched
+
+
+def member_survivor(*, member_no: str) -> Member | None:
+    """The active member a member number leads to, following merges; None if unknown."""
+    member = Member.objects.filter(member_no=member_no).first()
+    for _ in range(MAX_MERGE_CHAIN):
+        if member is None or member.merged_into_id is None:
+            return member
+        member = Member.objects.get(pk=member.merged_into_id)
+    raise MergeError(f"merge chain from {member_no} is longer than {MAX_MERGE_CHAIN}")
+
+
+def member_no_generate() -> str:
+    """A new member number: OC and ten random digits (the brand's own numbers start with M)."""
+    return f"OC{secrets.randbelow(10**10):010d}"
+
+
+def _member_create(*, member_no: str, profile: MemberProfile, source: str, at: datetime) -> Member:
+    return Member.objects.create(
+        member_no=member_no or member_no_generate(),
+        name=profile.name,
+        birthday=profile.birthday,
+        gender=profile.gender,
+        home_store_id=profile.home_store_id,
+        acquisition_channel=profile.acquisition_channel or source,
+        joined_at=profile.joined_at or at,
+    )
+
+
+def _identities_attach(
+    *, member: Member, identifiers: Sequence[Identifier], source: str, at: datetime
+) -> list[Identifier]:
+    known = {
+        Identifier(kind, value) for kind, value in member.identities.values_list("kind", "value")
+    }
+    new = [i for i in identifiers if i not in known]
+    Identity.objects.bulk_create(
+        Identity(
+            member=member,
+            kind=i.kind,
+            value=i.value,
+            source=source,
+            first_seen_at=at,
+            last_seen_at=at,
+        )
+        for i in new
+    )
+    seen_again = [i for i in identifiers if i in known]
+    if seen_again:
+        condition = Q()
+        for identifier in seen_again:
+            condition |= Q(kind=identifier.kind, value=identifier.value)
+        member.identities.filter(condition, last_seen_at__lt=at).update(last_seen_at=at)
+    return new
+
+
+def _profile_fill(*, member: Member, profile: MemberProfile) -> None:
+    changed = [
+        name
+        for name in PROFILE_FIELDS
+        if getattr(profile, name) not in (None, "") and getattr(member, name) in (None, "")
+    ]
+    for name in changed:
+        setattr(member, name, getattr(profile, name))
+    if changed:
+        member.save(update_fields=[*changed, "updated_at"])
+
+
+@transaction.atomic
+def member_merge(
+    *,
+    survivor: Member,
+    merged: Member,
+    matched_keys: Sequence[str],
+    source: str = "",
+    reason: str = "",
+    actor=None,
+) -> MergeLog:
+    """Move everything of `merged` to `survivor`; `merged` stays as a tombstone pointing to it.
+
+    Identities, consents (history kept, so the newest decision per channel wins), orders,
+    touchpoints, tags, and every other app's rows (through crm.hooks) move. Blank profile fields
+    of the survivor are filled from the merged member. Raises MergeError for a member merged with
+    itself or one that is not active.
+    """
+    if survivor.pk == merged.pk:
+        raise MergeError(ERROR_MERGE_SELF)
+    locked = {
+        m.pk: m
+        for m in Member.objects.select_for_update()
+        .filter(pk__in=[survivor.pk, merged.pk])
+        .order_by("pk")
+    }
+    survivor, merged = locked[survivor.pk], locked[merged.pk]
+    if survivor.status != Member.Status.ACTIVE or merged.status != Member.Status.ACTIVE:
+        raise MergeError(ERROR_MERGE_INACTIVE)
+
+    survivor_tags = set(survivor.tags.values_list("pk", flat=True))
+    merged_tags = set(merged.tags.values_list("pk", flat=True))
+    moved_identities = list(merged.identities.values_list("pk", "kind", "value"))
+    filled = {
+        name: getattr(merged, name)
+        for name in PROFILE_FIELDS
+        if getattr(survivor, name) in (None, "") and getattr(merged, name) not in (None, "")
+    }
+    snapshot = {
+        "identities": [pk for pk, _, _ in moved_identities],
+        "identity_keys": [f"{kind}:{value}" for _, kind, value in moved_identities],
+        "consents": list(merged.consents.values_list("pk", flat=True)),
+        "orders": list(merged.orders.values_list("pk", flat=True)),
+        "touchpoints": list(merged.touchpoints.values_list("pk", flat=True)),
+        "tags": sorted(merged_tags),
+        "tags_added_to_survivor": sorted(merged_tags - survivor_tags),
+        "survivor_filled": sorted(filled),
+        "hooks": {},
+    }
+    Identity.objects.filter(member=merged).update(member=survivor)
+    Consent.objects.filter(member=merged).update(member=survivor)
+    Order.objects.filter(member=merged).update(member=survivor)
+    Touchpoint.objects.filter(member=merged).update(member=survivor)
+    Tag.members.through.objects.bulk_create(
+        [
+            Tag.members.through(tag_id=t, member_id=survivor.pk)
+            for t in snapshot["tags_added_to_survivor"]
+        ]
+    )
+    Tag.members.through.objects.filter(member_id=merged.pk).delete()
+    for hook in member_hooks():
+        snapshot["hooks"][hook.name] = hook.on_merge(survivor.pk, merged.pk)
+
+    for name, value in filled.items():
+        setattr(survivor, name, value)
+    if filled:
+        survivor.save(update_fields=[*filled, "updated_at"])
+    merged.status = Member.Status.MERGED
+    merged.merged_into = survivor
+    merged.save(update_fields=["status", "merged_into", "updated_at"])
+    return MergeLog.objects.create(
+        survivor=survivor,
+        merged=merged,
+        matched_keys=list(matched_keys),
+        source=source,
+        reason=reason,
+        actor=actor,
+        snapshot=snapshot,
+    )
+
+
+def member_merge_by_hand(*, first: Member, second: Member, reason: str, actor) -> MergeLog:
+    """A marketer's merge of two members they know are one person, into the older one."""
+    if not reason.strip():
+        raise MergeError(ERROR_REASON_REQUIRED)
+    survivor, merged = sorted([first, second], key=lambda m: m.pk)
+    return member_merge(
+        survivor=survivor,
+        merged=merged,
+        matched_keys=["manual"],
+        source="manual",
+        reason=reason.strip(),
+        actor=actor,
+    )
+
+
+def merge_blocking_undo(merge_log: MergeLog) -> MergeLog | None:
+    """The earliest later merge that depends on this one, if any.
+
+    A later merge depends on it when it moved the survivor away, or when it matched through an
+    identifier that this merge brought to the survivor.
+    """
+    moved_keys = set(merge_log.snapshot.get("identity_keys", []))
+    later = (
+        MergeLog.objects.filter(undone_at__isnull=True, pk__gt=merge_log.pk)
+        .filter(Q(merged=merge_log.survivor_id) | Q(survivor=merge_log.survivor_id))
+        .select_related("survivor", "merged")
+        .order_by("pk")
+    )
+    for candidate in later:
+        if candidate.merged_id == merge_log.survivor_id:
+            return candidate
+        if moved_keys.intersection(candidate.matched_keys):
+            return candidate
+    return None
+
+
+@transaction.atomic
+def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
+    """Undo a merge: the merged member comes back with exactly what it brought.
+
+    Raises MergeError if already undone, UndoBlocked naming the later merge to undo first.
+    """
+    merge_log = MergeLog.objects.select_for_update().get(pk=merge_log.pk)
+    if merge_log.undone_at is not None:
+        raise MergeError(ERROR_ALREADY_UNDONE)
+    blocking = merge_blocking_undo(merge_log)
+    if blocking is not None:
+        raise UndoBlocked(blocking)
+    members = {
+        m.pk: m
+        for m in Member.objects.select_for_update()
+        .filter(pk__in=[merge_log.survivor_id, merge_log.merged_id])
+        .order_by("pk")
+    }
+    survivor, merged = members[merge_log.survivor_id], members[merge_log.merged_id]
+    snapshot = merge_log.snapshot
+
+    Identity.objects.filter(pk__in=snapshot["identities"]).update(member=merged)
+    Consent.objects.filter(pk__in=snapshot["consents"]).update(member=merged)
+    Order.objects.filter(pk__in=snapshot["orders"]).update(member=merged)
+    Touchpoint.objects.filter(pk__in=snapshot["touchpoints"]).update(member=merged)
+    through = Tag.members.through
+    through.objects.filter(
+        member_id=survivor.pk, tag_id__in=snapshot["tags_added_to_survivor"]
+    ).delete()
+    through.objects.bulk_create(
+        [through(tag_id=t, member_id=merged.pk) for t in snapshot["tags"]], ignore_conflicts=True
+    )
+    hooks = {hook.name: hook for hook in member_hooks()}
+    for name, hook_snapshot in snapshot["hooks"].items():
+        if name in hooks:
+            hooks[name].on_unmerge(survivor.pk, merged.pk, hook_snapshot)
+
+    for name in snapshot["survivor_filled"]:
+        setattr(survivor, name, None if name in ("birthday", "home_store_id") else "")
+    if snapshot["survivor_filled"]:
+        survivor.save(update_fields=[*snapshot["survivor_filled"], "updated_at"])
+    merged.status = Member.Status.ACTIVE
+    merged.merged_into = None
+    merged.save(update_fields=["status", "merged_into", "updated_at"])
+    merge_log.undone_at = timezone.now()
+    merge_log.undone_by = actor
+    merge_log.save(update_fields=["undone_at", "undone_by"])
+    return merged

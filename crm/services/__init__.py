@@ -10,14 +10,17 @@ from crm.services.identity import (
     identifiers_normalize,
     member_merge,
     member_merge_by_hand,
-    member_no_generate,
+    member_numbers_allocate,
     member_resolve,
     member_survivor,
     member_unmerge,
     merge_blocking_undo,
 )
+from crm.services.resolution_batch import BatchRecord, BatchResolution, members_resolve_batch
 
 __all__ = [
+    "BatchRecord",
+    "BatchResolution",
     "Identifier",
     "MemberProfile",
     "MergeError",
@@ -27,9 +30,10 @@ __all__ = [
     "identifiers_normalize",
     "member_merge",
     "member_merge_by_hand",
-    "member_no_generate",
+    "member_numbers_allocate",
     "member_resolve",
     "member_survivor",
     "member_unmerge",
+    "members_resolve_batch",
     "merge_blocking_undo",
 ]

@@ -5,18 +5,26 @@ member; one member → attach the new identifiers to it; several members → mer
 oldest. Every merge is written to MergeLog with what matched and what moved, so it can be undone.
 """
 
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import normalize
 from crm.hooks import member_hooks
-from crm.models import Consent, Identity, Member, MergeLog, Order, Tag, Touchpoint
+from crm.models import (
+    Consent,
+    Identity,
+    Member,
+    MergeLog,
+    NumberSequence,
+    Order,
+    Tag,
+    Touchpoint,
+)
 
 Kind = Identity.Kind
 
@@ -34,6 +42,8 @@ NORMALIZERS = {
 # Profile fields a merge or a later record may fill on a member where they are blank.
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
+MEMBER_NO_SEQUENCE = "member_no"
+MEMBER_NO_PREFIX = "OC"
 
 ERROR_MERGE_SELF = "A member cannot be merged with itself."
 ERROR_MERGE_INACTIVE = "Only active members can be merged."
@@ -214,14 +224,26 @@ def member_survivor(*, member_no: str) -> Member | None:
     raise MergeError(f"merge chain from {member_no} is longer than {MAX_MERGE_CHAIN}")
 
 
-def member_no_generate() -> str:
-    """A new member number: OC and ten random digits (the brand's own numbers start with M)."""
-    return f"OC{secrets.randbelow(10**10):010d}"
+def member_numbers_allocate(*, count: int) -> list[str]:
+    """`count` new member numbers (OC000000001…), unique across processes.
+
+    The brand's own numbers (M…) arrive with their members; ours never collide with them.
+    """
+    if count <= 0:
+        return []
+    with transaction.atomic():
+        NumberSequence.objects.get_or_create(name=MEMBER_NO_SEQUENCE)
+        # One conditional UPDATE reserves the whole block; concurrent callers queue on the row.
+        NumberSequence.objects.filter(name=MEMBER_NO_SEQUENCE).update(
+            last_value=F("last_value") + count
+        )
+        last = NumberSequence.objects.get(name=MEMBER_NO_SEQUENCE).last_value
+    return [f"{MEMBER_NO_PREFIX}{n:09d}" for n in range(last - count + 1, last + 1)]
 
 
 def _member_create(*, member_no: str, profile: MemberProfile, source: str, at: datetime) -> Member:
     return Member.objects.create(
-        member_no=member_no or member_no_generate(),
+        member_no=member_no or member_numbers_allocate(count=1)[0],
         name=profile.name,
         birthday=profile.birthday,
         gender=profile.gender,

@@ -1,0 +1,145 @@
+"""Set-wise resolution of a batch gives the same people as resolving record by record."""
+
+import random
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Identity, Member, MergeLog
+from crm.services import (
+    BatchRecord,
+    Identifier,
+    MemberProfile,
+    member_numbers_allocate,
+    member_resolve,
+    members_resolve_batch,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def phone(n: int) -> Identifier:
+    return Identifier("phone", f"+8869{n:08d}")
+
+
+def email(n: int) -> Identifier:
+    return Identifier("email", f"p{n}@example.com")
+
+
+def card(n: int) -> Identifier:
+    return Identifier("pos_card", f"A{n:08d}")
+
+
+def resolve(records):
+    return members_resolve_batch(records=records, source="store", at=timezone.now())
+
+
+def test_records_sharing_nothing_become_separate_members():
+    result = resolve([BatchRecord([phone(1)]), BatchRecord([email(2)]), BatchRecord([])])
+
+    assert result.members_created == 2
+    assert result.member_ids[2] is None  # anonymous sale
+    assert len(set(result.member_ids[:2])) == 2
+
+
+def test_a_chain_inside_the_batch_is_one_member():
+    result = resolve(
+        [
+            BatchRecord([phone(1)]),
+            BatchRecord([phone(1), email(1)]),
+            BatchRecord([email(1), card(1)]),
+            BatchRecord([card(1)]),
+        ]
+    )
+
+    assert result.members_created == 1
+    assert len(set(result.member_ids)) == 1
+    assert Identity.objects.filter(member_id=result.member_ids[0]).count() == 3
+
+
+def test_batch_attaches_to_an_existing_member():
+    existing = member_resolve(identifiers=[phone(1)], source="store").member
+
+    result = resolve([BatchRecord([phone(1), email(1)])])
+
+    assert result.member_ids == [existing.pk]
+    assert result.members_created == 0
+    assert set(existing.identities.values_list("kind", flat=True)) == {"phone", "email"}
+
+
+def test_batch_that_links_two_existing_members_merges_them_into_the_oldest():
+    older = member_resolve(identifiers=[phone(1)], source="store").member
+    newer = member_resolve(identifiers=[email(1)], source="web").member
+
+    result = resolve(
+        [
+            BatchRecord([phone(1)]),
+            BatchRecord([phone(1), card(1)]),
+            BatchRecord([email(1), card(1)]),
+        ]
+    )
+
+    assert result.member_ids == [older.pk] * 3
+    assert result.merges == 1
+    log = MergeLog.objects.get()
+    assert (log.survivor_id, log.merged_id) == (older.pk, newer.pk)
+    assert log.matched_keys == [email(1).key]
+
+
+def test_member_number_links_records_and_is_kept():
+    result = resolve(
+        [
+            BatchRecord([phone(1)], member_no="M000123", profile=MemberProfile(name="王小明")),
+            BatchRecord([email(1)], member_no="M000123"),
+        ]
+    )
+
+    member = Member.objects.get()
+    assert result.member_ids == [member.pk, member.pk]
+    assert (member.member_no, member.name) == ("M000123", "王小明")
+
+
+def test_profile_fills_blanks_of_existing_members_only():
+    existing = member_resolve(
+        identifiers=[phone(1)], source="store", profile=MemberProfile(name="陳美玲")
+    ).member
+
+    resolve([BatchRecord([phone(1)], profile=MemberProfile(name="別名", gender="female"))])
+
+    existing.refresh_from_db()
+    assert (existing.name, existing.gender) == ("陳美玲", "female")
+
+
+def test_generated_member_numbers_never_repeat():
+    first = member_numbers_allocate(count=3)
+    second = member_numbers_allocate(count=2)
+
+    assert first == ["OC000000001", "OC000000002", "OC000000003"]
+    assert second == ["OC000000004", "OC000000005"]
+
+
+def test_random_batches_in_any_order_find_exactly_the_real_people():
+    # Given 60 people, each with up to three identifiers, seen in records that carry one or two
+    # of them (so people are only linked through chains across records and batches)...
+    rng = random.Random(42)
+    people = {p: [phone(p), email(p), card(p)][: rng.randint(1, 3)] for p in range(60)}
+    records = []
+    for ids in people.values():
+        records.extend(BatchRecord(rng.sample(ids, rng.randint(1, len(ids)))) for _ in range(3))
+        # Ground truth needs every identifier of a person linked: one record ties them all.
+        records.append(BatchRecord(ids))
+    rng.shuffle(records)
+
+    # ...resolved in batches of 25, in shuffled order...
+    for start in range(0, len(records), 25):
+        resolve(records[start : start + 25])
+
+    # ...every person is exactly one active member holding all their identifiers.
+    assert Member.objects.filter(status="active").count() == len(people)
+    for ids in people.values():
+        owners = set(
+            Identity.objects.filter(value__in=[i.value for i in ids]).values_list(
+                "member_id", flat=True
+            )
+        )
+        assert len(owners) == 1

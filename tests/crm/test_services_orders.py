@@ -1,0 +1,95 @@
+"""Orders upsert: idempotent per channel and number; returns reverse sales in either order."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crm.models import Order, Store
+from crm.services.orders import OrderIn, orders_upsert
+
+pytestmark = pytest.mark.django_db
+TAIPEI = ZoneInfo("Asia/Taipei")
+AT = datetime(2025, 3, 12, 14, 5, 33, tzinfo=TAIPEI)
+
+SALE = OrderIn(
+    channel="store",
+    external_no="TPE01-20250312-0042",
+    amount_twd=1280,
+    placed_at=AT,
+    status="placed",
+    store_code="TPE01",
+    store_name="台北信義店",
+)
+RETURN = OrderIn(
+    channel="store",
+    external_no="TPE01-20250320-0101",
+    amount_twd=-1280,
+    placed_at=AT,
+    status="placed",
+    store_code="TPE01",
+    store_name="台北信義店",
+    is_return=True,
+    returns_external_no="TPE01-20250312-0042",
+)
+
+
+def test_orders_land_with_their_store():
+    orders_upsert(orders=[SALE], member_ids=[None])
+
+    order = Order.objects.get()
+    assert (order.amount_twd, order.status, order.member_id) == (1280, "placed", None)
+    assert order.store == Store.objects.get(code="TPE01")
+
+
+def test_the_same_orders_again_change_nothing():
+    orders_upsert(orders=[SALE], member_ids=[None])
+    before = list(Order.objects.values_list("pk", "amount_twd", "status"))
+
+    orders_upsert(orders=[SALE], member_ids=[None])
+
+    assert list(Order.objects.values_list("pk", "amount_twd", "status")) == before
+
+
+def test_a_changed_status_updates_the_order():
+    web = OrderIn(channel="web", external_no="W1", amount_twd=990, placed_at=AT, status="placed")
+    orders_upsert(orders=[web], member_ids=[None])
+
+    orders_upsert(orders=[OrderIn(**{**web.__dict__, "status": "cancelled"})], member_ids=[None])
+
+    assert Order.objects.get().status == "cancelled"
+
+
+@pytest.mark.parametrize("batches", [[[SALE], [RETURN]], [[RETURN], [SALE]], [[SALE, RETURN]]])
+def test_a_return_reverses_its_sale_whichever_arrives_first(batches):
+    for batch in batches:
+        orders_upsert(orders=batch, member_ids=[None] * len(batch))
+
+    sale = Order.objects.get(external_no=SALE.external_no)
+    refund = Order.objects.get(external_no=RETURN.external_no)
+    assert refund.returns_order == sale
+    assert (sale.status, refund.status) == ("returned", "returned")
+
+
+def test_reimporting_a_returned_sale_keeps_it_returned():
+    orders_upsert(orders=[SALE, RETURN], member_ids=[None, None])
+
+    orders_upsert(orders=[SALE], member_ids=[None])
+
+    assert Order.objects.get(external_no=SALE.external_no).status == "returned"
+
+
+def test_a_partial_return_leaves_the_sale_placed():
+    partial = OrderIn(**{**RETURN.__dict__, "amount_twd": -280})
+
+    orders_upsert(orders=[SALE, partial], member_ids=[None, None])
+
+    assert Order.objects.get(external_no=SALE.external_no).status == "placed"
+
+
+def test_a_return_of_a_sale_never_seen_stays_unlinked():
+    orders_upsert(orders=[RETURN], member_ids=[None])
+
+    refund = Order.objects.get()
+    assert refund.returns_order is None
+    assert refund.returns_external_no == SALE.external_no

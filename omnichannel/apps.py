@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class OmnichannelConfig(AppConfig):
     name = "omnichannel"
-    verbose_name = "Omnichannel"
+    verbose_name = _("Omnichannel")
 
     def ready(self) -> None:
         from omnichannel import roles, schedule

@@ -6,13 +6,17 @@ migration adds joins the right roles when `migrate` runs (see OmnichannelConfig.
 
 from collections.abc import Iterable
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 ADMIN = "Admin"
 MARKETER = "Marketer"
 ANALYST = "Analyst"
 ROLES = (ADMIN, MARKETER, ANALYST)
-ROLE_LABELS = {ADMIN: _("Admin"), MARKETER: _("Marketer"), ANALYST: _("Analyst")}
+ROLE_LABELS = {
+    ADMIN: pgettext_lazy("role", "Admin"),
+    MARKETER: pgettext_lazy("role", "Marketer"),
+    ANALYST: pgettext_lazy("role", "Analyst"),
+}
 
 PRODUCT_APPS = ("crm", "loyalty", "campaigns", "omnichannel")
 # Custom permissions (declared in the apps' Meta.permissions) that Marketers hold and Analysts

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from omnichannel.env import env_bool, env_int, env_list, env_str
 
@@ -247,5 +246,3 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
-
-ADMIN_SITE_HEADER = _("Omnichannel admin")

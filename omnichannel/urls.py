@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.i18n import set_language
 
 from omnichannel import views
 
@@ -17,7 +19,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switch also works on the login page, before anyone is logged in.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("members/", include("crm.urls")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("admin/", admin.site.urls),

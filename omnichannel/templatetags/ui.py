@@ -1,11 +1,14 @@
 """Formatting shared by every page: NT$ amounts, channel badges, Taipei dates."""
 
+from datetime import datetime
+
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
 from django.utils.html import format_html
 
-from omnichannel.channels import Channel, channel_colour, channel_icon
+from omnichannel import channels
+from omnichannel.channels import Channel, channel_icon
 
 register = template.Library()
 
@@ -32,7 +35,16 @@ def taipei(value) -> str:
     """2025/03/12 14:05 in the current time zone (Asia/Taipei)."""
     if not value:
         return ""
+    if not isinstance(value, datetime):
+        return value.strftime("%Y/%m/%d")  # a date has no time to show
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
     return timezone.localtime(value).strftime("%Y/%m/%d %H:%M")
+
+
+@register.filter
+def channel_colour(channel: str) -> str:
+    return channels.channel_colour(channel)
 
 
 @register.simple_tag
@@ -44,7 +56,7 @@ def channel_badge(channel: str) -> str:
     return format_html(
         '<span class="badge channel-badge" style="--channel-colour: {}">'
         '<i class="bi bi-{}" aria-hidden="true"></i> {}</span>',
-        channel_colour(channel),
+        channels.channel_colour(channel),
         channel_icon(channel),
         label,
     )

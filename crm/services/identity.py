@@ -184,7 +184,8 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
         member_merge(
             survivor=survivor,
             merged=other,
-            matched_keys=matched[other.pk],
+            # Both sides: what tied the record to the survivor and to the merged member.
+            matched_keys=[*matched[survivor.pk], *matched[other.pk]],
             source=source,
             actor=actor,
         )

@@ -122,6 +122,11 @@ def members_resolve_batch(
     for member_no, member_id in number_owners.items():
         components[forest.find(("no", member_no))]["members"].add(member_id)
 
+    def component_keys(member_id: int) -> list[str]:
+        return [i.key for i, owner in owners.items() if owner == member_id] + [
+            f"member_no:{no}" for no, owner in number_owners.items() if owner == member_id
+        ]
+
     merges = 0
     component_member: dict = {}
     to_create: list[tuple[object, Member]] = []
@@ -151,13 +156,17 @@ def members_resolve_batch(
             continue
         survivor_id, *others = sorted(component["members"])
         for other in others:
-            keys = [i.key for i, member_id in owners.items() if member_id == other] or [
-                f"member_no:{no}" for no, m in number_owners.items() if m == other
+            # Both sides: the batch's keys that tied it to the survivor and to the merged member.
+            keys = [
+                key
+                for member_id in (survivor_id, other)
+                for key in component_keys(member_id)
+                if _in_component(forest, root, key)
             ]
             member_merge(
                 survivor=Member(pk=survivor_id),
                 merged=Member(pk=other),
-                matched_keys=[k for k in keys if _in_component(forest, root, k)],
+                matched_keys=keys,
                 source=source,
             )
             merges += 1

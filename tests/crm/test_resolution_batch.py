@@ -83,7 +83,7 @@ def test_batch_that_links_two_existing_members_merges_them_into_the_oldest():
     assert result.merges == 1
     log = MergeLog.objects.get()
     assert (log.survivor_id, log.merged_id) == (older.pk, newer.pk)
-    assert log.matched_keys == [email(1).key]
+    assert log.matched_keys == [phone(1).key, email(1).key]
 
 
 def test_member_number_links_records_and_is_kept():

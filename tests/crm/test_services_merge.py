@@ -1,0 +1,209 @@
+"""Identity resolution, merges and their undo."""
+
+import pytest
+
+from crm.hooks import MemberHook, register_member_hook
+from crm.models import Consent, Identity, Member, MergeLog, Order, Tag
+from crm.services import (
+    Identifier,
+    MemberProfile,
+    MergeError,
+    UndoBlocked,
+    member_merge_by_hand,
+    member_resolve,
+    member_survivor,
+    member_unmerge,
+)
+from tests.factories import OrderFactory
+
+PHONE = Identifier("phone", "+886912345678")
+EMAIL = Identifier("email", "mei@example.com")
+LINE = Identifier("line_user_id", "U" + "a" * 32)
+CARD = Identifier("pos_card", "A00012345")
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_identifiers_make_a_new_member():
+    resolution = member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    assert resolution.created
+    assert resolution.member.acquisition_channel == "web"
+    assert set(resolution.member.identities.values_list("kind", flat=True)) == {"phone", "email"}
+
+
+def test_a_known_identifier_attaches_new_ones_to_its_member():
+    first = member_resolve(identifiers=[PHONE], source="store").member
+
+    resolution = member_resolve(identifiers=[PHONE, LINE], source="line")
+
+    assert resolution.member == first
+    assert not resolution.created
+    assert resolution.attached == [LINE]
+    assert Member.objects.count() == 1
+
+
+def test_identifiers_of_two_members_merge_them_into_the_oldest():
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    newer = member_resolve(identifiers=[EMAIL], source="web").member
+    OrderFactory(member=newer, channel="web")
+
+    resolution = member_resolve(identifiers=[PHONE, EMAIL], source="members")
+
+    assert resolution.member == older
+    newer.refresh_from_db()
+    assert newer.status == Member.Status.MERGED
+    assert newer.merged_into == older
+    assert Order.objects.get().member == older
+    log = MergeLog.objects.get()
+    assert (log.survivor, log.merged) == (older, newer)
+    assert log.matched_keys == ["phone:+886912345678", "email:mei@example.com"]
+
+
+def test_a_chain_of_shared_identifiers_is_one_person():
+    member_resolve(identifiers=[PHONE], source="store")
+    member_resolve(identifiers=[EMAIL], source="web")
+    member_resolve(identifiers=[LINE], source="line")
+
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+    member_resolve(identifiers=[EMAIL, LINE], source="line")
+
+    assert Member.objects.filter(status="active").count() == 1
+    assert Identity.objects.values("member").distinct().count() == 1
+
+
+def test_a_merged_member_number_leads_to_the_survivor():
+    older = member_resolve(identifiers=[PHONE], source="store", member_no="M1").member
+    newer = member_resolve(identifiers=[EMAIL], source="web", member_no="M2").member
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    assert member_survivor(member_no=newer.member_no) == older
+
+
+def test_member_number_matches_like_an_identifier():
+    first = member_resolve(identifiers=[PHONE], source="members", member_no="M000123").member
+
+    resolution = member_resolve(identifiers=[CARD], source="members", member_no="M000123")
+
+    assert resolution.member == first
+
+
+def test_merge_keeps_the_newest_consent_per_channel_and_the_history():
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    newer = member_resolve(identifiers=[EMAIL], source="web").member
+    Consent.objects.create(member=older, channel="sms", state="opted_in", at="2025-01-01T00:00Z")
+    Consent.objects.create(member=newer, channel="sms", state="opted_out", at="2025-06-01T00:00Z")
+
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    consents = Consent.objects.filter(member=older).order_by("-at")
+    assert [c.state for c in consents] == ["opted_out", "opted_in"]
+
+
+def test_merge_fills_blank_profile_fields_and_undo_clears_them():
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    member_resolve(
+        identifiers=[EMAIL], source="web", profile=MemberProfile(name="陳美玲", gender="female")
+    )
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+    older.refresh_from_db()
+    assert (older.name, older.gender) == ("陳美玲", "female")
+
+    member_unmerge(merge_log=MergeLog.objects.get())
+
+    older.refresh_from_db()
+    assert (older.name, older.gender) == ("", "")
+
+
+def test_undo_gives_back_exactly_what_the_merged_member_brought():
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    newer = member_resolve(identifiers=[EMAIL], source="web").member
+    vip, shared = Tag.objects.create(name="VIP"), Tag.objects.create(name="shared")
+    vip.members.add(newer)
+    shared.members.add(older, newer)
+    order = OrderFactory(member=newer, channel="web")
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    restored = member_unmerge(merge_log=MergeLog.objects.get())
+
+    assert restored == newer
+    newer.refresh_from_db()
+    assert (newer.status, newer.merged_into) == ("active", None)
+    assert list(newer.identities.values_list("value", flat=True)) == [EMAIL.value]
+    assert list(older.identities.values_list("value", flat=True)) == [PHONE.value]
+    order.refresh_from_db()
+    assert order.member == newer
+    assert set(newer.tags.values_list("name", flat=True)) == {"VIP", "shared"}
+    assert set(older.tags.values_list("name", flat=True)) == {"shared"}
+    assert MergeLog.objects.get().undone_at is not None
+
+
+def test_undo_twice_is_refused():
+    member_resolve(identifiers=[PHONE], source="store")
+    member_resolve(identifiers=[EMAIL], source="web")
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")
+    log = MergeLog.objects.get()
+    member_unmerge(merge_log=log)
+
+    with pytest.raises(MergeError, match="already been undone"):
+        member_unmerge(merge_log=log)
+
+
+def test_undo_names_the_later_merge_that_depends_on_it():
+    member_resolve(identifiers=[PHONE], source="store")
+    member_resolve(identifiers=[EMAIL], source="web")
+    member_resolve(identifiers=[LINE], source="line")
+    member_resolve(identifiers=[PHONE, EMAIL], source="web")  # first merge brings EMAIL
+    member_resolve(identifiers=[EMAIL, LINE], source="line")  # matched through EMAIL
+    first, second = MergeLog.objects.order_by("pk")
+
+    with pytest.raises(UndoBlocked) as blocked:
+        member_unmerge(merge_log=first)
+
+    assert blocked.value.blocking == second
+    assert f"#{second.pk}" in str(blocked.value)
+    member_unmerge(merge_log=second)
+    member_unmerge(merge_log=first)
+    assert Member.objects.filter(status="active").count() == 3
+
+
+def test_merge_by_hand_needs_a_reason_and_keeps_the_older():
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    newer = member_resolve(identifiers=[EMAIL], source="web").member
+
+    with pytest.raises(MergeError):
+        member_merge_by_hand(first=newer, second=older, reason=" ", actor=None)
+    log = member_merge_by_hand(
+        first=newer, second=older, reason="same person, asked at till", actor=None
+    )
+
+    assert (log.survivor, log.merged, log.matched_keys) == (older, newer, ["manual"])
+
+
+def test_merging_a_member_into_itself_is_refused():
+    member = member_resolve(identifiers=[PHONE], source="store").member
+
+    with pytest.raises(MergeError):
+        member_merge_by_hand(first=member, second=member, reason="oops", actor=None)
+
+
+def test_other_apps_move_their_rows_through_the_merge_hook():
+    calls = []
+    register_member_hook(
+        MemberHook(
+            name="test-hook",
+            on_merge=lambda survivor, merged: calls.append(("merge", survivor, merged)) or {"n": 1},
+            on_unmerge=lambda survivor, merged, snap: calls.append(("unmerge", snap)),
+        )
+    )
+    try:
+        older = member_resolve(identifiers=[PHONE], source="store").member
+        newer = member_resolve(identifiers=[EMAIL], source="web").member
+        member_resolve(identifiers=[PHONE, EMAIL], source="web")
+        member_unmerge(merge_log=MergeLog.objects.get())
+    finally:
+        from crm import hooks
+
+        hooks._hooks.pop("test-hook")
+
+    assert calls == [("merge", older.pk, newer.pk), ("unmerge", {"n": 1})]

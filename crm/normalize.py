@@ -31,11 +31,20 @@ def fold_width(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+# Plain Taiwan mobile numbers in any prefix spelling, the bulk of every file: answered without
+# the phonenumbers parser (20 µs a call). tests/crm/test_normalize.py checks they agree.
+_TW_MOBILE = re.compile(r"^(?:\+886|00886|886|0)(9\d{8})$")
+_SEPARATORS = re.compile(r"[\s\-.()]")
+
+
 def normalize_phone(raw: str, *, region: str | None = None) -> str:
+    fast = _TW_MOBILE.match(_SEPARATORS.sub("", raw))
+    if fast and (region or settings.PHONENUMBER_REGION) == "TW":
+        return "+886" + fast.group(1)
     value = fold_width(raw)
     if _MASK_CHARS.search(value):
         raise MaskedIdentifier("masked phone number")
-    digits = re.sub(r"[\s\-.()]", "", value)
+    digits = _SEPARATORS.sub("", value)
     # 00886… and 886… are the international prefix written without the plus.
     if digits.startswith("00"):
         digits = "+" + digits[2:]

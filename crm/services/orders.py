@@ -2,8 +2,9 @@
 
 An order is unique per (channel, external number): importing the same file again changes
 nothing, and a changed status updates the order. A POS return is its own row (negative amount)
-naming its sale; the link is made whichever of the two arrives first, and a sale whose returns
-cover its whole amount is marked returned.
+naming its sale; the link is made whichever of the two arrives first. A sale whose returns cover
+its whole amount is marked returned with its returns; a partial return stays placed with its
+negative amount, so the sum of placed orders is always the net revenue.
 """
 
 from collections.abc import Sequence
@@ -62,7 +63,7 @@ def orders_upsert(*, orders: Sequence[OrderIn], member_ids: Sequence[int | None]
             external_no=order.external_no,
             amount_twd=order.amount_twd,
             placed_at=order.placed_at,
-            status=Order.Status.RETURNED if order.is_return else order.status,
+            status=order.status,
             returns_external_no=order.returns_external_no,
         )
     Order.objects.bulk_create(
@@ -98,12 +99,15 @@ def _returns_link(*, keys: list[tuple[str, str]]) -> int:
         .filter(Exists(sale))
         .update(returns_order=Subquery(sale))
     )
+    # Whole reversals leave revenue as both rows "returned"; a partial return stays "placed"
+    # with its negative amount, so the sum of placed orders is the net revenue either way.
     fully_returned = list(
         Order.objects.filter(in_batch, returns_external_no="", returns__isnull=False)
-        .exclude(status=Order.Status.RETURNED)
         .annotate(returned=Sum("returns__amount_twd"))
         .filter(amount_twd__lte=F("returned") * -1)
         .values_list("pk", flat=True)
     )
-    Order.objects.filter(pk__in=fully_returned).update(status=Order.Status.RETURNED)
+    Order.objects.filter(Q(pk__in=fully_returned) | Q(returns_order__in=fully_returned)).exclude(
+        status=Order.Status.RETURNED
+    ).update(status=Order.Status.RETURNED)
     return linked

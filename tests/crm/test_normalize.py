@@ -75,3 +75,20 @@ def test_identifiers_normalize_keeps_good_and_reports_skipped():
     assert [i.key for i in result.identifiers] == ["email:mei@example.com"]
     assert result.member_no == "M000123"
     assert result.skipped == [("phone", "09******78", "masked phone number")]
+
+
+def test_fast_path_for_taiwan_mobiles_agrees_with_phonenumbers():
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(3)
+    spellings = ["0{}", "+886{}", "886{}", "00886{}", "+886 {}", "0{}-"]
+    for _ in range(2000):
+        digits = f"9{rng.randrange(10**8):08d}"
+        raw = rng.choice(spellings).format(digits)
+        # The library's own answer for the national spelling, which it must also call valid.
+        number = phonenumbers.parse(f"0{digits}", "TW")
+        assert phonenumbers.is_valid_number(number)
+        expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert normalize.normalize_phone(raw.rstrip("-")) == expected

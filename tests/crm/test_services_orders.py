@@ -79,12 +79,22 @@ def test_reimporting_a_returned_sale_keeps_it_returned():
     assert Order.objects.get(external_no=SALE.external_no).status == "returned"
 
 
-def test_a_partial_return_leaves_the_sale_placed():
+def test_a_partial_return_nets_out_of_placed_revenue():
     partial = OrderIn(**{**RETURN.__dict__, "amount_twd": -280})
 
     orders_upsert(orders=[SALE, partial], member_ids=[None, None])
 
-    assert Order.objects.get(external_no=SALE.external_no).status == "placed"
+    assert set(Order.objects.values_list("status", flat=True)) == {"placed"}
+    placed = Order.objects.filter(status="placed")
+    assert sum(placed.values_list("amount_twd", flat=True)) == 1000
+
+
+def test_reimporting_a_return_alone_keeps_the_reversal():
+    orders_upsert(orders=[SALE, RETURN], member_ids=[None, None])
+
+    orders_upsert(orders=[RETURN], member_ids=[None])
+
+    assert set(Order.objects.values_list("status", flat=True)) == {"returned"}
 
 
 def test_a_return_of_a_sale_never_seen_stays_unlinked():

@@ -1,0 +1,34 @@
+"""Reading and parsing import files (formats/README.md); no database access.
+
+`parse_file(source, filename=..., preset=get_preset(name))` streams ParsedRows; the import
+service decides what to write.
+"""
+
+from crm.imports.presets import (
+    PRESETS,
+    HeaderError,
+    MemberRecord,
+    OrderRecord,
+    ParsedRow,
+    Preset,
+    RowIssue,
+    UnknownPresetError,
+    get_preset,
+    parse_file,
+)
+from crm.imports.readers import ImportFileError, read_rows
+
+__all__ = [
+    "PRESETS",
+    "HeaderError",
+    "ImportFileError",
+    "MemberRecord",
+    "OrderRecord",
+    "ParsedRow",
+    "Preset",
+    "RowIssue",
+    "UnknownPresetError",
+    "get_preset",
+    "parse_file",
+    "read_rows",
+]

@@ -1,0 +1,46 @@
+"""Consent per messaging channel: rows are proof (Taiwan PDPA), the newest per channel the state."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from crm.models import Consent
+
+LOOKUP_CHUNK = 2_000
+
+
+def consent_states(*, member_ids: Sequence[int]) -> dict[tuple[int, str], str]:
+    """The current state per (member, channel) for these members (one query per 2,000)."""
+    states: dict[tuple[int, str], str] = {}
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = (
+            Consent.objects.filter(member_id__in=ids[start : start + LOOKUP_CHUNK])
+            .order_by("at", "pk")
+            .values_list("member_id", "channel", "state")
+        )
+        # Ordered oldest first, so the newest decision is the one left in the dict.
+        states.update({(member_id, channel): state for member_id, channel, state in rows})
+    return states
+
+
+def consents_record_batch(
+    *,
+    decisions: Sequence[tuple[int, str, bool]],
+    source: str,
+    at: datetime,
+) -> int:
+    """Record (member_id, channel, opted_in) decisions that change a member's state.
+
+    A decision equal to the current state writes nothing, so importing a file twice changes
+    nothing. Returns the number of rows written.
+    """
+    current = consent_states(member_ids=[member_id for member_id, _, _ in decisions])
+    rows: dict[tuple[int, str], Consent] = {}
+    for member_id, channel, opted_in in decisions:
+        state = Consent.State.OPTED_IN if opted_in else Consent.State.OPTED_OUT
+        if current.get((member_id, channel)) != state:
+            rows[(member_id, channel)] = Consent(
+                member_id=member_id, channel=channel, state=state, source=source, at=at
+            )
+    Consent.objects.bulk_create(rows.values(), batch_size=LOOKUP_CHUNK)
+    return len(rows)

@@ -1,0 +1,182 @@
+"""File imports: stream a file through a preset, resolve identities a batch at a time, write.
+
+The same function serves `manage.py import_file`, the Celery task and the import pages. Good rows
+land and bad rows are reported (line, column, value, reason); `strict` lands nothing if any row
+is bad; `dry_run` does the whole import in a transaction and rolls it back, so its counts are
+exactly what a real run would do.
+"""
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.imports import ParsedRow, Preset, RowIssue, get_preset, parse_file
+from crm.services.consent import consents_record_batch
+from crm.services.orders import orders_upsert
+from crm.services.resolution_batch import BatchRecord, members_resolve_batch
+
+BATCH_SIZE = 5_000
+PREVIEW_ISSUES = 200
+RESOLVE_ATTEMPTS = 3
+REPORT_HEADER = ("line", "column", "value", "severity", "reason")
+
+
+@dataclass
+class ImportResult:
+    preset: str
+    rows: int = 0
+    imported: int = 0
+    failed: int = 0  # rows with an error: not imported
+    warnings: int = 0  # rows imported with a value skipped (masked phone, bad email, …)
+    members_created: int = 0
+    merges: int = 0
+    orders_written: int = 0
+    consents_written: int = 0
+    strict: bool = False
+    dry_run: bool = False
+    rejected: bool = False  # strict and some row was bad: nothing landed
+    issues: list[tuple[str, RowIssue]] = field(default_factory=list)  # the first few, for a preview
+
+    @property
+    def landed(self) -> bool:
+        return not (self.rejected or self.dry_run)
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+class ImportReport:
+    """Every issue of an import as CSV rows (line, column, value, severity, reason)."""
+
+    def __init__(self, stream: IO[str] | None):
+        self._writer = csv.writer(stream) if stream is not None else None
+        if self._writer:
+            self._writer.writerow(REPORT_HEADER)
+
+    def write(self, severity: str, issue: RowIssue) -> None:
+        if self._writer:
+            self._writer.writerow((issue.line, issue.column, issue.value, severity, issue.message))
+
+
+def import_file_run(
+    *,
+    source: str | Path | IO[bytes],
+    filename: str,
+    preset_name: str,
+    strict: bool = False,
+    dry_run: bool = False,
+    report: IO[str] | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportResult:
+    """Import a file with a preset. Raises ImportFileError/HeaderError for an unreadable file."""
+    preset = get_preset(preset_name)
+    result = ImportResult(preset=preset.name, strict=strict, dry_run=dry_run)
+    issues = ImportReport(report)
+    if strict:
+        # A first pass over the whole file, writing nothing: one bad row rejects the file.
+        checked = ImportResult(preset=preset.name)
+        for row in parse_file(_reopen(source), filename=filename, preset=preset):
+            _count(checked, row, issues)
+        if checked.failed:
+            checked.strict, checked.rejected, checked.dry_run = True, True, dry_run
+            return checked
+        issues = ImportReport(None)  # already reported in the first pass
+    rows = parse_file(_reopen(source), filename=filename, preset=preset)
+    # A real import commits batch by batch (re-running a file is harmless); a dry run is one
+    # transaction rolled back at the end.
+    try:
+        with transaction.atomic() if dry_run else nullcontext():
+            for batch in _batches(rows, batch_size):
+                good = [row for row in batch if _count(result, row, issues)]
+                if good:
+                    with transaction.atomic():
+                        _import_batch(preset=preset, rows=good, result=result)
+                if on_progress:
+                    on_progress(result)
+            if dry_run:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+    return result
+
+
+def _reopen(source):
+    """A fresh stream for a pass: paths reopen, file objects rewind."""
+    if isinstance(source, str | Path):
+        return Path(source)
+    source.seek(0)
+    return source
+
+
+def _batches(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _count(result: ImportResult, row: ParsedRow, report: ImportReport) -> bool:
+    """Count a row and report its issues; True when it can be imported."""
+    result.rows += 1
+    for severity, found in (("error", row.errors), ("warning", row.warnings)):
+        for issue in found:
+            report.write(severity, issue)
+            if len(result.issues) < PREVIEW_ISSUES:
+                result.issues.append((severity, issue))
+    if row.errors:
+        result.failed += 1
+        return False
+    result.warnings += bool(row.warnings)
+    return True
+
+
+def _import_batch(*, preset: Preset, rows: list[ParsedRow], result: ImportResult) -> None:
+    at = timezone.now()
+    records = [
+        BatchRecord(
+            identifiers=row.identifiers.identifiers,
+            member_no=row.identifiers.member_no,
+            profile=row.profile,
+        )
+        for row in rows
+    ]
+    for attempt in range(RESOLVE_ATTEMPTS):
+        try:
+            # A savepoint per try: another writer may have attached a new identifier meanwhile.
+            with transaction.atomic():
+                resolution = members_resolve_batch(records=records, source=preset.channel, at=at)
+            break
+        except IntegrityError:
+            if attempt == RESOLVE_ATTEMPTS - 1:
+                raise
+    result.members_created += resolution.members_created
+    result.merges += resolution.merges
+    orders = [
+        (row.order, member_id)
+        for row, member_id in zip(rows, resolution.member_ids, strict=True)
+        if row.order
+    ]
+    if orders:
+        written = orders_upsert(
+            orders=[order for order, _ in orders], member_ids=[m for _, m in orders]
+        )
+        result.orders_written += written.written
+    decisions = [
+        (member_id, channel, opted_in)
+        for row, member_id in zip(rows, resolution.member_ids, strict=True)
+        if row.member is not None and member_id is not None
+        for channel, opted_in in row.member.consents.items()
+    ]
+    if decisions:
+        result.consents_written += consents_record_batch(
+            decisions=decisions, source=f"import:{preset.name}", at=at
+        )
+    result.imported += len(rows)

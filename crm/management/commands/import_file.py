@@ -1,4 +1,5 @@
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,24 +37,26 @@ class Command(BaseCommand):
         path = Path(path)  # call_command passes options through without argparse's type
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        report_file = Path(report).open("w", encoding="utf-8-sig", newline="") if report else None
         show_progress = sys.stderr.isatty()
-        try:
-            result = import_file_run(
-                source=path,
-                filename=path.name,
-                preset_name=preset,
-                strict=strict,
-                dry_run=dry_run,
-                report=report_file,
-                batch_size=batch_size,
-                on_progress=self._progress if show_progress else None,
+        with ExitStack() as stack:
+            report_file = (
+                stack.enter_context(Path(report).open("w", encoding="utf-8-sig", newline=""))
+                if report
+                else None
             )
-        except (ImportFileError, HeaderError) as exc:
-            raise CommandError(f"{path}: {exc}") from exc
-        finally:
-            if report_file:
-                report_file.close()
+            try:
+                result = import_file_run(
+                    source=path,
+                    filename=path.name,
+                    preset_name=preset,
+                    strict=strict,
+                    dry_run=dry_run,
+                    report=report_file,
+                    batch_size=batch_size,
+                    on_progress=self._progress if show_progress else None,
+                )
+            except (ImportFileError, HeaderError) as exc:
+                raise CommandError(f"{path}: {exc}") from exc
         if show_progress:
             sys.stderr.write("\n")
         self._summary(result)

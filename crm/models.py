@@ -258,3 +258,21 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.last_value}"
+
+
+class ErasureLog(models.Model):
+    """A member's personal data erased on request (Taiwan PDPA): who, when, why, what went."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="erasures")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reason = models.CharField(_("reason"), max_length=200)
+    at = models.DateTimeField(_("erased at"), default=timezone.now)
+    counts = models.JSONField(_("what was erased"), default=dict)
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.at:%Y-%m-%d}"

@@ -1,5 +1,6 @@
 """The verbs of crm. Other apps import from here, never from the modules behind it."""
 
+from crm.services.erasure import ErasureError, member_forget
 from crm.services.identity import (
     Identifier,
     MemberProfile,
@@ -21,6 +22,7 @@ from crm.services.resolution_batch import BatchRecord, BatchResolution, members_
 __all__ = [
     "BatchRecord",
     "BatchResolution",
+    "ErasureError",
     "Identifier",
     "MemberProfile",
     "MergeError",
@@ -28,6 +30,7 @@ __all__ = [
     "Resolution",
     "UndoBlocked",
     "identifiers_normalize",
+    "member_forget",
     "member_merge",
     "member_merge_by_hand",
     "member_numbers_allocate",

@@ -49,6 +49,7 @@ ERROR_MERGE_SELF = "A member cannot be merged with itself."
 ERROR_MERGE_INACTIVE = "Only active members can be merged."
 ERROR_ALREADY_UNDONE = "This merge has already been undone."
 ERROR_REASON_REQUIRED = "Say why these members are the same person."
+ERROR_ERASED = "This merge cannot be undone: the member's personal data was erased."
 
 
 class MergeError(ValueError):
@@ -418,6 +419,8 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
     merge_log = MergeLog.objects.select_for_update().get(pk=merge_log.pk)
     if merge_log.undone_at is not None:
         raise MergeError(ERROR_ALREADY_UNDONE)
+    if merge_log.snapshot.get("erased"):
+        raise MergeError(ERROR_ERASED)
     blocking = merge_blocking_undo(merge_log)
     if blocking is not None:
         raise UndoBlocked(blocking)

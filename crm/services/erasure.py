@@ -1,0 +1,70 @@
+"""Erasure of a member's personal data on request (Taiwan PDPA; GDPR's right to be forgotten).
+
+The member stays as a tombstone (status erased, member number kept so references resolve) with
+no personal data: identities, touchpoints and tags go, orders stay as anonymous amounts for
+revenue figures, consent rows stay as proof of what was allowed. Members merged into it are
+erased with it, and merge snapshots that held their identifiers are emptied (those merges can no
+longer be undone). Other apps erase their rows through crm.hooks.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+
+from crm.hooks import member_hooks
+from crm.models import ErasureLog, Identity, Member, MergeLog, Order, Tag, Touchpoint
+
+ERROR_NOT_ALLOWED = "You may not erase members' personal data."
+ERROR_REASON_REQUIRED = "Say why this member is erased (e.g. the request's reference)."
+ERROR_NOT_ACTIVE = "Only an active member can be erased; a merged member goes with its survivor."
+MAX_MERGE_DEPTH = 50
+
+
+class ErasureError(ValueError):
+    pass
+
+
+@transaction.atomic
+def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
+    """Erase the member's personal data everywhere. Raises PermissionDenied or ErasureError."""
+    if actor is None or not actor.has_perm("crm.forget_member"):
+        raise PermissionDenied(ERROR_NOT_ALLOWED)
+    if not reason.strip():
+        raise ErasureError(ERROR_REASON_REQUIRED)
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status != Member.Status.ACTIVE:
+        raise ErasureError(ERROR_NOT_ACTIVE)
+
+    ids = _with_merged_members(member.pk)
+    counts = {
+        "identities": Identity.objects.filter(member_id__in=ids).delete()[0],
+        "touchpoints": Touchpoint.objects.filter(member_id__in=ids).delete()[0],
+        "tags": Tag.members.through.objects.filter(member_id__in=ids).delete()[0],
+        "orders_anonymised": Order.objects.filter(member_id__in=ids).update(member=None),
+        "merged_members": len(ids) - 1,
+        "merge_snapshots_emptied": MergeLog.objects.filter(
+            Q(survivor_id__in=ids) | Q(merged_id__in=ids)
+        ).update(snapshot={"erased": True}, matched_keys=["erased"]),
+    }
+    for hook in member_hooks():
+        if hook.on_erase is not None:
+            for member_id in ids:
+                hook.on_erase(member_id)
+    Member.objects.filter(pk__in=ids).update(
+        name="", birthday=None, gender="", home_store=None, attributes={}
+    )
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.ERASED)
+    return ErasureLog.objects.create(
+        member=member, actor=actor, reason=reason.strip(), counts=counts
+    )
+
+
+def _with_merged_members(member_id: int) -> list[int]:
+    """The member and every tombstone merged into it, at any depth (one query per level)."""
+    found, level = [member_id], [member_id]
+    for _ in range(MAX_MERGE_DEPTH):
+        level = list(Member.objects.filter(merged_into_id__in=level).values_list("pk", flat=True))
+        if not level:
+            return found
+        found.extend(level)
+    raise ErasureError(f"merge chain deeper than {MAX_MERGE_DEPTH}")

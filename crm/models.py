@@ -276,3 +276,57 @@ class ErasureLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.at:%Y-%m-%d}"
+
+
+def _import_upload_path(job: "ImportJob", filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m}/{filename}"
+
+
+class ImportJob(models.Model):
+    """One file import: what was uploaded, how far it got, and what it reported."""
+
+    class Status(models.TextChoices):
+        PREVIEWING = "previewing", _("Checking")
+        PREVIEWED = "previewed", _("Checked: waiting for confirmation")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        REJECTED = "rejected", _("Rejected (strict)")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(_("file"), upload_to=_import_upload_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    preset = models.CharField(_("preset"), max_length=30)
+    strict = models.BooleanField(_("strict"), default=False)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PREVIEWING
+    )
+    total_bytes = models.BigIntegerField(default=0)
+    rows = models.IntegerField(_("rows read"), default=0)
+    imported = models.IntegerField(_("rows imported"), default=0)
+    failed = models.IntegerField(_("rows failed"), default=0)
+    warnings = models.IntegerField(_("rows with warnings"), default=0)
+    members_created = models.IntegerField(default=0)
+    merges = models.IntegerField(default=0)
+    orders_written = models.IntegerField(default=0)
+    preview = models.JSONField(default=dict, blank=True)  # counts and first issues of the check
+    report = models.FileField(upload_to="imports/reports/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.preset})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)

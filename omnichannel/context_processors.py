@@ -23,7 +23,7 @@ NAVIGATION = (
     NavItem("campaigns", _("Campaigns"), "megaphone"),
     NavItem("loyalty", _("Loyalty"), "award"),
     NavItem("kpis", _("KPIs"), "bar-chart-line"),
-    NavItem("imports", _("Imports"), "cloud-upload", "crm.import_data"),
+    NavItem("imports:job_list", _("Imports"), "cloud-upload", "crm.import_data"),
     NavItem("admin:index", _("Admin"), "gear", staff_only=True),
 )
 

@@ -22,6 +22,7 @@ urlpatterns = [
     # The language switch also works on the login page, before anyone is logged in.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("members/", include("crm.urls")),
+    path("imports/", include("crm.urls_imports")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("admin/", admin.site.urls),
 ]

@@ -54,16 +54,11 @@ UPCOMING = {
         "bar-chart-line",
         _("Channel KPIs, OMO metrics and attribution charts arrive with the KPI dashboards."),
     ),
-    "imports": (
-        _("Imports"),
-        "cloud-upload",
-        _("File imports with preview, progress and reports arrive with the CRM import."),
-    ),
 }
 
 
 # The permission a page needs beyond a login, the same one its navigation entry asks for.
-UPCOMING_PERMISSIONS = {"segments": "crm.view_member", "imports": "crm.import_data"}
+UPCOMING_PERMISSIONS = {"segments": "crm.view_member"}
 
 
 @require_GET

@@ -1,6 +1,8 @@
 """Shared fixtures: the three personas, logged-in clients, and Playwright on Debian's Chromium."""
 
 import os
+import time
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,6 +64,38 @@ def login_as(db):
         return client
 
     return _login
+
+
+# --- Celery --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db, monkeypatch):
+    """A real Celery worker on the project's broker (Redis in CI, the filesystem one locally).
+
+    Tasks go to a queue of this test's own, so a worker from `make run` on the same broker
+    cannot take them. Yields the queue name.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from omnichannel.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=10, queues=[queue]
+    ):
+        yield queue
+
+
+def wait_for(condition, *, timeout: float = 30.0, interval: float = 0.1):
+    """Poll until condition() is truthy (a worker's result lands in the database)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
 
 
 # --- Browser tests ------------------------------------------------------------------------

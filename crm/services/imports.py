@@ -83,9 +83,9 @@ def import_file_run(
     issues = ImportReport(report)
     if strict:
         # A first pass over the whole file, writing nothing: one bad row rejects the file.
-        checked = ImportResult(preset=preset.name)
-        for row in parse_file(_reopen(source), filename=filename, preset=preset):
-            _count(checked, row, issues)
+        checked = import_file_check(
+            source=source, filename=filename, preset_name=preset_name, report=report
+        )
         if checked.failed:
             checked.strict, checked.rejected, checked.dry_run = True, True, dry_run
             return checked
@@ -106,6 +106,26 @@ def import_file_run(
                 raise _DryRunRollback
     except _DryRunRollback:
         pass
+    return result
+
+
+def import_file_check(
+    *,
+    source: str | Path | IO[bytes],
+    filename: str,
+    preset_name: str,
+    report: IO[str] | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Parse and check every row without writing anything: the preview before an import."""
+    preset = get_preset(preset_name)
+    result = ImportResult(preset=preset.name, dry_run=True)
+    issues = ImportReport(report)
+    for batch in _batches(parse_file(_reopen(source), filename=filename, preset=preset), 5_000):
+        for row in batch:
+            _count(result, row, issues)
+        if on_progress:
+            on_progress(result)
     return result
 
 

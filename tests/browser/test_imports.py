@@ -1,0 +1,41 @@
+"""A marketer imports a file in the browser: upload, preview, confirm, progress, report."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from crm.models import Order
+
+FIXTURES = Path(__file__).parents[1] / "crm" / "fixtures" / "imports"
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("celery-worker")]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def test_upload_preview_confirm_and_download_the_report(browser_login, celery_worker):
+    page = browser_login("bob")
+    page.click("nav[data-testid=nav] a[href='/imports/']")
+
+    page.set_input_files("input[name=file]", str(FIXTURES / "marketplace_orders.csv"))
+    page.select_option("select[name=preset]", "marketplace_orders")
+    page.click("form[data-testid=import-form] button[type=submit]")
+
+    # The check runs in the worker; the page polls until the preview shows.
+    expect(page.locator("[data-testid=preview-summary]")).to_be_visible(timeout=20_000)
+    expect(page.locator("[data-testid=preview-issues]")).to_contain_text("09******78")
+    assert not Order.objects.exists()
+
+    page.click("[data-testid=confirm-import]")
+    expect(page.locator("[data-testid=import-result]")).to_be_visible(timeout=20_000)
+    expect(page.locator("[data-testid=job-status]")).to_have_attribute("data-status", "done")
+    assert Order.objects.count() == 2
+
+    with page.expect_download() as download:
+        page.click("[data-testid=report-link]")
+    report = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert report.startswith("line,column,value,severity,reason")
+    assert "收件者電話" in report

@@ -330,3 +330,61 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)
+
+
+class ApiKey(models.Model):
+    """A key one of the brand's systems writes to the ingest API with, for one channel.
+
+    Only a SHA-256 hash of the key is stored; the key itself is shown once, when it is made.
+    """
+
+    # Every Channel value: a sales channel (store, web, …) or a messaging one (line, app push, …).
+    CHANNEL_CHOICES = [*SalesChannel.choices, *MessagingChannel.choices]
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    channel = models.CharField(_("channel it writes"), max_length=20, choices=CHANNEL_CHOICES)
+    prefix = models.CharField(_("key starts with"), max_length=8)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IdempotencyRecord(models.Model):
+    """The response an API call gave, so a retry with the same Idempotency-Key gets it again."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            # Two retries racing: the second INSERT waits on the first and then fails.
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}:{self.key}"

@@ -246,3 +246,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
+
+# django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
+INSTALLED_APPS += ["ninja"]
+
+# Ingest API (/api/v1/): the largest request body accepted, and calls a minute per API key.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_000_000)
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", default=600)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
+from crm.api.api import api
 from omnichannel import views
 
 admin.site.site_header = _("Omnichannel admin")
@@ -24,5 +25,6 @@ urlpatterns = [
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

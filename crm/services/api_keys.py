@@ -1,0 +1,188 @@
+"""API keys of the brand's systems, their rate limit, and replays of retried API calls.
+
+A key is a random secret shown once, when it is made; only its SHA-256 hash is stored, so a
+leaked database holds no usable key. (The key has 256 random bits: a fast hash is enough, and it
+survives a rotation of SECRET_KEY, which an HMAC keyed on it would not.)
+
+A call sent with an `Idempotency-Key` header is recorded with its response; the same call sent
+again within IDEMPOTENCY_TTL gets that response back and writes nothing.
+"""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import ApiKey, IdempotencyRecord
+from omnichannel.channels import Channel
+
+KEY_BYTES = 32  # token_urlsafe(32): 43 characters
+PREFIX_LENGTH = 8
+IDEMPOTENCY_TTL = timedelta(hours=24)
+# last_used_at is written at most once a minute per key, not on every call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+RATE_WINDOW_SECONDS = 60
+
+ERROR_NAME_REQUIRED = _("Give the key a name that says which system uses it.")
+ERROR_NAME_TAKEN = _("A key with this name already exists.")
+ERROR_CHANNEL = _("Unknown channel %(channel)s.")
+ERROR_UNKNOWN_KEY = _("Unknown API key.")
+ERROR_REVOKED = _("This API key was revoked on %(date)s.")
+ERROR_IDEMPOTENCY_REUSED = _(
+    "This Idempotency-Key was already used with a different request; "
+    "use a new key for a new request."
+)
+
+
+class ApiKeyError(ValueError):
+    pass
+
+
+class ApiKeyUnknown(ApiKeyError):
+    pass
+
+
+class ApiKeyRevoked(ApiKeyError):
+    pass
+
+
+class IdempotencyKeyReused(ValueError):
+    pass
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
+    """A new key for one system and channel, and the key itself (shown once, never stored).
+
+    Raises ApiKeyError for a missing or taken name or an unknown channel.
+    """
+    name = name.strip()
+    if not name:
+        raise ApiKeyError(ERROR_NAME_REQUIRED)
+    if channel not in Channel.values:
+        raise ApiKeyError(ERROR_CHANNEL % {"channel": channel})
+    key = secrets.token_urlsafe(KEY_BYTES)
+    try:
+        with transaction.atomic():
+            api_key = ApiKey.objects.create(
+                name=name,
+                channel=channel,
+                prefix=key[:PREFIX_LENGTH],
+                secret_hash=api_key_hash(key),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise ApiKeyError(ERROR_NAME_TAKEN) from None
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey, actor) -> ApiKey:
+    """Revoke the key from now on; revoking a revoked key changes nothing."""
+    # Conditional UPDATE: two admins revoking at once keep the first date and actor.
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    )
+    api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return api_key
+
+
+def api_key_authenticate(*, key: str) -> ApiKey:
+    """The ApiKey of this secret, its last use noted. Raises ApiKeyUnknown or ApiKeyRevoked."""
+    api_key = ApiKey.objects.filter(secret_hash=api_key_hash(key)).first()
+    if api_key is None:
+        raise ApiKeyUnknown(ERROR_UNKNOWN_KEY)
+    if api_key.revoked_at is not None:
+        local = timezone.localtime(api_key.revoked_at)
+        raise ApiKeyRevoked(ERROR_REVOKED % {"date": f"{local:%Y-%m-%d %H:%M}"})
+    now = timezone.now()
+    if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def api_key_rate_check(*, api_key: ApiKey, limit: int) -> int | None:
+    """Count one call of this key; the seconds to wait when it is over `limit` calls a minute.
+
+    A fixed window per minute in the shared cache: `add` starts the window's counter, `incr`
+    counts (atomic on Redis; on the file cache two processes may lose a count, which only lets
+    a call or two more through).
+    """
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    # The hash, not the pk: pks are reused after a test rolls back, hashes are not.
+    cache_key = f"api-rate:{api_key.secret_hash[:24]}:{window}"
+    cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS * 2)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=RATE_WINDOW_SECONDS * 2)
+        count = 1
+    if count <= limit:
+        return None
+    return max(1, int((window + 1) * RATE_WINDOW_SECONDS - now + 0.999))
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict
+
+
+def idempotency_request_hash(*, method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def idempotency_begin(
+    *, api_key: ApiKey, key: str, request_hash: str, now: datetime | None = None
+) -> IdempotencyRecord | StoredResponse:
+    """Claim `key` for this request, or the response an earlier identical request got.
+
+    Call it inside the transaction that does the request's writes, and finish with
+    idempotency_complete: the claim commits with the writes or not at all. Raises
+    IdempotencyKeyReused when the key was used for a different request.
+    """
+    now = now or timezone.now()
+    # A record older than the TTL no longer holds its key.
+    IdempotencyRecord.objects.filter(
+        api_key=api_key, key=key, created_at__lt=now - IDEMPOTENCY_TTL
+    ).delete()
+    # Two retries racing: the second INSERT waits on the unique index until the first
+    # transaction ends, then fails and reads the committed record (or succeeds if it rolled back).
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                api_key=api_key, key=key, request_hash=request_hash, created_at=now
+            )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.get(api_key=api_key, key=key)
+    if existing.request_hash != request_hash:
+        raise IdempotencyKeyReused(ERROR_IDEMPOTENCY_REUSED)
+    return StoredResponse(status_code=existing.status_code, body=existing.response_body)
+
+
+def idempotency_complete(*, record: IdempotencyRecord, status_code: int, body: dict) -> None:
+    """Store the response of a claimed request, for its retries."""
+    record.status_code = status_code
+    record.response_body = body
+    record.save(update_fields=["status_code", "response_body"])
+
+
+def idempotency_records_purge(*, now: datetime | None = None) -> int:
+    """Delete records past their TTL (safe to run twice); returns how many went."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]

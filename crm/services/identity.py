@@ -165,17 +165,7 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
     matched = _members_matching(identifiers, member_no)
     if not matched:
         member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
-        Identity.objects.bulk_create(
-            Identity(
-                member=member,
-                kind=i.kind,
-                value=i.value,
-                source=source,
-                first_seen_at=at,
-                last_seen_at=at,
-            )
-            for i in identifiers
-        )
+        _identities_create(member=member, identifiers=identifiers, source=source, at=at)
         return Resolution(member=member, created=True, merges=[], attached=list(identifiers))
 
     # Lock in pk order so two resolutions over the same members cannot deadlock.
@@ -255,13 +245,9 @@ def _member_create(*, member_no: str, profile: MemberProfile, source: str, at: d
     )
 
 
-def _identities_attach(
+def _identities_create(
     *, member: Member, identifiers: Sequence[Identifier], source: str, at: datetime
-) -> list[Identifier]:
-    known = {
-        Identifier(kind, value) for kind, value in member.identities.values_list("kind", "value")
-    }
-    new = [i for i in identifiers if i not in known]
+) -> None:
     Identity.objects.bulk_create(
         Identity(
             member=member,
@@ -271,8 +257,18 @@ def _identities_attach(
             first_seen_at=at,
             last_seen_at=at,
         )
-        for i in new
+        for i in identifiers
     )
+
+
+def _identities_attach(
+    *, member: Member, identifiers: Sequence[Identifier], source: str, at: datetime
+) -> list[Identifier]:
+    known = {
+        Identifier(kind, value) for kind, value in member.identities.values_list("kind", "value")
+    }
+    new = [i for i in identifiers if i not in known]
+    _identities_create(member=member, identifiers=new, source=source, at=at)
     seen_again = [i for i in identifiers if i in known]
     if seen_again:
         condition = Q()

@@ -19,13 +19,13 @@ from ninja import Header, NinjaAPI, Status, Swagger
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.parser import Parser
 
-from crm.api import ingest
 from crm.api.auth import ApiKeyAuth, PayloadTooLarge, RateLimited
 from crm.api.schemas import (
     IDEMPOTENCY_KEY_MAX,
     ErrorOut,
     EventIn,
     EventOut,
+    IdentifiersIn,
     MemberIn,
     MemberOut,
     OrderIn,
@@ -33,7 +33,7 @@ from crm.api.schemas import (
     ReturnIn,
     ReturnOut,
 )
-from crm.services import Resolution
+from crm.services import Resolution, ingest
 from crm.services.api_keys import (
     IdempotencyKeyReused,
     StoredResponse,
@@ -129,7 +129,18 @@ def members_upsert(
     request: HttpRequest, payload: MemberIn, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        resolution = ingest.member_upsert(body=payload, api_key=request.auth)
+        profile = payload.profile
+        resolution = ingest.member_upsert(
+            api_key=request.auth,
+            identifiers=_identifiers(payload.identifiers),
+            profile=ingest.ProfileInput(
+                name=profile.name or "",
+                birthday=profile.birthday,
+                gender=profile.gender.value if profile.gender else "",
+                joined_at=profile.joined_at,
+            ),
+            consents=payload.consents.model_dump(exclude_none=True),
+        )
         out = MemberOut(
             member_no=resolution.member.member_no,
             created=resolution.created,
@@ -152,7 +163,16 @@ def orders_record(
     request: HttpRequest, payload: OrderIn, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        written = ingest.order_write(body=payload, api_key=request.auth)
+        written = ingest.order_record(
+            api_key=request.auth,
+            channel=payload.channel.value,
+            external_no=payload.external_no,
+            amount_twd=payload.amount_twd,
+            placed_at=payload.placed_at,
+            status=payload.status.value,
+            store_code=payload.store_code or "",
+            identifiers=_identifiers(payload.identifiers),
+        )
         out = OrderOut(**_order_fields(written))
         return (201 if written.created else 200), out.model_dump(mode="json")
 
@@ -171,7 +191,16 @@ def returns_record(
     request: HttpRequest, payload: ReturnIn, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        written = ingest.order_write(body=payload, api_key=request.auth)
+        written = ingest.return_record(
+            api_key=request.auth,
+            channel=payload.channel.value,
+            external_no=payload.external_no,
+            returns_external_no=payload.returns_external_no,
+            amount_twd=payload.amount_twd,
+            placed_at=payload.placed_at,
+            store_code=payload.store_code or "",
+            identifiers=_identifiers(payload.identifiers),
+        )
         out = ReturnOut(**_order_fields(written), sale_linked=written.sale_linked)
         return (201 if written.created else 200), out.model_dump(mode="json")
 
@@ -190,7 +219,14 @@ def events_record(
     request: HttpRequest, payload: EventIn, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        recorded = ingest.event_record(body=payload, api_key=request.auth)
+        recorded = ingest.event_record(
+            api_key=request.auth,
+            channel=payload.channel.value,
+            kind=payload.kind,
+            at=payload.at,
+            identifiers=_identifiers(payload.identifiers),
+            properties=payload.properties,
+        )
         out = EventOut(
             touchpoint_id=recorded.touchpoint.pk,
             member_no=recorded.resolution.member.member_no,
@@ -200,6 +236,10 @@ def events_record(
         return 201, out.model_dump(mode="json")
 
     return _idempotent(request, idempotency_key, write)
+
+
+def _identifiers(identifiers: IdentifiersIn) -> dict[str, str]:
+    return identifiers.model_dump(exclude_none=True)
 
 
 def _merged(resolution: Resolution | None) -> list[str]:

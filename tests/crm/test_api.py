@@ -10,7 +10,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.api.ingest import ERROR_CHANNEL, ERROR_IS_A_SALE, ERROR_MASKED, ERROR_STORE_REQUIRED
 from crm.models import ApiKey, Consent, IdempotencyRecord, Identity, Member, Order, Touchpoint
 from crm.services import member_forget
 from crm.services.api_keys import (
@@ -19,6 +18,7 @@ from crm.services.api_keys import (
     api_key_hash,
     api_key_revoke,
 )
+from crm.services.ingest import ERROR_CHANNEL, ERROR_IS_A_SALE, ERROR_MASKED, ERROR_STORE_REQUIRED
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,7 @@
 from celery import shared_task
+from django.db import OperationalError
 
-from crm.services import import_jobs
+from crm.services import api_keys, import_jobs
 
 
 @shared_task
@@ -11,3 +12,9 @@ def import_job_check_task(job_id: int) -> None:
 @shared_task
 def import_job_run_task(job_id: int) -> None:
     import_jobs.import_job_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def idempotency_records_purge_task() -> int:
+    """Delete Idempotency-Key records past their 24 hours (safe twice: the second finds none)."""
+    return api_keys.idempotency_records_purge()

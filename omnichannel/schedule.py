@@ -28,6 +28,15 @@ SCHEDULE = (
         hour="4",
         why="Logins expire after two weeks; keep the session table small. 04:15, the quiet hour.",
     ),
+    Job(
+        name="purge expired idempotency records",
+        task="crm.tasks.idempotency_records_purge_task",
+        minute="40",
+        hour="*",
+        why="Every ingest API call with an Idempotency-Key leaves a row that answers retries "
+        "for 24 hours and is dead weight after. Hourly, so the table holds about a day of "
+        "calls and each purge deletes one hour's worth in short batches.",
+    ),
 )
 
 

@@ -29,6 +29,7 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 # last_used_at is written at most once a minute per key, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 RATE_WINDOW_SECONDS = 60
+PURGE_BATCH = 10_000  # expired idempotency records deleted per statement
 
 ERROR_NAME_REQUIRED = _("Give the key a name that says which system uses it.")
 ERROR_NAME_TAKEN = _("A key with this name already exists.")
@@ -182,7 +183,16 @@ def idempotency_complete(*, record: IdempotencyRecord, status_code: int, body: d
     record.save(update_fields=["status_code", "response_body"])
 
 
-def idempotency_records_purge(*, now: datetime | None = None) -> int:
-    """Delete records past their TTL (safe to run twice); returns how many went."""
+def idempotency_records_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
+    """Delete records past their TTL, `batch_size` at a time; returns how many went.
+
+    Safe to run twice, or beside a running purge: a record deleted already is simply not found.
+    Each batch is its own short DELETE (through the created_at index), so the API's inserts
+    never wait behind one long delete of a day's calls.
+    """
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
-    return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]
+    expired = IdempotencyRecord.objects.filter(created_at__lt=cutoff).order_by()
+    purged = 0
+    while ids := list(expired.values_list("pk", flat=True)[:batch_size]):
+        purged += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
+    return purged

@@ -1,15 +1,51 @@
+"""The Django admin of crm: operators fix data here, at a million members.
+
+Every list page is bounded: no COUNT(*) of the whole table (LargeTablePaginator), no filter
+whose choices come from scanning the table (fixed-choice filters instead of all-values ones),
+searches that hit indexes (exact member numbers and identifiers in any spelling, a name prefix
+as an index range), and only indexed columns sortable.
+
+Exports (django-import-export) stream CSV row by row from a server-side cursor and mask personal
+data for viewers without crm.unmask_personal_data. Stores and tags import through a plain
+resource; members and orders import through the preset import (ImportJob), so every row goes
+through identity resolution (see docs/design-notes.md).
+"""
+
+import csv
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cached_property, reduce
+from operator import or_
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from import_export.admin import ExportMixin, ImportExportMixin
+from import_export.formats import base_formats
+from import_export.signals import post_export
 
+from crm import resources
+from crm.forms import ImportUploadForm
+from crm.imports import PRESETS
 from crm.models import (
     ApiKey,
     Consent,
     ErasureLog,
     Identity,
+    ImportJob,
     Member,
     MergeLog,
     Order,
@@ -20,11 +56,384 @@ from crm.models import (
 from crm.services import (
     ErasureError,
     MergeError,
+    identifiers_normalize,
     member_forget,
     member_merge_by_hand,
     member_unmerge,
 )
 from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.services.import_jobs import import_job_create
+from crm.services.touchpoints import KNOWN_KINDS
+from omnichannel.channels import Channel, SalesChannel
+
+UNMASK_PERMISSION = "crm.unmask_personal_data"
+EXPORT_MEMBERS_PERMISSION = "crm.export_members"
+IMPORT_PERMISSION = "crm.import_data"
+# An XLSX is built whole before it is sent; past this many rows the export asks for CSV.
+XLSX_MAX_ROWS = 100_000
+CSV_ROWS_PER_CHUNK = 500
+ERROR_XLSX_TOO_LARGE = _(
+    "More than %(max)s rows: export CSV (it streams any size) or narrow the list first."
+)
+# Sources written by the services: the channels, hand merges and the API.
+SOURCE_CHOICES = [
+    *Channel.choices,
+    ("manual", _("By hand")),
+    *((f"import:{name}", preset.label) for name, preset in PRESETS.items()),
+]
+
+
+# --- Paging and counting ----------------------------------------------------------------------
+
+
+class LargeTablePaginator(Paginator):
+    """A paginator whose count never scans a big table.
+
+    Up to `exact_limit` rows the count is exact: a COUNT over a LIMITed subquery, which reads
+    at most that many rows. Past it, on PostgreSQL, the count is the planner's estimate:
+    pg_class.reltuples for an unfiltered list, EXPLAIN's row estimate for a filtered one;
+    `estimated` says so, and the pagination template prints "about". Other databases (SQLite,
+    small by nature) count exactly.
+    """
+
+    exact_limit = 10_000
+    estimated = False
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return super().count
+        bounded = queryset[: self.exact_limit + 1].count()
+        if bounded <= self.exact_limit:
+            return bounded
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return queryset.count()
+        self.estimated = True
+        if queryset.query.where:
+            estimate = self._plan_estimate(queryset, connection)
+        else:
+            estimate = self._table_estimate(queryset, connection)
+        return max(estimate, bounded)
+
+    @staticmethod
+    def _table_estimate(queryset: QuerySet, connection) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [connection.ops.quote_name(queryset.model._meta.db_table)],
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else -1  # -1: never analysed
+
+    @staticmethod
+    def _plan_estimate(queryset: QuerySet, connection) -> int:
+        sql, params = queryset.order_by().query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+
+# --- Searching --------------------------------------------------------------------------------
+
+
+def member_ids_for_term(term: str) -> list[int]:
+    """Members a search box text names: a member number, or any identifier in any spelling.
+
+    One query, every branch on a unique index: member_no, and (kind, value) for each kind the
+    text is a valid identifier of once normalised (0912-345-678, +886 912 345 678 and
+    ０９１２３４５６７８ all find +886912345678).
+    """
+    term = term.strip()
+    if not term:
+        return []
+    by_number = Member.objects.filter(member_no__in={term, term.upper()}).values_list("pk")
+    keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
+    if not keys:
+        return list(by_number.values_list("pk", flat=True))
+    by_identity = Identity.objects.filter(
+        reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
+    ).values_list("member_id")
+    return [pk for (pk,) in by_number.union(by_identity)]
+
+
+def name_prefix_q(term: str, field: str = "name") -> Q:
+    """`field` starts with term, written so the btree index on it is used.
+
+    A LIKE 'x%' cannot use a plain btree index under a non-C collation; the range
+    term <= field < term + U+10FFFF can, and the LIKE beside it keeps the match exact.
+    """
+    return Q(
+        **{
+            f"{field}__gte": term,
+            f"{field}__lt": term + "\U0010ffff",
+            f"{field}__startswith": term,
+        }
+    )
+
+
+class MemberSearchMixin:
+    """Search by the member a row belongs to (member number or identifier), never a LIKE scan.
+
+    `member_search_fields` are the foreign keys to Member to match; `extra_search_q` may add
+    an indexed condition of the model's own.
+    """
+
+    member_search_fields: tuple[str, ...] = ("member",)
+    # What Django's own search would do; get_search_results below replaces it.
+    search_fields: tuple[str, ...] = ("=member__member_no",)
+    search_help_text = _(
+        "A member number or an identifier (phone, email, LINE ID, card, carrier) in any spelling."
+    )
+
+    def extra_search_q(self, term: str) -> Q | None:
+        return None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        ids = member_ids_for_term(term)
+        conditions = [Q(**{f"{field}__in": ids}) for field in self.member_search_fields if ids]
+        if (extra := self.extra_search_q(term)) is not None:
+            conditions.append(extra)
+        if not conditions:
+            return queryset.none(), False
+        return queryset.filter(reduce(or_, conditions)), False
+
+
+# --- Filters with fixed choices (no SELECT DISTINCT over a big table) -------------------------
+
+
+def choices_filter(field: str, title, choices) -> type[admin.SimpleListFilter]:
+    """A list filter on a free-text column offering a fixed list of values."""
+
+    class ChoicesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return list(choices)
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{field: self.value()})
+            return queryset
+
+    ChoicesFilter.title = title
+    ChoicesFilter.__name__ = f"{field.title()}Filter"
+    return ChoicesFilter
+
+
+SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
+
+
+# --- Exports ----------------------------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer into a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _xlsx_value(value):
+    if isinstance(value, datetime):
+        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+class StreamingExportMixin(ExportMixin):
+    """django-import-export's export page (format, columns), streamed instead of built whole.
+
+    The library builds a tablib Dataset of every row before it answers; at a million rows that
+    is gigabytes. Here CSV is written row by row from `resource.iter_queryset` (a server-side
+    cursor in chunks) into a StreamingHttpResponse, and XLSX, which must be built whole, is
+    written by openpyxl's write-only mode to a temporary file and refused past XLSX_MAX_ROWS.
+    """
+
+    formats = (base_formats.CSV, base_formats.XLSX)
+    # Member data (the lists a marketer could take away) need crm.export_members as well.
+    export_permission: str | None = EXPORT_MEMBERS_PERMISSION
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        if not self.has_view_permission(request):
+            return False
+        return self.export_permission is None or request.user.has_perm(self.export_permission)
+
+    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs):
+        kwargs = super().get_export_resource_kwargs(request, **kwargs)
+        return {**kwargs, "unmask": request.user.has_perm(UNMASK_PERMISSION)}
+
+    # Overrides django-import-export's (4.x) file step, the one place that builds the Dataset;
+    # the export form, permission check and queryset (the list's filters and search) are its.
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        resource = self.choose_export_resource_class(export_form, request)(
+            **self.get_export_resource_kwargs(request)
+        )
+        selected = self.get_export_resource_fields_from_form(export_form)
+        queryset = resource.filter_export(queryset)
+        filename = self.get_export_filename(request, queryset, file_format)
+        if isinstance(file_format, base_formats.XLSX):
+            response = self._xlsx_response(resource, queryset, selected, filename)
+        else:
+            response = StreamingHttpResponse(
+                self._csv_chunks(resource, queryset, selected),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        post_export.send(sender=None, model=self.model)
+        return response
+
+    @staticmethod
+    def _rows(resource, queryset, selected, **kwargs) -> Iterator[list]:
+        for obj in resource.iter_queryset(queryset):
+            yield resource.export_resource(obj, selected_fields=selected, **kwargs)
+
+    def _csv_chunks(self, resource, queryset, selected) -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        # The BOM makes Excel read the Chinese text as UTF-8.
+        yield "\ufeff" + writer.writerow(resource.get_export_headers(selected_fields=selected))
+        chunk: list[str] = []
+        for row in self._rows(resource, queryset, selected):
+            chunk.append(writer.writerow(row))
+            if len(chunk) == CSV_ROWS_PER_CHUNK:
+                yield "".join(chunk)
+                chunk = []
+        if chunk:
+            yield "".join(chunk)
+
+    def _xlsx_response(self, resource, queryset, selected, filename: str) -> HttpResponse:
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        if queryset[: XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
+            raise ValueError(str(ERROR_XLSX_TOO_LARGE % {"max": f"{XLSX_MAX_ROWS:,}"}))
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        sheet.append(resource.get_export_headers(selected_fields=selected))
+        for row in self._rows(resource, queryset, selected, force_native_type=True):
+            sheet.append(
+                [
+                    ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else _xlsx_value(v)
+                    for v in row
+                ]
+            )
+        # FileResponse closes (and so deletes) the file once it is sent.
+        file = tempfile.TemporaryFile()  # noqa: SIM115
+        workbook.save(file)
+        file.seek(0)
+        return FileResponse(
+            file,
+            as_attachment=True,
+            filename=filename,
+            content_type=base_formats.XLSX().get_content_type(),
+        )
+
+
+class BoundedAdmin(StreamingExportMixin, admin.ModelAdmin):
+    """A list page that stays fast at a million rows, with a streamed export."""
+
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 50
+    list_max_show_all = 200
+
+
+# --- Imports ----------------------------------------------------------------------------------
+
+
+class ReferenceImportMixin(ImportExportMixin):
+    """django-import-export's own import (upload, dry-run diff, confirm) for small reference tables.
+
+    The uploaded file waits between the steps in MEDIA storage, which every web machine shares.
+    """
+
+    tmp_storage_class = "import_export.tmp_storages.MediaStorage"
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return (
+            request.user.has_perm(IMPORT_PERMISSION)
+            and self.has_add_permission(request)
+            and self.has_change_permission(request)
+        )
+
+
+class PresetImportForm(ImportUploadForm):
+    def __init__(self, *args, presets: Iterable[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = [(name, PRESETS[name].label) for name in presets]
+
+
+class PresetImportMixin:
+    """An "Import a file" button that hands the file to the preset import (an ImportJob).
+
+    The job is the one the Imports page runs: checked in a worker, previewed with its errors and
+    warnings, confirmed, imported with live progress, and ending with a report; the admin shows
+    the same page for it.
+    """
+
+    import_export_change_list_template = "admin/crm/change_list_preset_import.html"
+    import_presets: tuple[str, ...] = ()
+
+    def get_urls(self):
+        return [
+            path(
+                "import-file/",
+                self.admin_site.admin_view(self.preset_import_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_import_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_preset_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(IMPORT_PERMISSION)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_preset_import_permission": self.has_preset_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def preset_import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_preset_import_permission(request):
+            raise PermissionDenied
+        form = PresetImportForm(
+            request.POST or None, request.FILES or None, presets=self.import_presets
+        )
+        if request.method == "POST" and form.is_valid():
+            job = import_job_create(
+                upload=form.cleaned_data["file"],
+                preset_name=form.cleaned_data["preset"],
+                strict=form.cleaned_data["strict"],
+                actor=request.user,
+            )
+            self.message_user(
+                request,
+                _("%(file)s is being checked; confirm the import when the preview is ready.")
+                % {"file": job.original_name},
+            )
+            return redirect("imports:job_detail", pk=job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import a file into %(model)s") % {"model": self.opts.verbose_name_plural},
+            "opts": self.opts,
+            "form": form,
+            "recent_jobs": ImportJob.objects.filter(preset__in=self.import_presets)
+            .select_related("created_by")
+            .order_by("-pk")[:10],
+        }
+        return TemplateResponse(request, "admin/crm/preset_import.html", context)
+
+
+# --- Merge / forget ---------------------------------------------------------------------------
 
 
 class ReasonForm(forms.Form):
@@ -55,10 +464,11 @@ def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, a
     )
 
 
-class BoundedAdmin(admin.ModelAdmin):
-    # No COUNT(*) over a million rows on every list page.
-    show_full_result_count = False
-    list_per_page = 50
+def _can_unmask(request: HttpRequest) -> bool:
+    return request.user.has_perm(UNMASK_PERMISSION)
+
+
+# --- The models -------------------------------------------------------------------------------
 
 
 class IdentityInline(admin.TabularInline):
@@ -68,21 +478,61 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(ReferenceImportMixin, BoundedAdmin):
+    resource_classes = (resources.StoreResource,)
+    export_permission = None
     list_display = ("code", "name", "city", "opened_on")
+    list_filter = ("city",)  # a few dozen stores: the distinct cities are cheap
     search_fields = ("code", "name", "city")
 
 
+@admin.register(Tag)
+class TagAdmin(ReferenceImportMixin, BoundedAdmin):
+    resource_classes = (resources.TagResource,)
+    export_permission = None
+    list_display = ("name", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter),)
+    search_fields = ("name",)
+    # A tag can carry hundreds of thousands of members: too many for a form field.
+    exclude = ("members",)
+
+
 @admin.register(Member)
-class MemberAdmin(BoundedAdmin):
+class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.MemberResource,)
+    import_presets = tuple(name for name, preset in PRESETS.items() if not preset.channel)
     actions = ("merge_members", "forget_members")
     list_display = ("member_no", "name", "status", "acquisition_channel", "home_store", "joined_at")
-    list_filter = ("status", "acquisition_channel", "gender")
+    list_filter = (
+        "status",
+        "acquisition_channel",
+        "gender",
+        "home_store",  # stores are few
+        ("joined_at", admin.DateFieldListFilter),
+    )
     list_select_related = ("home_store",)
-    search_fields = ("=member_no", "^name", "=identities__value")
+    sortable_by = ("member_no", "joined_at")  # the indexed ones
+    search_help_text = _(
+        "A member number, an identifier (phone, email, LINE ID, card, carrier) in any spelling, "
+        "or the beginning of a name."
+    )
     raw_id_fields = ("home_store", "merged_into")
     inlines = (IdentityInline,)
-    date_hierarchy = "joined_at"
+
+    def get_list_display(self, request):
+        if _can_unmask(request):
+            return self.list_display
+        return tuple("masked_name" if f == "name" else f for f in self.list_display)
+
+    @admin.display(description=_("name"))
+    def masked_name(self, member: Member) -> str:
+        return resources.MemberResource(unmask=False).dehydrate_name(member)
+
+    search_fields = ("=member_no", "^name")
+    member_search_fields = ("pk",)
+
+    def extra_search_q(self, term: str) -> Q:
+        return name_prefix_q(term)
 
     @admin.action(description=_("Merge the two selected members"), permissions=["merge"])
     def merge_members(self, request, queryset):
@@ -146,25 +596,38 @@ class MemberAdmin(BoundedAdmin):
 
 
 @admin.register(Identity)
-class IdentityAdmin(BoundedAdmin):
+class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.IdentityResource,)
     list_display = ("kind", "value", "member", "source", "last_seen_at")
-    list_filter = ("kind", "source")
+    list_filter = ("kind", SourceFilter)
     list_select_related = ("member",)
-    search_fields = ("=value", "=member__member_no")
+    sortable_by = ()
     raw_id_fields = ("member",)
+
+    def get_list_display(self, request):
+        if _can_unmask(request):
+            return self.list_display
+        return tuple("masked_value" if f == "value" else f for f in self.list_display)
+
+    @admin.display(description=_("value"))
+    def masked_value(self, identity: Identity) -> str:
+        return resources.mask_identifier(identity.kind, identity.value)
 
 
 @admin.register(Consent)
-class ConsentAdmin(BoundedAdmin):
+class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.ConsentResource,)
     list_display = ("member", "channel", "state", "source", "at")
-    list_filter = ("channel", "state")
+    list_filter = ("channel", "state", ("at", admin.DateFieldListFilter))
     list_select_related = ("member",)
-    search_fields = ("=member__member_no",)
+    sortable_by = ()
     raw_id_fields = ("member",)
 
 
 @admin.register(Order)
-class OrderAdmin(BoundedAdmin):
+class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.OrderResource,)
+    import_presets = tuple(name for name, preset in PRESETS.items() if preset.channel)
     list_display = (
         "external_no",
         "channel",
@@ -174,34 +637,45 @@ class OrderAdmin(BoundedAdmin):
         "status",
         "placed_at",
     )
-    list_filter = ("channel", "status")
+    list_filter = ("channel", "status", "store", ("placed_at", admin.DateFieldListFilter))
     list_select_related = ("member", "store")
-    search_fields = ("=external_no", "=member__member_no")
+    sortable_by = ("placed_at",)
+    search_help_text = _("An order number, a member number or a member's identifier.")
     raw_id_fields = ("member", "store", "returns_order")
+
+    def extra_search_q(self, term: str) -> Q:
+        # The unique index is (channel, external_no): naming every channel lets it serve.
+        return Q(channel__in=SalesChannel.values, external_no=term.strip())
 
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(BoundedAdmin):
+class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.TouchpointResource,)
     list_display = ("member", "channel", "kind", "at")
-    list_filter = ("channel", "kind")
+    list_filter = (
+        choices_filter("channel", _("channel"), Channel.choices),
+        choices_filter("kind", _("kind"), [(kind, kind) for kind in KNOWN_KINDS]),
+        ("at", admin.DateFieldListFilter),
+    )
     list_select_related = ("member",)
+    sortable_by = ()
     raw_id_fields = ("member",)
 
 
-@admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
-    list_display = ("name", "created_at")
-    search_fields = ("name",)
-    filter_horizontal = ()
-    raw_id_fields = ("members",)
-
-
 @admin.register(MergeLog)
-class MergeLogAdmin(BoundedAdmin):
+class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.MergeLogResource,)
     list_display = ("at", "merged", "survivor", "source", "actor", "reason", "undone_at")
-    list_filter = ("source",)
+    list_filter = (
+        SourceFilter,
+        ("undone_at", admin.EmptyFieldListFilter),
+        ("at", admin.DateFieldListFilter),
+    )
     list_select_related = ("merged", "survivor", "actor")
     search_fields = ("=merged__member_no", "=survivor__member_no")
+    member_search_fields = ("merged", "survivor")
+    ordering = ("-pk",)  # newest first through the primary key, not a sort of every merge
+    sortable_by = ()
     raw_id_fields = ("merged", "survivor", "actor", "undone_by")
     readonly_fields = ("matched_keys", "snapshot")
     actions = ("undo_merges",)
@@ -225,11 +699,22 @@ class MergeLogAdmin(BoundedAdmin):
 
 
 @admin.register(ErasureLog)
-class ErasureLogAdmin(BoundedAdmin):
+class ErasureLogAdmin(MemberSearchMixin, BoundedAdmin):
+    resource_classes = (resources.ErasureLogResource,)
     list_display = ("at", "member", "actor", "reason")
+    list_filter = (("at", admin.DateFieldListFilter),)
     list_select_related = ("member", "actor")
     search_fields = ("=member__member_no",)
+    ordering = ("-pk",)
+    sortable_by = ()
     readonly_fields = ("member", "actor", "reason", "at", "counts")
+
+    def get_search_results(self, request, queryset, search_term):
+        # An erased member has no identifiers left: only its number finds it.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member__member_no__in={term, term.upper()}), False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -238,10 +723,72 @@ class ErasureLogAdmin(BoundedAdmin):
         return False
 
 
+@admin.register(ImportJob)
+class ImportJobAdmin(BoundedAdmin):
+    """Every import, from the Imports page, the admin or anyone's upload; opened on its page."""
+
+    resource_classes = (resources.ImportJobResource,)
+    export_permission = None
+    list_display = (
+        "original_name",
+        "preset",
+        "status",
+        "rows",
+        "imported",
+        "failed",
+        "warnings",
+        "created_by",
+        "created_at",
+        "job_page",
+    )
+    list_filter = (
+        "status",
+        choices_filter("preset", _("preset"), [(n, p.label) for n, p in PRESETS.items()]),
+        ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("created_by",)
+    search_fields = ("original_name",)
+    ordering = ("-pk",)
+    fields = (
+        "original_name",
+        "preset",
+        "strict",
+        "status",
+        "rows",
+        "imported",
+        "failed",
+        "warnings",
+        "members_created",
+        "merges",
+        "orders_written",
+        "error",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "job_page",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("preview, progress and report"))
+    def job_page(self, job: ImportJob) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("imports:job_detail", args=[job.pk]), _("Open")
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # files come in through "Import a file" on members and orders
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(BoundedAdmin):
     """Keys of the brand's systems: made here (the key is shown once), listed, revoked."""
 
+    resource_classes = (resources.ApiKeyResource,)
+    export_permission = None
     list_display = (
         "name",
         "channel",

@@ -1,0 +1,245 @@
+"""django-import-export resources of the crm models: the columns of the admin's exports and imports.
+
+Exports mask personal data unless the resource is made with `unmask=True` (the admin passes the
+viewer's `crm.unmask_personal_data`), with the same masks as the pages (crm/pii.py).
+
+Only reference tables (stores, tags) import through a plain resource. Members and orders never
+do: a row of theirs must go through identity resolution, so the admin sends those files to the
+preset import (ImportJob, crm/services/import_jobs.py) instead; see crm/admin.py.
+"""
+
+from import_export import fields, resources, widgets
+
+from crm import pii
+from crm.models import (
+    ApiKey,
+    Consent,
+    ErasureLog,
+    Identity,
+    ImportJob,
+    Member,
+    MergeLog,
+    Order,
+    Store,
+    Tag,
+    Touchpoint,
+)
+
+EXPORT_CHUNK_SIZE = 2_000
+MASKED = "***"
+
+
+def mask_identifier(kind: str, value: str) -> str:
+    """An identifier as someone without crm.unmask_personal_data may see it."""
+    if not value:
+        return value
+    if kind == Identity.Kind.PHONE:
+        return pii.mask_phone(value)
+    if kind == Identity.Kind.EMAIL:
+        return pii.mask_email(value)
+    return pii.mask_text(value)
+
+
+class CrmResource(resources.ModelResource):
+    """A resource that knows whether its reader may see personal data."""
+
+    def __init__(self, *, unmask: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.unmask = unmask
+
+    class Meta:
+        chunk_size = EXPORT_CHUNK_SIZE
+
+
+class StoreResource(CrmResource):
+    """Stores by code: an import adds new codes and updates the name and city of known ones."""
+
+    opened_on = fields.Field(
+        attribute="opened_on", column_name="opened_on", widget=widgets.DateWidget("%Y-%m-%d")
+    )
+
+    class Meta(CrmResource.Meta):
+        model = Store
+        fields = ("code", "name", "city", "opened_on")
+        import_id_fields = ("code",)
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class TagResource(CrmResource):
+    """Tag names; which members carry a tag is not imported (segments and rules decide that)."""
+
+    class Meta(CrmResource.Meta):
+        model = Tag
+        fields = ("name",)
+        import_id_fields = ("name",)
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+
+class MemberResource(CrmResource):
+    member_no = fields.Field(attribute="member_no", column_name="member_no")
+    name = fields.Field(attribute="name", column_name="name")
+    birthday = fields.Field(attribute="birthday", column_name="birthday")
+    home_store = fields.Field(attribute="home_store__code", column_name="home_store")
+    merged_into = fields.Field(attribute="merged_into__member_no", column_name="merged_into")
+
+    class Meta(CrmResource.Meta):
+        model = Member
+        fields = (
+            "member_no",
+            "name",
+            "birthday",
+            "gender",
+            "home_store",
+            "joined_at",
+            "acquisition_channel",
+            "status",
+            "merged_into",
+        )
+        export_order = fields
+
+    def dehydrate_name(self, member: Member) -> str:
+        return member.name if self.unmask else pii.mask_text(member.name)
+
+    def dehydrate_birthday(self, member: Member) -> str:
+        if member.birthday is None:
+            return ""
+        return member.birthday.isoformat() if self.unmask else pii.mask_birthday(member.birthday)
+
+
+class IdentityResource(CrmResource):
+    member = fields.Field(attribute="member__member_no", column_name="member_no")
+    value = fields.Field(attribute="value", column_name="value")
+
+    class Meta(CrmResource.Meta):
+        model = Identity
+        fields = ("member", "kind", "value", "source", "first_seen_at", "last_seen_at")
+        export_order = fields
+
+    def dehydrate_value(self, identity: Identity) -> str:
+        return identity.value if self.unmask else mask_identifier(identity.kind, identity.value)
+
+
+class ConsentResource(CrmResource):
+    member = fields.Field(attribute="member__member_no", column_name="member_no")
+
+    class Meta(CrmResource.Meta):
+        model = Consent
+        fields = ("member", "channel", "state", "source", "at")
+        export_order = fields
+
+
+class OrderResource(CrmResource):
+    """Orders as the admin exports them. Not for import: see the module docstring."""
+
+    member = fields.Field(attribute="member__member_no", column_name="member_no")
+    store = fields.Field(attribute="store__code", column_name="store")
+
+    class Meta(CrmResource.Meta):
+        model = Order
+        fields = (
+            "channel",
+            "external_no",
+            "member",
+            "store",
+            "amount_twd",
+            "placed_at",
+            "status",
+            "returns_external_no",
+        )
+        export_order = fields
+
+
+class TouchpointResource(CrmResource):
+    member = fields.Field(attribute="member__member_no", column_name="member_no")
+
+    class Meta(CrmResource.Meta):
+        model = Touchpoint
+        fields = ("member", "channel", "kind", "at", "properties")
+        export_order = fields
+
+
+class MergeLogResource(CrmResource):
+    survivor = fields.Field(attribute="survivor__member_no", column_name="survivor")
+    merged = fields.Field(attribute="merged__member_no", column_name="merged")
+    actor = fields.Field(attribute="actor__username", column_name="actor")
+    matched_keys = fields.Field(attribute="matched_keys", column_name="matched_keys")
+
+    class Meta(CrmResource.Meta):
+        model = MergeLog
+        fields = (
+            "id",
+            "at",
+            "survivor",
+            "merged",
+            "matched_keys",
+            "source",
+            "reason",
+            "actor",
+            "undone_at",
+        )
+        export_order = fields
+
+    def dehydrate_matched_keys(self, log: MergeLog) -> str:
+        """The identifiers that matched, masked like any other identifier ("phone:0912-***-678")."""
+        keys = []
+        for key in log.matched_keys or ():
+            kind, sep, value = str(key).partition(":")
+            if sep and not self.unmask:
+                value = mask_identifier(kind, value)
+            keys.append(f"{kind}{sep}{value}")
+        return " ".join(keys)
+
+
+class ErasureLogResource(CrmResource):
+    member = fields.Field(attribute="member__member_no", column_name="member_no")
+    actor = fields.Field(attribute="actor__username", column_name="actor")
+
+    class Meta(CrmResource.Meta):
+        model = ErasureLog
+        fields = ("member", "at", "actor", "reason", "counts")
+        export_order = fields
+
+
+class ApiKeyResource(CrmResource):
+    """Which systems hold keys; the secret's hash never leaves the database."""
+
+    created_by = fields.Field(attribute="created_by__username", column_name="created_by")
+
+    class Meta(CrmResource.Meta):
+        model = ApiKey
+        fields = (
+            "name",
+            "channel",
+            "prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        )
+        export_order = fields
+
+
+class ImportJobResource(CrmResource):
+    created_by = fields.Field(attribute="created_by__username", column_name="created_by")
+
+    class Meta(CrmResource.Meta):
+        model = ImportJob
+        fields = (
+            "id",
+            "original_name",
+            "preset",
+            "strict",
+            "status",
+            "rows",
+            "imported",
+            "failed",
+            "warnings",
+            "created_by",
+            "created_at",
+            "finished_at",
+        )
+        export_order = fields

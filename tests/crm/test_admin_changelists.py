@@ -185,7 +185,9 @@ def test_past_the_exact_limit_the_count_stops_counting(monkeypatch):
 
 
 @ON_POSTGRES
-def test_on_postgres_an_unfiltered_count_reads_the_catalogue(monkeypatch, django_assert_num_queries):
+def test_on_postgres_an_unfiltered_count_reads_the_catalogue(
+    monkeypatch, django_assert_num_queries
+):
     monkeypatch.setattr(LargeTablePaginator, "exact_limit", 3)
     MemberFactory.create_batch(6)
     with connection.cursor() as cursor:

@@ -11,11 +11,9 @@ resource; members and orders import through the preset import (ImportJob), so ev
 through identity resolution (see docs/design-notes.md).
 """
 
-import csv
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
 from functools import cached_property, reduce
 from operator import or_
 
@@ -26,10 +24,9 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -44,6 +41,7 @@ from crm.models import (
     ApiKey,
     Consent,
     ErasureLog,
+    ExportJob,
     Identity,
     ImportJob,
     Member,
@@ -62,19 +60,20 @@ from crm.services import (
     member_unmerge,
 )
 from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.services.exports import (
+    EXPORT_INLINE_MAX_ROWS,
+    export_csv_chunks,
+    export_job_create,
+    export_xlsx_write,
+)
 from crm.services.import_jobs import import_job_create
 from crm.services.touchpoints import KNOWN_KINDS
 from omnichannel.channels import Channel, SalesChannel
 
 UNMASK_PERMISSION = "crm.unmask_personal_data"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
-# An XLSX is built whole before it is sent; past this many rows the export asks for CSV.
-XLSX_MAX_ROWS = 100_000
-CSV_ROWS_PER_CHUNK = 500
-ERROR_XLSX_TOO_LARGE = _(
-    "More than %(max)s rows: export CSV (it streams any size) or narrow the list first."
-)
 # Sources written by the services: the channels, hand merges and the API.
 SOURCE_CHOICES = [
     *Channel.choices,
@@ -234,28 +233,14 @@ SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
 # --- Exports ----------------------------------------------------------------------------------
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer into a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _xlsx_value(value):
-    if isinstance(value, datetime):
-        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
 class StreamingExportMixin(ExportMixin):
-    """django-import-export's export page (format, columns), streamed instead of built whole.
+    """django-import-export's export page (format, columns), without building a whole Dataset.
 
     The library builds a tablib Dataset of every row before it answers; at a million rows that
-    is gigabytes. Here CSV is written row by row from `resource.iter_queryset` (a server-side
-    cursor in chunks) into a StreamingHttpResponse, and XLSX, which must be built whole, is
-    written by openpyxl's write-only mode to a temporary file and refused past XLSX_MAX_ROWS.
+    is gigabytes and minutes. Here a list of up to EXPORT_INLINE_MAX_ROWS rows is answered at
+    once (CSV streamed row by row, XLSX written by openpyxl's write-only mode), and a larger one
+    becomes an ExportJob that a worker writes while its page shows the progress
+    (crm/services/exports.py).
     """
 
     formats = (base_formats.CSV, base_formats.XLSX)
@@ -272,78 +257,57 @@ class StreamingExportMixin(ExportMixin):
         return {**kwargs, "unmask": request.user.has_perm(UNMASK_PERMISSION)}
 
     # Overrides django-import-export's (4.x) file step, the one place that builds the Dataset;
-    # the export form, permission check and queryset (the list's filters and search) are its.
+    # the export form, the permission check and the queryset (the list's filters and search)
+    # stay the library's.
     def _do_file_export(self, file_format, request, queryset, export_form=None):
-        resource = self.choose_export_resource_class(export_form, request)(
-            **self.get_export_resource_kwargs(request)
-        )
-        selected = self.get_export_resource_fields_from_form(export_form)
-        queryset = resource.filter_export(queryset)
+        resource_class = self.choose_export_resource_class(export_form, request)
+        resource = resource_class(**self.get_export_resource_kwargs(request))
+        fields = self.get_export_resource_fields_from_form(export_form)
+        if queryset[: EXPORT_INLINE_MAX_ROWS + 1].count() > EXPORT_INLINE_MAX_ROWS:
+            job = export_job_create(
+                queryset=queryset,
+                resource_class=resource_class,
+                fields=fields,
+                file_format=file_format.get_extension(),
+                unmask=resource.unmask,
+                total=LargeTablePaginator(queryset, 1).count,
+                actor=request.user,
+            )
+            self.message_user(
+                request,
+                _("The list is long: a worker is writing the file. It is ready below when done."),
+            )
+            return redirect("admin:crm_exportjob_change", job.pk)
         filename = self.get_export_filename(request, queryset, file_format)
         if isinstance(file_format, base_formats.XLSX):
-            response = self._xlsx_response(resource, queryset, selected, filename)
+            # FileResponse closes (and so deletes) the temporary file once it is sent.
+            file = tempfile.TemporaryFile()  # noqa: SIM115
+            export_xlsx_write(resource, queryset, fields, file)
+            file.seek(0)
+            response = FileResponse(
+                file, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
+            )
         else:
             response = StreamingHttpResponse(
-                self._csv_chunks(resource, queryset, selected),
+                export_csv_chunks(resource, queryset, fields),
                 content_type="text/csv; charset=utf-8",
             )
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
         post_export.send(sender=None, model=self.model)
         return response
 
-    @staticmethod
-    def _rows(resource, queryset, selected, **kwargs) -> Iterator[list]:
-        for obj in resource.iter_queryset(queryset):
-            yield resource.export_resource(obj, selected_fields=selected, **kwargs)
 
-    def _csv_chunks(self, resource, queryset, selected) -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        # The BOM makes Excel read the Chinese text as UTF-8.
-        yield "\ufeff" + writer.writerow(resource.get_export_headers(selected_fields=selected))
-        chunk: list[str] = []
-        for row in self._rows(resource, queryset, selected):
-            chunk.append(writer.writerow(row))
-            if len(chunk) == CSV_ROWS_PER_CHUNK:
-                yield "".join(chunk)
-                chunk = []
-        if chunk:
-            yield "".join(chunk)
-
-    def _xlsx_response(self, resource, queryset, selected, filename: str) -> HttpResponse:
-        from openpyxl import Workbook
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        if queryset[: XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
-            raise ValueError(str(ERROR_XLSX_TOO_LARGE % {"max": f"{XLSX_MAX_ROWS:,}"}))
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet()
-        sheet.append(resource.get_export_headers(selected_fields=selected))
-        for row in self._rows(resource, queryset, selected, force_native_type=True):
-            sheet.append(
-                [
-                    ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else _xlsx_value(v)
-                    for v in row
-                ]
-            )
-        # FileResponse closes (and so deletes) the file once it is sent.
-        file = tempfile.TemporaryFile()  # noqa: SIM115
-        workbook.save(file)
-        file.seek(0)
-        return FileResponse(
-            file,
-            as_attachment=True,
-            filename=filename,
-            content_type=base_formats.XLSX().get_content_type(),
-        )
-
-
-class BoundedAdmin(StreamingExportMixin, admin.ModelAdmin):
-    """A list page that stays fast at a million rows, with a streamed export."""
+class BoundedListAdmin(admin.ModelAdmin):
+    """A list page that stays fast at a million rows."""
 
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 50
     list_max_show_all = 200
+
+
+class BoundedAdmin(StreamingExportMixin, BoundedListAdmin):
+    """A bounded list page with django-import-export's export."""
 
 
 # --- Imports ----------------------------------------------------------------------------------
@@ -778,6 +742,73 @@ class ImportJobAdmin(BoundedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # files come in through "Import a file" on members and orders
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(BoundedListAdmin):
+    """Exports too long for one response: their progress, and the file for whoever asked."""
+
+    list_display = (
+        "__str__",
+        "file_format",
+        "status",
+        "rows",
+        "total",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = (
+        "status",
+        choices_filter("file_format", _("format"), [("csv", "CSV"), ("xlsx", "XLSX")]),
+        ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("created_by",)
+    search_fields = ("=model_label",)
+    ordering = ("-pk",)
+    fields = (
+        "model_label",
+        "file_format",
+        "unmask",
+        "status",
+        "rows",
+        "total",
+        "error",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+    change_form_template = "admin/crm/exportjob/change_form.html"
+
+    def get_queryset(self, request):
+        # The file holds what its asker could see (unmasked or not): only they fetch it.
+        queryset = super().get_queryset(request).defer("query")
+        return queryset if request.user.is_superuser else queryset.filter(created_by=request.user)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="crm_exportjob_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(self.get_queryset(request), pk=pk, status=ExportJob.Status.DONE)
+        return FileResponse(
+            job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1]
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by the Export button of a long list
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

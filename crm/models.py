@@ -332,6 +332,57 @@ class ImportJob(models.Model):
         return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)
 
 
+def _export_upload_path(job: "ExportJob", filename: str) -> str:
+    return f"exports/{timezone.now():%Y/%m}/{filename}"
+
+
+class ExportJob(models.Model):
+    """An export too large to answer in one request, written to a file by a worker.
+
+    `query` is the pickled Query of the admin list as the operator filtered it (Django's
+    documented way to hand a queryset to another process); `unmask` is whether the operator
+    could see personal data when asking, and only that operator downloads the file.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Exporting")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    model_label = models.CharField(_("list"), max_length=100)
+    resource = models.CharField(max_length=200)
+    fields = models.JSONField(default=list, blank=True)
+    file_format = models.CharField(_("format"), max_length=10)
+    query = models.BinaryField(editable=False)
+    unmask = models.BooleanField(_("personal data unmasked"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    rows = models.IntegerField(_("rows written"), default=0)
+    total = models.IntegerField(_("rows expected"), default=0)
+    file = models.FileField(_("file"), upload_to=_export_upload_path, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_label} {self.file_format} #{self.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
 class ApiKey(models.Model):
     """A key one of the brand's systems writes to the ingest API with, for one channel.
 

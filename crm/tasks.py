@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from crm.services import api_keys, import_jobs
+from crm.services import api_keys, exports, import_jobs
 
 
 @shared_task
@@ -18,3 +18,9 @@ def import_job_run_task(job_id: int) -> None:
 def idempotency_records_purge_task() -> int:
     """Delete Idempotency-Key records past their 24 hours (safe twice: the second finds none)."""
     return api_keys.idempotency_records_purge()
+
+
+@shared_task
+def export_job_run_task(job_id: int) -> None:
+    """Write an export's file; a second delivery finds the job taken and does nothing."""
+    exports.export_job_run(job_id=job_id)

@@ -53,6 +53,7 @@ CHANGELIST_QUERIES = {
     "mergelog": 4,
     "erasurelog": 4,
     "importjob": 4,
+    "exportjob": 4,
     "apikey": 4,
     "store": 5,  # count, rows, the distinct cities
     "tag": 4,

@@ -8,7 +8,9 @@ from django.http import StreamingHttpResponse
 from openpyxl import load_workbook
 
 from crm import admin as crm_admin
+from crm.models import ExportJob, Member
 from crm.resources import IdentityResource, MemberResource, OrderResource
+from tests.conftest import wait_for
 from tests.factories import IdentityFactory, MemberFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,16 +121,81 @@ def test_xlsx_export(login_as, mei):
     assert row[:2] == ("M0000123", "陳美玲")
 
 
-def test_a_too_large_xlsx_asks_for_csv(login_as, monkeypatch):
-    monkeypatch.setattr(crm_admin, "XLSX_MAX_ROWS", 2)
-    MemberFactory.create_batch(3)
+@pytest.fixture
+def export_job_after(monkeypatch):
+    """Lists longer than 2 rows export through an ExportJob."""
+    monkeypatch.setattr(crm_admin, "EXPORT_INLINE_MAX_ROWS", 2)
 
-    response = login_as("alice").post(
-        "/admin/crm/member/export/", export_form(MemberResource, file_format=XLSX), follow=True
+
+def job_done(job: ExportJob):
+    return lambda: ExportJob.objects.filter(pk=job.pk, status__in=["done", "failed"]).first()
+
+
+@pytest.mark.xdist_group("celery-worker")
+def test_a_long_list_is_exported_by_a_worker(
+    login_as, alice, export_job_after, celery_worker, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    MemberFactory.create_batch(4)
+    client = login_as("alice")
+
+    response = client.post("/admin/crm/member/export/?q=", export_form(MemberResource))
+
+    job = ExportJob.objects.get()
+    assert response["Location"] == f"/admin/crm/exportjob/{job.pk}/change/"
+    assert (job.created_by, job.unmask, job.file_format) == (alice, True, "csv")
+    done = wait_for(job_done(job))
+    assert (done.status, done.rows) == ("done", 4)
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-status="done"' in page
+    download = client.get(f"/admin/crm/exportjob/{job.pk}/download/")
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 4
+
+
+@pytest.mark.xdist_group("celery-worker")
+def test_a_worker_export_is_masked_and_only_for_who_asked(
+    client, staff_analyst, bob, mei, export_job_after, celery_worker, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    MemberFactory.create_batch(3)
+    client.force_login(staff_analyst)
+
+    client.post("/admin/crm/member/export/", export_form(MemberResource))
+    job = wait_for(job_done(ExportJob.objects.get()))
+
+    text = b"".join(client.get(f"/admin/crm/exportjob/{job.pk}/download/").streaming_content)
+    rows = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"))))
+    assert "陳美玲" not in text.decode("utf-8-sig")
+    assert {r["name"] for r in rows if r["member_no"] == "M0000123"} == {"陳**"}
+    bob.is_staff = True
+    bob.save(update_fields=["is_staff"])
+    client.force_login(bob)
+    assert client.get(f"/admin/crm/exportjob/{job.pk}/download/").status_code == 404
+
+
+def test_xlsx_past_the_sheet_limit_fails_with_the_reason(monkeypatch, alice, settings, tmp_path):
+    from crm.services import exports
+
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    monkeypatch.setattr(exports, "_enqueue", lambda job_id: None)
+    MemberFactory.create_batch(3)
+    job = exports.export_job_create(
+        queryset=Member.objects.order_by("-pk"),
+        resource_class=MemberResource,
+        fields=None,
+        file_format="xlsx",
+        unmask=False,
+        total=3,
+        actor=alice,
     )
 
-    assert response.status_code == 200
-    assert "export CSV" in response.content.decode()
+    exports.export_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "Excel" in job.error
 
 
 def test_member_export_needs_the_export_permission(client, staff_analyst, mei):

@@ -4,14 +4,15 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 from openpyxl import load_workbook
 
 from crm import admin as crm_admin
 from crm.models import ExportJob, Member
-from crm.resources import IdentityResource, MemberResource, OrderResource
+from crm.resources import IdentityResource, MemberResource, OrderResource, StoreResource
 from tests.conftest import wait_for
-from tests.factories import IdentityFactory, MemberFactory, OrderFactory
+from tests.factories import IdentityFactory, MemberFactory, OrderFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 CSV, XLSX = "0", "1"  # the positions of the formats on the export form
@@ -199,8 +200,6 @@ def test_xlsx_past_the_sheet_limit_fails_with_the_reason(monkeypatch, alice, set
 
 
 def test_member_export_needs_the_export_permission(client, staff_analyst, mei):
-    from django.contrib.auth.models import Permission
-
     staff_analyst.groups.clear()
     staff_analyst.user_permissions.add(
         Permission.objects.get(codename="view_member", content_type__app_label="crm")
@@ -209,3 +208,16 @@ def test_member_export_needs_the_export_permission(client, staff_analyst, mei):
 
     assert client.get("/admin/crm/member/").status_code == 200
     assert client.get("/admin/crm/member/export/").status_code == 403
+
+
+def test_reference_tables_export_without_the_member_export_permission(client, staff_analyst):
+    StoreFactory(code="TPE01", name="台北信義店")
+    staff_analyst.groups.clear()
+    staff_analyst.user_permissions.add(
+        Permission.objects.get(codename="view_store", content_type__app_label="crm")
+    )
+    client.force_login(staff_analyst)
+
+    rows = read_csv(client.post("/admin/crm/store/export/", export_form(StoreResource)))
+
+    assert [(row["code"], row["name"]) for row in rows] == [("TPE01", "台北信義店")]

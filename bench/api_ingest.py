@@ -29,7 +29,8 @@ b. the bench: the clients POST orders for --seconds (60): store, web and marketp
    in fifty is a retry of the call before it with the same key and body (it must be replayed).
 
 It prints requests/s, p50/p99 latency, errors (transport failures and non-2xx, by status; the
-issue's goal is 0) and the ratio of the orders rate to the /healthz rate, then checks the
+issue's goal is 0), the ratio of the orders rate to the /healthz rate and where the server's
+database sessions spent the run (pg_stat_activity sampled every 0.1 s), then checks the
 database: one order per order number answered 2xx, replays wrote nothing. gunicorn is stopped
 on every exit (its process group is killed if it does not stop), and the database is dropped
 unless --keep.
@@ -391,6 +392,50 @@ class Tally:
         )
 
 
+class LockSampler(threading.Thread):
+    """Samples the bench database's sessions every 0.1 s while the clients run: how many run,
+    wait on a lock (and on which statement), or hold a transaction open while Python works."""
+
+    QUERY = """
+        SELECT state, wait_event_type, left(regexp_replace(query, '\\s+', ' ', 'g'), 70)
+        FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'
+    """
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url = url
+        self.name_ = urlsplit(url).path.lstrip("/")
+        self.stop = threading.Event()
+        self.samples = 0
+        self.states: Counter = Counter()
+        self.waiting: Counter = Counter()
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(0.1):
+                self.samples += 1
+                for state, wait_type, query in conn.execute(self.QUERY, (self.name_,)):
+                    if state == "active" and wait_type == "Lock":
+                        self.states["waiting on a lock"] += 1
+                        self.waiting[query] += 1
+                    elif state in ("active", "idle in transaction"):
+                        self.states[state] += 1
+
+    def report(self) -> None:
+        if not self.samples:
+            return
+        mean = {name: count / self.samples for name, count in self.states.items()}
+        log(
+            "  database sessions, mean of "
+            f"{self.samples:,} samples: running {mean.get('active', 0):.1f}, waiting on a lock "
+            f"{mean.get('waiting on a lock', 0):.1f}, idle in transaction (Python working) "
+            f"{mean.get('idle in transaction', 0):.1f}"
+        )
+        total = sum(self.waiting.values())
+        for query, count in self.waiting.most_common(2):
+            log(f"    {count / total:.0%} of lock waits: {query}")
+
+
 def client_loop(
     *,
     port: int,
@@ -604,15 +649,22 @@ def run(args, keys: dict[str, str], env: dict[str, str], tmp: Path) -> None:
             )
             log(f"    {len(warmup.latencies):,} requests, errors {warmup.errors:,}")
         log(f"b. POST /api/v1/orders and /returns, {args.seconds:.0f} s")
-        tally, wall, cpu = run_clients(
-            port=server.port,
-            clients=args.clients,
-            seconds=args.seconds,
-            keys=keys,
-            people=args.people,
-            seed=args.seed,
-        )
+        sampler = LockSampler(args.database_url)
+        sampler.start()
+        try:
+            tally, wall, cpu = run_clients(
+                port=server.port,
+                clients=args.clients,
+                seconds=args.seconds,
+                keys=keys,
+                people=args.people,
+                seed=args.seed,
+            )
+        finally:
+            sampler.stop.set()
+            sampler.join(timeout=5)
         rate = report("orders", tally, wall, cpu)
+        sampler.report()
     except BaseException:
         log("gunicorn log (last lines):\n" + server.log_tail())
         raise

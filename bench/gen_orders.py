@@ -25,9 +25,9 @@ component sit on one member and orders of different components on different memb
 """
 
 import argparse
-import csv
 import json
 import random
+import sys
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
@@ -36,48 +36,30 @@ from datetime import datetime, timedelta
 from math import gcd
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (bench/import_orders.py does): find crm/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crm.source_files import (
+    MARKETPLACE_TIME,
+    POS_RETURN,
+    POS_SALE,
+    POS_TIME,
+    WEB_TIME,
+    mask_phone,
+    source_csv,
+    spell_amount,
+    spell_buyer,
+    spell_card,
+    spell_carrier,
+    spell_email,
+    spell_phone,
+)
+
 FILES = (
     ("pos_orders", "pos_orders.csv"),
     ("web_orders", "web_orders.csv"),
     ("marketplace_orders", "marketplace_orders.csv"),
 )
-HEADERS = {
-    "pos_orders": (
-        "門市代碼",
-        "門市名稱",
-        "交易序號",
-        "交易時間",
-        "會員卡號",
-        "會員手機",
-        "發票號碼",
-        "載具號碼",
-        "銷售金額",
-        "交易類型",
-        "原交易序號",
-    ),
-    "web_orders": (
-        "訂單號碼",
-        "訂單日期",
-        "訂單狀態",
-        "顧客ID",
-        "顧客姓名",
-        "顧客Email",
-        "顧客電話",
-        "會員卡號",
-        "訂單合計",
-        "付款方式",
-    ),
-    "marketplace_orders": (
-        "平台",
-        "訂單編號",
-        "訂單成立日期",
-        "訂單狀態",
-        "買家帳號",
-        "收件者姓名",
-        "收件者電話",
-        "商品總價",
-    ),
-}
 CHANNEL = {"pos_orders": "store", "web_orders": "web", "marketplace_orders": "marketplace"}
 SHARES = (0.5, 0.3)  # POS and web; the marketplace gets the rest
 PEOPLE_PER_ROW = 0.2  # 1,000,000 rows: 200,000 people
@@ -180,7 +162,6 @@ MARKET_STATUSES = (
     ("退貨", 5),
     ("退款", 5),
 )
-FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 CARRIER_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.+-"
 BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -294,87 +275,27 @@ def normal_form(kind: int, person: int, flags: int = 0) -> tuple[str, str]:
 
 
 def phone_spelled(person: int, rng: random.Random) -> str:
-    n = phone_digits(person)  # 912345678
-    choice = rng.randrange(10)
-    if choice == 0:
-        return f"0{n[:3]}-{n[3:6]}-{n[6:]}"  # 0912-345-678
-    if choice == 1:
-        return f"+886 {n[:3]} {n[3:6]} {n[6:]}"  # +886 912 345 678
-    if choice == 2:
-        return "886" + n
-    if choice == 3:
-        return "00886" + n
-    if choice == 4:
-        return ("0" + n).translate(FULL_WIDTH)  # ０９１２３４５６７８
-    if choice == 5:
-        return f"0{n[:3]}-{n[3:6]}-{n[6:]}".translate(FULL_WIDTH)  # ０９１２－３４５－６７８
-    if choice == 6:
-        return f"0{n[:3]} {n[3:6]} {n[6:]}"  # 0912 345 678
-    if choice == 7:
-        return f"(0{n[0]}){n[1:3]}-{n[3:6]}-{n[6:]}"  # (09)12-345-678
-    if choice == 8:
-        return "+886" + n
-    return "0" + n  # 0912345678
+    return spell_phone("0" + phone_digits(person), rng)
 
 
 def phone_masked(person: int, rng: random.Random) -> str:
-    n = "0" + phone_digits(person)
-    return f"{n[:2]}******{n[-2:]}" if rng.random() < 0.7 else f"{n[:4]}***{n[-3:]}"
+    return mask_phone("0" + phone_digits(person), rng)
 
 
 def email_spelled(person: int, rng: random.Random) -> str:
-    value = email_normal(person)
-    choice = rng.randrange(7)
-    if choice == 0:
-        local, _, domain = value.partition("@")
-        value = ".".join(p.capitalize() for p in local.split(".")) + "@" + domain.capitalize()
-    elif choice == 1:
-        value = value.upper()
-    elif choice == 2:
-        value = value.replace("@", "＠")
-    elif choice == 3:
-        local, _, domain = value.partition("@")
-        value = local.capitalize() + "＠" + domain.upper()
-    if rng.random() < 0.3:
-        value += " " * rng.randint(1, 3)  # "Meiling.Chen@Example.com "
-    if rng.random() < 0.05:
-        value = " " + value
-    return value
+    return spell_email(email_normal(person), rng)
 
 
 def card_spelled(person: int, rng: random.Random) -> str:
-    value = card_normal(person)
-    if rng.random() < 0.4:
-        value = value.lower()
-    choice = rng.randrange(5)
-    if choice == 0:
-        return f" {value} "
-    if choice == 1:
-        return value + "  "
-    return value
+    return spell_card(card_normal(person), rng)
 
 
 def carrier_spelled(person: int, rng: random.Random) -> str:
-    value = carrier_normal(person)
-    return value.lower() if rng.random() < 0.35 else value
+    return spell_carrier(carrier_normal(person), rng)
 
 
 def buyer_spelled(person: int, rng: random.Random) -> str:
-    value = buyer_account(person)
-    choice = rng.randrange(4)
-    if choice == 0:
-        return value.lower()
-    if choice == 1:
-        return value.capitalize()
-    if choice == 2:
-        return value.lower() + " "
-    return value
-
-
-def amount_spelled(amount: int, rng: random.Random) -> str:
-    if abs(amount) >= 1000 and rng.random() < 0.5:
-        return f"{amount:,}"  # "1,280" (quoted by the csv writer)
-    return str(amount)
+    return spell_buyer(buyer_account(person), rng)
 
 
 # --- The generator --------------------------------------------------------------------------
@@ -495,12 +416,8 @@ class _Generator:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for preset, filename in FILES:
             # POS exports from Excel carry a BOM; the others do not.
-            encoding = "utf-8-sig" if preset == "pos_orders" else "utf-8"
-            with open(
-                self.out_dir / filename, "w", encoding=encoding, newline="", buffering=1 << 20
-            ) as file:
-                writer = csv.writer(file)
-                writer.writerow(HEADERS[preset])
+            bom = preset == "pos_orders"
+            with source_csv(self.out_dir / filename, preset, bom=bom) as writer:
                 getattr(self, f"_{preset}")(writer, self.counts[preset])
         return self._truth()
 
@@ -594,13 +511,13 @@ class _Generator:
                 store,
                 store_name,
                 external_no,
-                f"{when:%Y/%m/%d %H:%M:%S}",
+                when.strftime(POS_TIME),
                 card,
                 phone,
                 invoice(),
                 carrier,
-                amount_spelled(amount, rng),
-                "銷售",
+                spell_amount(amount, rng),
+                POS_SALE,
                 "",
             ]
             return row, external_no, amount, nodes
@@ -618,13 +535,13 @@ class _Generator:
                 store,
                 store_name,
                 external_no,
-                f"{when:%Y/%m/%d %H:%M:%S}",
+                when.strftime(POS_TIME),
                 card,
                 phone,
                 invoice(),
                 carrier,
-                amount_spelled(-refund, rng),
-                "退貨",
+                spell_amount(-refund, rng),
+                POS_RETURN,
                 sale_no,
             ]
             self.stats["returns"] += 1
@@ -709,7 +626,7 @@ class _Generator:
             writer.writerow(
                 (
                     external_no,
-                    f"{when:%Y-%m-%dT%H:%M:%S}+08:00",
+                    when.strftime(WEB_TIME),
                     status,
                     customer_id,
                     person_name(person),
@@ -758,7 +675,7 @@ class _Generator:
                 (
                     platform,
                     order_no,
-                    f"{when:%Y-%m-%d %H:%M}",
+                    when.strftime(MARKETPLACE_TIME),
                     status,
                     account,
                     person_name(person),

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ KNOWN_KINDS = (
     "message_opened",
     "link_clicked",
 )
+BATCH_SIZE = 2_000
 KIND_MAX_LENGTH = Touchpoint._meta.get_field("kind").max_length
 KIND_PATTERN = re.compile(rf"^[a-z][a-z0-9_]{{0,{KIND_MAX_LENGTH - 1}}}$")
 
@@ -67,12 +68,7 @@ def touchpoint_record(
     """
     if not identifiers and not member_no:
         raise TouchpointError(ERROR_NO_PERSON)
-    if channel not in Channel.values:
-        raise TouchpointError(ERROR_CHANNEL % {"channel": channel})
-    if not KIND_PATTERN.match(kind):
-        raise TouchpointError(ERROR_KIND % {"max": KIND_MAX_LENGTH})
-    if at.tzinfo is None:
-        raise TouchpointError(ERROR_NAIVE_AT)
+    _touchpoint_check(channel=channel, kind=kind, at=at)
     resolution = member_resolve(identifiers=identifiers, member_no=member_no, source=source)
     touchpoint = Touchpoint.objects.create(
         member=resolution.member,
@@ -82,3 +78,45 @@ def touchpoint_record(
         properties=dict(properties or {}),
     )
     return TouchpointRecorded(touchpoint=touchpoint, resolution=resolution)
+
+
+@dataclass(frozen=True)
+class TouchpointIn:
+    channel: str
+    kind: str
+    at: datetime  # aware
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+def touchpoints_write_batch(
+    *, touchpoints: Sequence[TouchpointIn], member_ids: Sequence[int]
+) -> int:
+    """Write the touchpoints of one batch; member_ids[i] is the member of touchpoints[i], as the
+    caller resolved it (members_resolve_batch), the way orders_upsert takes its orders.
+
+    Checks every touchpoint before writing any; raises TouchpointError for an unknown channel, a
+    kind that is not a slug or a naive time. Returns the number written.
+    """
+    rows = []
+    for touchpoint, member_id in zip(touchpoints, member_ids, strict=True):
+        _touchpoint_check(channel=touchpoint.channel, kind=touchpoint.kind, at=touchpoint.at)
+        rows.append(
+            Touchpoint(
+                member_id=member_id,
+                channel=touchpoint.channel,
+                kind=touchpoint.kind,
+                at=touchpoint.at,
+                properties=dict(touchpoint.properties),
+            )
+        )
+    Touchpoint.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    return len(rows)
+
+
+def _touchpoint_check(*, channel: str, kind: str, at: datetime) -> None:
+    if channel not in Channel.values:
+        raise TouchpointError(ERROR_CHANNEL % {"channel": channel})
+    if not KIND_PATTERN.match(kind):
+        raise TouchpointError(ERROR_KIND % {"max": KIND_MAX_LENGTH})
+    if at.tzinfo is None:
+        raise TouchpointError(ERROR_NAIVE_AT)

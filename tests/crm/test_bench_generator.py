@@ -4,10 +4,11 @@ import csv
 
 import pytest
 
-from bench.gen_orders import FILES, HEADERS, generate, misplaced_orders
+from bench.gen_orders import FILES, generate, misplaced_orders
 from crm.imports import get_preset, parse_file
 from crm.models import Member, Order
 from crm.services.imports import import_file_run
+from crm.source_files import HEADERS
 
 ROWS = 2_000
 

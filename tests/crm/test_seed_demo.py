@@ -1,5 +1,6 @@
-"""`manage.py seed_demo`: realistic, deterministic, batched demo data."""
+"""`manage.py seed_demo`: the brand's files for N people, imported through the real services."""
 
+import csv
 import hashlib
 import re
 from io import StringIO
@@ -8,10 +9,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
 
-from crm import normalize
-from crm.demo import ERROR_NOT_EMPTY
+from crm import demo, normalize
+from crm.demo import ERROR_NOT_EMPTY, demo_seed
 from crm.management.commands.seed_demo import SKIPPED_NOT_EMPTY
-from crm.models import Consent, Identity, Member, Order, Store, Tag, Touchpoint
+from crm.models import Consent, Identity, Member, MergeLog, Order, Store, Tag, Touchpoint
+from crm.source_files import HEADERS
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
 from tests.factories import MemberFactory
 
@@ -26,6 +28,7 @@ NORMAL_FORM = {
     Identity.Kind.LINE_USER_ID: normalize.normalize_line_user_id,
     Identity.Kind.POS_CARD: normalize.normalize_card,
     Identity.Kind.EINVOICE_CARRIER: normalize.normalize_einvoice_carrier,
+    Identity.Kind.MARKETPLACE_BUYER: normalize.normalize_marketplace_buyer,
 }
 
 
@@ -39,15 +42,15 @@ def digest() -> str:
     """A fingerprint of what the seed decides (not of dates, which follow the clock)."""
     h = hashlib.sha256()
     for row in Member.objects.order_by("member_no").values_list(
-        "member_no", "name", "gender", "acquisition_channel", "home_store__code"
+        "member_no", "name", "gender", "status", "acquisition_channel", "home_store__code"
     ):
         h.update(repr(row).encode())
     for row in Identity.objects.order_by("kind", "value").values_list(
         "member__member_no", "kind", "value"
     ):
         h.update(repr(row).encode())
-    for row in Order.objects.order_by("member__member_no", "amount_twd", "channel").values_list(
-        "member__member_no", "channel", "amount_twd", "status"
+    for row in Order.objects.order_by("channel", "external_no").values_list(
+        "member__member_no", "channel", "external_no", "amount_twd", "status"
     ):
         h.update(repr(row).encode())
     return h.hexdigest()
@@ -55,90 +58,143 @@ def digest() -> str:
 
 def wipe() -> None:
     Order.objects.all().delete()  # orders first: a store is protected while orders name it
+    MergeLog.objects.all().delete()
+    Member.objects.filter(merged_into__isnull=False).delete()
     Member.objects.all().delete()
 
 
 @pytest.fixture
-def seeded() -> str:
-    return seed()
+def seeded():
+    return demo_seed(members=MEMBERS, seed=SEED)
 
 
-def test_seed_creates_the_members_asked_for_with_numbers_from_one(seeded):
-    assert Member.objects.count() == MEMBERS
-    numbers = set(Member.objects.values_list("member_no", flat=True))
+def active_members():
+    return Member.objects.filter(status=Member.Status.ACTIVE)
+
+
+def test_every_person_is_one_active_member_with_the_brands_number(seeded):
+    assert seeded.plan.people == MEMBERS == seeded.members
+    numbers = set(active_members().values_list("member_no", flat=True))
     assert numbers == {f"M{n:07d}" for n in range(1, MEMBERS + 1)}
-    assert "members 300/300" in seeded
 
 
-def test_seed_creates_a_dozen_stores_in_several_cities(seeded):
+def test_people_in_the_member_list_twice_are_merged_by_a_web_order(seeded):
+    duplicates = seeded.plan.duplicates
+    merged = Member.objects.filter(status=Member.Status.MERGED)
+
+    assert duplicates > 0
+    assert merged.count() == duplicates == MergeLog.objects.count() == seeded.merges
+    # The app registrations got the numbers after the people's and now point to the store one.
+    assert all(int(no[1:]) > MEMBERS for no in merged.values_list("member_no", flat=True))
+    for log in MergeLog.objects.all():
+        kinds = {key.partition(":")[0] for key in log.matched_keys}
+        assert {"phone", "email"} <= kinds, log.matched_keys
+        assert log.survivor.status == Member.Status.ACTIVE
+    assert not Consent.objects.filter(member__status=Member.Status.MERGED).exists()
+
+
+def test_the_same_people_buy_in_stores_and_online_at_the_planned_rate(seeded):
+    plan = seeded.plan
+    buyers = active_members().annotate(
+        online=Count("orders", filter=Q(orders__channel__in=ONLINE_SALES_CHANNELS)),
+        store=Count("orders", filter=Q(orders__channel=Channel.STORE)),
+    )
+
+    both = buyers.filter(online__gt=0, store__gt=0).count()
+
+    assert buyers.filter(store__gt=0).count() == plan.store_buyers
+    assert buyers.filter(online__gt=0).count() == plan.online_buyers
+    assert both == plan.store_and_online
+    assert abs(both / MEMBERS - demo.SHARE_STORE_AND_ONLINE) < 0.08
+
+
+def test_every_order_written_landed_and_anonymous_ones_have_no_member(seeded):
+    plan = seeded.plan
+    anonymous = Order.objects.filter(member__isnull=True)
+
+    assert Order.objects.count() == plan.orders == seeded.orders
+    assert anonymous.count() == plan.anonymous_orders > 0
+    assert set(anonymous.values_list("channel", flat=True)) == {"store", "marketplace"}
+    assert Order.objects.filter(status="cancelled").count() == plan.cancelled > 0
+    assert {"store", "web", "marketplace", "app"} == set(
+        Order.objects.values_list("channel", flat=True)
+    )
+    assert 2 <= Order.objects.count() / MEMBERS <= 6
+
+
+def test_the_imports_fail_no_row_and_warn_of_masked_phones(seeded):
+    results = dict(seeded.imports)
+
+    assert [name for name, _ in demo.DEMO_FILES] == list(results)
+    assert all(result.failed == 0 for result in results.values())
+    assert results["marketplace_orders.csv"].warnings > 0
+    assert sum(result.members_created for result in results.values()) == MEMBERS + (
+        seeded.plan.duplicates
+    )
+
+
+def test_files_have_the_layouts_and_spellings_of_the_formats_file(tmp_path):
+    demo_seed(members=MEMBERS, seed=SEED, files_dir=tmp_path)
+
+    text = ""
+    for name, preset in demo.DEMO_FILES:
+        with open(tmp_path / name, encoding="utf-8-sig", newline="") as file:
+            assert tuple(next(csv.reader(file))) == HEADERS[preset]
+        text += (tmp_path / name).read_text(encoding="utf-8-sig")
+    for needle in (",+886 9", ",00886", ",886", "０９", "＠", "******", "退貨", "已取消", '"1,'):
+        assert needle in text, needle
+    assert re.search(r",\d{2}/\d{2}/\d{2},", text)  # a Minguo birthday (79/02/28)
+    assert ",門市," in text  # a join channel written as its Chinese label
+    assert (tmp_path / demo.APP_FEED).stat().st_size > 0
+
+
+def test_a_dozen_stores_in_several_cities_and_home_stores_from_store_orders(seeded):
     assert Store.objects.count() == 12
     assert Store.objects.values("city").distinct().count() >= 6
     assert Store.objects.filter(code="TPE01", name="台北信義店").exists()
+    store_buyers = active_members().filter(orders__channel=Channel.STORE).distinct()
+    assert store_buyers.filter(home_store__isnull=True).count() == 0
+    assert not active_members().exclude(pk__in=store_buyers).exclude(home_store=None).exists()
 
 
 def test_members_have_chinese_names_and_some_lack_a_birthday(seeded):
+    members = active_members()
     assert all(
-        re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name)
-        for name in Member.objects.values_list("name", flat=True)
+        re.fullmatch(r"[\u4e00-\u9fff]{3}", name) for name in members.values_list("name", flat=True)
     )
-    assert Member.objects.filter(birthday__isnull=True).exists()
-    assert Member.objects.filter(birthday__isnull=False).count() > MEMBERS // 2
-
-
-def test_every_phone_is_a_taiwan_mobile_in_e164(seeded):
-    phones = list(Identity.objects.filter(kind="phone").values_list("value", flat=True))
-
-    assert len(phones) > MEMBERS * 0.9
-    assert all(re.fullmatch(r"\+8869\d{8}", phone) for phone in phones)
+    assert members.filter(birthday__isnull=True).exists()
+    assert members.filter(birthday__isnull=False).count() > MEMBERS // 2
 
 
 def test_every_identifier_is_in_its_normal_form(seeded):
     for kind, value in Identity.objects.values_list("kind", "value"):
         if kind in NORMAL_FORM:
             assert NORMAL_FORM[kind](value) == value, (kind, value)
+    phones = Identity.objects.filter(kind="phone").values_list("value", flat=True)
+    assert all(re.fullmatch(r"\+8869\d{8}", phone) for phone in phones)
     kinds = set(Identity.objects.values_list("kind", flat=True))
-    assert {"phone", "email", "line_user_id", "pos_card", "einvoice_carrier"} <= kinds
+    assert kinds == {
+        "phone",
+        "email",
+        "line_user_id",
+        "pos_card",
+        "einvoice_carrier",
+        "web_customer_id",
+        "marketplace_buyer",
+    }
 
 
-def test_no_identifier_belongs_to_two_members(seeded):
-    shared = Identity.objects.values("kind", "value").annotate(n=Count("member", distinct=True))
-
-    assert not shared.filter(n__gt=1).exists()
-    assert Identity.objects.count() == Identity.objects.values("kind", "value").distinct().count()
-
-
-def test_a_good_share_of_buyers_bought_online_and_offline(seeded):
-    buyers = Member.objects.annotate(
-        online=Count("orders", filter=Q(orders__channel__in=ONLINE_SALES_CHANNELS)),
-        offline=Count("orders", filter=Q(orders__channel=Channel.STORE)),
-    ).filter(Q(online__gt=0) | Q(offline__gt=0))
-
-    omo = buyers.filter(online__gt=0, offline__gt=0).count()
-
-    assert 0.2 < omo / buyers.count() < 0.4
-
-
-def test_orders_cover_channels_with_anonymous_sales_and_about_four_per_member(seeded):
-    channels = set(Order.objects.values_list("channel", flat=True))
-    anonymous = Order.objects.filter(member__isnull=True)
-
-    assert {"store", "web", "marketplace", "app"} <= channels
-    assert anonymous.exists()
-    assert set(anonymous.values_list("channel", flat=True)) == {"store"}
-    assert 3 <= Order.objects.count() / MEMBERS <= 6
-    assert Order.objects.filter(status="cancelled").exists()
-
-
-def test_a_pos_return_is_its_own_row_naming_its_returned_sale(seeded):
+def test_pos_returns_name_their_sale_whole_ones_reverse_it(seeded):
     refunds = Order.objects.filter(amount_twd__lt=0).select_related("returns_order")
 
-    assert refunds.exists()
+    assert refunds.count() == seeded.plan.returns > 0
     for refund in refunds:
         sale = refund.returns_order
-        assert (refund.channel, refund.status) == ("store", "returned")
-        assert (sale.status, sale.amount_twd) == ("returned", -refund.amount_twd)
+        assert refund.channel == "store"
         assert refund.returns_external_no == sale.external_no
         assert refund.placed_at > sale.placed_at
+        whole = -refund.amount_twd == sale.amount_twd
+        assert sale.status == refund.status == ("returned" if whole else "placed")
 
 
 def test_order_numbers_have_the_shapes_of_the_source_files(seeded):
@@ -152,16 +208,25 @@ def test_order_numbers_have_the_shapes_of_the_source_files(seeded):
         assert re.fullmatch(shapes[channel], number), (channel, number)
 
 
-def test_consent_tags_and_touchpoints_are_seeded(seeded):
+def test_consent_has_every_channel_and_a_history_of_changes(seeded):
     assert set(Consent.objects.values_list("channel", flat=True)) == {
         "line",
         "email",
         "sms",
         "push",
     }
+    changed = (
+        Consent.objects.values("member", "channel").annotate(n=Count("pk")).filter(n__gt=1).count()
+    )
+    assert changed > 0
     assert Consent.objects.filter(state="opted_out").exists()
+
+
+def test_tags_and_touchpoints_are_seeded(seeded):
     assert Tag.objects.filter(name="VIP", members__isnull=False).exists()
+    assert Touchpoint.objects.count() == seeded.plan.touchpoints == seeded.touchpoints
     assert set(Touchpoint.objects.values_list("kind", flat=True)) == {"store_visit", "page_view"}
+    assert not Touchpoint.objects.exclude(member__status=Member.Status.ACTIVE).exists()
 
 
 def test_the_same_seed_gives_the_same_data():
@@ -190,11 +255,11 @@ def test_if_empty_leaves_a_filled_database_alone(seeded):
     out = seed(if_empty=True, members=50)
 
     assert SKIPPED_NOT_EMPTY in out
-    assert Member.objects.count() == MEMBERS
+    assert active_members().count() == MEMBERS
     assert digest() == before
 
 
-def test_a_filled_database_is_refused_without_append():
+def test_a_filled_database_is_refused():
     MemberFactory()
 
     with pytest.raises(CommandError, match=re.escape(ERROR_NOT_EMPTY)):
@@ -203,18 +268,16 @@ def test_a_filled_database_is_refused_without_append():
     assert Member.objects.count() == 1
 
 
-def test_append_continues_after_the_highest_member_number(seeded):
-    seed(append=True, members=50, seed=SEED + 1)
+def test_the_command_prints_each_step_and_a_summary():
+    out = seed()
 
-    assert Member.objects.count() == MEMBERS + 50
-    assert Member.objects.order_by("-member_no").first().member_no == "M0000350"
-    assert not Identity.objects.values("kind", "value").annotate(n=Count("pk")).filter(n__gt=1)
-    numbers = Order.objects.values("channel", "external_no").annotate(n=Count("pk"))
-    assert not numbers.filter(n__gt=1).exists()
+    assert "members.csv: 300 rows" in out
+    assert "app_feed.jsonl:" in out
+    assert f"Seeded {MEMBERS} members for {MEMBERS} people" in out
 
 
 def test_seeding_is_batched_not_one_query_per_row(django_assert_max_num_queries):
-    # 300 members bring some 3,000 rows; per-row inserts would need thousands of queries.
-    # Measured: 15 on PostgreSQL, 40 on SQLite (which caps the parameters per statement).
-    with django_assert_max_num_queries(60):
-        seed(chunk_size=MEMBERS)
+    # 300 people bring some 1,500 rows in 7 files; per-row writes would need thousands of
+    # queries. The imports need a fixed number per batch, and each merge a dozen or so.
+    with django_assert_max_num_queries(600):
+        seed()

@@ -1,29 +1,56 @@
 """Profile fields the CRM works out from what members did, rather than what a file says."""
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db import transaction
+from django.db.models import Count
 
 from crm.models import Member, Order
 from omnichannel.channels import Channel
 
+UPDATE_CHUNK = 2_000
 
+
+@transaction.atomic
 def members_home_store_fill(*, member_ids: Sequence[int] | None = None) -> int:
     """Give active members without a home store the store where they bought most often.
 
     Counts the member's store orders (sales and returns alike: both are visits); a tie goes to
-    the store with the lower id. Members who never bought in a store keep none. One UPDATE;
-    `member_ids` limits it to those members. Returns the number of members changed.
+    the store with the lower id. Members who never bought in a store keep none. Streams one
+    grouped query and writes one UPDATE per store and chunk of members; `member_ids` limits it
+    to those members. Returns the number of members changed.
     """
-    store_orders = Order.objects.filter(
-        member=OuterRef("pk"), channel=Channel.STORE, store__isnull=False
+    visits = Order.objects.filter(
+        channel=Channel.STORE,
+        store__isnull=False,
+        member__status=Member.Status.ACTIVE,
+        member__home_store__isnull=True,
     )
-    favourite = (
-        store_orders.values("store").annotate(visits=Count("pk")).order_by("-visits", "store")
-    )
-    members = Member.objects.filter(status=Member.Status.ACTIVE, home_store__isnull=True)
     if member_ids is not None:
-        members = members.filter(pk__in=member_ids)
-    return members.filter(Exists(store_orders)).update(
-        home_store=Subquery(favourite.values("store")[:1])
+        visits = visits.filter(member_id__in=member_ids)
+    counts = (
+        visits.values_list("member_id", "store_id")
+        .annotate(visits=Count("pk"))
+        .order_by("member_id", "-visits", "store_id")
     )
+    by_store: dict[int, list[int]] = defaultdict(list)
+    changed = 0
+    for member_id, store_id in _first_per_member(counts.iterator(chunk_size=10_000)):
+        by_store[store_id].append(member_id)
+        if len(by_store[store_id]) >= UPDATE_CHUNK:
+            changed += Member.objects.filter(pk__in=by_store.pop(store_id)).update(
+                home_store_id=store_id
+            )
+    for store_id, ids in by_store.items():
+        changed += Member.objects.filter(pk__in=ids).update(home_store_id=store_id)
+    return changed
+
+
+def _first_per_member(rows: Iterator[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
+    """(member, store) of the first row of each member (the rows come ordered by member)."""
+    last = None
+    for member_id, store_id, _visits in rows:
+        if member_id != last:
+            last = member_id
+            yield member_id, store_id

@@ -630,7 +630,8 @@ def _person_write(*, ctx: _Context, out: _Out, person: _Person) -> None:
             _app_order(ctx=ctx, out=out, person=person, at=at)
         # Walk-ins buy in the same stores on the same days.
         if channel == SalesChannel.STORE and rng.random() < WALK_INS_PER_MEMBER_SALE:
-            _pos_sale(ctx=ctx, out=out, person=None, at=at + timedelta(minutes=rng.randrange(90)))
+            walk_in = min(at + timedelta(minutes=rng.randrange(90)), ctx.now)
+            _pos_sale(ctx=ctx, out=out, person=None, at=walk_in)
 
     _consent_changes(ctx=ctx, out=out, person=person, consents=consents)
     _app_records(ctx=ctx, out=out, person=person, app_user=SalesChannel.APP in person.channels)

@@ -24,6 +24,7 @@ from crm.imports.readers import ImportFileError, Source, read_rows
 from crm.models import Gender, Identity, Member, Order
 from crm.services import MemberProfile, NormalizedIdentifiers, identifiers_normalize
 from crm.services.identity import NORMALIZERS
+from crm.source_files import HEADERS
 from omnichannel.channels import SALES_CHANNELS, Channel, channel_from_label
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -626,52 +627,52 @@ def parse_member(line: int, row: Mapping[str, str]) -> ParsedRow:
 
 # --- The presets ---------------------------------------------------------------------------
 
+
+def _preset(
+    *,
+    name: str,
+    label: Promise | str,
+    required: tuple[str, ...],
+    parse: RowParser,
+    channel: str = "",
+) -> Preset:
+    """A preset for the layout of that name in formats/README.md (crm.source_files.HEADERS,
+    which the demo and the bench write): `required` columns must be there, the others of the
+    layout are read when present."""
+    optional = tuple(column for column in HEADERS[name] if column not in required)
+    return Preset(
+        name=name, label=label, required=required, optional=optional, parse=parse, channel=channel
+    )
+
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
-        Preset(
+        _preset(
             name="pos_orders",
             label=_("Store POS orders"),
             required=("門市代碼", "交易序號", "交易時間", "銷售金額", "交易類型"),
-            optional=("門市名稱", "會員卡號", "會員手機", "發票號碼", "載具號碼", "原交易序號"),
             parse=parse_pos_order,
             channel=STORE,
         ),
-        Preset(
+        _preset(
             name="web_orders",
             label=_("Web shop orders"),
             required=("訂單號碼", "訂單日期", "訂單狀態", "訂單合計"),
-            optional=("顧客ID", "顧客姓名", "顧客Email", "顧客電話", "會員卡號", "付款方式"),
             parse=parse_web_order,
             channel=WEB,
         ),
-        Preset(
+        _preset(
             name="marketplace_orders",
             label=_("Marketplace orders"),
             required=("平台", "訂單編號", "訂單成立日期", "訂單狀態", "商品總價"),
-            optional=("買家帳號", "收件者姓名", "收件者電話"),
             parse=parse_marketplace_order,
             channel=MARKETPLACE,
         ),
-        Preset(
+        _preset(
             name="members",
             label=_("Member list"),
             required=("會員編號",),
-            optional=(
-                "姓名",
-                "手機",
-                "Email",
-                "生日",
-                "性別",
-                "LINE UID",
-                "會員卡號",
-                "載具號碼",
-                "加入日期",
-                "加入管道",
-                "簡訊同意",
-                "Email同意",
-                "LINE同意",
-            ),
             parse=parse_member,
         ),
     )

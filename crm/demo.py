@@ -35,8 +35,8 @@ to timezone.now() at the start of the run, so two runs with the same seed import
 files, shifted in time. Identifiers come from a person's index through fixed bijections, so no
 two people share one. Times are Taipei local time, amounts whole NT$.
 
-Scale: people are generated a chunk at a time and their rows go straight to disk; the imports
-stream the files. Nothing holds more than a chunk of people or a batch of rows.
+Scale: one person is generated at a time and their rows go straight to disk; the imports
+stream the files. Nothing holds more than one person or one import batch of rows.
 """
 
 import json
@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from itertools import accumulate, islice
 from pathlib import Path
+from typing import Any, TextIO
 
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
@@ -86,7 +87,6 @@ from omnichannel.channels import MessagingChannel, SalesChannel
 
 DEFAULT_MEMBERS = 20_000
 DEFAULT_SEED = 1
-CHUNK_SIZE = 5_000  # people generated at a time
 FEED_BATCH_SIZE = 5_000  # app records resolved and written at a time
 
 MEMBER_NO_PREFIX = "M"
@@ -423,13 +423,8 @@ def demo_files_write(*, members: int, seed: int, folder: Path, now: datetime) ->
             open(folder / APP_FEED, "w", encoding="utf-8", buffering=1 << 20)
         )
         out = _Out(writers=writers, feed=feed, plan=ctx.plan)
-        for start in range(1, members + 1, CHUNK_SIZE):
-            people = [
-                _person(ctx=ctx, index=index)
-                for index in range(start, min(start + CHUNK_SIZE, members + 1))
-            ]
-            for person in people:
-                _person_write(ctx=ctx, out=out, person=person)
+        for index in range(1, members + 1):
+            _person_write(ctx=ctx, out=out, person=_person(ctx=ctx, index=index))
     return ctx.plan
 
 
@@ -469,8 +464,8 @@ class _Context:
 
 @dataclass
 class _Out:
-    writers: dict
-    feed: object
+    writers: dict[str, Any]  # file name -> csv writer
+    feed: TextIO
     plan: DemoPlan
 
     def row(self, name: str, row: tuple | list) -> None:

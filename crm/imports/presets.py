@@ -266,8 +266,9 @@ def _datetime(raw: str, example: str) -> datetime:
         if not 1 <= hours <= 12:
             raise _Invalid(ERROR_DATETIME, {"example": example})
         hours = hours % 12 + (12 if meridiem == "下午" or meridiem.upper() == "PM" else 0)
-    tz = _utc_offset(offset) if offset else TAIPEI
     try:
+        # An offset of ±24:00 or more, like a day 31 in April, is no time at all.
+        tz = _utc_offset(offset) if offset else TAIPEI
         value = datetime(
             _year(year),
             int(month),

@@ -665,3 +665,11 @@ def test_trailing_empty_values_are_not_extra_columns():
     rows = list(read_rows(io.BytesIO(b"a,b\n1,2,,\n"), filename="x.csv"))
 
     assert rows == [(2, {"a": "1", "b": "2"})]
+
+
+@pytest.mark.parametrize("offset", ["+24:00", "-25:30", "+99:00"])
+def test_utc_offset_of_a_day_or_more_is_a_row_error_not_a_crash(offset):
+    row = parse_one("web_orders", WEB_HEADER, f"W1,2025-03-12T21:14:09{offset},已付款,,,,,,990,")
+
+    assert not row.ok
+    assert [(e.column, e.reason) for e in row.errors] == [("訂單日期", p.ERROR_DATETIME)]

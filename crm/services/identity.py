@@ -5,12 +5,13 @@ member; one member → attach the new identifiers to it; several members → mer
 oldest. Every merge is written to MergeLog with what matched and what moved, so it can be undone.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from crm import normalize
@@ -25,6 +26,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from omnichannel.channels import SalesChannel
 
 Kind = Identity.Kind
 
@@ -42,6 +44,7 @@ NORMALIZERS = {
 # Profile fields a merge or a later record may fill on a member where they are blank.
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
+REASSIGN_CHUNK = 500
 MEMBER_NO_SEQUENCE = "member_no"
 MEMBER_NO_PREFIX = "OC"
 
@@ -162,6 +165,11 @@ def member_resolve(
 
 
 def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Resolution:
+    if member_no and _is_erased(member_no):
+        # An erased member's number identifies no one any more, and is not handed out again.
+        member_no = ""
+        if not identifiers:
+            raise ValueError("a record needs at least one identifier or a member number")
     matched = _members_matching(identifiers, member_no)
     if not matched:
         member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
@@ -206,6 +214,11 @@ def _members_matching(identifiers: Sequence[Identifier], member_no: str) -> dict
     return matched
 
 
+def _is_erased(member_no: str) -> bool:
+    member = member_survivor(member_no=member_no)
+    return member is not None and member.status == Member.Status.ERASED
+
+
 def member_survivor(*, member_no: str) -> Member | None:
     """The active member a member number leads to, following merges; None if unknown."""
     member = Member.objects.filter(member_no=member_no).first()
@@ -233,6 +246,11 @@ def member_numbers_allocate(*, count: int) -> list[str]:
     return [f"{MEMBER_NO_PREFIX}{n:09d}" for n in range(last - count + 1, last + 1)]
 
 
+def acquisition_channel_of(source: str) -> str:
+    """The acquisition channel a record's source implies: a sales channel, or none (LINE, …)."""
+    return source if source in SalesChannel.values else ""
+
+
 def _member_create(*, member_no: str, profile: MemberProfile, source: str, at: datetime) -> Member:
     return Member.objects.create(
         member_no=member_no or member_numbers_allocate(count=1)[0],
@@ -240,7 +258,7 @@ def _member_create(*, member_no: str, profile: MemberProfile, source: str, at: d
         birthday=profile.birthday,
         gender=profile.gender,
         home_store_id=profile.home_store_id,
-        acquisition_channel=profile.acquisition_channel or source,
+        acquisition_channel=profile.acquisition_channel or acquisition_channel_of(source),
         joined_at=profile.joined_at or at,
     )
 
@@ -290,7 +308,14 @@ def _profile_fill(*, member: Member, profile: MemberProfile) -> None:
         member.save(update_fields=[*changed, "updated_at"])
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class MergePair:
+    survivor_id: int
+    merged_id: int
+    # The keys that tied the record to both sides (`kind:value`, `member_no:…` or `manual`).
+    matched_keys: Sequence[str]
+
+
 def member_merge(
     *,
     survivor: Member,
@@ -302,72 +327,151 @@ def member_merge(
 ) -> MergeLog:
     """Move everything of `merged` to `survivor`; `merged` stays as a tombstone pointing to it.
 
-    Identities, consents (history kept, so the newest decision per channel wins), orders,
-    touchpoints, tags, and every other app's rows (through crm.hooks) move. Blank profile fields
-    of the survivor are filled from the merged member. Raises MergeError for a member merged with
-    itself or one that is not active.
+    Raises MergeError for a member merged with itself or one that is not active.
     """
-    if survivor.pk == merged.pk:
-        raise MergeError(ERROR_MERGE_SELF)
-    locked = {
-        m.pk: m
-        for m in Member.objects.select_for_update()
-        .filter(pk__in=[survivor.pk, merged.pk])
-        .order_by("pk")
-    }
-    survivor, merged = locked[survivor.pk], locked[merged.pk]
-    if survivor.status != Member.Status.ACTIVE or merged.status != Member.Status.ACTIVE:
-        raise MergeError(ERROR_MERGE_INACTIVE)
-
-    survivor_tags = set(survivor.tags.values_list("pk", flat=True))
-    merged_tags = set(merged.tags.values_list("pk", flat=True))
-    moved_identities = list(merged.identities.values_list("pk", "kind", "value"))
-    filled = {
-        name: getattr(merged, name)
-        for name in PROFILE_FIELDS
-        if getattr(survivor, name) in (None, "") and getattr(merged, name) not in (None, "")
-    }
-    snapshot = {
-        "identities": [pk for pk, _, _ in moved_identities],
-        "identity_keys": [f"{kind}:{value}" for _, kind, value in moved_identities],
-        "consents": list(merged.consents.values_list("pk", flat=True)),
-        "orders": list(merged.orders.values_list("pk", flat=True)),
-        "touchpoints": list(merged.touchpoints.values_list("pk", flat=True)),
-        "tags": sorted(merged_tags),
-        "tags_added_to_survivor": sorted(merged_tags - survivor_tags),
-        "survivor_filled": sorted(filled),
-        "hooks": {},
-    }
-    Identity.objects.filter(member=merged).update(member=survivor)
-    Consent.objects.filter(member=merged).update(member=survivor)
-    Order.objects.filter(member=merged).update(member=survivor)
-    Touchpoint.objects.filter(member=merged).update(member=survivor)
-    Tag.members.through.objects.bulk_create(
-        [
-            Tag.members.through(tag_id=t, member_id=survivor.pk)
-            for t in snapshot["tags_added_to_survivor"]
-        ]
-    )
-    Tag.members.through.objects.filter(member_id=merged.pk).delete()
-    for hook in member_hooks():
-        snapshot["hooks"][hook.name] = hook.on_merge(survivor.pk, merged.pk)
-
-    for name, value in filled.items():
-        setattr(survivor, name, value)
-    if filled:
-        survivor.save(update_fields=[*filled, "updated_at"])
-    merged.status = Member.Status.MERGED
-    merged.merged_into = survivor
-    merged.save(update_fields=["status", "merged_into", "updated_at"])
-    return MergeLog.objects.create(
-        survivor=survivor,
-        merged=merged,
-        matched_keys=list(matched_keys),
+    (merge_log,) = members_merge(
+        pairs=[MergePair(survivor.pk, merged.pk, tuple(matched_keys))],
         source=source,
         reason=reason,
         actor=actor,
-        snapshot=snapshot,
     )
+    return merge_log
+
+
+@transaction.atomic
+def members_merge(
+    *, pairs: Sequence[MergePair], source: str = "", reason: str = "", actor=None
+) -> list[MergeLog]:
+    """Merge each pair's member into its survivor, with a fixed number of queries for them all.
+
+    Identities, consents (history kept, so the newest decision per channel wins), orders,
+    touchpoints, tags, and every other app's rows (through crm.hooks) move; blank profile fields
+    of a survivor are filled from its merged members, in the order given. A member may be merged
+    once per call and may not also be a survivor in it. Raises MergeError for a member merged
+    with itself or one that is not active, ValueError for pairs that break the rule above.
+    """
+    if not pairs:
+        return []
+    if any(pair.survivor_id == pair.merged_id for pair in pairs):
+        raise MergeError(ERROR_MERGE_SELF)
+    survivors = {pair.survivor_id: pair.survivor_id for pair in pairs}
+    moves = {pair.merged_id: pair.survivor_id for pair in pairs}
+    if len(moves) != len(pairs) or moves.keys() & survivors.keys():
+        raise ValueError("each member is merged at most once and is not also a survivor")
+    # Lock in pk order so two merges over the same members cannot deadlock.
+    members = {
+        m.pk: m
+        for m in Member.objects.select_for_update()
+        .filter(pk__in=[*moves, *survivors])
+        .order_by("pk")
+    }
+    if len(members) != len(moves) + len(survivors) or any(
+        m.status != Member.Status.ACTIVE for m in members.values()
+    ):
+        raise MergeError(ERROR_MERGE_INACTIVE)
+
+    identities = _rows_by_member(Identity, moves, "pk", "kind", "value")
+    consents = _rows_by_member(Consent, moves, "pk")
+    orders = _rows_by_member(Order, moves, "pk")
+    touchpoints = _rows_by_member(Touchpoint, moves, "pk")
+    through = Tag.members.through
+    tags: dict[int, set[int]] = defaultdict(set)
+    for member_id, tag_id in through.objects.filter(member_id__in=members).values_list(
+        "member_id", "tag_id"
+    ):
+        tags[member_id].add(tag_id)
+
+    now = timezone.now()
+    snapshots: dict[int, dict] = {}
+    tag_links: list = []
+    filled_fields: set[str] = set()
+    filled_survivors: set[Member] = set()
+    for pair in pairs:
+        survivor, merged = members[pair.survivor_id], members[pair.merged_id]
+        added_tags = tags[merged.pk] - tags[survivor.pk]
+        tags[survivor.pk] |= added_tags
+        tag_links += [through(tag_id=t, member_id=survivor.pk) for t in added_tags]
+        filled = [
+            name
+            for name in PROFILE_FIELDS
+            if getattr(survivor, name) in (None, "") and getattr(merged, name) not in (None, "")
+        ]
+        for name in filled:
+            setattr(survivor, name, getattr(merged, name))
+        if filled:
+            filled_fields.update(filled)
+            filled_survivors.add(survivor)
+        moved_identities = identities.get(merged.pk, [])
+        snapshots[merged.pk] = {
+            "identities": [pk for pk, _, _ in moved_identities],
+            "identity_keys": [f"{kind}:{value}" for _, kind, value in moved_identities],
+            "consents": [pk for (pk,) in consents.get(merged.pk, [])],
+            "orders": [pk for (pk,) in orders.get(merged.pk, [])],
+            "touchpoints": [pk for (pk,) in touchpoints.get(merged.pk, [])],
+            "tags": sorted(tags[merged.pk]),
+            "tags_added_to_survivor": sorted(added_tags),
+            "survivor_filled": sorted(filled),
+            "hooks": {},
+        }
+
+    for model, rows in (
+        (Identity, identities),
+        (Consent, consents),
+        (Order, orders),
+        (Touchpoint, touchpoints),
+    ):
+        _members_reassign(model, {merged: moves[merged] for merged in rows})
+    through.objects.bulk_create(tag_links, ignore_conflicts=True)
+    through.objects.filter(member_id__in=moves).delete()
+    for hook in member_hooks():
+        for pair in pairs:
+            snapshots[pair.merged_id]["hooks"][hook.name] = hook.on_merge(
+                pair.survivor_id, pair.merged_id
+            )
+
+    if filled_survivors:
+        for member in filled_survivors:
+            member.updated_at = now
+        Member.objects.bulk_update(filled_survivors, [*sorted(filled_fields), "updated_at"])
+    Member.objects.filter(pk__in=moves).update(
+        status=Member.Status.MERGED,
+        merged_into=_member_case(moves, field="pk"),
+        updated_at=now,
+    )
+    return MergeLog.objects.bulk_create(
+        MergeLog(
+            survivor_id=pair.survivor_id,
+            merged_id=pair.merged_id,
+            matched_keys=list(pair.matched_keys),
+            source=source,
+            reason=reason,
+            actor=actor,
+            at=now,
+            snapshot=snapshots[pair.merged_id],
+        )
+        for pair in pairs
+    )
+
+
+def _rows_by_member(model, member_ids: Iterable[int], *fields: str) -> dict[int, list[tuple]]:
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for member_id, *values in model.objects.filter(member_id__in=list(member_ids)).values_list(
+        "member_id", *fields
+    ):
+        rows[member_id].append(tuple(values))
+    return rows
+
+
+def _member_case(moves: Mapping[int, int], field: str = "member_id") -> Case:
+    return Case(*(When(**{field: old}, then=Value(new)) for old, new in moves.items()))
+
+
+def _members_reassign(model, moves: Mapping[int, int]) -> None:
+    """Point `model`'s rows of each old member at its new one, a few hundred members a query."""
+    items = list(moves.items())
+    for start in range(0, len(items), REASSIGN_CHUNK):
+        chunk = dict(items[start : start + REASSIGN_CHUNK])
+        model.objects.filter(member_id__in=chunk).update(member_id=_member_case(chunk))
 
 
 def member_merge_by_hand(*, first: Member, second: Member, reason: str, actor) -> MergeLog:

@@ -12,18 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from crm.bulk import ids_reserve, models_write, uses_copy
 from crm.models import Identity, Member
 from crm.services.identity import (
     PROFILE_FIELDS,
     Identifier,
     MemberProfile,
-    member_merge,
+    MergePair,
+    acquisition_channel_of,
     member_numbers_allocate,
     member_survivor,
+    members_merge,
 )
 
 LOOKUP_CHUNK = 2_000
+NULLABLE_FIELDS = ("birthday", "home_store_id")
 
 
 @dataclass(frozen=True)
@@ -72,18 +78,23 @@ def _existing_owners(identifiers: set[Identifier]) -> dict[Identifier, int]:
     return owners
 
 
-def _member_no_owners(member_nos: set[str]) -> dict[str, int]:
+def _member_no_owners(member_nos: set[str]) -> tuple[dict[str, int], set[str]]:
+    """The active member of each known member number, and the numbers of erased members."""
     owners: dict[str, int] = {}
-    rows = Member.objects.filter(member_no__in=member_nos).values_list(
-        "member_no", "pk", "merged_into_id"
-    )
-    for member_no, pk, merged_into in rows:
-        if merged_into is None:
+    erased: set[str] = set()
+    rows = Member.objects.filter(member_no__in=member_nos).values_list("member_no", "pk", "status")
+    for member_no, pk, status in rows:
+        if status == Member.Status.ACTIVE:
             owners[member_no] = pk
+        elif status == Member.Status.ERASED:
+            erased.add(member_no)
         else:
             survivor = member_survivor(member_no=member_no)  # rare: a tombstone's number
-            owners[member_no] = survivor.pk
-    return owners
+            if survivor is None:
+                erased.add(member_no)
+            else:
+                owners[member_no] = survivor.pk
+    return owners, erased
 
 
 @transaction.atomic
@@ -92,13 +103,18 @@ def members_resolve_batch(
 ) -> BatchResolution:
     """The member of every record, creating and merging members set-wise.
 
-    Raises IntegrityError if another writer attached one of the batch's new identifiers
-    meanwhile; the caller retries the batch, which then finds it.
+    An erased member's number no longer identifies anyone: such a record resolves on its other
+    identifiers. Raises IntegrityError if another writer attached one of the batch's new
+    identifiers meanwhile; the caller retries the batch, which then finds it.
     """
     all_identifiers = {i for record in records for i in record.identifiers}
-    member_nos = {record.member_no for record in records if record.member_no}
     owners = _existing_owners(all_identifiers)
-    number_owners = _member_no_owners(member_nos)
+    number_owners, erased_numbers = _member_no_owners(
+        {record.member_no for record in records if record.member_no}
+    )
+
+    def member_no_of(record: BatchRecord) -> str:
+        return "" if record.member_no in erased_numbers else record.member_no
 
     forest = _UnionFind()
     for index, record in enumerate(records):
@@ -108,106 +124,150 @@ def members_resolve_batch(
             forest.union(node, ("id", identifier))
             if identifier in owners:
                 forest.union(node, ("member", owners[identifier]))
-        if record.member_no:
-            forest.union(node, ("no", record.member_no))
-            if record.member_no in number_owners:
-                forest.union(node, ("member", number_owners[record.member_no]))
+        if member_no := member_no_of(record):
+            forest.union(node, ("no", member_no))
+            if member_no in number_owners:
+                forest.union(node, ("member", number_owners[member_no]))
 
     components: dict = defaultdict(lambda: {"records": [], "members": set()})
     for index, record in enumerate(records):
-        if record.identifiers or record.member_no:
+        if record.identifiers or member_no_of(record):
             components[forest.find(("record", index))]["records"].append(index)
+    keys_of_member: dict[int, list[tuple[object, str]]] = defaultdict(list)
     for identifier, member_id in owners.items():
         components[forest.find(("id", identifier))]["members"].add(member_id)
+        keys_of_member[member_id].append((("id", identifier), identifier.key))
     for member_no, member_id in number_owners.items():
         components[forest.find(("no", member_no))]["members"].add(member_id)
+        keys_of_member[member_id].append((("no", member_no), f"member_no:{member_no}"))
 
-    def component_keys(member_id: int) -> list[str]:
-        return [i.key for i, owner in owners.items() if owner == member_id] + [
-            f"member_no:{no}" for no, owner in number_owners.items() if owner == member_id
-        ]
-
-    merges = 0
+    merge_pairs: list[MergePair] = []
     component_member: dict = {}
-    to_create: list[tuple[object, Member]] = []
-    fresh = [root for root, c in components.items() if not c["members"]]
-    numbers_needed = sum(
-        1 for root in fresh if not _first_member_no(records, components[root]["records"])
-    )
-    generated = iter(member_numbers_allocate(count=numbers_needed))
+    fresh: list = []
     for root, component in components.items():
-        indexes = component["records"]
         if not component["members"]:
-            profile = _merged_profile(records, indexes)
-            to_create.append(
-                (
-                    root,
-                    Member(
-                        member_no=_first_member_no(records, indexes) or next(generated),
-                        name=profile.name,
-                        birthday=profile.birthday,
-                        gender=profile.gender,
-                        home_store_id=profile.home_store_id,
-                        acquisition_channel=profile.acquisition_channel or source,
-                        joined_at=profile.joined_at or at,
-                    ),
-                )
-            )
+            fresh.append(root)
             continue
         survivor_id, *others = sorted(component["members"])
+        component_member[root] = survivor_id
         for other in others:
             # Both sides: the batch's keys that tied it to the survivor and to the merged member.
             keys = [
                 key
                 for member_id in (survivor_id, other)
-                for key in component_keys(member_id)
-                if _in_component(forest, root, key)
+                for node, key in keys_of_member[member_id]
+                if forest.find(node) == root
             ]
-            member_merge(
-                survivor=Member(pk=survivor_id),
-                merged=Member(pk=other),
-                matched_keys=keys,
-                source=source,
+            merge_pairs.append(MergePair(survivor_id, other, tuple(keys)))
+    members_merge(pairs=merge_pairs, source=source)
+
+    created_ids = _members_create(
+        records,
+        [components[root]["records"] for root in fresh],
+        member_no_of=member_no_of,
+        source=source,
+        at=at,
+    )
+    component_member.update(zip(fresh, created_ids, strict=True))
+
+    models_write(
+        Identity,
+        ("member_id", "kind", "value", "source", "first_seen_at", "last_seen_at"),
+        [
+            (
+                component_member[forest.find(("id", identifier))],
+                identifier.kind,
+                identifier.value,
+                source,
+                at,
+                at,
             )
-            merges += 1
-        component_member[root] = survivor_id
-
-    created = Member.objects.bulk_create([member for _, member in to_create])
-    for (root, _), member in zip(to_create, created, strict=True):
-        component_member[root] = member.pk
-
-    new_identities = [
-        Identity(
-            member_id=component_member[forest.find(("id", identifier))],
-            kind=identifier.kind,
-            value=identifier.value,
-            source=source,
-            first_seen_at=at,
-            last_seen_at=at,
-        )
-        for identifier in all_identifiers
-        if identifier not in owners
-    ]
-    Identity.objects.bulk_create(new_identities, batch_size=LOOKUP_CHUNK)
-    _profiles_fill(records, components, component_member, exclude={m.pk for m in created})
+            for identifier in all_identifiers
+            if identifier not in owners
+        ],
+        batch_size=LOOKUP_CHUNK,
+    )
+    _profiles_fill(records, components, component_member, exclude=set(created_ids))
 
     member_ids = [
         component_member[forest.find(("record", index))]
-        if (record.identifiers or record.member_no)
+        if (record.identifiers or member_no_of(record))
         else None
         for index, record in enumerate(records)
     ]
-    return BatchResolution(member_ids=member_ids, members_created=len(created), merges=merges)
+    return BatchResolution(
+        member_ids=member_ids, members_created=len(created_ids), merges=len(merge_pairs)
+    )
+
+
+MEMBER_FIELDS = (
+    "member_no",
+    "name",
+    "birthday",
+    "gender",
+    "home_store_id",
+    "acquisition_channel",
+    "joined_at",
+    "status",
+    "attributes",
+    "created_at",
+    "updated_at",
+)
+
+
+def _members_create(
+    records: Sequence[BatchRecord],
+    components: list[list[int]],
+    *,
+    member_no_of,
+    source: str,
+    at: datetime,
+) -> list[int]:
+    """One new member per component of records (their indexes); returns the new ids in order."""
+    if not components:
+        return []
+    given = [
+        next((no for i in indexes if (no := member_no_of(records[i]))), "")
+        for indexes in components
+    ]
+    generated = iter(member_numbers_allocate(count=sum(1 for no in given if not no)))
+    rows = []
+    for member_no, indexes in zip(given, components, strict=True):
+        profile = _merged_profile(records, indexes)
+        rows.append(
+            (
+                member_no or next(generated),
+                profile.name,
+                profile.birthday,
+                profile.gender,
+                profile.home_store_id,
+                profile.acquisition_channel or acquisition_channel_of(source),
+                profile.joined_at or at,
+                Member.Status.ACTIVE.value,
+                "{}",
+                at,
+                at,
+            )
+        )
+    if uses_copy():
+        ids = ids_reserve(Member, len(rows))
+        models_write(
+            Member,
+            ("id", *MEMBER_FIELDS),
+            [(pk, *row) for pk, row in zip(ids, rows, strict=True)],
+            batch_size=LOOKUP_CHUNK,
+        )
+        return ids
+    members = [Member(**dict(zip(MEMBER_FIELDS, row, strict=True))) for row in rows]
+    for member in members:
+        member.attributes = {}
+    return [m.pk for m in Member.objects.bulk_create(members, batch_size=LOOKUP_CHUNK)]
 
 
 def _in_component(forest: _UnionFind, root, key: str) -> bool:
     kind, _, value = key.partition(":")
     node = ("no", value) if kind == "member_no" else ("id", Identifier(kind, value))
     return forest.find(node) == root
-
-
-def _first_member_no(records: Sequence[BatchRecord], indexes: list[int]) -> str:
-    return next((records[i].member_no for i in indexes if records[i].member_no), "")
 
 
 def _merged_profile(records: Sequence[BatchRecord], indexes: list[int]) -> MemberProfile:
@@ -226,22 +286,35 @@ def _merged_profile(records: Sequence[BatchRecord], indexes: list[int]) -> Membe
 def _profiles_fill(records, components, component_member, *, exclude: set[int]) -> None:
     """Fill blank profile fields of existing members from the batch (bulk_update)."""
     wanted = {}
+    offered: set[str] = set()
     for root, component in components.items():
         member_id = component_member[root]
         if member_id in exclude:
             continue
         profile = _merged_profile(records, component["records"])
-        if any(getattr(profile, name) not in (None, "") for name in PROFILE_FIELDS):
+        fields = {name for name in PROFILE_FIELDS if getattr(profile, name) not in (None, "")}
+        if fields:
             wanted[member_id] = profile
+            offered |= fields
     if not wanted:
         return
-    changed, fields = [], set()
-    for member in Member.objects.filter(pk__in=wanted):
+    # Only members with a blank the batch can fill are read; most already have a name.
+    blank = Q()
+    for name in offered:
+        blank |= Q(**{f"{name}__isnull": True} if name in NULLABLE_FIELDS else {name: ""})
+    changed, fields = set(), set()
+    members = Member.objects.filter(blank, pk__in=list(wanted)).only("pk", *PROFILE_FIELDS)
+    for member in members:
         profile = wanted[member.pk]
         for name in PROFILE_FIELDS:
             if getattr(member, name) in (None, "") and getattr(profile, name) not in (None, ""):
                 setattr(member, name, getattr(profile, name))
                 fields.add(name)
-                changed.append(member)
+                changed.add(member)
     if changed:
-        Member.objects.bulk_update(set(changed), sorted(fields), batch_size=LOOKUP_CHUNK)
+        now = timezone.now()
+        for member in changed:
+            member.updated_at = now
+        Member.objects.bulk_update(
+            changed, [*sorted(fields), "updated_at"], batch_size=LOOKUP_CHUNK
+        )

@@ -143,3 +143,42 @@ def test_random_batches_in_any_order_find_exactly_the_real_people():
             )
         )
         assert len(owners) == 1
+
+
+def test_many_merges_in_one_batch_take_a_fixed_number_of_queries(django_assert_max_num_queries):
+    # Given 40 people each known twice (by phone and by email, as two members)
+    for n in range(40):
+        resolve([BatchRecord([phone(n)])])
+        resolve([BatchRecord([email(n)])])
+
+    # When one batch ties every phone to its email, 40 merges run set-wise.
+    with django_assert_max_num_queries(30):
+        result = resolve([BatchRecord([phone(n), email(n)]) for n in range(40)])
+
+    assert result.merges == 40
+    assert Member.objects.filter(status=Member.Status.ACTIVE).count() == 40
+    assert MergeLog.objects.count() == 40
+    log = MergeLog.objects.get(survivor__identities__value=phone(7).value)
+    assert log.matched_keys == [phone(7).key, email(7).key]
+
+
+def test_an_erased_members_number_identifies_no_one(alice):
+    from crm.services import member_forget
+
+    erased = resolve([BatchRecord([phone(1)], member_no="M000001")]).member_ids[0]
+    member_forget(member=Member.objects.get(pk=erased), reason="PDPA request 1", actor=alice)
+
+    result = resolve([BatchRecord([email(2)], member_no="M000001")])
+
+    (member_id,) = result.member_ids
+    assert member_id != erased
+    assert Member.objects.get(pk=member_id).member_no.startswith("OC")
+    assert not Identity.objects.filter(member_id=erased).exists()
+
+
+def test_a_messaging_source_is_no_acquisition_channel():
+    result = members_resolve_batch(
+        records=[BatchRecord([phone(1)])], source="line", at=timezone.now()
+    )
+
+    assert Member.objects.get(pk=result.member_ids[0]).acquisition_channel == ""

@@ -207,3 +207,22 @@ def test_other_apps_move_their_rows_through_the_merge_hook():
         hooks._hooks.pop("test-hook")
 
     assert calls == [("merge", older.pk, newer.pk), ("unmerge", {"n": 1})]
+
+
+def test_an_erased_members_number_does_not_bring_it_back(alice):
+    from crm.services import member_forget
+
+    erased = member_resolve(identifiers=[PHONE], member_no="M000001", source="store").member
+    member_forget(member=erased, reason="PDPA request 1", actor=alice)
+
+    resolution = member_resolve(identifiers=[EMAIL], member_no="M000001", source="store")
+
+    assert resolution.created and resolution.member != erased
+    assert resolution.member.member_no.startswith("OC")
+    assert not Identity.objects.filter(member=erased).exists()
+
+
+def test_a_member_first_met_on_line_has_no_acquisition_channel():
+    resolution = member_resolve(identifiers=[LINE], source="line")
+
+    assert resolution.member.acquisition_channel == ""

@@ -5,9 +5,22 @@ writing a million rows. Rows go in as tuples in the order of `fields`; values ar
 adapts (str, int, date, aware datetime, None), so the caller writes JSON fields as JSON text.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from django.db import connection, models
+from django.db.models import Case, Value, When
+
+CASE_CHUNK = 500  # rows one UPDATE … CASE sets to different values
+
+
+def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def case_by_pk(values: Mapping[int, object], field: str = "pk") -> Case:
+    """A CASE giving each row (by `field`) its own value, for one UPDATE of many rows."""
+    return Case(*(When(**{field: key}, then=Value(value)) for key, value in values.items()))
 
 
 def uses_copy() -> bool:
@@ -58,3 +71,26 @@ def models_write(
         model.objects.bulk_create(
             [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=batch_size
         )
+
+
+def column_remap(model: type[models.Model], column: str, moves: Mapping[int, int]) -> int:
+    """Set `column` from each old id to its new one: one UPDATE (PostgreSQL) or a CASE per few
+    hundred ids. Returns the rows changed."""
+    if not moves:
+        return 0
+    if uses_copy():
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {column} = m.new "  # noqa: S608
+                f"FROM unnest(%s::bigint[], %s::bigint[]) AS m(old, new) "
+                f"WHERE {table}.{column} = m.old",
+                [list(moves), list(moves.values())],
+            )
+            return cursor.rowcount
+    changed = 0
+    for chunk in chunked(list(moves.items()), CASE_CHUNK):
+        changed += model.objects.filter(**{f"{column}__in": [old for old, _ in chunk]}).update(
+            **{column: case_by_pk(dict(chunk), field=column)}
+        )
+    return changed

@@ -176,6 +176,12 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["member", "placed_at"]),
             models.Index(fields=["placed_at"]),
+            # Returns still waiting for their sale: few, and every import batch looks them up.
+            models.Index(
+                fields=["channel", "returns_external_no"],
+                condition=Q(returns_order__isnull=True) & ~Q(returns_external_no=""),
+                name="order_return_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

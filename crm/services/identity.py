@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import normalize
+from crm.bulk import case_by_pk, column_remap
 from crm.hooks import member_hooks
 from crm.models import (
     Consent,
@@ -44,7 +45,6 @@ NORMALIZERS = {
 # Profile fields a merge or a later record may fill on a member where they are blank.
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
-REASSIGN_CHUNK = 500
 MEMBER_NO_SEQUENCE = "member_no"
 MEMBER_NO_PREFIX = "OC"
 
@@ -420,7 +420,7 @@ def members_merge(
         (Order, orders),
         (Touchpoint, touchpoints),
     ):
-        _members_reassign(model, {merged: moves[merged] for merged in rows})
+        column_remap(model, "member_id", {merged: moves[merged] for merged in rows})
     through.objects.bulk_create(tag_links, ignore_conflicts=True)
     through.objects.filter(member_id__in=moves).delete()
     for hook in member_hooks():
@@ -435,7 +435,7 @@ def members_merge(
         Member.objects.bulk_update(filled_survivors, [*sorted(filled_fields), "updated_at"])
     Member.objects.filter(pk__in=moves).update(
         status=Member.Status.MERGED,
-        merged_into=_member_case(moves, field="pk"),
+        merged_into=case_by_pk(moves),
         updated_at=now,
     )
     return MergeLog.objects.bulk_create(
@@ -460,18 +460,6 @@ def _rows_by_member(model, member_ids: Iterable[int], *fields: str) -> dict[int,
     ):
         rows[member_id].append(tuple(values))
     return rows
-
-
-def _member_case(moves: Mapping[int, int], field: str = "member_id") -> Case:
-    return Case(*(When(**{field: old}, then=Value(new)) for old, new in moves.items()))
-
-
-def _members_reassign(model, moves: Mapping[int, int]) -> None:
-    """Point `model`'s rows of each old member at its new one, a few hundred members a query."""
-    items = list(moves.items())
-    for start in range(0, len(items), REASSIGN_CHUNK):
-        chunk = dict(items[start : start + REASSIGN_CHUNK])
-        model.objects.filter(member_id__in=chunk).update(member_id=_member_case(chunk))
 
 
 def member_merge_by_hand(*, first: Member, second: Member, reason: str, actor) -> MergeLog:

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
 
+from crm.bulk import CASE_CHUNK, case_by_pk, chunked, rows_copy, uses_copy
 from crm.models import Order, Store
 
-BATCH_SIZE = 2_000
+LOOKUP_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -49,65 +51,158 @@ def stores_ensure(*, stores: dict[str, str]) -> dict[str, int]:
     return dict(Store.objects.filter(code__in=stores).values_list("code", "pk"))
 
 
+ORDER_COLUMNS = (
+    "member_id",
+    "channel",
+    "store_id",
+    "external_no",
+    "amount_twd",
+    "placed_at",
+    "status",
+    "returns_external_no",
+    "created_at",
+    "updated_at",
+)
+# A store sale's "returned" is derived from its returns, never sent by the POS: a re-import of
+# the sale row keeps it. An order first seen anonymously gets the member a later row names.
+UPSERT_CONFLICT = """
+ON CONFLICT (channel, external_no) DO UPDATE SET
+    member_id = COALESCE(crm_order.member_id, EXCLUDED.member_id),
+    store_id = EXCLUDED.store_id,
+    amount_twd = EXCLUDED.amount_twd,
+    placed_at = EXCLUDED.placed_at,
+    status = CASE WHEN crm_order.channel = 'store' AND crm_order.status = 'returned'
+                  THEN crm_order.status ELSE EXCLUDED.status END,
+    returns_external_no = CASE WHEN EXCLUDED.returns_external_no = ''
+                               THEN crm_order.returns_external_no
+                               ELSE EXCLUDED.returns_external_no END,
+    returns_order_id = CASE WHEN EXCLUDED.returns_external_no IN ('', crm_order.returns_external_no)
+                            THEN crm_order.returns_order_id END,
+    updated_at = EXCLUDED.updated_at
+WHERE (crm_order.member_id IS NULL AND EXCLUDED.member_id IS NOT NULL)
+   OR crm_order.store_id IS DISTINCT FROM EXCLUDED.store_id
+   OR crm_order.amount_twd <> EXCLUDED.amount_twd
+   OR crm_order.placed_at <> EXCLUDED.placed_at
+   OR (crm_order.status <> EXCLUDED.status
+       AND NOT (crm_order.channel = 'store' AND crm_order.status = 'returned'))
+   OR EXCLUDED.returns_external_no NOT IN ('', crm_order.returns_external_no)
+RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at
+"""
+STAGING_TABLE = "crm_order_staging"
+SQLITE_ROWS_PER_INSERT = 500  # 10 values a row, under SQLite's limit of 32,766 parameters
+
+
 @transaction.atomic
 def orders_upsert(*, orders: Sequence[OrderIn], member_ids: Sequence[int | None]) -> OrdersWritten:
-    """Insert or update the orders of one batch (member_ids[i] is the member of orders[i])."""
+    """Insert or update the orders of one batch (member_ids[i] is the member of orders[i]).
+
+    An order already stored changes only where the new row differs; `written` counts the orders
+    inserted or changed, so importing a file again writes 0.
+    """
     store_ids = stores_ensure(stores={o.store_code: o.store_name for o in orders if o.store_code})
+    now = timezone.now()
     # Within one batch the last row for an order number wins, as a later export would.
-    latest: dict[tuple[str, str], Order] = {}
+    latest: dict[tuple[str, str], tuple] = {}
     for order, member_id in zip(orders, member_ids, strict=True):
-        latest[(order.channel, order.external_no)] = Order(
-            member_id=member_id,
-            channel=order.channel,
-            store_id=store_ids.get(order.store_code),
-            external_no=order.external_no,
-            amount_twd=order.amount_twd,
-            placed_at=order.placed_at,
-            status=order.status,
-            returns_external_no=order.returns_external_no,
+        latest[(order.channel, order.external_no)] = (
+            member_id,
+            order.channel,
+            store_ids.get(order.store_code),
+            order.external_no,
+            order.amount_twd,
+            order.placed_at,
+            order.status,
+            order.returns_external_no,
+            now,
+            now,
         )
-    Order.objects.bulk_create(
-        list(latest.values()),
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["channel", "external_no"],
-        update_fields=["amount_twd", "placed_at", "status", "store", "updated_at"],
-    )
-    named_sales = [
-        (o.channel, o.returns_external_no) for o in latest.values() if o.returns_external_no
-    ]
-    linked = _returns_link(keys=[*latest, *named_sales])
-    return OrdersWritten(written=len(latest), returns_linked=linked)
+    changed = _orders_write(list(latest.values()))
+    linked = _returns_link(changed=changed, at=now)
+    return OrdersWritten(written=len(changed), returns_linked=linked)
 
 
-def _returns_link(*, keys: list[tuple[str, str]]) -> int:
-    """Link returns to their sales among this batch's orders, then mark fully returned sales."""
-    in_batch = Q()
-    for channel in {channel for channel, _ in keys}:
-        numbers = [no for c, no in keys if c == channel]
-        # An order of this batch, a sale one of its returns names, or an earlier return
-        # that names a sale of this batch.
-        in_batch |= Q(channel=channel) & (
-            Q(external_no__in=numbers) | Q(returns_external_no__in=numbers)
-        )
+def _orders_write(rows: list[tuple]) -> list[tuple[int, str, int | None, bool]]:
+    """Upsert rows of ORDER_COLUMNS. For each row inserted or changed: its id, the sale it
+    names, the sale it is linked to, and whether it was there before."""
+    if not rows:
+        return []
+    columns = ", ".join(ORDER_COLUMNS)
+    with connection.cursor() as cursor:
+        if uses_copy():
+            # COPY into a scratch table, then one INSERT … SELECT decides insert or update.
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ON COMMIT DELETE ROWS "  # noqa: S608
+                f"AS SELECT {columns} FROM crm_order WITH NO DATA"
+            )
+            cursor.execute(f"TRUNCATE {STAGING_TABLE}")
+            rows_copy(STAGING_TABLE, ORDER_COLUMNS, rows)
+            cursor.execute(
+                f"INSERT INTO crm_order ({columns}) SELECT {columns} "  # noqa: S608
+                f"FROM {STAGING_TABLE} {UPSERT_CONFLICT}"
+            )
+            return cursor.fetchall()
+        changed = []
+        adapt = connection.ops.adapt_datetimefield_value
+        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+            chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+            placeholders = ", ".join(
+                ["(" + ", ".join(["%s"] * len(ORDER_COLUMNS)) + ")"] * len(chunk)
+            )
+            params = [
+                adapt(value) if isinstance(value, datetime) else value
+                for row in chunk
+                for value in row
+            ]
+            cursor.execute(
+                f"INSERT INTO crm_order ({columns}) VALUES {placeholders} {UPSERT_CONFLICT}",  # noqa: S608
+                params,
+            )
+            changed += cursor.fetchall()
+        return changed
+
+
+def _returns_link(*, changed: list[tuple[int, str, int | None, bool]], at: datetime) -> int:
+    """Link returns still waiting for their sale, then mark the sales they fully reverse.
+
+    Waiting returns are few (a partial index holds just them), so every batch looks at all of
+    them: a return may arrive before its sale, in any earlier batch or file.
+    """
     sale = Order.objects.filter(
         channel=OuterRef("channel"), external_no=OuterRef("returns_external_no")
     ).values("pk")[:1]
-    linked = (
-        Order.objects.filter(in_batch, returns_order__isnull=True)
+    links = dict(
+        Order.objects.filter(returns_order__isnull=True)
         .exclude(returns_external_no="")
-        .filter(Exists(sale))
-        .update(returns_order=Subquery(sale))
+        .annotate(sale_id=Subquery(sale))
+        .filter(sale_id__isnull=False)
+        .values_list("pk", "sale_id")
     )
+    for chunk in chunked(list(links.items()), CASE_CHUNK):
+        Order.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
+            returns_order=case_by_pk(dict(chunk)), updated_at=at
+        )
+    # Sales whose returns may now cover them: just linked, linked to a changed return, or an
+    # updated sale that already had returns (a new sale can have none but those just linked).
+    sale_ids = set(links.values())
+    sale_ids.update(sale for _, named, sale, _ in changed if named and sale)
+    updated_sales = [pk for pk, named, _, updated in changed if updated and not named]
+    for chunk in chunked(updated_sales, LOOKUP_CHUNK):
+        sale_ids.update(
+            Order.objects.filter(returns_order_id__in=chunk).values_list(
+                "returns_order_id", flat=True
+            )
+        )
+    if not sale_ids:
+        return len(links)
     # Whole reversals leave revenue as both rows "returned"; a partial return stays "placed"
     # with its negative amount, so the sum of placed orders is the net revenue either way.
     fully_returned = list(
-        Order.objects.filter(in_batch, returns_external_no="", returns__isnull=False)
+        Order.objects.filter(pk__in=sale_ids, returns_external_no="")
         .annotate(returned=Sum("returns__amount_twd"))
         .filter(amount_twd__lte=F("returned") * -1)
         .values_list("pk", flat=True)
     )
     Order.objects.filter(Q(pk__in=fully_returned) | Q(returns_order__in=fully_returned)).exclude(
         status=Order.Status.RETURNED
-    ).update(status=Order.Status.RETURNED)
-    return linked
+    ).update(status=Order.Status.RETURNED, updated_at=at)
+    return len(links)

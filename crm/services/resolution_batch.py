@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.bulk import ids_reserve, models_write, uses_copy
+from crm.bulk import chunked, ids_reserve, models_write, uses_copy
 from crm.models import Identity, Member
 from crm.services.identity import (
     PROFILE_FIELDS,
@@ -65,15 +65,25 @@ class _UnionFind:
 
 
 def _existing_owners(identifiers: set[Identifier]) -> dict[Identifier, int]:
+    if uses_copy():
+        # One join against the batch's identifiers as arrays, instead of IN lists per kind.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.kind, i.value, i.member_id FROM crm_identity i "
+                "JOIN unnest(%s::varchar[], %s::varchar[]) AS b(kind, value) "
+                "ON i.kind = b.kind AND i.value = b.value",
+                [[i.kind for i in identifiers], [i.value for i in identifiers]],
+            )
+            return {Identifier(kind, value): member_id for kind, value, member_id in cursor}
     by_kind: dict[str, list[str]] = defaultdict(list)
     for identifier in identifiers:
         by_kind[identifier.kind].append(identifier.value)
     owners: dict[Identifier, int] = {}
     for kind, values in by_kind.items():
-        for start in range(0, len(values), LOOKUP_CHUNK):
-            rows = Identity.objects.filter(
-                kind=kind, value__in=values[start : start + LOOKUP_CHUNK]
-            ).values_list("value", "member_id")
+        for chunk in chunked(values, LOOKUP_CHUNK):
+            rows = Identity.objects.filter(kind=kind, value__in=chunk).values_list(
+                "value", "member_id"
+            )
             owners.update({Identifier(kind, value): member_id for value, member_id in rows})
     return owners
 
@@ -284,23 +294,22 @@ def _merged_profile(records: Sequence[BatchRecord], indexes: list[int]) -> Membe
 
 
 def _profiles_fill(records, components, component_member, *, exclude: set[int]) -> None:
-    """Fill blank profile fields of existing members from the batch (bulk_update)."""
-    wanted = {}
-    offered: set[str] = set()
+    """Fill blank profile fields of existing members from the batch."""
+    wanted: dict[int, MemberProfile] = {}
     for root, component in components.items():
         member_id = component_member[root]
         if member_id in exclude:
             continue
         profile = _merged_profile(records, component["records"])
-        fields = {name for name in PROFILE_FIELDS if getattr(profile, name) not in (None, "")}
-        if fields:
+        if any(getattr(profile, name) not in (None, "") for name in PROFILE_FIELDS):
             wanted[member_id] = profile
-            offered |= fields
     if not wanted:
         return
-    # Only members with a blank the batch can fill are read; most already have a name.
+    if uses_copy():
+        _profiles_fill_sql(wanted)
+        return
     blank = Q()
-    for name in offered:
+    for name in PROFILE_FIELDS:
         blank |= Q(**{f"{name}__isnull": True} if name in NULLABLE_FIELDS else {name: ""})
     changed, fields = set(), set()
     members = Member.objects.filter(blank, pk__in=list(wanted)).only("pk", *PROFILE_FIELDS)
@@ -317,4 +326,48 @@ def _profiles_fill(records, components, component_member, *, exclude: set[int]) 
             member.updated_at = now
         Member.objects.bulk_update(
             changed, [*sorted(fields), "updated_at"], batch_size=LOOKUP_CHUNK
+        )
+
+
+# Each field's SQL type, and how "blank" reads for it.
+_FILL_TYPES = {
+    "name": "varchar",
+    "birthday": "date",
+    "gender": "varchar",
+    "home_store_id": "bigint",
+    "acquisition_channel": "varchar",
+}
+
+
+def _profiles_fill_sql(wanted: dict[int, MemberProfile]) -> None:
+    """PostgreSQL: one UPDATE over the batch's profiles as arrays; only blanks change."""
+
+    def is_blank(table: str, name: str) -> str:
+        return f"{table}.{name} IS NULL" if name in NULLABLE_FIELDS else f"{table}.{name} = ''"
+
+    sets = ", ".join(
+        f"{name} = CASE WHEN {is_blank('m', name)} THEN b.{name} ELSE m.{name} END"
+        for name in PROFILE_FIELDS
+    )
+    changes = " OR ".join(
+        f"({is_blank('m', name)} AND NOT ({is_blank('b', name)}))" for name in PROFILE_FIELDS
+    )
+    arrays = ", ".join(f"%s::{_FILL_TYPES[name]}[]" for name in PROFILE_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE crm_member AS m SET {sets}, updated_at = now() "  # noqa: S608
+            f"FROM unnest(%s::bigint[], {arrays}) AS b(id, {', '.join(PROFILE_FIELDS)}) "
+            f"WHERE m.id = b.id AND ({changes})",
+            [
+                list(wanted),
+                *(
+                    [
+                        getattr(profile, name)
+                        if name in NULLABLE_FIELDS
+                        else getattr(profile, name) or ""
+                        for profile in wanted.values()
+                    ]
+                    for name in PROFILE_FIELDS
+                ),
+            ],
         )

@@ -7,6 +7,7 @@ import pytest
 
 from crm.models import Order, Store
 from crm.services.orders import OrderIn, orders_upsert
+from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -21,6 +22,13 @@ SALE = OrderIn(
     store_code="TPE01",
     store_name="台北信義店",
 )
+
+
+@pytest.fixture
+def member():
+    return MemberFactory()
+
+
 RETURN = OrderIn(
     channel="store",
     external_no="TPE01-20250320-0101",
@@ -103,3 +111,41 @@ def test_a_return_of_a_sale_never_seen_stays_unlinked():
     refund = Order.objects.get()
     assert refund.returns_order is None
     assert refund.returns_external_no == SALE.external_no
+
+
+def test_an_order_first_seen_anonymously_gets_the_member_a_later_row_names(member):
+    orders_upsert(orders=[SALE], member_ids=[None])
+
+    written = orders_upsert(orders=[SALE], member_ids=[member.pk])
+
+    assert written.written == 1
+    assert Order.objects.get().member == member
+
+
+def test_a_later_row_never_moves_an_order_off_its_member(member):
+    orders_upsert(orders=[SALE], member_ids=[member.pk])
+
+    orders_upsert(orders=[SALE], member_ids=[None])
+
+    assert Order.objects.get().member == member
+
+
+def test_reimporting_writes_nothing():
+    orders_upsert(orders=[SALE, RETURN], member_ids=[None, None])
+
+    again = orders_upsert(orders=[SALE, RETURN], member_ids=[None, None])
+
+    assert (again.written, again.returns_linked) == (0, 0)
+
+
+def test_a_return_naming_another_sale_is_relinked():
+    other = OrderIn(**{**SALE.__dict__, "external_no": "TPE01-20250312-0043"})
+    orders_upsert(orders=[SALE, other, RETURN], member_ids=[None, None, None])
+
+    corrected = OrderIn(**{**RETURN.__dict__, "returns_external_no": other.external_no})
+    orders_upsert(orders=[corrected], member_ids=[None])
+
+    refund = Order.objects.get(external_no=RETURN.external_no)
+    assert refund.returns_external_no == other.external_no
+    assert refund.returns_order.external_no == other.external_no
+    assert Order.objects.get(external_no=other.external_no).status == "returned"

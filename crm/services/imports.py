@@ -22,7 +22,7 @@ from crm.services.consent import consents_record_batch
 from crm.services.orders import orders_upsert
 from crm.services.resolution_batch import BatchRecord, members_resolve_batch
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 20_000
 PREVIEW_ISSUES = 200
 RESOLVE_ATTEMPTS = 3
 REPORT_HEADER = ("line", "column", "value", "severity", "reason")

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -70,8 +71,8 @@ class UndoBlocked(MergeError):
         )
 
 
-@dataclass(frozen=True)
-class Identifier:
+class Identifier(NamedTuple):
+    # A tuple, not a dataclass: imports hash millions of them, and a tuple hashes in C.
     kind: str
     value: str
 

@@ -5,10 +5,12 @@ whose choices come from scanning the table (fixed-choice filters instead of all-
 searches that hit indexes (exact member numbers and identifiers in any spelling, a name prefix
 as an index range), and only indexed columns sortable.
 
-Exports (django-import-export) stream CSV row by row from a server-side cursor and mask personal
-data for viewers without crm.unmask_personal_data. Stores and tags import through a plain
-resource; members and orders import through the preset import (ImportJob), so every row goes
-through identity resolution (see docs/design-notes.md).
+Exports (django-import-export resources, crm/resources.py) mask personal data for viewers
+without crm.unmask_personal_data; a short list is answered at once (CSV streamed row by row), a
+long one is written by a Celery worker (ExportJob, crm/services/exports.py).
+
+Stores and tags import through a plain resource; members and orders import through the preset
+import (ImportJob), so every row goes through identity resolution (docs/design-notes.md).
 """
 
 import json
@@ -34,7 +36,7 @@ from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from crm import resources
+from crm import pii, resources
 from crm.forms import ImportUploadForm
 from crm.imports import PRESETS
 from crm.models import (
@@ -74,7 +76,7 @@ UNMASK_PERMISSION = "crm.unmask_personal_data"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
-# Sources written by the services: the channels, hand merges and the API.
+# Sources the services write: the channels, hand merges, and imports (on consents).
 SOURCE_CHOICES = [
     *Channel.choices,
     ("manual", _("By hand")),
@@ -298,12 +300,27 @@ class StreamingExportMixin(ExportMixin):
 
 
 class BoundedListAdmin(admin.ModelAdmin):
-    """A list page that stays fast at a million rows."""
+    """A list page that stays fast at a million rows.
+
+    `masked_list_display` maps a column to the one shown instead to viewers without
+    crm.unmask_personal_data (a member's number instead of "number and name", say).
+    """
 
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 50
     list_max_show_all = 200
+    masked_list_display: dict[str, str] = {}
+
+    def get_list_display(self, request):
+        list_display = super().get_list_display(request)
+        if not self.masked_list_display or _can_unmask(request):
+            return list_display
+        return tuple(self.masked_list_display.get(f, f) for f in list_display)
+
+    @admin.display(description=_("member"))
+    def member_number(self, obj) -> str:
+        return obj.member.member_no if obj.member_id else "-"
 
 
 class BoundedAdmin(StreamingExportMixin, BoundedListAdmin):
@@ -483,14 +500,11 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
     raw_id_fields = ("home_store", "merged_into")
     inlines = (IdentityInline,)
 
-    def get_list_display(self, request):
-        if _can_unmask(request):
-            return self.list_display
-        return tuple("masked_name" if f == "name" else f for f in self.list_display)
+    masked_list_display = {"name": "masked_name"}
 
     @admin.display(description=_("name"))
     def masked_name(self, member: Member) -> str:
-        return resources.MemberResource(unmask=False).dehydrate_name(member)
+        return pii.mask_text(member.name)
 
     search_fields = ("=member_no", "^name")
     member_search_fields = ("pk",)
@@ -568,10 +582,7 @@ class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
     sortable_by = ()
     raw_id_fields = ("member",)
 
-    def get_list_display(self, request):
-        if _can_unmask(request):
-            return self.list_display
-        return tuple("masked_value" if f == "value" else f for f in self.list_display)
+    masked_list_display = {"value": "masked_value", "member": "member_number"}
 
     @admin.display(description=_("value"))
     def masked_value(self, identity: Identity) -> str:
@@ -581,6 +592,7 @@ class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
 @admin.register(Consent)
 class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.ConsentResource,)
+    masked_list_display = {"member": "member_number"}
     list_display = ("member", "channel", "state", "source", "at")
     list_filter = ("channel", "state", ("at", admin.DateFieldListFilter))
     list_select_related = ("member",)
@@ -592,6 +604,7 @@ class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
 class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.OrderResource,)
     import_presets = tuple(name for name, preset in PRESETS.items() if preset.channel)
+    masked_list_display = {"member": "member_number"}
     list_display = (
         "external_no",
         "channel",
@@ -615,6 +628,7 @@ class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 @admin.register(Touchpoint)
 class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.TouchpointResource,)
+    masked_list_display = {"member": "member_number"}
     list_display = ("member", "channel", "kind", "at")
     list_filter = (
         choices_filter("channel", _("channel"), Channel.choices),
@@ -629,6 +643,7 @@ class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
 @admin.register(MergeLog)
 class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.MergeLogResource,)
+    masked_list_display = {"merged": "merged_number", "survivor": "survivor_number"}
     list_display = ("at", "merged", "survivor", "source", "actor", "reason", "undone_at")
     list_filter = (
         SourceFilter,
@@ -643,6 +658,14 @@ class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     raw_id_fields = ("merged", "survivor", "actor", "undone_by")
     readonly_fields = ("matched_keys", "snapshot")
     actions = ("undo_merges",)
+
+    @admin.display(description=_("merged"))
+    def merged_number(self, log: MergeLog) -> str:
+        return log.merged.member_no
+
+    @admin.display(description=_("survivor"))
+    def survivor_number(self, log: MergeLog) -> str:
+        return log.survivor.member_no
 
     @admin.action(description=_("Undo the selected merges"), permissions=["merge"])
     def undo_merges(self, request, queryset):
@@ -665,6 +688,7 @@ class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
 @admin.register(ErasureLog)
 class ErasureLogAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.ErasureLogResource,)
+    masked_list_display = {"member": "member_number"}
     list_display = ("at", "member", "actor", "reason")
     list_filter = (("at", admin.DateFieldListFilter),)
     list_select_related = ("member", "actor")

@@ -160,16 +160,23 @@ def test_filters_offer_fixed_choices(login_as, crm_rows):
     assert all(i.source == "store" and i.kind == "phone" for i in page.context["cl"].result_list)
 
 
-def test_analysts_in_the_admin_see_identifiers_masked(client, carol):
+def test_analysts_in_the_admin_see_personal_data_masked(client, carol):
     carol.is_staff = True
     carol.save(update_fields=["is_staff"])
-    IdentityFactory(raw="0912345678")
+    mei = MemberFactory(name="陳美玲", member_no="M0000123")
+    IdentityFactory(member=mei, raw="0912345678")
+    OrderFactory(member=mei)
     client.force_login(carol)
 
-    html = client.get("/admin/crm/identity/").content.decode()
+    pages = {m: client.get(f"/admin/crm/{m}/").content.decode() for m in ("identity", "order")}
+    members = client.get("/admin/crm/member/").content.decode()
 
-    assert "0912-***-678" in html
-    assert "+886912345678" not in html
+    assert "0912-***-678" in pages["identity"]
+    assert "+886912345678" not in pages["identity"]
+    for html in (*pages.values(), members):
+        assert "M0000123" in html
+        assert "陳美玲" not in html
+    assert "陳**" in members
 
 
 def test_past_the_exact_limit_the_count_stops_counting(monkeypatch):

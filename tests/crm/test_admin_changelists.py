@@ -206,3 +206,15 @@ def test_on_postgres_an_unfiltered_count_reads_the_catalogue(
         assert paginator.count == 6
 
     assert paginator.estimated
+
+
+@ON_POSTGRES
+def test_on_postgres_the_list_says_its_count_is_an_estimate(login_as, monkeypatch):
+    monkeypatch.setattr(LargeTablePaginator, "exact_limit", 3)
+    MemberFactory.create_batch(6)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_member")
+
+    html = login_as("alice").get("/admin/crm/member/").content.decode()
+
+    assert '<span data-testid="result-count">about 6</span>' in html

@@ -304,6 +304,8 @@ class BoundedListAdmin(admin.ModelAdmin):
 
     `masked_list_display` maps a column to the one shown instead to viewers without
     crm.unmask_personal_data (a member's number instead of "number and name", say).
+    `bulk_delete` keeps Django's "delete selected" action; a big table drops it, because
+    "select all" would load every row into memory to delete them one by one.
     """
 
     show_full_result_count = False
@@ -311,6 +313,13 @@ class BoundedListAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 200
     masked_list_display: dict[str, str] = {}
+    bulk_delete = False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.bulk_delete:
+            actions.pop("delete_selected", None)
+        return actions
 
     def get_list_display(self, request):
         list_display = super().get_list_display(request)
@@ -460,6 +469,7 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(ReferenceImportMixin, BoundedAdmin):
+    bulk_delete = True
     resource_classes = (resources.StoreResource,)
     export_permission = None
     list_display = ("code", "name", "city", "opened_on")
@@ -469,6 +479,7 @@ class StoreAdmin(ReferenceImportMixin, BoundedAdmin):
 
 @admin.register(Tag)
 class TagAdmin(ReferenceImportMixin, BoundedAdmin):
+    bulk_delete = True
     resource_classes = (resources.TagResource,)
     export_permission = None
     list_display = ("name", "created_at")
@@ -572,6 +583,11 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
     def has_forget_permission(self, request) -> bool:
         return request.user.has_perm("crm.forget_member")
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Erase instead (PDPA): a delete would drop the consent proof and the merge history,
+        # and skip the hooks through which other apps anonymise their rows.
+        return False
+
 
 @admin.register(Identity)
 class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
@@ -598,6 +614,9 @@ class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
     list_select_related = ("member",)
     sortable_by = ()
     raw_id_fields = ("member",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # every decision is proof of what the member allowed, and when
 
 
 @admin.register(Order)
@@ -684,6 +703,9 @@ class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # undo instead: later undos read the chain of merges
+
 
 @admin.register(ErasureLog)
 class ErasureLogAdmin(MemberSearchMixin, BoundedAdmin):
@@ -710,11 +732,15 @@ class ErasureLogAdmin(MemberSearchMixin, BoundedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of who erased whom
+
 
 @admin.register(ImportJob)
 class ImportJobAdmin(BoundedAdmin):
     """Every import, from the Imports page, the admin or anyone's upload; opened on its page."""
 
+    bulk_delete = True
     resource_classes = (resources.ImportJobResource,)
     export_permission = None
     list_display = (
@@ -775,6 +801,7 @@ class ImportJobAdmin(BoundedAdmin):
 class ExportJobAdmin(BoundedListAdmin):
     """Exports too long for one response: their progress, and the file for whoever asked."""
 
+    bulk_delete = True
     list_display = (
         "__str__",
         "file_format",
@@ -842,6 +869,7 @@ class ExportJobAdmin(BoundedListAdmin):
 class ApiKeyAdmin(BoundedAdmin):
     """Keys of the brand's systems: made here (the key is shown once), listed, revoked."""
 
+    bulk_delete = True
     resource_classes = (resources.ApiKeyResource,)
     export_permission = None
     list_display = (

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db import connection
 
 from crm.admin import LargeTablePaginator, member_ids_for_term
-from crm.models import Member, MergeLog
+from crm.models import Consent, Identity, Member, MergeLog, Order, Store, Touchpoint
 from crm.services import Identifier, member_resolve
 from tests.factories import (
     ConsentFactory,
@@ -218,3 +218,14 @@ def test_on_postgres_the_list_says_its_count_is_an_estimate(login_as, monkeypatc
     html = login_as("alice").get("/admin/crm/member/").content.decode()
 
     assert '<span data-testid="result-count">about 6</span>' in html
+
+
+def test_big_tables_offer_no_bulk_delete_and_members_are_erased_not_deleted(login_as, alice, rf):
+    member = MemberFactory()
+    request = rf.get("/admin/")
+    request.user = alice
+
+    for model in (Member, Identity, Order, Touchpoint, Consent, MergeLog):
+        assert "delete_selected" not in admin.site._registry[model].get_actions(request)
+    assert "delete_selected" in admin.site._registry[Store].get_actions(request)
+    assert login_as("alice").get(f"/admin/crm/member/{member.pk}/delete/").status_code == 403

@@ -31,9 +31,11 @@ of one record and the email of the other. `DemoPlan` counts what was written, so
 hold the database against it.
 
 Determinism: every random draw comes from one random.Random(seed) and every date is relative
-to timezone.now() at the start of the run, so two runs with the same seed import the same
-files, shifted in time. Identifiers come from a person's index through fixed bijections, so no
-two people share one. Times are Taipei local time, amounts whole NT$.
+to the start of the day the seed runs (Taipei midnight; the demo ends with last night's
+exports), so two runs with the same seed on one day give the same data, and on another day the
+same data shifted by whole days (Taiwan has no daylight saving time). Identifiers come from a
+person's index through fixed bijections, so no two people share one. Times are Taipei local
+time, amounts whole NT$.
 
 Scale: one person is generated at a time and their rows go straight to disk; the imports
 stream the files. Nothing holds more than one person or one import batch of rows.
@@ -371,10 +373,11 @@ def demo_seed(
         if on_progress is not None:
             on_progress(step, rows, time.perf_counter() - started)
 
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     _stores_ensure()
     with ExitStack() as stack:
         folder = files_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        plan = demo_files_write(members=members, seed=seed, folder=folder, now=timezone.now())
+        plan = demo_files_write(members=members, seed=seed, folder=folder, now=today)
         progress("files written", sum(plan.rows.values()))
         imports = []
         for name, preset in DEMO_FILES:
@@ -386,7 +389,7 @@ def demo_seed(
             progress(name, result.imported)
         progress(APP_FEED, _app_feed_import(path=folder / APP_FEED))
     progress("home stores", members_home_store_fill())
-    progress("tags", _tags_set(now=timezone.now()))
+    progress("tags", _tags_set(now=today))
 
     active = Member.objects.filter(status=Member.Status.ACTIVE)
     return DemoSeedResult(
@@ -406,7 +409,8 @@ def demo_seed(
 
 
 def demo_files_write(*, members: int, seed: int, folder: Path, now: datetime) -> DemoPlan:
-    """Write the demo files for `members` people into `folder` (see the module docstring)."""
+    """Write the demo files for `members` people into `folder` (see the module docstring);
+    nothing in them happens after `now` (aware)."""
     ctx = _Context(
         rng=random.Random(seed),  # noqa: S311 - demo data, not secrets; must be reproducible
         now=now,

@@ -3,11 +3,13 @@
 import csv
 import hashlib
 import re
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from crm import demo, normalize
 from crm.demo import ERROR_NOT_EMPTY, demo_seed
@@ -237,6 +239,27 @@ def test_the_same_seed_gives_the_same_data():
     seed()
 
     assert digest() == first
+
+
+def test_a_day_later_the_same_seed_writes_the_same_data_a_day_later(tmp_path):
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = demo.demo_files_write(members=MEMBERS, seed=SEED, folder=tmp_path / "a", now=midnight)
+    tomorrow = demo.demo_files_write(
+        members=MEMBERS, seed=SEED, folder=tmp_path / "b", now=midnight + timedelta(days=1)
+    )
+
+    assert tomorrow == today
+    first, second = (members_csv(tmp_path / name) for name in ("a", "b"))
+    joined = first[0].index("加入日期")
+    for row_a, row_b in zip(first[1:], second[1:], strict=True):
+        day_a, day_b = (date.fromisoformat(row[joined].replace("/", "-")) for row in (row_a, row_b))
+        assert day_b - day_a == timedelta(days=1)
+        assert row_a[:4] + row_a[5:joined] == row_b[:4] + row_b[5:joined]  # but the birthday
+
+
+def members_csv(folder) -> list[list[str]]:
+    with open(folder / "members.csv", encoding="utf-8", newline="") as file:
+        return list(csv.reader(file))
 
 
 def test_another_seed_gives_other_data():

@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MessagingChannel, SalesChannel
 
+SALES_CHANNEL_VALUES = tuple(SalesChannel.values)
+
 
 class Store(models.Model):
     code = models.CharField(_("store code"), max_length=20, unique=True)
@@ -186,6 +188,75 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.external_no}"
+
+
+class RfmGroup(models.TextChoices):
+    """RFM groups by recency (R) and frequency (F) quintile scores; crm.services.stats maps them."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    POTENTIAL = "potential", _("Potential loyalists")
+    NEW = "new", _("New customers")
+    AT_RISK = "at_risk", _("At risk")
+    CANT_LOSE = "cant_lose", _("Can't lose them")
+    HIBERNATING = "hibernating", _("Hibernating")
+    LOST = "lost", _("Lost")
+
+
+class MemberStats(models.Model):
+    """A member's purchase figures, kept set-wise by imports and the order services.
+
+    Segments and lists read these instead of aggregating orders per request. Counts are of
+    placed sales (a return is no order); spend is net of returns. RFM scores (1-5) rank members
+    who bought in the last 365 days against each other; a nightly job rescores everyone.
+    """
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.CASCADE, related_name="stats"
+    )
+    total_spend_twd = models.BigIntegerField(_("total spend (NT$)"), default=0)
+    orders_count = models.IntegerField(_("orders"), default=0)
+    orders_online = models.IntegerField(_("orders online"), default=0)
+    orders_offline = models.IntegerField(_("orders in store"), default=0)
+    bought_store = models.BooleanField(default=False)
+    bought_web = models.BooleanField(default=False)
+    bought_marketplace = models.BooleanField(default=False)
+    bought_app = models.BooleanField(default=False)
+    bought_line_shop = models.BooleanField(default=False)
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
+    spend_365d_twd = models.BigIntegerField(_("spend, last 365 days (NT$)"), default=0)
+    orders_365d = models.IntegerField(_("orders, last 365 days"), default=0)
+    rfm_recency = models.PositiveSmallIntegerField(_("R score"), null=True, blank=True)
+    rfm_frequency = models.PositiveSmallIntegerField(_("F score"), null=True, blank=True)
+    rfm_monetary = models.PositiveSmallIntegerField(_("M score"), null=True, blank=True)
+    rfm_group = models.CharField(
+        _("RFM group"), max_length=12, choices=RfmGroup.choices, blank=True, db_index=True
+    )
+    refreshed_at = models.DateTimeField(_("refreshed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("member figures")
+        verbose_name_plural = _("member figures")
+        indexes = [
+            models.Index(fields=["last_purchase_at"]),
+            models.Index(fields=["total_spend_twd"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: NT${self.total_spend_twd:,}"
+
+    @property
+    def average_order_twd(self) -> int:
+        return round(self.total_spend_twd / self.orders_count) if self.orders_count else 0
+
+    @property
+    def channels(self) -> list[str]:
+        return [c for c in SALES_CHANNEL_VALUES if getattr(self, f"bought_{c}")]
+
+    @property
+    def is_omo(self) -> bool:
+        return self.orders_online > 0 and self.orders_offline > 0
 
 
 class Touchpoint(models.Model):

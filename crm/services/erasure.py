@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from crm.hooks import member_hooks
 from crm.models import ErasureLog, Identity, Member, MergeLog, Order, Tag, Touchpoint
+from crm.services.stats import member_stats_forget
 
 ERROR_NOT_ALLOWED = "You may not erase members' personal data."
 ERROR_REASON_REQUIRED = "Say why this member is erased (e.g. the request's reference)."
@@ -54,6 +55,7 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
         name="", birthday=None, gender="", home_store=None, attributes={}
     )
     Member.objects.filter(pk=member.pk).update(status=Member.Status.ERASED)
+    member_stats_forget(member_ids=ids)
     return ErasureLog.objects.create(
         member=member, actor=actor, reason=reason.strip(), counts=counts
     )

@@ -28,6 +28,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.services.stats import member_stats_refresh
 from omnichannel.channels import SalesChannel
 
 Kind = Identity.Kind
@@ -175,6 +176,7 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
     if not matched:
         member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
         _identities_create(member=member, identifiers=identifiers, source=source, at=at)
+        member_stats_refresh(member_ids=[member.pk], at=at)
         return Resolution(member=member, created=True, merges=[], attached=list(identifiers))
 
     # Lock in pk order so two resolutions over the same members cannot deadlock.
@@ -439,6 +441,8 @@ def members_merge(
         merged_into=case_by_pk(moves),
         updated_at=now,
     )
+    # The survivors' figures now include the merged members' orders; tombstones have none.
+    member_stats_refresh(member_ids=[*survivors, *moves], at=now)
     return MergeLog.objects.bulk_create(
         MergeLog(
             survivor_id=pair.survivor_id,
@@ -545,6 +549,7 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
     merged.status = Member.Status.ACTIVE
     merged.merged_into = None
     merged.save(update_fields=["status", "merged_into", "updated_at"])
+    member_stats_refresh(member_ids=[survivor.pk, merged.pk])
     merge_log.undone_at = timezone.now()
     merge_log.undone_by = actor
     merge_log.save(update_fields=["undone_at", "undone_by"])

@@ -21,6 +21,7 @@ from crm.imports import ParsedRow, Preset, RowIssue, get_preset, parse_file
 from crm.services.consent import consents_record_batch
 from crm.services.orders import orders_upsert
 from crm.services.resolution_batch import BatchRecord, members_resolve_batch
+from crm.services.stats import member_stats_refresh
 
 BATCH_SIZE = 20_000
 PREVIEW_ISSUES = 200
@@ -195,6 +196,9 @@ def _import_batch(*, preset: Preset, rows: list[ParsedRow], result: ImportResult
         if row.member is not None and member_id is not None
         for channel, opted_in in row.member.consents.items()
     ]
+    if not orders:
+        # Rows without orders (the member list): new members get their (empty) figures.
+        member_stats_refresh(member_ids=[m for m in resolution.member_ids if m is not None], at=at)
     if decisions:
         result.consents_written += consents_record_batch(
             decisions=decisions, source=f"import:{preset.name}", at=at

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from crm.bulk import CASE_CHUNK, case_by_pk, chunked, rows_copy, uses_copy
 from crm.models import Order, Store
+from crm.services.stats import member_stats_refresh
 
 LOOKUP_CHUNK = 5_000
 
@@ -117,7 +118,17 @@ def orders_upsert(*, orders: Sequence[OrderIn], member_ids: Sequence[int | None]
             now,
         )
     changed = _orders_write(list(latest.values()))
-    linked = _returns_link(changed=changed, at=now)
+    linked, sale_ids = _returns_link(changed=changed, at=now)
+    if changed or sale_ids:
+        # A return may belong to no member (or another) while the sale it reverses has one.
+        touched = {member_id for member_id in member_ids if member_id is not None}
+        for chunk in chunked(sorted(sale_ids), LOOKUP_CHUNK):
+            touched.update(
+                Order.objects.filter(pk__in=chunk)
+                .exclude(member=None)
+                .values_list("member_id", flat=True)
+            )
+        member_stats_refresh(member_ids=touched, at=now)
     return OrdersWritten(written=len(changed), returns_linked=linked)
 
 
@@ -161,8 +172,11 @@ def _orders_write(rows: list[tuple]) -> list[tuple[int, str, int | None, bool]]:
         return changed
 
 
-def _returns_link(*, changed: list[tuple[int, str, int | None, bool]], at: datetime) -> int:
+def _returns_link(
+    *, changed: list[tuple[int, str, int | None, bool]], at: datetime
+) -> tuple[int, set[int]]:
     """Link returns still waiting for their sale, then mark the sales they fully reverse.
+    Returns how many were linked and the sales whose returns changed.
 
     Waiting returns are few (a partial index holds just them), so every batch looks at all of
     them: a return may arrive before its sale, in any earlier batch or file.
@@ -193,7 +207,7 @@ def _returns_link(*, changed: list[tuple[int, str, int | None, bool]], at: datet
             )
         )
     if not sale_ids:
-        return len(links)
+        return len(links), sale_ids
     # Whole reversals leave revenue as both rows "returned"; a partial return stays "placed"
     # with its negative amount, so the sum of placed orders is the net revenue either way.
     fully_returned = list(
@@ -205,4 +219,4 @@ def _returns_link(*, changed: list[tuple[int, str, int | None, bool]], at: datet
     Order.objects.filter(Q(pk__in=fully_returned) | Q(returns_order__in=fully_returned)).exclude(
         status=Order.Status.RETURNED
     ).update(status=Order.Status.RETURNED, updated_at=at)
-    return len(links)
+    return len(links), sale_ids

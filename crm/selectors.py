@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from crm.models import Identity, Member, Order
+from crm.models import Identity, Member, MemberStats, Order, RfmGroup
 from crm.normalize import InvalidIdentifier, normalize_email, normalize_phone
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
 
@@ -87,3 +87,14 @@ def member_page(*, query: str = "", before: int | None = None) -> tuple[list[Mem
     rows = list(members[: MEMBER_PAGE_SIZE + 1])
     next_before = rows[MEMBER_PAGE_SIZE - 1].pk if len(rows) > MEMBER_PAGE_SIZE else None
     return rows[:MEMBER_PAGE_SIZE], next_before
+
+
+def rfm_group_counts() -> dict[str, int]:
+    """Members per RFM group (every group, zeros included), from the last scoring."""
+    counts = dict(
+        MemberStats.objects.exclude(rfm_group="")
+        .values("rfm_group")
+        .annotate(n=Count("pk"))
+        .values_list("rfm_group", "n")
+    )
+    return {group.value: counts.get(group.value, 0) for group in RfmGroup}

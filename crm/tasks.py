@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from crm.services import api_keys, exports, import_jobs
+from crm.services import api_keys, exports, import_jobs, stats
 
 
 @shared_task
@@ -24,3 +24,9 @@ def idempotency_records_purge_task() -> int:
 def export_job_run_task(job_id: int) -> None:
     """Write an export's file; a second delivery finds the job taken and does nothing."""
     exports.export_job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def member_stats_rebuild_task() -> int:
+    """Recompute every member's figures and RFM groups (safe twice: same figures again)."""
+    return stats.member_stats_rebuild()

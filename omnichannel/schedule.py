@@ -37,6 +37,15 @@ SCHEDULE = (
         "for 24 hours and is dead weight after. Hourly, so the table holds about a day of "
         "calls and each purge deletes one hour's worth in short batches.",
     ),
+    Job(
+        name="rebuild member figures and RFM groups",
+        task="crm.tasks.member_stats_rebuild_task",
+        minute="30",
+        hour="3",
+        why="Imports and orders keep each member's figures current, but the 365-day spend "
+        "and order counts move with the date and RFM quintiles rank everyone against "
+        "everyone: recompute all nightly at 03:30, before marketers and the 04:00 jobs.",
+    ),
 )
 
 

@@ -23,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from crm.bulk import chunked
 from crm.models import Member, MemberStats, RfmGroup
+from crm.selectors import rfm_group_counts
 from omnichannel.channels import ONLINE_SALES_CHANNELS, SALES_CHANNELS, Channel
 
 REFRESH_CHUNK = 5_000
@@ -153,13 +153,7 @@ def member_stats_rfm_score() -> dict[str, int]:
     )
     with connection.cursor() as cursor:
         cursor.execute(_RFM_SCORE)
-    counts = dict(
-        MemberStats.objects.exclude(rfm_group="")
-        .values("rfm_group")
-        .annotate(n=Count("pk"))
-        .values_list("rfm_group", "n")
-    )
-    return {group.value: counts.get(group.value, 0) for group in RfmGroup}
+    return rfm_group_counts()
 
 
 def member_stats_forget(*, member_ids: Sequence[int]) -> None:

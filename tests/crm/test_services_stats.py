@@ -1,6 +1,7 @@
 """Members' purchase figures and RFM groups, against answers counted by hand."""
 
 from datetime import datetime, timedelta
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -179,3 +180,18 @@ def test_scoring_clears_members_who_left_the_window():
 
     assert MemberStats.objects.get(member=member).rfm_group == ""
     assert member_stats_rfm_score() == {group.value: 0 for group in RfmGroup}
+
+
+def test_the_rebuild_is_a_nightly_beat_job_and_a_command():
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    from crm.tasks import member_stats_rebuild_task
+
+    member = _buyer([(3, 100)])
+    assert PeriodicTask.objects.filter(task="crm.tasks.member_stats_rebuild_task").exists()
+
+    assert member_stats_rebuild_task.apply().get() == 1
+    call_command("rebuild_member_stats", stdout=StringIO())
+
+    assert MemberStats.objects.get(member=member).rfm_group == RfmGroup.LOST

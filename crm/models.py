@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MessagingChannel, SalesChannel
@@ -528,3 +529,47 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id}:{self.key}"
+
+
+class Segment(models.Model):
+    """A saved audience: rules as JSON (crm.segments.definition), compiled to one query.
+
+    `member_count` is the count at `counted_at`, refreshed by a beat job; campaigns snapshot
+    the members from the definition itself. A ready-made segment (RFM groups, OMO, …) has a
+    `ready_made` key, is written by crm.segments.ready_made after every migrate, and is not
+    edited by hand.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    definition = models.JSONField(_("rules"), default=dict)
+    member_count = models.IntegerField(_("member count"), null=True, blank=True)
+    counted_at = models.DateTimeField(_("counted at"), null=True, blank=True)
+    ready_made = models.CharField(_("ready-made key"), max_length=30, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ready_made"], condition=~Q(ready_made=""), name="segment_unique_ready_made"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_ready_made(self) -> bool:
+        return bool(self.ready_made)
+
+    @property
+    def display_name(self) -> str:
+        """A ready-made segment's name in the user's language (stored as its English msgid)."""
+        return gettext(self.name) if self.ready_made else self.name

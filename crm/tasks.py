@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from crm.services import api_keys, exports, import_jobs, stats
+from crm.services import api_keys, exports, import_jobs, segments, stats
 
 
 @shared_task
@@ -30,3 +30,9 @@ def export_job_run_task(job_id: int) -> None:
 def member_stats_rebuild_task() -> int:
     """Recompute every member's figures and RFM groups (safe twice: same figures again)."""
     return stats.member_stats_rebuild()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def segment_counts_refresh_task() -> int:
+    """Count every saved segment again (safe twice: the same counts again)."""
+    return segments.segment_counts_refresh()

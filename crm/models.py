@@ -573,3 +573,22 @@ class Segment(models.Model):
     def display_name(self) -> str:
         """A ready-made segment's name in the user's language (stored as its English msgid)."""
         return gettext(self.name) if self.ready_made else self.name
+
+
+class MemberNote(models.Model):
+    """A note a marketer wrote on a member's profile (moves with merges, goes with erasure)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(_("note"), max_length=2000)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        indexes = [models.Index(fields=["member", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.at:%Y-%m-%d}"

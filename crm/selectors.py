@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from crm.models import Identity, Member, MemberStats, Order, RfmGroup
+from crm.models import Consent, Identity, Member, MemberStats, MergeLog, Order, RfmGroup, Tag
 from crm.normalize import InvalidIdentifier, normalize_email, normalize_phone
-from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
+from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel, MessagingChannel
 
 MEMBER_PAGE_SIZE = 50
 
@@ -98,3 +98,90 @@ def rfm_group_counts() -> dict[str, int]:
         .values_list("rfm_group", "n")
     )
     return {group.value: counts.get(group.value, 0) for group in RfmGroup}
+
+
+# --- The 360° profile ------------------------------------------------------------------------
+
+CONSENT_HISTORY_ROWS = 50
+PROFILE_MERGES_SHOWN = 20
+MERGE_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    channel: str
+    state: str  # Consent.State value, or "" when the member never decided
+    source: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class MemberProfileData:
+    member: Member
+    stats: MemberStats  # unsaved zeros for a member without a figures row
+    identities: list[Identity]
+    consent_states: list[ConsentState]
+    consent_history: list[Consent]
+    tags: list[Tag]
+    merges: list[MergeLog]
+
+
+def member_by_number(*, member_no: str) -> Member | None:
+    """The member with this number (any status), with its home store and figures."""
+    return (
+        Member.objects.select_related("home_store", "stats", "merged_into")
+        .filter(member_no=member_no.strip().upper())
+        .first()
+    )
+
+
+def member_stats_of(member: Member) -> MemberStats:
+    """A member's figures; zeros for a member that has no row (made outside the services)."""
+    try:
+        return member.stats
+    except MemberStats.DoesNotExist:
+        return MemberStats(member=member)
+
+
+def member_profile(*, member: Member) -> MemberProfileData:
+    """Everything the profile's cards show, in five bounded queries (one per card)."""
+    identities = list(member.identities.order_by("kind", "-last_seen_at", "pk"))
+    history = list(member.consents.order_by("-at", "-pk")[:CONSENT_HISTORY_ROWS])
+    newest: dict[str, Consent] = {}
+    for consent in history:
+        newest.setdefault(consent.channel, consent)
+    states = []
+    for channel in MessagingChannel.values:
+        consent = newest.get(channel)
+        if consent is None and len(history) == CONSENT_HISTORY_ROWS:
+            # The channel's last decision is older than the rows shown: one more query.
+            consent = member.consents.filter(channel=channel).order_by("-at", "-pk").first()
+        states.append(
+            ConsentState(
+                channel=channel,
+                state=consent.state if consent else "",
+                source=consent.source if consent else "",
+                at=consent.at if consent else None,
+            )
+        )
+    merges = list(
+        MergeLog.objects.filter(Q(survivor=member) | Q(merged=member))
+        .select_related("survivor", "merged", "actor")
+        .order_by("-at", "-pk")[:PROFILE_MERGES_SHOWN]
+    )
+    return MemberProfileData(
+        member=member,
+        stats=member_stats_of(member),
+        identities=identities,
+        consent_states=states,
+        consent_history=history,
+        tags=list(member.tags.order_by("name")),
+        merges=merges,
+    )
+
+
+def member_merge_candidates(*, term: str, exclude: Member) -> list[Member]:
+    """Active members a by-hand merge could join with: by member number, name or identifier."""
+    if not term.strip():
+        return []
+    return list(member_search(query=term).exclude(pk=exclude.pk)[:MERGE_CANDIDATES])

@@ -1,8 +1,49 @@
-from django.urls import path
+from django.urls import path, register_converter
 
-from crm import views
+from crm import views, views_profile
+
+
+class MemberNoConverter:
+    """A member number (OC000000001, M0000001). Numbers are stored in capitals
+    (crm.normalize.normalize_card), so a path segment with a lower-case letter is no member
+    number, and words like "export/" stay free for other pages under /members/."""
+
+    regex = r"[^/a-z]{1,20}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(MemberNoConverter, "member_no")
 
 app_name = "crm"
 urlpatterns = [
     path("", views.member_list, name="member_list"),
+    # The 360° profile and its actions.
+    path("<member_no:member_no>/", views_profile.member_detail, name="member_detail"),
+    path("<member_no:member_no>/edit/", views_profile.member_edit, name="member_edit"),
+    path(
+        "<member_no:member_no>/consent/",
+        views_profile.member_consent_record,
+        name="member_consent_record",
+    ),
+    path(
+        "<member_no:member_no>/notes/", views_profile.member_note_add_view, name="member_note_add"
+    ),
+    path("<member_no:member_no>/tags/", views_profile.member_tag_add_view, name="member_tag_add"),
+    path(
+        "<member_no:member_no>/tags/<int:tag_id>/remove/",
+        views_profile.member_tag_remove_view,
+        name="member_tag_remove",
+    ),
+    path("<member_no:member_no>/merge/", views_profile.member_merge, name="member_merge"),
+    path(
+        "<member_no:member_no>/merges/<int:merge_id>/undo/",
+        views_profile.member_unmerge_view,
+        name="member_unmerge",
+    ),
+    path("<member_no:member_no>/forget/", views_profile.member_forget_view, name="member_forget"),
 ]

@@ -3,7 +3,11 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from crm.models import Consent
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Consent, Member
+from omnichannel.channels import MessagingChannel
 
 LOOKUP_CHUNK = 2_000
 
@@ -44,3 +48,37 @@ def consents_record_batch(
             )
     Consent.objects.bulk_create(rows.values(), batch_size=LOOKUP_CHUNK)
     return len(rows)
+
+
+ERROR_CONSENT_CHANNEL = _("Choose a messaging channel: LINE, email, SMS or push.")
+ERROR_CONSENT_INACTIVE = _("Consent is recorded on an active member only.")
+
+
+class ConsentError(ValueError):
+    pass
+
+
+def consent_record(
+    *,
+    member: Member,
+    channel: str,
+    opted_in: bool,
+    source: str = "manual",
+    at: datetime | None = None,
+) -> Consent:
+    """Record one consent decision (a marketer's, by default) as the member's newest.
+
+    Unlike imports it always writes: a decision confirmed again is proof too. Raises
+    ConsentError for a channel that is not a messaging channel or a member that is not active.
+    """
+    if channel not in MessagingChannel.values:
+        raise ConsentError(ERROR_CONSENT_CHANNEL)
+    if member.status != Member.Status.ACTIVE:
+        raise ConsentError(ERROR_CONSENT_INACTIVE)
+    return Consent.objects.create(
+        member=member,
+        channel=channel,
+        state=Consent.State.OPTED_IN if opted_in else Consent.State.OPTED_OUT,
+        source=source,
+        at=at or timezone.now(),
+    )

@@ -75,6 +75,11 @@ TAG_MAX_LENGTH = 50
 # The identifiers a marketer edits on the profile, each as one field of the contact form.
 EDITABLE_KINDS = (Identity.Kind.PHONE, Identity.Kind.EMAIL, Identity.Kind.LINE_USER_ID)
 MANUAL_SOURCE = "manual"
+ERROR_INVALID = {
+    Identity.Kind.PHONE: _("Not a valid phone number."),
+    Identity.Kind.EMAIL: _("Not a valid email address."),
+    Identity.Kind.LINE_USER_ID: _("Not a LINE user ID (U followed by 32 lower-case hex digits)."),
+}
 
 
 class ProfileError(ValueError):
@@ -97,6 +102,10 @@ class IdentifierTaken(ProfileError):
         # The merge with `owner` was asked for, but without saying why.
         self.reason_missing = reason_missing
         super().__init__(f"{kind} {value} belongs to member {owner.member_no}")
+
+    @property
+    def kind_label(self) -> str:
+        return str(Identity.Kind(self.kind).label)
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ def member_contact_update(
             continue
         normalized = identifiers_normalize({kind: raw})
         if normalized.skipped:
-            errors[kind] = normalized.skipped[0][2]
+            errors[kind] = str(ERROR_INVALID[kind])
         else:
             typed[kind] = normalized.identifiers[0].value
     if errors:

@@ -47,6 +47,7 @@ from crm.models import (
     Identity,
     ImportJob,
     Member,
+    MemberNote,
     MergeLog,
     Order,
     Store,
@@ -935,3 +936,15 @@ class ApiKeyAdmin(BoundedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Revoke instead: the row is the record of which system could write, and since when.
         return False
+
+
+@admin.register(MemberNote)
+class MemberNoteAdmin(MemberSearchMixin, BoundedListAdmin):
+    """Notes written on the 360° profile; the body (free text, maybe personal) is not listed."""
+
+    masked_list_display = {"member": "member_number"}
+    list_display = ("member", "author", "at")
+    list_filter = (("at", admin.DateFieldListFilter),)
+    list_select_related = ("member", "author")
+    sortable_by = ()
+    raw_id_fields = ("member", "author")

@@ -20,22 +20,11 @@ class CrmConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self) -> None:
-        from crm.hooks import MemberHook, register_member_hook
         from crm.segments.rules import register_crm_rules
-        from crm.services.profiles import notes_on_erase, notes_on_merge, notes_on_unmerge
         from crm.timeline_sources import register_crm_timeline_sources
 
         register_crm_rules()
         post_migrate.connect(
             _ready_made_segments_after_migrate, sender=self, dispatch_uid="crm-ready-made-segments"
-        )
-        # Profile notes move with merges and go with erasure, like other apps' rows.
-        register_member_hook(
-            MemberHook(
-                name="crm.notes",
-                on_merge=notes_on_merge,
-                on_unmerge=notes_on_unmerge,
-                on_erase=notes_on_erase,
-            )
         )
         register_crm_timeline_sources()

@@ -1,10 +1,10 @@
 """Erasure of a member's personal data on request (Taiwan PDPA; GDPR's right to be forgotten).
 
 The member stays as a tombstone (status erased, member number kept so references resolve) with
-no personal data: identities, touchpoints and tags go, orders stay as anonymous amounts for
-revenue figures, consent rows stay as proof of what was allowed. Members merged into it are
-erased with it, and merge snapshots that held their identifiers are emptied (those merges can no
-longer be undone). Other apps erase their rows through crm.hooks.
+no personal data: identities, touchpoints, profile notes and tags go, orders stay as anonymous
+amounts for revenue figures, consent rows stay as proof of what was allowed. Members merged
+into it are erased with it, and merge snapshots that held their identifiers are emptied (those
+merges can no longer be undone). Other apps erase their rows through crm.hooks.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -12,7 +12,16 @@ from django.db import transaction
 from django.db.models import Q
 
 from crm.hooks import member_hooks
-from crm.models import ErasureLog, Identity, Member, MergeLog, Order, Tag, Touchpoint
+from crm.models import (
+    ErasureLog,
+    Identity,
+    Member,
+    MemberNote,
+    MergeLog,
+    Order,
+    Tag,
+    Touchpoint,
+)
 from crm.services.stats import member_stats_forget
 
 ERROR_NOT_ALLOWED = "You may not erase members' personal data."
@@ -40,6 +49,8 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
     counts = {
         "identities": Identity.objects.filter(member_id__in=ids).delete()[0],
         "touchpoints": Touchpoint.objects.filter(member_id__in=ids).delete()[0],
+        # A profile note is free text about the person: personal data, it goes too.
+        "notes": MemberNote.objects.filter(member_id__in=ids).delete()[0],
         "tags": Tag.members.through.objects.filter(member_id__in=ids).delete()[0],
         "orders_anonymised": Order.objects.filter(member_id__in=ids).update(member=None),
         "merged_members": len(ids) - 1,

@@ -22,6 +22,7 @@ from crm.models import (
     Consent,
     Identity,
     Member,
+    MemberNote,
     MergeLog,
     NumberSequence,
     Order,
@@ -348,10 +349,11 @@ def members_merge(
     """Merge each pair's member into its survivor, with a fixed number of queries for them all.
 
     Identities, consents (history kept, so the newest decision per channel wins), orders,
-    touchpoints, tags, and every other app's rows (through crm.hooks) move; blank profile fields
-    of a survivor are filled from its merged members, in the order given. A member may be merged
-    once per call and may not also be a survivor in it. Raises MergeError for a member merged
-    with itself or one that is not active, ValueError for pairs that break the rule above.
+    touchpoints, profile notes, tags, and every other app's rows (through crm.hooks) move;
+    blank profile fields of a survivor are filled from its merged members, in the order given.
+    A member may be merged once per call and may not also be a survivor in it. Raises
+    MergeError for a member merged with itself or one that is not active, ValueError for pairs
+    that break the rule above.
     """
     if not pairs:
         return []
@@ -377,6 +379,7 @@ def members_merge(
     consents = _rows_by_member(Consent, moves, "pk")
     orders = _rows_by_member(Order, moves, "pk")
     touchpoints = _rows_by_member(Touchpoint, moves, "pk")
+    notes = _rows_by_member(MemberNote, moves, "pk")
     through = Tag.members.through
     tags: dict[int, set[int]] = defaultdict(set)
     for member_id, tag_id in through.objects.filter(member_id__in=members).values_list(
@@ -411,6 +414,7 @@ def members_merge(
             "consents": [pk for (pk,) in consents.get(merged.pk, [])],
             "orders": [pk for (pk,) in orders.get(merged.pk, [])],
             "touchpoints": [pk for (pk,) in touchpoints.get(merged.pk, [])],
+            "notes": [pk for (pk,) in notes.get(merged.pk, [])],
             "tags": sorted(tags[merged.pk]),
             "tags_added_to_survivor": sorted(added_tags),
             "survivor_filled": sorted(filled),
@@ -422,6 +426,7 @@ def members_merge(
         (Consent, consents),
         (Order, orders),
         (Touchpoint, touchpoints),
+        (MemberNote, notes),
     ):
         column_remap(model, "member_id", {merged: moves[merged] for merged in rows})
     through.objects.bulk_create(tag_links, ignore_conflicts=True)
@@ -530,6 +535,8 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
     Consent.objects.filter(pk__in=snapshot["consents"]).update(member=merged)
     Order.objects.filter(pk__in=snapshot["orders"]).update(member=merged)
     Touchpoint.objects.filter(pk__in=snapshot["touchpoints"]).update(member=merged)
+    # Merges logged before profile notes existed have no "notes" list.
+    MemberNote.objects.filter(pk__in=snapshot.get("notes", [])).update(member=merged)
     through = Tag.members.through
     through.objects.filter(
         member_id=survivor.pk, tag_id__in=snapshot["tags_added_to_survivor"]

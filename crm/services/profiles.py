@@ -253,23 +253,3 @@ def member_note_add(*, member: Member, body: str, actor) -> MemberNote:
     if member.status != Member.Status.ACTIVE:
         raise ProfileError(ERROR_NOT_ACTIVE)
     return MemberNote.objects.create(member=member, body=body, author=actor)
-
-
-# Notes hang on members like another app's rows do, so they move and go through the same hook.
-def notes_on_merge(survivor_id: int, merged_id: int) -> dict:
-    # One query for the usual member without notes (imports merge thousands a batch).
-    ids = list(MemberNote.objects.filter(member_id=merged_id).values_list("pk", flat=True))
-    if ids:
-        MemberNote.objects.filter(pk__in=ids).update(member_id=survivor_id)
-    return {"notes": ids}
-
-
-def notes_on_unmerge(survivor_id: int, merged_id: int, snapshot: dict) -> None:
-    MemberNote.objects.filter(pk__in=snapshot.get("notes", []), member_id=survivor_id).update(
-        member_id=merged_id
-    )
-
-
-def notes_on_erase(member_id: int) -> None:
-    # A note is free text about the person: it is personal data and goes with the rest.
-    MemberNote.objects.filter(member_id=member_id).delete()

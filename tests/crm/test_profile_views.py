@@ -4,13 +4,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from crm.models import Member, MemberNote, Touchpoint
+from crm.profile_cards import ProfileCard, register_profile_card
 from crm.services import member_forget, member_merge_by_hand
 from crm.services.consent import consent_record
 from crm.services.orders import OrderIn, orders_upsert
-from crm.timeline import PAGE_SIZE
+from crm.timeline import PAGE_SIZE, timeline_page
 from tests.factories import IdentityFactory, MemberFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +164,46 @@ def test_the_timeline_loads_more_when_scrolled(login_as):
     # Without htmx the same link is a whole page starting at the cursor.
     page = client.get(more.replace("&amp;", "&")).content.decode()
     assert "<html" in page and page.count('data-testid="timeline-entry"') == 5
+
+
+def test_timeline_page_query_count_is_pinned(login_as, django_assert_num_queries):
+    member = MemberFactory()
+    for i in range(PAGE_SIZE * 3):
+        Touchpoint.objects.create(
+            member=member, channel="web", kind="page_view", at=NOW - timedelta(hours=i)
+        )
+    client = login_as("bob")
+    first = timeline_page(member_id=member.pk)
+
+    # session, user, permissions (2), the role's group; member; one per timeline source (5)
+    with django_assert_num_queries(11):
+        response = client.get(
+            url(member), {"before": first.next_cursor.encode()}, headers={"HX-Request": "true"}
+        )
+    assert response.content.decode().count('data-testid="timeline-entry"') == PAGE_SIZE
+
+
+def test_registered_profile_cards_show_and_cards_with_nothing_to_show_do_not(login_as, monkeypatch):
+    member = MemberFactory()
+    monkeypatch.setattr("crm.profile_cards._cards", {})
+    register_profile_card(
+        ProfileCard("points", "components/messages.html", lambda m: {"points": 120})
+    )
+    register_profile_card(ProfileCard("wallet", "components/messages.html", lambda m: None))
+
+    html = login_as("bob").get(url(member)).content.decode()
+
+    assert 'data-card="points"' in html and 'data-card="wallet"' not in html
+
+
+def test_member_list_rows_link_to_the_profile(login_as):
+    member = MemberFactory()
+
+    html = login_as("bob").get(reverse("crm:member_list")).content.decode()
+
+    assert f'href="/members/{member.member_no}/"' in html
+
+
+def test_words_under_members_are_no_member_numbers():
+    with pytest.raises(NoReverseMatch):
+        reverse("crm:member_detail", args=["export"])

@@ -578,7 +578,9 @@ class Segment(models.Model):
 class MemberNote(models.Model):
     """A note a marketer wrote on a member's profile (moves with merges, goes with erasure)."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="notes", db_index=False
+    )  # (member, at) serves lookups by member
     body = models.TextField(_("note"), max_length=2000)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

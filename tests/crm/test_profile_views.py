@@ -77,6 +77,10 @@ def test_figures_match_hand_counts(login_as):
     assert f'data-testid="figure-last-purchase">{last}<' in html
     channels = html.split('data-testid="figure-channels">')[1].split("</div>")[0]
     assert channels.count("channel-badge") == 3  # store, web, marketplace
+    # The return links to its sale's entry on the timeline.
+    sale = member.orders.get(external_no="S1")
+    assert f'href="#timeline-order-{sale.pk}" data-testid="return-sale-link"' in html
+    assert f'id="timeline-order-{sale.pk}"' in html
 
 
 def test_a_member_without_figures_shows_zeros(login_as):

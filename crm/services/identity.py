@@ -29,7 +29,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
-from crm.services.stats import member_stats_refresh
+from crm.services.stats import member_stats_forget, member_stats_refresh
 from omnichannel.channels import SalesChannel
 
 Kind = Identity.Kind
@@ -447,7 +447,8 @@ def members_merge(
         updated_at=now,
     )
     # The survivors' figures now include the merged members' orders; tombstones have none.
-    member_stats_refresh(member_ids=[*survivors, *moves], at=now)
+    member_stats_refresh(member_ids=survivors, at=now)
+    member_stats_forget(member_ids=list(moves))
     return MergeLog.objects.bulk_create(
         MergeLog(
             survivor_id=pair.survivor_id,

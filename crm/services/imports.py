@@ -17,7 +17,9 @@ from typing import IO
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from crm.bulk import tables_analyze
 from crm.imports import ParsedRow, Preset, RowIssue, get_preset, parse_file
+from crm.models import Consent, Identity, Member, MemberStats, Order
 from crm.services.consent import consents_record_batch
 from crm.services.orders import orders_upsert
 from crm.services.resolution_batch import BatchRecord, members_resolve_batch
@@ -27,6 +29,7 @@ BATCH_SIZE = 20_000
 PREVIEW_ISSUES = 200
 RESOLVE_ATTEMPTS = 3
 REPORT_HEADER = ("line", "column", "value", "severity", "reason")
+GROWING_TABLES = (Member, Identity, Order, MemberStats, Consent)
 
 
 @dataclass
@@ -96,11 +99,14 @@ def import_file_run(
     # transaction rolled back at the end.
     try:
         with transaction.atomic() if dry_run else nullcontext():
-            for batch in _batches(rows, batch_size):
+            for number, batch in enumerate(_batches(rows, batch_size), start=1):
                 good = [row for row in batch if _count(result, row, issues)]
                 if good:
                     with transaction.atomic():
                         _import_batch(preset=preset, rows=good, result=result)
+                if number & (number - 1) == 0:
+                    # After batches 1, 2, 4, 8, …: tables this import grows keep true statistics.
+                    tables_analyze(GROWING_TABLES)
                 if on_progress:
                     on_progress(result)
             if dry_run:

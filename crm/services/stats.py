@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.bulk import chunked
+from crm.bulk import chunked, uses_copy
 from crm.models import Member, MemberStats, RfmGroup
 from crm.selectors import rfm_group_counts
 from omnichannel.channels import ONLINE_SALES_CHANNELS, SALES_CHANNELS, Channel
@@ -86,19 +86,20 @@ def _params(at: datetime) -> list:
 
 @transaction.atomic
 def member_stats_refresh(*, member_ids: Iterable[int], at: datetime | None = None) -> int:
-    """Recompute the figures of these members from their orders; a member that is no longer
-    active loses its row. RFM scores stay until the next scoring. Returns members refreshed."""
+    """Recompute the figures of these members from their orders. Only active members get
+    figures: a caller that merged or erased members drops theirs (member_stats_forget). RFM
+    scores stay until the next scoring. Returns members refreshed."""
     at = at or timezone.now()
     ids = sorted(set(member_ids))
     refreshed = 0
     with connection.cursor() as cursor:
         for chunk in chunked(ids, REFRESH_CHUNK):
-            members = f"m.id IN ({', '.join(['%s'] * len(chunk))})"
-            cursor.execute(_UPSERT.format(members=members), [*_params(at), *chunk])
+            if uses_copy():
+                members, params = "m.id = ANY(%s::bigint[])", [list(chunk)]  # one array parameter
+            else:
+                members, params = f"m.id IN ({', '.join(['%s'] * len(chunk))})", list(chunk)
+            cursor.execute(_UPSERT.format(members=members), [*_params(at), *params])
             refreshed += cursor.rowcount
-    inactive = Member.objects.filter(pk__in=ids).exclude(status=Member.Status.ACTIVE)
-    for chunk in chunked(ids, REFRESH_CHUNK):
-        MemberStats.objects.filter(member_id__in=chunk, member__in=inactive).delete()
     return refreshed
 
 

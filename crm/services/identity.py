@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -49,6 +49,7 @@ NORMALIZERS = {
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
 MEMBER_NO_SEQUENCE = "member_no"
+MEMBER_NO_PG_SEQUENCE = "crm_member_no_seq"  # crm/migrations/0011
 MEMBER_NO_PREFIX = "OC"
 
 ERROR_MERGE_SELF = "A member cannot be merged with itself."
@@ -240,6 +241,13 @@ def member_numbers_allocate(*, count: int) -> list[str]:
     """
     if count <= 0:
         return []
+    if connection.vendor == "postgresql":
+        # A sequence takes no lock that lasts until commit; a rolled-back number is skipped.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(%s) FROM generate_series(1, %s)", [MEMBER_NO_PG_SEQUENCE, count]
+            )
+            return [f"{MEMBER_NO_PREFIX}{n:09d}" for (n,) in cursor.fetchall()]
     with transaction.atomic():
         NumberSequence.objects.get_or_create(name=MEMBER_NO_SEQUENCE)
         # One conditional UPDATE reserves the whole block; concurrent callers queue on the row.

@@ -114,8 +114,34 @@ def test_generated_member_numbers_never_repeat():
     first = member_numbers_allocate(count=3)
     second = member_numbers_allocate(count=2)
 
-    assert first == ["OC000000001", "OC000000002", "OC000000003"]
-    assert second == ["OC000000004", "OC000000005"]
+    numbers = [int(no.removeprefix("OC")) for no in first + second]
+    assert all(len(no) == 11 and no.startswith("OC") for no in first + second)
+    assert numbers == sorted(set(numbers))  # increasing, never repeated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_number_does_not_wait_for_another_transaction_to_commit():
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time; numbers come from a row there")
+    taken: list[str] = []
+
+    def other_caller():
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        taken.extend(member_numbers_allocate(count=1))
+        connection.close()
+
+    with transaction.atomic():
+        mine = member_numbers_allocate(count=1)
+        thread = threading.Thread(target=other_caller)
+        thread.start()
+        thread.join(timeout=10)
+
+    assert taken and taken != mine
 
 
 def test_random_batches_in_any_order_find_exactly_the_real_people():

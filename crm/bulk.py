@@ -73,25 +73,36 @@ def models_write(
         )
 
 
-def column_remap(model: type[models.Model], column: str, moves: Mapping[int, int]) -> int:
-    """Set `column` from each old id to its new one: one UPDATE (PostgreSQL) or a CASE per few
-    hundred ids. Returns the rows changed."""
+def column_remap(
+    model: type[models.Model],
+    column: str,
+    moves: Mapping[int, int],
+    *,
+    key: str | None = None,
+    also: Mapping[str, object] | None = None,
+) -> int:
+    """For each (old, new) of `moves`, set `column` to new on the rows whose `key` column (by
+    default `column` itself) is old, and the `also` columns to fixed values: one UPDATE over
+    arrays on PostgreSQL, a CASE per few hundred ids elsewhere. Returns the rows changed."""
     if not moves:
         return 0
+    key = key or column
+    also = dict(also or {})
     if uses_copy():
         table = connection.ops.quote_name(model._meta.db_table)
+        fixed = "".join(f", {name} = %s" for name in also)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {column} = m.new "  # noqa: S608
+                f"UPDATE {table} SET {column} = m.new{fixed} "  # noqa: S608
                 f"FROM unnest(%s::bigint[], %s::bigint[]) AS m(old, new) "
-                f"WHERE {table}.{column} = m.old",
-                [list(moves), list(moves.values())],
+                f"WHERE {table}.{key} = m.old",
+                [*also.values(), list(moves), list(moves.values())],
             )
             return cursor.rowcount
     changed = 0
     for chunk in chunked(list(moves.items()), CASE_CHUNK):
-        changed += model.objects.filter(**{f"{column}__in": [old for old, _ in chunk]}).update(
-            **{column: case_by_pk(dict(chunk), field=column)}
+        changed += model.objects.filter(**{f"{key}__in": [old for old, _ in chunk]}).update(
+            **{column: case_by_pk(dict(chunk), field=key)}, **also
         )
     return changed
 

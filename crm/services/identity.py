@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import normalize
-from crm.bulk import case_by_pk, column_remap
+from crm.bulk import column_remap
 from crm.hooks import member_hooks
 from crm.models import (
     Consent,
@@ -449,10 +449,12 @@ def members_merge(
         for member in filled_survivors:
             member.updated_at = now
         Member.objects.bulk_update(filled_survivors, [*sorted(filled_fields), "updated_at"])
-    Member.objects.filter(pk__in=moves).update(
-        status=Member.Status.MERGED,
-        merged_into=case_by_pk(moves),
-        updated_at=now,
+    column_remap(
+        Member,
+        "merged_into_id",
+        moves,
+        key="id",
+        also={"status": Member.Status.MERGED.value, "updated_at": now},
     )
     # The survivors' figures now include the merged members' orders; tombstones have none.
     member_stats_refresh(member_ids=survivors, at=now)

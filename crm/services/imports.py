@@ -7,11 +7,13 @@ exactly what a real run would do.
 """
 
 import csv
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from queue import Full, Queue
 from typing import IO
 
 from django.db import IntegrityError, transaction
@@ -99,7 +101,7 @@ def import_file_run(
     # transaction rolled back at the end.
     try:
         with transaction.atomic() if dry_run else nullcontext():
-            for number, batch in enumerate(_batches(rows, batch_size), start=1):
+            for number, batch in enumerate(_batches_ahead(rows, batch_size), start=1):
                 good = [row for row in batch if _count(result, row, issues)]
                 if good:
                     with transaction.atomic():
@@ -148,6 +150,49 @@ def _batches(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+_END = object()
+
+
+def _batches_ahead(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    """_batches, with the next batch parsed in a thread while the caller writes this one.
+
+    Parsing touches no database. Writing a batch is mostly waiting on PostgreSQL, and psycopg
+    releases the GIL while it waits, so the two overlap. An error while reading the file (a
+    bad header, say) is raised here, in the caller's thread, as _batches would raise it.
+    """
+    handoff: Queue = Queue(maxsize=1)
+    stopped = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stopped.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def parse() -> None:
+        try:
+            for batch in _batches(rows, size):
+                if not hand_over(batch):
+                    return
+            hand_over(_END)
+        except BaseException as exc:
+            hand_over(exc)
+
+    parser = threading.Thread(target=parse, name="import-parse", daemon=True)
+    parser.start()
+    try:
+        while (item := handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        parser.join()
 
 
 def _count(result: ImportResult, row: ParsedRow, report: ImportReport) -> bool:

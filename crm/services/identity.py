@@ -49,7 +49,7 @@ NORMALIZERS = {
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
 MEMBER_NO_SEQUENCE = "member_no"
-MEMBER_NO_PG_SEQUENCE = "crm_member_no_seq"  # crm/migrations/0011
+MEMBER_NO_PG_SEQUENCE = "crm_member_no_seq"  # crm/migrations/0013
 MEMBER_NO_PREFIX = "OC"
 
 ERROR_MERGE_SELF = "A member cannot be merged with itself."

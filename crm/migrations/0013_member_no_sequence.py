@@ -25,6 +25,6 @@ def drop_sequence(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("crm", "0010_drop_redundant_member_indexes")]
+    dependencies = [("crm", "0012_membernote")]
 
     operations = [migrations.RunPython(create_sequence, drop_sequence)]

@@ -54,10 +54,10 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.selectors import member_ids_for_term, name_prefix_q
 from crm.services import (
     ErasureError,
     MergeError,
-    identifiers_normalize,
     member_forget,
     member_merge_by_hand,
     member_unmerge,
@@ -141,41 +141,6 @@ class LargeTablePaginator(Paginator):
 
 
 # --- Searching --------------------------------------------------------------------------------
-
-
-def member_ids_for_term(term: str) -> list[int]:
-    """Members a search box text names: a member number, or any identifier in any spelling.
-
-    One query, every branch on a unique index: member_no, and (kind, value) for each kind the
-    text is a valid identifier of once normalised (0912-345-678, +886 912 345 678 and
-    ０９１２３４５６７８ all find +886912345678).
-    """
-    term = term.strip()
-    if not term:
-        return []
-    by_number = Member.objects.filter(member_no__in={term, term.upper()}).values_list("pk")
-    keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
-    if not keys:
-        return list(by_number.values_list("pk", flat=True))
-    by_identity = Identity.objects.filter(
-        reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
-    ).values_list("member_id")
-    return [pk for (pk,) in by_number.union(by_identity)]
-
-
-def name_prefix_q(term: str, field: str = "name") -> Q:
-    """`field` starts with term, written so the btree index on it is used.
-
-    A LIKE 'x%' cannot use a plain btree index under a non-C collation; the range
-    term <= field < term + U+10FFFF can, and the LIKE beside it keeps the match exact.
-    """
-    return Q(
-        **{
-            f"{field}__gte": term,
-            f"{field}__lt": term + "\U0010ffff",
-            f"{field}__startswith": term,
-        }
-    )
 
 
 class MemberSearchMixin:

@@ -1,14 +1,15 @@
 """Read queries that pages and services share, shaped for their use."""
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from crm.models import Consent, Identity, Member, MemberStats, MergeLog, Order, RfmGroup, Tag
-from crm.normalize import InvalidIdentifier, normalize_email, normalize_phone
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel, MessagingChannel
 
 MEMBER_PAGE_SIZE = 50
@@ -48,45 +49,6 @@ def member_overview(*, now: datetime | None = None) -> MemberOverview:
         store_revenue_last_30_days=orders["store"] or 0,
         since=since,
     )
-
-
-def _identity_values_for_query(query: str) -> list[str]:
-    """The normal forms a search box text could be, so any spelling of a phone matches."""
-    candidates = {query, query.upper()}
-    for normalize in (normalize_phone, normalize_email):
-        with suppress(InvalidIdentifier):
-            candidates.add(normalize(query))
-    return sorted(candidates)
-
-
-def member_search(*, query: str = "") -> QuerySet[Member]:
-    """Active members matching a member number, a name or any identifier, newest first.
-
-    Count-free: callers page by pk (keyset) so the list stays fast at a million members.
-    """
-    members = Member.objects.filter(status=Member.Status.ACTIVE).select_related("home_store")
-    query = query.strip()
-    if query:
-        by_identity = Identity.objects.filter(value__in=_identity_values_for_query(query)).values(
-            "member_id"
-        )
-        members = members.filter(
-            Q(member_no=query.upper()) | Q(name__startswith=query) | Q(pk__in=by_identity)
-        )
-    contact = Identity.objects.filter(kind__in=[Identity.Kind.PHONE, Identity.Kind.EMAIL])
-    return members.prefetch_related(
-        Prefetch("identities", queryset=contact.order_by("first_seen_at"), to_attr="contacts")
-    ).order_by("-pk")
-
-
-def member_page(*, query: str = "", before: int | None = None) -> tuple[list[Member], int | None]:
-    """One page of member_search and the cursor of the next page (None on the last)."""
-    members = member_search(query=query)
-    if before is not None:
-        members = members.filter(pk__lt=before)
-    rows = list(members[: MEMBER_PAGE_SIZE + 1])
-    next_before = rows[MEMBER_PAGE_SIZE - 1].pk if len(rows) > MEMBER_PAGE_SIZE else None
-    return rows[:MEMBER_PAGE_SIZE], next_before
 
 
 def rfm_group_counts() -> dict[str, int]:
@@ -184,4 +146,271 @@ def member_merge_candidates(*, term: str, exclude: Member) -> list[Member]:
     """Active members a by-hand merge could join with: by member number, name or identifier."""
     if not term.strip():
         return []
-    return list(member_search(query=term).exclude(pk=exclude.pk)[:MERGE_CANDIDATES])
+    # The member list's search (any identifier in any spelling, number, name prefix).
+    members = member_list_queryset(filters=MemberListFilters(q=term)).exclude(pk=exclude.pk)
+    return list(_member_rows(members.order_by("-pk"))[:MERGE_CANDIDATES])
+
+
+# --- Searching (the member list, the admin, the top bar) ------------------------------------
+
+
+def member_ids_for_term(term: str) -> list[int]:
+    """Members a search box text names: a member number, or any identifier in any spelling.
+
+    One query, every branch on a unique index: member_no, and (kind, value) for each kind the
+    text is a valid identifier of once normalised (0912-345-678, +886 912 345 678 and
+    ０９１２３４５６７８ all find +886912345678).
+    """
+    term = term.strip()
+    if not term:
+        return []
+    by_number = Member.objects.filter(member_no__in={term, term.upper()}).values_list("pk")
+    from crm.services.identity import identifiers_normalize  # services import selectors
+
+    keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
+    if not keys:
+        return list(by_number.values_list("pk", flat=True))
+    by_identity = Identity.objects.filter(
+        reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
+    ).values_list("member_id")
+    return [pk for (pk,) in by_number.union(by_identity)]
+
+
+def name_prefix_q(term: str, field: str = "name") -> Q:
+    """`field` starts with term, written so the btree index on it is used.
+
+    A LIKE 'x%' cannot use a plain btree index under a non-C collation; the range
+    term <= field < term + U+10FFFF can, and the LIKE beside it keeps the match exact.
+    """
+    return Q(
+        **{
+            f"{field}__gte": term,
+            f"{field}__lt": term + "\U0010ffff",
+            f"{field}__startswith": term,
+        }
+    )
+
+
+def member_search_ids(term: str) -> QuerySet:
+    """The pks of members a search box text names, as one subquery (nothing runs yet).
+
+    A member number, any identifier in any spelling (member_ids_for_term's keys, on the unique
+    (kind, value) index) or a name prefix (on the name index), UNIONed so each branch keeps
+    its index and the list runs one query for all of them.
+    """
+    from crm.services.identity import identifiers_normalize  # services import selectors
+
+    term = term.strip()
+    branches = [Member.objects.filter(member_no__in={term, term.upper()}).values("pk")]
+    keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
+    if keys:
+        lookups = reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
+        branches.append(Identity.objects.filter(lookups).values("member_id"))
+    branches.append(Member.objects.filter(name_prefix_q(term)).values("pk"))
+    return branches[0].union(*branches[1:])
+
+
+# --- The member list (/members/) --------------------------------------------------------------
+
+CONSENT_NONE = "none"  # no decision recorded for the channel
+
+
+@dataclass(frozen=True)
+class MemberListFilters:
+    """What the member list is narrowed to; every field empty means all active members."""
+
+    q: str = ""
+    acquisition_channel: str = ""
+    bought: tuple[str, ...] = ()  # bought in every one of these sales channels
+    tag_id: int | None = None
+    consent_channel: str = ""
+    consent_state: str = ""  # Consent.State value or CONSENT_NONE
+    home_store_id: int | None = None
+    segment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MemberSort:
+    key: str  # the ?sort= value
+    field: str  # the ORDER BY expression's path
+    descending: bool
+    on_stats: bool = False  # a MemberStats column: members without a figure come last
+
+
+MEMBER_SORTS: dict[str, MemberSort] = {
+    sort.key: sort
+    for sort in (
+        MemberSort("-joined", "joined_at", descending=True),
+        MemberSort("joined", "joined_at", descending=False),
+        MemberSort("name", "name", descending=False),
+        MemberSort("-name", "name", descending=True),
+        MemberSort("-spend", "stats__total_spend_twd", descending=True, on_stats=True),
+        MemberSort("spend", "stats__total_spend_twd", descending=False, on_stats=True),
+        MemberSort("-last_purchase", "stats__last_purchase_at", descending=True, on_stats=True),
+        MemberSort("last_purchase", "stats__last_purchase_at", descending=False, on_stats=True),
+    )
+}
+DEFAULT_MEMBER_SORT = "-joined"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MemberCursor:
+    """Where the next page starts: after (value, pk) in the sort's order.
+
+    `blank` marks the tail of a MemberStats sort: members with no figure there (never bought,
+    or no figures row yet), in pk order after every member that has one.
+    """
+
+    pk: int
+    value: object = None
+    blank: bool = False
+
+    def encode(self) -> str:
+        if self.blank:
+            return f"b.{self.pk}"
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        return f"v.{self.pk}.{value}"
+
+    @classmethod
+    def decode(cls, text: str, sort: MemberSort) -> "MemberCursor":
+        """Raises InvalidCursor for anything encode() did not write."""
+        kind, _, rest = text.partition(".")
+        pk_text, _, value_text = rest.partition(".")
+        try:
+            pk = int(pk_text)
+            if kind == "b" and not value_text:
+                return cls(pk=pk, blank=True)
+            if kind != "v":
+                raise ValueError(kind)
+            if sort.field.endswith("_at"):
+                value: object = datetime.fromisoformat(value_text)
+                if timezone.is_naive(value):
+                    raise ValueError(value_text)
+            elif sort.field.endswith("_twd"):
+                value = int(value_text)
+            else:
+                value = value_text
+        except ValueError as exc:
+            raise InvalidCursor(text) from exc
+        return cls(pk=pk, value=value)
+
+
+@dataclass
+class MemberListPage:
+    members: list[Member]
+    next_cursor: str | None
+    sort: MemberSort
+
+
+def _consent_condition(channel: str, state: str):
+    """The newest decision per (member, channel) is `state` (or there is none).
+
+    A scalar subquery per member on the (member, channel, -at) index: one index probe per
+    row the list reads, so its cost follows the page, not the table.
+    """
+    decisions = Consent.objects.filter(member=OuterRef("pk"), channel=channel)
+    if state == CONSENT_NONE:
+        return ~Exists(decisions)
+    return Exact(Subquery(decisions.order_by("-at", "-pk").values("state")[:1]), state)
+
+
+def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
+    """Active members narrowed by the list's filters, unordered and unshaped.
+
+    The list pages it, the export writes it and the bulk tag actions change it, so all three
+    act on exactly the members the marketer filtered.
+    """
+    members = Member.objects.filter(status=Member.Status.ACTIVE)
+    if filters.q.strip():
+        members = members.filter(pk__in=member_search_ids(filters.q))
+    if filters.acquisition_channel:
+        members = members.filter(acquisition_channel=filters.acquisition_channel)
+    for channel in filters.bought:
+        members = members.filter(**{f"stats__bought_{channel}": True})
+    if filters.tag_id is not None:
+        tagged = Tag.members.through.objects.filter(tag_id=filters.tag_id, member_id=OuterRef("pk"))
+        members = members.filter(Exists(tagged))
+    if filters.consent_channel and filters.consent_state:
+        members = members.filter(_consent_condition(filters.consent_channel, filters.consent_state))
+    if filters.home_store_id is not None:
+        members = members.filter(home_store_id=filters.home_store_id)
+    return members
+
+
+def _after(sort: MemberSort, cursor: MemberCursor) -> Q:
+    pk_after = Q(pk__lt=cursor.pk) if sort.descending else Q(pk__gt=cursor.pk)
+    value_after = "lt" if sort.descending else "gt"
+    return Q(**{f"{sort.field}__{value_after}": cursor.value}) | (
+        Q(**{sort.field: cursor.value}) & pk_after
+    )
+
+
+def member_list_page(
+    *,
+    filters: MemberListFilters,
+    sort_key: str = DEFAULT_MEMBER_SORT,
+    after: str = "",
+    size: int = MEMBER_PAGE_SIZE,
+) -> MemberListPage:
+    """One page of the member list in the chosen order, and the cursor of the next one.
+
+    Keyset paging on (sort value, pk): no COUNT and no OFFSET, so page 20,000 costs what page
+    one costs. On a MemberStats sort the members with a figure come first (an inner join the
+    column's index can drive), then those without one (no figures row yet, or never bought)
+    by pk; a page that crosses from one part to the other takes a second query.
+    Raises InvalidCursor for a cursor this function did not hand out.
+    """
+    sort = MEMBER_SORTS.get(sort_key) or MEMBER_SORTS[DEFAULT_MEMBER_SORT]
+    cursor = MemberCursor.decode(after, sort) if after else None
+    base = member_list_queryset(filters=filters)
+    pk_order = "-pk" if sort.descending else "pk"
+    value_order = f"-{sort.field}" if sort.descending else sort.field
+    rows: list[Member] = []
+    if cursor is None or not cursor.blank:
+        head = base.filter(**{f"{sort.field}__isnull": False}) if sort.on_stats else base
+        if cursor is not None:
+            head = head.filter(_after(sort, cursor))
+        head = head.annotate(sort_value=F(sort.field)).order_by(value_order, pk_order)
+        rows = list(_member_rows(head)[: size + 1])
+    if sort.on_stats and len(rows) <= size:
+        tail = base.filter(Q(stats__isnull=True) | Q(**{f"{sort.field}__isnull": True}))
+        if cursor is not None and cursor.blank:
+            tail = tail.filter(Q(pk__lt=cursor.pk) if sort.descending else Q(pk__gt=cursor.pk))
+        for member in _member_rows(tail.order_by(pk_order))[: size + 1 - len(rows)]:
+            member.blank_sort_value = True
+            rows.append(member)
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        if getattr(last, "blank_sort_value", False):
+            next_cursor = MemberCursor(pk=last.pk, blank=True).encode()
+        else:
+            next_cursor = MemberCursor(pk=last.pk, value=last.sort_value).encode()
+    return MemberListPage(members=rows[:size], next_cursor=next_cursor, sort=sort)
+
+
+def _member_rows(members: QuerySet[Member]) -> QuerySet[Member]:
+    """The list's columns: home store, figures (blank without a MemberStats row), contacts."""
+    contact = Identity.objects.filter(kind__in=[Identity.Kind.PHONE, Identity.Kind.EMAIL])
+    return (
+        members.select_related("home_store")
+        .annotate(
+            total_spend=F("stats__total_spend_twd"),
+            orders_count=F("stats__orders_count"),
+            last_purchase=F("stats__last_purchase_at"),
+        )
+        .prefetch_related(
+            Prefetch("identities", queryset=contact.order_by("first_seen_at"), to_attr="contacts")
+        )
+    )
+
+
+def members_tag_change_count(*, members: QuerySet[Member], tag: Tag, add: bool) -> int:
+    """How many members an add (those lacking the tag) or a remove (those having it) changes."""
+    tagged = Tag.members.through.objects.filter(tag=tag, member_id=OuterRef("pk"))
+    active = members.filter(status=Member.Status.ACTIVE)
+    return active.exclude(Exists(tagged)).count() if add else active.filter(Exists(tagged)).count()

@@ -22,6 +22,10 @@ register_converter(MemberNoConverter, "member_no")
 app_name = "crm"
 urlpatterns = [
     path("", views.member_list, name="member_list"),
+    path("export/", views.member_export, name="member_export"),
+    path("exports/<int:pk>/", views.member_export_status, name="member_export_status"),
+    path("exports/<int:pk>/download/", views.member_export_download, name="member_export_download"),
+    path("bulk-tag/", views.member_bulk_tag, name="member_bulk_tag"),
     # The 360° profile and its actions.
     path("<member_no:member_no>/", views_profile.member_detail, name="member_detail"),
     path("<member_no:member_no>/edit/", views_profile.member_edit, name="member_edit"),

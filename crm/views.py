@@ -1,27 +1,220 @@
+"""The member list (/members/): search, filters, keyset paging, export and bulk tag actions.
+
+Everything the list shows is in the URL (a GET form), so a search or a filtered list can be
+bookmarked and shared; the export and the bulk actions take the same query string, so they
+act on exactly the members the page lists.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import FileResponse, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from crm.selectors import member_page
+from crm.forms import BulkTagForm, ExportForm, MemberFilterForm
+from crm.models import ExportJob, Member, Store, Tag
+from crm.resources import MemberResource
+from crm.selectors import (
+    InvalidCursor,
+    MemberListFilters,
+    member_list_page,
+    member_list_queryset,
+    members_tag_change_count,
+)
+from crm.services.exports import ExportError, export_job_create
+from crm.services.tags import members_tag_add, members_tag_remove
 from omnichannel.http import HtmxHttpRequest
+
+EXPORT_PERMISSION = "crm.export_members"
+UNMASK_PERMISSION = "crm.unmask_personal_data"
+BULK_TAG_PERMISSION = "crm.change_tag"
+RECENT_EXPORTS = 3
+RECENT_EXPORTS_DAYS = 7
+ERROR_BROKEN_PAGE_LINK = gettext_lazy("That page link no longer works: here is the first page.")
+MEMBER_LABEL = Member._meta.label_lower
+
+# Query-string keys that choose members (not the page or the order): exports and bulk
+# actions carry these.
+FILTER_KEYS = ("q", "channel", "bought", "tag", "consent_channel", "consent", "store")
+
+
+def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, MemberListFilters]:
+    stores = list(Store.objects.only("pk", "name"))
+    form = MemberFilterForm(query, tags=tags, stores=stores)
+    form.is_valid()  # errors show beside their fields; valid fields still filter
+    return form, form.filters()
+
+
+def _tags() -> list[Tag]:
+    return list(Tag.objects.only("pk", "name").order_by("name"))
+
+
+def _filter_query(query: QueryDict) -> str:
+    """The query string of the list's filters alone (for export, bulk actions, going back)."""
+    return urlencode([(k, v) for k in FILTER_KEYS for v in query.getlist(k) if v])
+
+
+def _recent_exports(user) -> list[ExportJob]:
+    since = timezone.now() - timedelta(days=RECENT_EXPORTS_DAYS)
+    jobs = ExportJob.objects.defer("query").filter(
+        created_by=user, model_label=MEMBER_LABEL, created_at__gte=since
+    )
+    return list(jobs.order_by("-pk")[:RECENT_EXPORTS])
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required("crm.view_member", raise_exception=True)
 def member_list(request: HtmxHttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
+    tags = _tags()
+    form, filters = _filters_from(request.GET, tags)
+    after = request.GET.get("after", "")
     try:
-        before = int(request.GET["before"]) if request.GET.get("before") else None
-    except ValueError:
-        before = None
-    members, next_before = member_page(query=query, before=before)
+        page = member_list_page(filters=filters, sort_key=form.sort_key, after=after)
+    except InvalidCursor:
+        messages.warning(request, ERROR_BROKEN_PAGE_LINK)
+        after = ""
+        page = member_list_page(filters=filters, sort_key=form.sort_key)
     template = "crm/member_list.html"
     # A history restore asks for the whole page again, so it gets the whole page.
     if request.htmx and not request.htmx.history_restore_request:
-        # "Load more" appends rows; a search swaps the whole result table.
-        template += "#member-rows" if before is not None else "#member-results"
-    context = {"members": members, "next_before": next_before, "query": query}
+        # "Load more" appends rows; a search, a filter or a new order swaps the results.
+        template += "#member-rows" if after else "#member-results"
+    filter_query = _filter_query(request.GET)
+    context = {
+        "form": form,
+        "page": page,
+        "members": page.members,
+        "filtered": any(request.GET.get(k) for k in FILTER_KEYS),
+        "filter_query": filter_query,
+        "sort": page.sort.key,
+        "can_export": request.user.has_perm(EXPORT_PERMISSION),
+        "can_bulk_tag": request.user.has_perm(BULK_TAG_PERMISSION),
+    }
+    context["bulk_form"] = BulkTagForm(tags=tags) if context["can_bulk_tag"] else None
+    if not request.htmx or request.htmx.history_restore_request:
+        context["exports"] = _recent_exports(request.user) if context["can_export"] else []
     return render(request, template, context)
+
+
+def _list_url(filter_query: str) -> str:
+    url = reverse("crm:member_list")
+    return f"{url}?{filter_query}" if filter_query else url
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+
+@require_POST
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def member_export(request: HtmxHttpRequest) -> HttpResponse:
+    """Queue an export of the filtered list (the filters are this request's query string)."""
+    _form, filters = _filters_from(request.GET, _tags())
+    export_form = ExportForm(request.POST)
+    filter_query = _filter_query(request.GET)
+    if not export_form.is_valid():
+        messages.error(request, _("Choose CSV or XLSX."))
+        return redirect(_list_url(filter_query))
+    members = member_list_queryset(filters=filters).order_by("pk")
+    try:
+        job = export_job_create(
+            queryset=members,
+            resource_class=MemberResource,
+            fields=None,
+            file_format=export_form.cleaned_data["file_format"],
+            unmask=request.user.has_perm(UNMASK_PERMISSION),
+            total=members.count(),
+            actor=request.user,
+        )
+    except ExportError as exc:
+        messages.error(request, str(exc))
+        return redirect(_list_url(filter_query))
+    if request.htmx:
+        return render(request, "crm/member_list.html#export-job", {"job": job})
+    return redirect(_list_url(filter_query))
+
+
+def _own_export(request: HtmxHttpRequest, pk: int, **extra) -> ExportJob:
+    # The file holds what its asker could see (unmasked or not): only they fetch it.
+    jobs = ExportJob.objects.defer("query").filter(
+        created_by=request.user, model_label=MEMBER_LABEL
+    )
+    return get_object_or_404(jobs, pk=pk, **extra)
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def member_export_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One export's progress (htmx polls it every second until it is done)."""
+    job = _own_export(request, pk)
+    if not request.htmx:
+        return redirect("crm:member_list")
+    return render(request, "crm/member_list.html#export-job", {"job": job})
+
+
+@require_GET
+@permission_required(EXPORT_PERMISSION, raise_exception=True)
+def member_export_download(request: HtmxHttpRequest, pk: int) -> FileResponse:
+    job = _own_export(request, pk, status=ExportJob.Status.DONE)
+    return FileResponse(
+        job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1]
+    )
+
+
+# --- Bulk tag actions -------------------------------------------------------------------------
+
+
+@require_POST
+@permission_required(BULK_TAG_PERMISSION, raise_exception=True)
+def member_bulk_tag(request: HtmxHttpRequest) -> HttpResponse:
+    """Add or remove a tag on every member of the filtered list, after a confirmation.
+
+    The first POST counts the members it would change and asks; the second (confirm=1)
+    changes them with one statement and goes back to the list.
+    """
+    tags = _tags()
+    _form, filters = _filters_from(request.GET, tags)
+    filter_query = _filter_query(request.GET)
+    form = BulkTagForm(request.POST, tags=tags)
+    if not form.is_valid():
+        messages.error(request, _("Choose a tag and whether to add or remove it."))
+        return redirect(_list_url(filter_query))
+    tag, adding = form.chosen_tag, form.cleaned_data["action"] == BulkTagForm.ADD
+    members = member_list_queryset(filters=filters)
+    if not form.cleaned_data["confirm"]:
+        context = {
+            "form": form,
+            "tag": tag,
+            "adding": adding,
+            "count": members_tag_change_count(members=members, tag=tag, add=adding),
+            "filter_query": filter_query,
+            "list_url": _list_url(filter_query),
+        }
+        template = "crm/member_bulk_confirm.html"
+        if request.htmx:
+            template += "#bulk-confirm"
+        return render(request, template, context)
+    if adding:
+        changed = members_tag_add(members=members, tag=tag, actor=request.user)
+        text = ngettext(
+            "Tag “%(tag)s” added to %(count)s member.",
+            "Tag “%(tag)s” added to %(count)s members.",
+            changed,
+        )
+    else:
+        changed = members_tag_remove(members=members, tag=tag, actor=request.user)
+        text = ngettext(
+            "Tag “%(tag)s” removed from %(count)s member.",
+            "Tag “%(tag)s” removed from %(count)s members.",
+            changed,
+        )
+    messages.success(request, text % {"tag": tag.name, "count": f"{changed:,}"})
+    return redirect(_list_url(filter_query))

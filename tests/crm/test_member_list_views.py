@@ -1,0 +1,232 @@
+"""The /members/ page: rendering per persona, htmx partials, export and bulk tag actions."""
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.models import ExportJob, MemberStats, Tag
+from tests.factories import IdentityFactory, MemberFactory, StoreFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def members():
+    store = StoreFactory(code="TPE01", name="台北信義店")
+    made = []
+    for n in range(60):
+        member = MemberFactory(member_no=f"M{n:07d}", name=f"陳{n:02d}", home_store=store)
+        IdentityFactory(member=member, raw=f"09{n:08d}")
+        MemberStats.objects.create(member=member, total_spend_twd=n * 1000, orders_count=n)
+        made.append(member)
+    return made
+
+
+def test_page_lists_members_with_figures(login_as, members):
+    response = login_as("bob").get("/members/", {"sort": "-spend"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.index("M0000059") < html.index("M0000058")  # highest spend first
+    assert "NT$59,000" in html
+    assert 'data-testid="load-more"' in html
+
+
+def test_a_search_is_in_the_url_and_finds_any_spelling(login_as, members):
+    html = login_as("bob").get("/members/", {"q": "+886 9 0000 0007"}).content.decode()
+
+    assert "M0000007" in html
+    assert "M0000008" not in html
+
+
+def test_an_htmx_search_gets_the_results_only(login_as, members):
+    response = login_as("bob").get("/members/", {"q": "陳0"}, **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="member-results"')
+    assert "<html" not in html
+
+
+def test_load_more_appends_rows_only(login_as, members):
+    client = login_as("bob")
+    first = client.get("/members/").context["page"]
+
+    response = client.get("/members/", {"after": first.next_cursor}, **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith("<tr")
+    assert html.count('data-testid="member-row"') == 10  # 60 members, 50 a page
+
+
+def test_a_broken_page_link_shows_the_first_page(login_as, members):
+    response = login_as("bob").get("/members/", {"after": "v.12.nonsense"})
+
+    assert response.status_code == 200
+    assert "That page link no longer works" in response.content.decode()
+
+
+def test_an_invalid_filter_shows_its_error_and_the_others_still_apply(login_as, members):
+    response = login_as("bob").get("/members/", {"consent_channel": "line", "q": "M0000003"})
+
+    html = response.content.decode()
+    assert "Choose both a channel and a consent state." in html
+    assert html.count('data-testid="member-row"') == 1
+
+
+def test_empty_state_says_what_to_do_next(login_as, members):
+    html = login_as("bob").get("/members/", {"q": "nobody-here"}).content.decode()
+
+    assert 'data-testid="member-empty"' in html
+    assert "Clear the search and filters" in html
+
+
+@pytest.mark.parametrize("persona", ["alice", "bob"])
+def test_marketers_and_admins_see_bulk_actions(login_as, members, persona):
+    html = login_as(persona).get("/members/").content.decode()
+
+    assert 'data-testid="bulk-tag-form"' in html
+    assert 'data-testid="export-form"' in html
+
+
+def test_analysts_see_no_bulk_actions_and_masked_names(login_as, members):
+    html = login_as("carol").get("/members/").content.decode()
+
+    assert 'data-testid="bulk-tag-form"' not in html
+    assert 'data-testid="export-form"' in html  # analysts may export, masked
+    assert "陳05" not in html and "陳**" in html
+
+
+# --- Query counts -----------------------------------------------------------------------------
+
+# session, user, permissions (user and groups), the role label, tags and stores (the filter
+# form's choices, read once), the page's members, their contacts, the viewer's recent exports
+FIRST_PAGE_QUERIES = 10
+
+
+def test_first_page_query_count_is_pinned(login_as, members, django_assert_num_queries):
+    client = login_as("bob")
+    with django_assert_num_queries(FIRST_PAGE_QUERIES):
+        client.get("/members/")
+
+
+def test_filtered_sorted_page_takes_the_same_queries(login_as, members, django_assert_num_queries):
+    client = login_as("bob")
+    tag = TagFactory(name="VIP", members=members[:5])
+    store = members[0].home_store
+    params = {"tag": tag.pk, "store": store.pk, "sort": "-spend", "bought": "store"}
+    with django_assert_num_queries(FIRST_PAGE_QUERIES):
+        client.get("/members/", params)
+
+
+def test_htmx_next_page_is_four_queries_past_the_session(login_as, members):
+    client = login_as("bob")
+    cursor = client.get("/members/").context["page"].next_cursor
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/members/", {"after": cursor}, **HTMX)
+    page_queries = [q for q in queries if "crm_" in q["sql"]]
+    assert len(page_queries) == 4  # tags, stores, the rows, their contacts
+
+
+# --- Bulk tags --------------------------------------------------------------------------------
+
+
+def test_bulk_tag_asks_first_and_says_how_many(login_as, members):
+    vip = TagFactory(name="VIP", members=members[:2])
+    response = login_as("bob").post("/members/bulk-tag/?q=陳0", {"tag": vip.pk, "action": "add"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-count="8"' in html and 'name="confirm"' in html  # 陳00–陳09 less two tagged
+    assert vip.members.count() == 2  # nothing changed yet
+
+
+def test_bulk_tag_add_and_remove_on_the_filtered_list(login_as, members):
+    vip = TagFactory(name="VIP")
+    client = login_as("bob")
+
+    response = client.post(
+        "/members/bulk-tag/?q=陳0", {"tag": vip.pk, "action": "add", "confirm": "1"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/members/?q=%E9%99%B30"
+    assert set(vip.members.values_list("member_no", flat=True)) == {f"M{n:07d}" for n in range(10)}
+
+    client.post("/members/bulk-tag/?q=陳01", {"tag": vip.pk, "action": "remove", "confirm": "1"})
+    assert vip.members.count() == 9
+
+
+def test_analysts_cannot_bulk_tag(login_as, members):
+    vip = TagFactory(name="VIP")
+    response = login_as("carol").post(
+        "/members/bulk-tag/", {"tag": vip.pk, "action": "add", "confirm": "1"}
+    )
+
+    assert response.status_code == 403
+    assert vip.members.count() == 0
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+
+def _export(client, query: str = "", file_format: str = "csv"):
+    return client.post(f"/members/export/{query}", {"file_format": file_format}, **HTMX)
+
+
+def test_export_makes_a_job_of_the_filtered_list(
+    login_as, members, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _export(login_as("bob"), "?store=" + str(members[0].home_store_id))
+
+    job = ExportJob.objects.get()
+    assert response.status_code == 200
+    assert 'data-testid="export-job"' in response.content.decode()
+    assert (job.total, job.unmask, job.file_format) == (60, True, "csv")
+    assert len(callbacks) == 1  # the task, sent once committed
+
+
+def test_export_status_polls_until_done(login_as, members):
+    client = login_as("bob")
+    _export(client)
+    job = ExportJob.objects.get()
+
+    html = client.get(f"/members/exports/{job.pk}/", **HTMX).content.decode()
+
+    assert 'hx-trigger="every 1s"' in html
+
+
+def test_only_the_asker_sees_an_export(login_as, members):
+    _export(login_as("bob"))
+    job = ExportJob.objects.get()
+
+    assert login_as("alice").get(f"/members/exports/{job.pk}/", **HTMX).status_code == 404
+
+
+@pytest.mark.parametrize(("persona", "name"), [("bob", "陳07"), ("carol", "陳**")])
+def test_export_runs_in_a_worker_masked_for_analysts(
+    login_as, members, celery_worker, persona, name
+):
+    from tests.conftest import wait_for
+
+    client = login_as(persona)
+    _export(client, "?q=陳07")
+    job = ExportJob.objects.get()
+    wait_for(lambda: ExportJob.objects.get(pk=job.pk).finished)
+
+    download = client.get(f"/members/exports/{job.pk}/download/")
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")))
+    )
+    assert [(row["member_no"], row["name"]) for row in rows] == [("M0000007", name)]
+
+
+def test_tags_stay_put_when_the_export_fails_to_start(login_as):
+    response = login_as("bob").post("/members/export/", {"file_format": "pdf"})
+
+    assert response.status_code == 302
+    assert not ExportJob.objects.exists()
+    assert Tag.objects.count() == 0

@@ -30,6 +30,7 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
+ERROR_CONSENT_PAIR = _("Choose both a channel and a consent state.")
 CONSENT_STATE_CHOICES = [
     ("opted_in", _("Opted in")),
     ("opted_out", _("Opted out")),
@@ -90,7 +91,7 @@ class MemberFilterForm(forms.Form):
         data = super().clean()
         if bool(data.get("consent_channel")) != bool(data.get("consent")):
             field = "consent" if data.get("consent_channel") else "consent_channel"
-            self.add_error(field, _("Choose both a channel and a consent state."))
+            self.add_error(field, ERROR_CONSENT_PAIR)
         return data
 
     def filters(self) -> MemberListFilters:

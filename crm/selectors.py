@@ -5,8 +5,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.lookups import Exact
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from crm.models import Consent, Identity, Member, MemberStats, MergeLog, Order, RfmGroup, Tag
@@ -191,23 +190,18 @@ def name_prefix_q(term: str, field: str = "name") -> Q:
     )
 
 
-def member_search_ids(term: str) -> QuerySet:
-    """The pks of members a search box text names, as one subquery (nothing runs yet).
+def member_search_q(term: str) -> Q:
+    """Members a search box text names: by number or identifier (member_ids_for_term, one
+    query on unique indexes, run now), or by name prefix (on the name index).
 
-    A member number, any identifier in any spelling (member_ids_for_term's keys, on the unique
-    (kind, value) index) or a name prefix (on the name index), UNIONed so each branch keeps
-    its index and the list runs one query for all of them.
+    The identifier matches are a handful of ids, so the page query is "pk IN (ids) OR name
+    range", which the planner can answer from the pk and name indexes for a rare name, or by
+    reading the list's order and filtering for a common one. (A UNION of the three lookups as
+    one subquery made a common prefix such as a surname collect and sort every match.)
     """
-    from crm.services.identity import identifiers_normalize  # services import selectors
-
-    term = term.strip()
-    branches = [Member.objects.filter(member_no__in={term, term.upper()}).values("pk")]
-    keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
-    if keys:
-        lookups = reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
-        branches.append(Identity.objects.filter(lookups).values("member_id"))
-    branches.append(Member.objects.filter(name_prefix_q(term)).values("pk"))
-    return branches[0].union(*branches[1:])
+    ids = member_ids_for_term(term)
+    by_name = name_prefix_q(term)
+    return Q(pk__in=ids) | by_name if ids else by_name
 
 
 # --- The member list (/members/) --------------------------------------------------------------
@@ -306,16 +300,22 @@ class MemberListPage:
     sort: MemberSort
 
 
-def _consent_condition(channel: str, state: str):
+def _consent_condition(channel: str, state: str) -> Exists:
     """The newest decision per (member, channel) is `state` (or there is none).
 
-    A scalar subquery per member on the (member, channel, -at) index: one index probe per
-    row the list reads, so its cost follows the page, not the table.
+    Written as "a decision in that state with no newer one for the same member and channel"
+    (EXISTS … AND NOT EXISTS …, both on the (member, channel, -at) index) rather than "the
+    state of the newest decision = state" (a scalar subquery): the planner estimates how many
+    members an EXISTS keeps, so a filter that keeps most of them is read along the list's
+    order instead of collected and sorted (76 ms instead of 590 ms at a million members).
     """
     decisions = Consent.objects.filter(member=OuterRef("pk"), channel=channel)
     if state == CONSENT_NONE:
         return ~Exists(decisions)
-    return Exact(Subquery(decisions.order_by("-at", "-pk").values("state")[:1]), state)
+    newer = Consent.objects.filter(member=OuterRef("member"), channel=OuterRef("channel")).filter(
+        Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk"))
+    )
+    return Exists(decisions.filter(state=state).filter(~Exists(newer)))
 
 
 def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
@@ -325,8 +325,8 @@ def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
     act on exactly the members the marketer filtered.
     """
     members = Member.objects.filter(status=Member.Status.ACTIVE)
-    if filters.q.strip():
-        members = members.filter(pk__in=member_search_ids(filters.q))
+    if term := filters.q.strip():
+        members = members.filter(member_search_q(term))
     if filters.acquisition_channel:
         members = members.filter(acquisition_channel=filters.acquisition_channel)
     for channel in filters.bought:

@@ -240,3 +240,11 @@ def test_tags_stay_put_when_the_export_fails_to_start(login_as):
     assert response.status_code == 302
     assert not ExportJob.objects.exists()
     assert Tag.objects.count() == 0
+
+
+def test_a_search_adds_one_query_the_identifier_lookup(
+    login_as, members, django_assert_num_queries
+):
+    client = login_as("bob")
+    with django_assert_num_queries(FIRST_PAGE_QUERIES + 1):
+        client.get("/members/", {"q": "0900-000-007"})

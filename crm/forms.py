@@ -4,7 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.imports import PRESETS
-from crm.models import Store, Tag
+from crm.models import Segment, Store, Tag
+from crm.segments import SegmentDefinitionError, segment_definition_validate
 from crm.selectors import CONSENT_NONE, DEFAULT_MEMBER_SORT, MemberListFilters
 from omnichannel.channels import MessagingChannel, SalesChannel
 
@@ -30,6 +31,7 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
+ERROR_SEGMENT_BROKEN = _("This segment's rules no longer check out: open it and fix them.")
 ERROR_CONSENT_PAIR = _("Choose both a channel and a consent state.")
 CONSENT_STATE_CHOICES = [
     ("opted_in", _("Opted in")),
@@ -79,13 +81,37 @@ class MemberFilterForm(forms.Form):
     store = forms.TypedChoiceField(
         label=_("Home store"), required=False, coerce=int, empty_value=None
     )
+    segment = forms.TypedChoiceField(
+        label=_("Segment"), required=False, coerce=int, empty_value=None
+    )
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORT_CHOICES)
 
-    def __init__(self, data=None, *, tags: Sequence[Tag], stores: Sequence[Store]):
+    def __init__(
+        self,
+        data=None,
+        *,
+        tags: Sequence[Tag],
+        stores: Sequence[Store],
+        segments: Sequence[Segment] = (),
+    ):
         # Choices from lists the view reads once: no query per field to render or validate.
         super().__init__(data)
+        self.segments = {segment.pk: segment for segment in segments}
+        self.fields["segment"].choices = [
+            ("", _("Any segment")),
+            *((segment.pk, segment.name) for segment in segments),
+        ]
         self.fields["tag"].choices = [("", _("Any tag")), *((t.pk, t.name) for t in tags)]
         self.fields["store"].choices = [("", _("Any store")), *((s.pk, s.name) for s in stores)]
+
+    def clean_segment(self):
+        segment_id = self.cleaned_data.get("segment")
+        if segment_id is not None:
+            try:
+                segment_definition_validate(self.segments[segment_id].definition)
+            except SegmentDefinitionError as exc:
+                raise forms.ValidationError(ERROR_SEGMENT_BROKEN) from exc
+        return segment_id
 
     def clean(self):
         data = super().clean()
@@ -105,6 +131,9 @@ class MemberFilterForm(forms.Form):
             consent_channel=data.get("consent_channel", ""),
             consent_state=data.get("consent", ""),
             home_store_id=data.get("store"),
+            segment_definition=(
+                self.segments[data["segment"]].definition if data.get("segment") else None
+            ),
         )
 
     @property

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.utils import timezone
 
 from crm.models import Consent, Identity, Member, MemberStats, MergeLog, Order, RfmGroup, Tag
+from crm.segments import segment_q
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel, MessagingChannel
 
 MEMBER_PAGE_SIZE = 50
@@ -220,7 +221,7 @@ class MemberListFilters:
     consent_channel: str = ""
     consent_state: str = ""  # Consent.State value or CONSENT_NONE
     home_store_id: int | None = None
-    segment_id: int | None = None
+    segment_definition: dict | None = None  # a saved Segment's rules (crm.segments)
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,8 @@ def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
         members = members.filter(_consent_condition(filters.consent_channel, filters.consent_state))
     if filters.home_store_id is not None:
         members = members.filter(home_store_id=filters.home_store_id)
+    if filters.segment_definition is not None:
+        members = members.filter(segment_q(filters.segment_definition))
     return members
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from crm.forms import BulkTagForm, ExportForm, MemberFilterForm
-from crm.models import ExportJob, Member, Store, Tag
+from crm.models import ExportJob, Member, Segment, Store, Tag
 from crm.resources import MemberResource
 from crm.selectors import (
     InvalidCursor,
@@ -43,12 +43,22 @@ MEMBER_LABEL = Member._meta.label_lower
 
 # Query-string keys that choose members (not the page or the order): exports and bulk
 # actions carry these.
-FILTER_KEYS = ("q", "channel", "bought", "tag", "consent_channel", "consent", "store")
+FILTER_KEYS = (
+    "q",
+    "segment",
+    "channel",
+    "bought",
+    "tag",
+    "consent_channel",
+    "consent",
+    "store",
+)
 
 
 def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, MemberListFilters]:
     stores = list(Store.objects.only("pk", "name"))
-    form = MemberFilterForm(query, tags=tags, stores=stores)
+    segments = list(Segment.objects.only("pk", "name", "definition").order_by("name"))
+    form = MemberFilterForm(query, tags=tags, stores=stores, segments=segments)
     form.is_valid()  # errors show beside their fields; valid fields still filter
     return form, form.filters()
 

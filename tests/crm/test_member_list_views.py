@@ -7,9 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from django.utils.html import escape
 
-from crm.forms import ERROR_CONSENT_PAIR
-from crm.models import ExportJob, MemberStats, Tag
+from crm.forms import ERROR_CONSENT_PAIR, ERROR_SEGMENT_BROKEN
+from crm.models import ExportJob, MemberStats, Segment, Tag
 from crm.views import ERROR_BROKEN_PAGE_LINK
 from tests.factories import IdentityFactory, MemberFactory, StoreFactory, TagFactory
 
@@ -112,9 +113,9 @@ def test_analysts_see_no_bulk_actions_and_masked_names(login_as, members):
 
 # --- Query counts -----------------------------------------------------------------------------
 
-# session, user, permissions (user and groups), the role label, tags and stores (the filter
-# form's choices, read once), the page's members, their contacts, the viewer's recent exports
-FIRST_PAGE_QUERIES = 10
+# session, user, permissions (user and groups), the role label, tags, stores and segments (the
+# filter form's choices, read once), the page's members, their contacts, the viewer's exports
+FIRST_PAGE_QUERIES = 11
 
 
 def test_first_page_query_count_is_pinned(login_as, members, django_assert_num_queries):
@@ -132,13 +133,13 @@ def test_filtered_sorted_page_takes_the_same_queries(login_as, members, django_a
         client.get("/members/", params)
 
 
-def test_htmx_next_page_is_four_queries_past_the_session(login_as, members):
+def test_htmx_next_page_is_five_queries_past_the_session(login_as, members):
     client = login_as("bob")
     cursor = client.get("/members/").context["page"].next_cursor
     with CaptureQueriesContext(connection) as queries:
         client.get("/members/", {"after": cursor}, **HTMX)
     page_queries = [q for q in queries if "crm_" in q["sql"]]
-    assert len(page_queries) == 4  # tags, stores, the rows, their contacts
+    assert len(page_queries) == 5  # tags, stores, segments, the rows, their contacts
 
 
 # --- Bulk tags --------------------------------------------------------------------------------
@@ -248,3 +249,40 @@ def test_a_search_adds_one_query_the_identifier_lookup(
     client = login_as("bob")
     with django_assert_num_queries(FIRST_PAGE_QUERIES + 1):
         client.get("/members/", {"q": "0900-000-007"})
+
+
+# --- Segments ---------------------------------------------------------------------------------
+
+WOMEN = {"op": "and", "rules": [{"rule": "gender", "operator": "is", "value": "female"}]}
+
+
+@pytest.fixture
+def women(members):
+    for member in members[:3]:
+        member.gender = "male"
+        member.save(update_fields=["gender"])
+    return Segment.objects.create(name="Women", definition=WOMEN)
+
+
+def test_filter_by_segment(login_as, women, members):
+    html = login_as("bob").get("/members/", {"segment": women.pk, "q": "陳0"}).content.decode()
+
+    assert html.count('data-testid="member-row"') == 7  # 陳00–陳09 less three men
+    assert "M0000000" not in html
+
+
+def test_a_segment_with_broken_rules_says_so(login_as, members):
+    broken = Segment.objects.create(name="Broken", definition={"op": "and", "rules": [{}]})
+    response = login_as("bob").get("/members/", {"segment": broken.pk})
+
+    with translation.override("zh-hant"):
+        assert escape(str(ERROR_SEGMENT_BROKEN)) in response.content.decode()
+
+
+def test_bulk_tag_on_a_segment(login_as, women, members):
+    vip = TagFactory(name="VIP")
+    login_as("bob").post(
+        f"/members/bulk-tag/?segment={women.pk}", {"tag": vip.pk, "action": "add", "confirm": "1"}
+    )
+
+    assert vip.members.count() == 57

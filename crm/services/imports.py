@@ -48,6 +48,8 @@ class ImportResult:
     strict: bool = False
     dry_run: bool = False
     rejected: bool = False  # strict and some row was bad: nothing landed
+    # Members whose figures the import changes, refreshed once at the end, not once a batch.
+    members_touched: set[int] = field(default_factory=set, repr=False)
     issues: list[tuple[str, RowIssue]] = field(default_factory=list)  # the first few, for a preview
 
     @property
@@ -111,6 +113,8 @@ def import_file_run(
                     tables_analyze(GROWING_TABLES)
                 if on_progress:
                     on_progress(result)
+            # A member appears in many batches; one refresh each at the end, not one a batch.
+            member_stats_refresh(member_ids=result.members_touched)
             if dry_run:
                 raise _DryRunRollback
     except _DryRunRollback:
@@ -238,18 +242,20 @@ def _import_batch(*, preset: Preset, rows: list[ParsedRow], result: ImportResult
     ]
     if orders:
         written = orders_upsert(
-            orders=[order for order, _ in orders], member_ids=[m for _, m in orders]
+            orders=[order for order, _ in orders],
+            member_ids=[m for _, m in orders],
+            refresh_stats=False,
         )
         result.orders_written += written.written
+        result.members_touched |= written.members
     decisions = [
         (member_id, channel, opted_in)
         for row, member_id in zip(rows, resolution.member_ids, strict=True)
         if row.member is not None and member_id is not None
         for channel, opted_in in row.member.consents.items()
     ]
-    if not orders:
-        # Rows without orders (the member list): new members get their (empty) figures.
-        member_stats_refresh(member_ids=[m for m in resolution.member_ids if m is not None], at=at)
+    # Rows without orders (the member list) still give new members their (empty) figures.
+    result.members_touched.update(m for m in resolution.member_ids if m is not None)
     if decisions:
         result.consents_written += consents_record_batch(
             decisions=decisions, source=f"import:{preset.name}", at=at

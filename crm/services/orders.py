@@ -8,7 +8,7 @@ negative amount, so the sum of placed orders is always the net revenue.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -39,6 +39,8 @@ class OrderIn:
 class OrdersWritten:
     written: int
     returns_linked: int
+    # The members whose figures these orders change: theirs, and those of sales a return reversed.
+    members: set[int] = field(default_factory=set)
 
 
 def stores_ensure(*, stores: dict[str, str]) -> dict[str, int]:
@@ -94,11 +96,17 @@ SQLITE_ROWS_PER_INSERT = 500  # 10 values a row, under SQLite's limit of 32,766 
 
 
 @transaction.atomic
-def orders_upsert(*, orders: Sequence[OrderIn], member_ids: Sequence[int | None]) -> OrdersWritten:
+def orders_upsert(
+    *,
+    orders: Sequence[OrderIn],
+    member_ids: Sequence[int | None],
+    refresh_stats: bool = True,
+) -> OrdersWritten:
     """Insert or update the orders of one batch (member_ids[i] is the member of orders[i]).
 
     An order already stored changes only where the new row differs; `written` counts the orders
-    inserted or changed, so importing a file again writes 0.
+    inserted or changed, so importing a file again writes 0. The members' figures are
+    refreshed unless the caller (an import) refreshes `members` of many batches at once.
     """
     store_ids = stores_ensure(stores={o.store_code: o.store_name for o in orders if o.store_code})
     now = timezone.now()
@@ -119,17 +127,17 @@ def orders_upsert(*, orders: Sequence[OrderIn], member_ids: Sequence[int | None]
         )
     changed = _orders_write(list(latest.values()))
     linked, sale_ids = _returns_link(changed=changed, at=now)
-    if changed or sale_ids:
-        # A return may belong to no member (or another) while the sale it reverses has one.
-        touched = {member_id for member_id in member_ids if member_id is not None}
-        for chunk in chunked(sorted(sale_ids), LOOKUP_CHUNK):
-            touched.update(
-                Order.objects.filter(pk__in=chunk)
-                .exclude(member=None)
-                .values_list("member_id", flat=True)
-            )
+    touched = {member_id for member_id in member_ids if member_id is not None}
+    # A return may belong to no member (or another) while the sale it reverses has one.
+    for chunk in chunked(sorted(sale_ids), LOOKUP_CHUNK):
+        touched.update(
+            Order.objects.filter(pk__in=chunk)
+            .exclude(member=None)
+            .values_list("member_id", flat=True)
+        )
+    if refresh_stats and (changed or sale_ids):
         member_stats_refresh(member_ids=touched, at=now)
-    return OrdersWritten(written=len(changed), returns_linked=linked)
+    return OrdersWritten(written=len(changed), returns_linked=linked, members=touched)
 
 
 def _orders_write(rows: list[tuple]) -> list[tuple[int, str, int | None, bool]]:

@@ -164,3 +164,32 @@ def test_command_refuses_a_file_with_missing_columns(tmp_path):
 
     with pytest.raises(CommandError, match="交易序號"):
         call_command("import_file", str(wrong), preset="pos_orders", stdout=io.StringIO())
+
+
+def test_an_import_refreshes_each_members_figures_once_at_the_end(tmp_path, monkeypatch):
+    from crm.models import MemberStats
+    from crm.services import imports, stats
+
+    calls: list[int] = []
+    refresh = stats.member_stats_refresh
+
+    def counted(*, member_ids, at=None):
+        calls.append(len(set(member_ids)))
+        return refresh(member_ids=member_ids, at=at)
+
+    monkeypatch.setattr(imports, "member_stats_refresh", counted)
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "門市代碼,門市名稱,交易序號,交易時間,會員卡號,會員手機,發票號碼,載具號碼,銷售金額,交易類型,原交易序號\n"
+        + "".join(
+            f"TPE01,台北信義店,TPE01-20250312-{n:04d},2025/03/12 14:05:33,A0001234{n % 2},,"
+            f"AB-1234{n:04d},,100,銷售,\n"
+            for n in range(6)
+        ),
+        encoding="utf-8",
+    )
+
+    imports.import_file_run(source=path, filename="pos.csv", preset_name="pos_orders", batch_size=2)
+
+    assert calls == [2]  # two members, three batches, one refresh
+    assert sorted(MemberStats.objects.values_list("orders_count", flat=True)) == [3, 3]

@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from crm.forms import BulkTagForm, ExportForm, MemberFilterForm
 from crm.models import ExportJob, Member, Segment, Store, Tag
-from crm.resources import MemberResource
+from crm.resources import MemberListResource
 from crm.selectors import (
     InvalidCursor,
     MemberListFilters,
@@ -137,7 +137,7 @@ def member_export(request: HtmxHttpRequest) -> HttpResponse:
     try:
         job = export_job_create(
             queryset=members,
-            resource_class=MemberResource,
+            resource_class=MemberListResource,
             fields=None,
             file_format=export_form.cleaned_data["file_format"],
             unmask=request.user.has_perm(UNMASK_PERMISSION),

@@ -217,9 +217,12 @@ def test_only_the_asker_sees_an_export(login_as, members):
     assert login_as("alice").get(f"/members/exports/{job.pk}/", **HTMX).status_code == 404
 
 
-@pytest.mark.parametrize(("persona", "name"), [("bob", "陳07"), ("carol", "陳**")])
+@pytest.mark.parametrize(
+    ("persona", "name", "phone"),
+    [("bob", "陳07", "+886900000007"), ("carol", "陳**", "0900-***-007")],
+)
 def test_export_runs_in_a_worker_masked_for_analysts(
-    login_as, members, celery_worker, persona, name
+    login_as, members, celery_worker, persona, name, phone
 ):
     from tests.conftest import wait_for
 
@@ -232,7 +235,10 @@ def test_export_runs_in_a_worker_masked_for_analysts(
     rows = list(
         csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")))
     )
-    assert [(row["member_no"], row["name"]) for row in rows] == [("M0000007", name)]
+    assert [(row["member_no"], row["name"], row["phone"]) for row in rows] == [
+        ("M0000007", name, phone)
+    ]
+    assert (rows[0]["total_spend_twd"], rows[0]["orders"], rows[0]["email"]) == ("7000", "7", "")
 
 
 def test_tags_stay_put_when_the_export_fails_to_start(login_as):

@@ -8,8 +8,19 @@ from operator import or_
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from crm.models import Consent, Identity, Member, MemberStats, MergeLog, Order, RfmGroup, Tag
-from crm.segments import segment_q
+from crm.models import (
+    Consent,
+    Identity,
+    Member,
+    MemberStats,
+    MergeLog,
+    Order,
+    RfmGroup,
+    Segment,
+    Tag,
+)
+from crm.segments import segment_q, segment_queryset
+from crm.segments.ready_made import READY_MADE
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel, MessagingChannel
 
 MEMBER_PAGE_SIZE = 50
@@ -417,3 +428,38 @@ def members_tag_change_count(*, members: QuerySet[Member], tag: Tag, add: bool) 
     tagged = Tag.members.through.objects.filter(tag=tag, member_id=OuterRef("pk"))
     active = members.filter(status=Member.Status.ACTIVE)
     return active.exclude(Exists(tagged)).count() if add else active.filter(Exists(tagged)).count()
+
+
+# --- Segments (the builder's preview and the segment list) ---------------------------------
+
+SEGMENT_PREVIEW_SIZE = 10
+SEGMENT_LIST_LIMIT = 300
+
+
+def segment_preview_members(*, definition: dict, size: int = SEGMENT_PREVIEW_SIZE) -> list[Member]:
+    """The newest members a definition matches (one query), with the figures the preview shows.
+    Raises crm.segments.SegmentDefinitionError."""
+    members = segment_queryset(definition).select_related("home_store")
+    members = members.annotate(
+        total_spend=F("stats__total_spend_twd"),
+        orders_count=F("stats__orders_count"),
+        last_purchase=F("stats__last_purchase_at"),
+    )
+    return list(members.order_by("-pk")[:size])
+
+
+def segments_for_list(*, limit: int = SEGMENT_LIST_LIMIT) -> tuple[list, list, bool]:
+    """(ready-made in their catalogue order, saved by name, whether more saved ones exist):
+    two queries, at most `limit` saved segments."""
+    order = {ready.key: index for index, ready in enumerate(READY_MADE)}
+    ready_made = sorted(
+        Segment.objects.exclude(ready_made="").defer("definition"),
+        key=lambda segment: order.get(segment.ready_made, len(order)),
+    )
+    saved = list(
+        Segment.objects.filter(ready_made="")
+        .select_related("created_by")
+        .defer("definition")
+        .order_by("name", "pk")[: limit + 1]
+    )
+    return ready_made, saved[:limit], len(saved) > limit

@@ -19,7 +19,7 @@ class NavItem:
 NAVIGATION = (
     NavItem("dashboard", _("Dashboard"), "speedometer2"),
     NavItem("crm:member_list", _("Members"), "people", "crm.view_member"),
-    NavItem("segments", _("Segments"), "diagram-3", "crm.view_member"),
+    NavItem("segments:index", _("Segments"), "diagram-3", "crm.view_segment"),
     NavItem("campaigns", _("Campaigns"), "megaphone"),
     NavItem("loyalty", _("Loyalty"), "award"),
     NavItem("kpis", _("KPIs"), "bar-chart-line"),

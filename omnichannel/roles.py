@@ -27,6 +27,7 @@ MARKETER_EXTRA = {
     "crm.forget_member",
     "crm.import_data",
     "crm.export_members",
+    "crm.delete_segment",  # segments are the marketer's own work: they may remove them too
 }
 ANALYST_EXTRA = {"crm.export_members"}
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
+    path("segments/", include("crm.urls_segments")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

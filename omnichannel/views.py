@@ -31,14 +31,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # Pages whose features arrive with later issues. Each says what it will hold, so nobody mistakes
 # an empty page for missing data.
 UPCOMING = {
-    "segments": (
-        _("Segments"),
-        "diagram-3",
-        _(
-            "Rule-based segments with live counts, RFM groups and OMO audiences arrive "
-            "with the segment builder."
-        ),
-    ),
     "campaigns": (
         _("Campaigns"),
         "megaphone",
@@ -58,7 +50,7 @@ UPCOMING = {
 
 
 # The permission a page needs beyond a login, the same one its navigation entry asks for.
-UPCOMING_PERMISSIONS = {"segments": "crm.view_member"}
+UPCOMING_PERMISSIONS: dict[str, str] = {}
 
 
 @require_GET

@@ -24,6 +24,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.segments import (
     EMPTY_DEFINITION,
@@ -64,7 +65,7 @@ class SegmentSaveForm(forms.Form):
     """Name and description; the rules are checked by crm.segments."""
 
     name = forms.CharField(
-        label=_("Name"),
+        label=pgettext_lazy("segment", "Name"),
         max_length=NAME_MAX,
         error_messages={"required": NAME_REQUIRED, "max_length": NAME_TOO_LONG},
         widget=forms.TextInput(attrs={"autocomplete": "off"}),

@@ -63,7 +63,7 @@ def test_build_a_segment_with_a_live_count_and_save_it(browser_login, live_serve
     segment = Segment.objects.get(name="春季男性顧客")
     assert segment.member_count == 5
 
-    page.click("[data-testid=nav-segments]")
+    page.click("text=所有分眾")
     row = page.locator("[data-testid=segment-row]", has_text="春季男性顧客")
     expect(row.locator("[data-testid=segment-count]")).to_have_text("5")
 

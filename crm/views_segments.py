@@ -246,7 +246,7 @@ def segment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required(VIEW, raise_exception=True)
+@permission_required([VIEW, "crm.view_member"], raise_exception=True)
 def segment_preview(request: HtmxHttpRequest) -> HttpResponse:
     """The count endpoint: the posted builder's count (one query over members), the first
     matching members, and each rule's errors (swapped in beside the fields)."""

@@ -428,3 +428,59 @@ def test_get_only_and_post_only(login_as):
 
     assert client.post(LIST_URL).status_code == 405
     assert client.get(COUNT_URL).status_code == 405
+
+
+def test_a_rule_another_app_registers_gets_fitting_widgets(login_as, monkeypatch):
+    from django.db.models import Q
+
+    from crm.segments import (
+        BoolValue,
+        DateRangeValue,
+        IntRangeValue,
+        Operator,
+        SegmentRule,
+        registry,
+    )
+
+    rule = SegmentRule(
+        key="points_test",
+        label="Points (test)",
+        category="Loyalty (test)",
+        operators={
+            "between": Operator("between", IntRangeValue(0, 9_999, "pts")),
+            "wallet": Operator("has a wallet card", BoolValue()),
+            "earned": Operator("earned between", DateRangeValue()),
+        },
+        compile=lambda operator, value, period, context: Q(pk__gt=0),
+    )
+    monkeypatch.setitem(registry._rules, rule.key, rule)  # as loyalty's AppConfig.ready() would
+    client = login_as("bob")
+    base = _post(nodes=["n_0"], **{"n_0-kind": "rule", "n_0-rule": rule.key, "n_0-shape": ""})
+
+    page = client.post(NEW_URL, base).content.decode()
+
+    assert '<optgroup label="Loyalty (test)">' in page
+    assert 'name="n_0-value2"' in page and "pts" in page  # a range of two numbers
+    fields = {
+        "n_0-operator": "wallet",
+        "n_0-shape": f"{rule.key}:between",
+        "n_0-vkind": "integer_range",
+    }
+    page = client.post(NEW_URL, {**base, **fields}).content.decode()
+    assert 'data-kind="boolean"' in page
+    saved = client.post(
+        NEW_URL,
+        {
+            **base,
+            "n_0-operator": "wallet",
+            "n_0-shape": f"{rule.key}:wallet",
+            "n_0-vkind": "boolean",
+            "n_0-value": "true",
+            "name": "Wallet holders",
+            "action": "save",
+        },
+    )
+    assert saved.status_code == 302
+    assert Segment.objects.get(name="Wallet holders").definition["rules"] == [
+        {"rule": rule.key, "operator": "wallet", "value": True}
+    ]

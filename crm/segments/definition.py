@@ -233,26 +233,42 @@ def _period(raw: dict | None, context: CompileContext) -> Period | None:
     )
 
 
-def _compile(node: _Group | _Condition, context: CompileContext) -> Q | None:
+def _compile(node: _Group | _Condition, context: CompileContext) -> tuple[Q | None, bool]:
+    """(Q or None for no condition, whether the Q reads member columns only)."""
     if isinstance(node, _Condition):
         rule = segment_rule(node.rule)
         if rule is None:  # unregistered between check and compile: only in a broken test
             raise SegmentDefinitionError([DefinitionIssue("rule", f"unknown {node.rule!r}")])
-        return rule.compile(node.operator, node.value, _period(node.period, context), context)
-    parts = [q for q in (_compile(child, context) for child in node.children) if q is not None]
-    if not parts:
-        return None  # an empty group adds no condition
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined & part if node.op == "and" else combined | part
-    return combined
+        period = _period(node.period, context)
+        return rule.compile(node.operator, node.value, period, context), rule.member_columns_only
+    compiled = [(q, plain) for q, plain in (_compile(c, context) for c in node.children) if q]
+    if not compiled:
+        return None, True  # an empty group adds no condition
+    plain = all(plain for _q, plain in compiled)
+    if len(compiled) == 1:
+        return compiled[0]
+    if node.op == "and":
+        combined = Q()
+        for q, _plain in compiled:
+            combined &= q
+        return combined, plain
+    if plain:
+        combined = Q()
+        for q, _plain in compiled:
+            combined |= q
+        return combined, True
+    # An OR over joins and subqueries: PostgreSQL cannot turn a subquery under OR into a
+    # join, so it would probe it once per member. A UNION of each branch's members keeps
+    # every branch set-wise (semi-joins, hash joins) and is joined back once.
+    branches = [Member.objects.filter(q).values("pk") for q, _plain in compiled]
+    return Q(pk__in=branches[0].union(*branches[1:])), False
 
 
 def segment_q(definition: Any, *, now: datetime | None = None) -> Q:
     """The definition as one Q over Member (active-ness not included)."""
     now = now or timezone.now()
     context = CompileContext(now=now, today=timezone.localdate(now))
-    return _compile(_check(definition), context) or Q()
+    return _compile(_check(definition), context)[0] or Q()
 
 
 def segment_queryset(definition: Any, *, now: datetime | None = None) -> QuerySet[Member]:

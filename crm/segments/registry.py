@@ -248,6 +248,9 @@ class SegmentRule:
     compile: CompileFunction
     period: str = PeriodUse.NONE
     help_text: Label = ""
+    # True when compile() only reads columns of the member row (no join, no subquery): an OR
+    # of such conditions stays a plain OR; any other OR becomes a UNION of member sets.
+    member_columns_only: bool = False
 
     def describe(self) -> dict:
         """The rule as a UI needs it (JSON-able, labels in the active language)."""

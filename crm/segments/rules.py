@@ -275,6 +275,13 @@ def _compile_orders(operator: str, value: Any, period: Period | None, context: C
     low, high = bounds(operator, value)
     if period is None:
         return stats_range_q("orders_count", low, high)
+    bought = Q(Exists(sales_in(period).filter(member_id=OuterRef("pk"))))
+    # "At least one" and "none" need no counting: a semi- or anti-join instead of a GROUP BY
+    # over every order of the period.
+    if high is None and (low or 0) <= 1:
+        return bought if low == 1 else Q()
+    if high == 0:
+        return ~bought
     return _aggregate_in_period(sales_in(period), Count("pk"), low, high)
 
 
@@ -366,6 +373,7 @@ def register_crm_rules() -> None:
     for rule in (
         SegmentRule(
             key="gender",
+            member_columns_only=True,
             label=_("Gender"),
             category=PROFILE,
             operators=choice_operators(_with_blank(Gender.choices)),
@@ -373,6 +381,7 @@ def register_crm_rules() -> None:
         ),
         SegmentRule(
             key="age",
+            member_columns_only=True,
             label=_("Age"),
             category=PROFILE,
             operators=number_operators(0, 130, _("years")),
@@ -381,6 +390,7 @@ def register_crm_rules() -> None:
         ),
         SegmentRule(
             key="birthday_month",
+            member_columns_only=True,
             label=_("Birthday month"),
             category=PROFILE,
             operators={
@@ -393,6 +403,7 @@ def register_crm_rules() -> None:
         ),
         SegmentRule(
             key="home_store",
+            member_columns_only=True,
             label=_("Home store"),
             category=PROFILE,
             operators=choice_operators(_store_choices, accepts=positive_id),
@@ -400,6 +411,7 @@ def register_crm_rules() -> None:
         ),
         SegmentRule(
             key="acquisition_channel",
+            member_columns_only=True,
             label=_("Acquisition channel"),
             category=PROFILE,
             operators=choice_operators(_with_blank(SalesChannel.choices)),
@@ -407,6 +419,7 @@ def register_crm_rules() -> None:
         ),
         SegmentRule(
             key="joined",
+            member_columns_only=True,
             label=_("Joined"),
             category=PROFILE,
             operators={

@@ -47,21 +47,31 @@ class BatchResolution:
 
 
 class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict = {}
+    """Disjoint sets of hashable nodes, interned to ints: find runs once per identifier, so it
+    walks a list with path halving instead of recursing through a dict. Roots are ints."""
 
-    def find(self, node):
-        parent = self.parent.setdefault(node, node)
-        if parent != node:
-            root = self.find(parent)
-            self.parent[node] = root
-            return root
-        return node
+    __slots__ = ("_ids", "_parent")
+
+    def __init__(self) -> None:
+        self._ids: dict = {}
+        self._parent: list[int] = []
+
+    def find(self, node) -> int:
+        i = self._ids.get(node)
+        if i is None:
+            i = self._ids[node] = len(self._parent)
+            self._parent.append(i)
+            return i
+        parent = self._parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
 
     def union(self, a, b) -> None:
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
-            self.parent[root_b] = root_a
+            self._parent[root_b] = root_a
 
 
 def _existing_owners(identifiers: set[Identifier]) -> dict[Identifier, int]:

@@ -66,6 +66,8 @@ from crm.services.consent import consents_record_batch
 from crm.services.imports import ImportResult, import_file_run
 from crm.services.orders import OrderIn, orders_upsert
 from crm.services.profiles import members_home_store_fill
+from crm.services.segments import segment_counts_refresh
+from crm.services.stats import member_stats_rfm_score
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
 from crm.source_files import (
     GENDERS,
@@ -390,6 +392,9 @@ def demo_seed(
         progress(APP_FEED, _app_feed_import(path=folder / APP_FEED))
     progress("home stores", members_home_store_fill())
     progress("tags", _tags_set(now=today))
+    # Otherwise the RFM figures and segment counts would wait for the nightly and hourly jobs.
+    progress("RFM groups", sum(member_stats_rfm_score().values()))
+    progress("segment counts", segment_counts_refresh())
 
     active = Member.objects.filter(status=Member.Status.ACTIVE)
     return DemoSeedResult(

@@ -304,3 +304,13 @@ def test_seeding_is_batched_not_one_query_per_row(django_assert_max_num_queries)
     # queries. The imports need a fixed number per batch, and each merge a dozen or so.
     with django_assert_max_num_queries(600):
         seed()
+
+
+def test_demo_members_have_rfm_groups_and_ready_made_segments_are_counted(seeded):
+    from crm.models import MemberStats, Segment
+
+    assert MemberStats.objects.exclude(rfm_group="").exists()
+    ready_made = Segment.objects.exclude(ready_made="")
+    assert ready_made.exists()
+    assert not ready_made.filter(counted_at__isnull=True).exists()
+    assert ready_made.filter(member_count__gt=0).exists()

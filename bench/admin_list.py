@@ -15,7 +15,6 @@ also times the CSV export of every member (an ExportJob, run in this process).
 """
 
 import argparse
-import io
 import os
 import random
 import resource
@@ -25,9 +24,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
+from bench_db import copy_lines, drop_database, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,24 +44,6 @@ def log(message: str = "") -> None:
 
 
 # --- Database ---------------------------------------------------------------------------------
-
-
-def _maintenance(url: str) -> tuple[str, sql.Identifier]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres")), sql.Identifier(parts.path.lstrip("/"))
-
-
-def recreate_database(url: str) -> None:
-    maintenance, name = _maintenance(url)
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def drop_database(url: str) -> None:
-    maintenance, name = _maintenance(url)
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -102,27 +84,13 @@ def name_of(n: int) -> str:
     return SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 7) % len(GIVEN)] + GIVEN[(n // 3) % len(GIVEN)]
 
 
-def _copy(conn, table: str, columns: tuple[str, ...], lines) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        buffer = io.StringIO()
-        for index, line in enumerate(lines, 1):
-            buffer.write(line)
-            if index % COPY_ROWS_PER_WRITE == 0:
-                copy.write(buffer.getvalue())
-                buffer = io.StringIO()
-        copy.write(buffer.getvalue())
-
-
 def load(url: str, members: int) -> dict[str, int]:
     rng = random.Random(1)
     epoch = datetime(2019, 1, 1, tzinfo=UTC)
     now = datetime.now(UTC).isoformat()
     counts: dict[str, int] = {}
     with psycopg.connect(url, autocommit=False) as conn:
-        _copy(
+        copy_lines(
             conn,
             "crm_store",
             ("id", "code", "name", "city", "opened_on"),
@@ -141,7 +109,7 @@ def load(url: str, members: int) -> dict[str, int]:
                     f"{{}}\t{now}\t{now}\n"
                 )
 
-        _copy(
+        copy_lines(
             conn,
             "crm_member",
             (
@@ -171,7 +139,7 @@ def load(url: str, members: int) -> dict[str, int]:
                     yield f"{n}\temail\tm{n}@example.com\t{source}\t{now}\t{now}\n"
 
         identity_columns = ("member_id", "kind", "value", "source", "first_seen_at")
-        _copy(conn, "crm_identity", (*identity_columns, "last_seen_at"), identity_lines())
+        copy_lines(conn, "crm_identity", (*identity_columns, "last_seen_at"), identity_lines())
         counts["identities"] = members + members // 2
 
         def order_lines():
@@ -184,7 +152,7 @@ def load(url: str, members: int) -> dict[str, int]:
                     f"{1 + n % STORES if store else chr(92) + 'N'}\n"
                 )
 
-        _copy(
+        copy_lines(
             conn,
             "crm_order",
             (

@@ -16,7 +16,6 @@ printing the median of --repeat runs in ms and the queries each made.
 """
 
 import argparse
-import io
 import os
 import statistics
 import subprocess
@@ -24,9 +23,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
+from bench_db import copy_lines, drop_database, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,51 +39,15 @@ def log(message: str = "") -> None:
     print(message, flush=True)
 
 
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    name = sql.Identifier(parts.path.lstrip("/"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def drop_database(url: str) -> None:
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(parts.path.lstrip("/"))
-            )
-        )
-
-
-def _copy(conn, table: str, columns: tuple[str, ...], lines) -> int:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    count = 0
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        buffer = io.StringIO()
-        for count, line in enumerate(lines, 1):
-            buffer.write(line)
-            if count % CHUNK == 0:
-                copy.write(buffer.getvalue())
-                buffer = io.StringIO()
-        copy.write(buffer.getvalue())
-    return count
-
-
 def load(url: str, *, members: int, heavy_orders: int, heavy_touchpoints: int) -> None:
     epoch = datetime(2022, 1, 1, tzinfo=UTC)
     now = datetime.now(UTC).isoformat()
     heavy_id = members + 1
     with psycopg.connect(url) as conn:
-        _copy(conn, "crm_store", ("id", "code", "name", "city"), ["1\tS01\t門市01\t台北\n"])
+        copy_lines(conn, "crm_store", ("id", "code", "name", "city"), ["1\tS01\t門市01\t台北\n"])
         member_cols = ("id", "member_no", "name", "gender", "joined_at", "acquisition_channel")
         member_cols += ("status", "attributes", "created_at", "updated_at")
-        _copy(
+        copy_lines(
             conn,
             "crm_member",
             member_cols,
@@ -121,7 +85,7 @@ def load(url: str, *, members: int, heavy_orders: int, heavy_touchpoints: int) -
 
         order_cols = ("id", "member_id", "channel", "store_id", "external_no", "amount_twd")
         order_cols += ("placed_at", "status", "returns_order_id", "returns_external_no")
-        _copy(conn, "crm_order", (*order_cols, "created_at", "updated_at"), orders())
+        copy_lines(conn, "crm_order", (*order_cols, "created_at", "updated_at"), orders())
 
         def touchpoints():
             for n in range(1, members + 1):
@@ -132,13 +96,13 @@ def load(url: str, *, members: int, heavy_orders: int, heavy_touchpoints: int) -
                 at = (epoch + timedelta(minutes=k * 13)).isoformat()
                 yield f"{heavy_id}\t{('web', 'store', 'line')[k % 3]}\tpage_view\t{at}\t{{}}\n"
 
-        _copy(
+        copy_lines(
             conn,
             "crm_touchpoint",
             ("member_id", "channel", "kind", "at", "properties"),
             touchpoints(),
         )
-        _copy(
+        copy_lines(
             conn,
             "crm_consent",
             ("member_id", "channel", "state", "source", "at", "recorded_at"),
@@ -149,7 +113,7 @@ def load(url: str, *, members: int, heavy_orders: int, heavy_touchpoints: int) -
                 for k in range(1_000)
             ),
         )
-        _copy(
+        copy_lines(
             conn,
             "crm_membernote",
             ("member_id", "body", "at"),

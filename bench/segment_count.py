@@ -33,9 +33,10 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
+from bench_db import copy_lines, drop_database, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,24 +69,6 @@ def log(message: str = "") -> None:
 # --- Database ---------------------------------------------------------------------------------
 
 
-def _maintenance(url: str) -> tuple[str, sql.Identifier]:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres")), sql.Identifier(parts.path.lstrip("/"))
-
-
-def recreate_database(url: str) -> None:
-    maintenance, name = _maintenance(url)
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def drop_database(url: str) -> None:
-    maintenance, name = _maintenance(url)
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-
-
 def django_env(url: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -107,22 +90,6 @@ def migrate(url: str) -> None:
 # --- Data -------------------------------------------------------------------------------------
 
 
-def _copy(conn, table: str, columns: tuple[str, ...], lines) -> int:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    written = 0
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        buffer = []
-        for written, line in enumerate(lines, 1):
-            buffer.append(line)
-            if written % COPY_ROWS_PER_WRITE == 0:
-                copy.write("".join(buffer))
-                buffer = []
-        copy.write("".join(buffer))
-    return written
-
-
 def name_of(n: int) -> str:
     return SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 7) % len(GIVEN)] + GIVEN[(n // 3) % len(GIVEN)]
 
@@ -138,7 +105,7 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
     joined_from = now - timedelta(days=6 * 365)
     counts: dict[str, int] = {}
     with psycopg.connect(url, autocommit=False) as conn:
-        _copy(
+        copy_lines(
             conn,
             "crm_store",
             ("id", "code", "name", "city", "opened_on"),
@@ -169,7 +136,7 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
             "acquisition_channel", "status", "merged_into_id", "attributes", "created_at",
             "updated_at",
         )  # fmt: skip
-        counts["members"] = _copy(conn, "crm_member", columns, member_lines())
+        counts["members"] = copy_lines(conn, "crm_member", columns, member_lines())
 
         def identity_lines():
             for n in range(1, members + 1):
@@ -183,7 +150,7 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
                     yield f"{n}\tpos_card\tC{n:09d}\tstore\t{stamp}\t{stamp}\n"
 
         columns = ("member_id", "kind", "value", "source", "first_seen_at", "last_seen_at")
-        counts["identities"] = _copy(conn, "crm_identity", columns, identity_lines())
+        counts["identities"] = copy_lines(conn, "crm_identity", columns, identity_lines())
 
         def consent_lines():
             for n in range(1, members + 1):
@@ -198,9 +165,9 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
                             yield f"{n}\t{channel}\t{flipped}\tweb\t{later}\t{stamp}\n"
 
         columns = ("member_id", "channel", "state", "source", "at", "recorded_at")
-        counts["consents"] = _copy(conn, "crm_consent", columns, consent_lines())
+        counts["consents"] = copy_lines(conn, "crm_consent", columns, consent_lines())
 
-        _copy(
+        copy_lines(
             conn,
             "crm_tag",
             ("id", "name", "created_at"),
@@ -214,7 +181,9 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
                 if n % 13 == 0:
                     yield f"1\t{n}\n" if (1 + n % len(TAGS)) != 1 else f"2\t{n}\n"
 
-        counts["tag links"] = _copy(conn, "crm_tag_members", ("tag_id", "member_id"), tag_lines())
+        counts["tag links"] = copy_lines(
+            conn, "crm_tag_members", ("tag_id", "member_id"), tag_lines()
+        )
 
         def order_lines():
             buyers = members * 7 // 10
@@ -255,7 +224,7 @@ def load(url: str, members: int, orders: int, now: datetime) -> dict[str, int]:
             "member_id", "channel", "store_id", "external_no", "amount_twd", "placed_at",
             "status", "returns_external_no", "created_at", "updated_at",
         )  # fmt: skip
-        counts["orders"] = _copy(conn, "crm_order", columns, order_lines())
+        counts["orders"] = copy_lines(conn, "crm_order", columns, order_lines())
         for table in ("crm_store", "crm_member", "crm_tag"):
             conn.execute(
                 sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), max(id)) FROM {}").format(

@@ -1,0 +1,51 @@
+"""What the benches share about their PostgreSQL database: make it, fill it by COPY, drop it.
+
+A bench owns its database outright (it drops and creates it), so each refuses a database whose
+name does not end in "_bench".
+"""
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+COPY_ROWS_PER_WRITE = 50_000
+
+
+def _maintenance(url: str) -> tuple[str, sql.Identifier]:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(f"refusing database {name!r}: a bench's database name ends in _bench")
+    return urlunsplit(parts._replace(path="/postgres")), sql.Identifier(name)
+
+
+def recreate_database(url: str) -> None:
+    maintenance, name = _maintenance(url)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def drop_database(url: str) -> None:
+    maintenance, name = _maintenance(url)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def copy_lines(conn, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
+    """COPY lines of COPY text format (tab-separated, newline-ended) into a table."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    written = 0
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        buffer: list[str] = []
+        for written, line in enumerate(lines, 1):
+            buffer.append(line)
+            if written % COPY_ROWS_PER_WRITE == 0:
+                copy.write("".join(buffer))
+                buffer = []
+        copy.write("".join(buffer))
+    return written

@@ -138,7 +138,11 @@ class ParsedRow:
     def profile(self) -> MemberProfile:
         """What this row says about the person, to fill blank profile fields of the member."""
         if self.member is None:
-            return MemberProfile(name=self.name)
+            # A person first met through an order joined when they first bought, not when the
+            # file was imported.
+            return MemberProfile(
+                name=self.name, joined_at=self.order.placed_at if self.order else None
+            )
         member = self.member
         return MemberProfile(
             name=member.name,

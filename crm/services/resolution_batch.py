@@ -291,16 +291,20 @@ def _in_component(forest: _UnionFind, root, key: str) -> bool:
 
 
 def _merged_profile(records: Sequence[BatchRecord], indexes: list[int]) -> MemberProfile:
-    """The first non-blank value of each profile field among a component's records."""
+    """The first non-blank value of each profile field among a component's records, and the
+    earliest joined_at (a person joined at their first purchase or registration)."""
     values = {}
+    joined = []
     for index in indexes:
         profile = records[index].profile
         if profile is None:
             continue
-        for name in (*PROFILE_FIELDS, "joined_at"):
+        for name in PROFILE_FIELDS:
             if values.get(name) in (None, "") and getattr(profile, name) not in (None, ""):
                 values[name] = getattr(profile, name)
-    return MemberProfile(**values)
+        if profile.joined_at is not None:
+            joined.append(profile.joined_at)
+    return MemberProfile(**values, joined_at=min(joined, default=None))
 
 
 def _profiles_fill(records, components, component_member, *, exclude: set[int]) -> None:

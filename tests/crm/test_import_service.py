@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from crm.models import Consent, Identity, Member, Order
 from crm.services.imports import import_file_run
@@ -193,3 +194,20 @@ def test_an_import_refreshes_each_members_figures_once_at_the_end(tmp_path, monk
 
     assert calls == [2]  # two members, three batches, one refresh
     assert sorted(MemberStats.objects.values_list("orders_count", flat=True)) == [3, 3]
+
+
+def test_a_member_first_met_in_orders_joined_at_the_first_purchase(tmp_path):
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "門市代碼,門市名稱,交易序號,交易時間,會員卡號,會員手機,發票號碼,載具號碼,銷售金額,交易類型,原交易序號\n"
+        "TPE01,台北信義店,TPE01-20250312-0001,2025/03/12 14:05:33,A00012345,,"
+        "AB-12340001,,100,銷售,\n"
+        "TPE01,台北信義店,TPE01-20250301-0001,2025/03/01 10:00:00,A00012345,,"
+        "AB-12340002,,100,銷售,\n",
+        encoding="utf-8",
+    )
+
+    import_file_run(source=path, filename="pos.csv", preset_name="pos_orders")
+
+    joined = timezone.localtime(Member.objects.get().joined_at)
+    assert (joined.date().isoformat(), joined.hour) == ("2025-03-01", 10)

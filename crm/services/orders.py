@@ -89,9 +89,12 @@ WHERE (crm_order.member_id IS NULL AND EXCLUDED.member_id IS NOT NULL)
    OR (crm_order.status <> EXCLUDED.status
        AND NOT (crm_order.channel = 'store' AND crm_order.status = 'returned'))
    OR EXCLUDED.returns_external_no NOT IN ('', crm_order.returns_external_no)
-RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at
+RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at, member_id
 """
 STAGING_TABLE = "crm_order_staging"
+# What RETURNING gives for each order inserted or changed: id, the sale it names, the sale it
+# is linked to, whether it was there before, its member.
+Changed = tuple[int, str, int | None, bool, int | None]
 SQLITE_ROWS_PER_INSERT = 500  # 10 values a row, under SQLite's limit of 32,766 parameters
 
 
@@ -128,6 +131,8 @@ def orders_upsert(
     changed = _orders_write(list(latest.values()))
     linked, sale_ids = _returns_link(changed=changed, at=now)
     touched = {member_id for member_id in member_ids if member_id is not None}
+    # A changed order keeps the member it had even when this row names none.
+    touched.update(row[4] for row in changed if row[4] is not None)
     # A return may belong to no member (or another) while the sale it reverses has one.
     for chunk in chunked(sorted(sale_ids), LOOKUP_CHUNK):
         touched.update(
@@ -140,9 +145,8 @@ def orders_upsert(
     return OrdersWritten(written=len(changed), returns_linked=linked, members=touched)
 
 
-def _orders_write(rows: list[tuple]) -> list[tuple[int, str, int | None, bool]]:
-    """Upsert rows of ORDER_COLUMNS. For each row inserted or changed: its id, the sale it
-    names, the sale it is linked to, and whether it was there before."""
+def _orders_write(rows: list[tuple]) -> list[Changed]:
+    """Upsert rows of ORDER_COLUMNS; a `Changed` tuple for each row inserted or changed."""
     if not rows:
         return []
     columns = ", ".join(ORDER_COLUMNS)
@@ -180,9 +184,7 @@ def _orders_write(rows: list[tuple]) -> list[tuple[int, str, int | None, bool]]:
         return changed
 
 
-def _returns_link(
-    *, changed: list[tuple[int, str, int | None, bool]], at: datetime
-) -> tuple[int, set[int]]:
+def _returns_link(*, changed: list[Changed], at: datetime) -> tuple[int, set[int]]:
     """Link returns still waiting for their sale, then mark the sales they fully reverse.
     Returns how many were linked and the sales whose returns changed.
 
@@ -206,8 +208,8 @@ def _returns_link(
     # Sales whose returns may now cover them: just linked, linked to a changed return, or an
     # updated sale that already had returns (a new sale can have none but those just linked).
     sale_ids = set(links.values())
-    sale_ids.update(sale for _, named, sale, _ in changed if named and sale)
-    updated_sales = [pk for pk, named, _, updated in changed if updated and not named]
+    sale_ids.update(sale for _, named, sale, _, _ in changed if named and sale)
+    updated_sales = [pk for pk, named, _, updated, _ in changed if updated and not named]
     for chunk in chunked(updated_sales, LOOKUP_CHUNK):
         sale_ids.update(
             Order.objects.filter(returns_order_id__in=chunk).values_list(

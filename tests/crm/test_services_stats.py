@@ -195,3 +195,12 @@ def test_the_rebuild_is_a_nightly_beat_job_and_a_command():
     call_command("rebuild_member_stats", stdout=StringIO())
 
     assert MemberStats.objects.get(member=member).rfm_group == RfmGroup.LOST
+
+
+def test_a_changed_order_refreshes_its_members_figures_when_the_row_names_no_one():
+    member = MemberFactory()
+    orders_upsert(orders=[order("S1", 800)], member_ids=[member.pk])
+
+    orders_upsert(orders=[order("S1", 500)], member_ids=[None])  # a re-export without the card
+
+    assert MemberStats.objects.get(member=member).total_spend_twd == 500

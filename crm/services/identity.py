@@ -169,12 +169,13 @@ def member_resolve(
 
 
 def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Resolution:
-    if member_no and _is_erased(member_no):
+    number_owner = member_survivor(member_no=member_no) if member_no else None
+    if number_owner is not None and number_owner.status == Member.Status.ERASED:
         # An erased member's number identifies no one any more, and is not handed out again.
-        member_no = ""
+        member_no, number_owner = "", None
         if not identifiers:
             raise ValueError("a record needs at least one identifier or a member number")
-    matched = _members_matching(identifiers, member_no)
+    matched = _members_matching(identifiers, member_no, number_owner)
     if not matched:
         member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
         _identities_create(member=member, identifiers=identifiers, source=source, at=at)
@@ -201,8 +202,11 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
     return Resolution(member=survivor, created=False, merges=merges, attached=attached)
 
 
-def _members_matching(identifiers: Sequence[Identifier], member_no: str) -> dict[int, list[str]]:
-    """Active member id → the identifier keys of the record that point to it."""
+def _members_matching(
+    identifiers: Sequence[Identifier], member_no: str, number_owner: Member | None
+) -> dict[int, list[str]]:
+    """Active member id → the identifier keys of the record that point to it (`number_owner`
+    is the member its number leads to)."""
     matched: dict[int, list[str]] = {}
     if identifiers:
         condition = Q()
@@ -212,16 +216,9 @@ def _members_matching(identifiers: Sequence[Identifier], member_no: str) -> dict
             "kind", "value", "member_id"
         ):
             matched.setdefault(member_id, []).append(f"{kind}:{value}")
-    if member_no:
-        member = member_survivor(member_no=member_no)
-        if member is not None:
-            matched.setdefault(member.pk, []).append(f"member_no:{member_no}")
+    if number_owner is not None:
+        matched.setdefault(number_owner.pk, []).append(f"member_no:{member_no}")
     return matched
-
-
-def _is_erased(member_no: str) -> bool:
-    member = member_survivor(member_no=member_no)
-    return member is not None and member.status == Member.Status.ERASED
 
 
 def member_survivor(*, member_no: str) -> Member | None:

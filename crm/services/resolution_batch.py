@@ -284,12 +284,6 @@ def _members_create(
     return [m.pk for m in Member.objects.bulk_create(members, batch_size=LOOKUP_CHUNK)]
 
 
-def _in_component(forest: _UnionFind, root, key: str) -> bool:
-    kind, _, value = key.partition(":")
-    node = ("no", value) if kind == "member_no" else ("id", Identifier(kind, value))
-    return forest.find(node) == root
-
-
 def _merged_profile(records: Sequence[BatchRecord], indexes: list[int]) -> MemberProfile:
     """The first non-blank value of each profile field among a component's records, and the
     earliest joined_at (a person joined at their first purchase or registration)."""

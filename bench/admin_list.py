@@ -19,15 +19,15 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import bench_db
 import psycopg
-from bench_db import copy_lines, drop_database, recreate_database
+from bench_db import copy_lines, drop_database, migrate, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,23 +47,8 @@ def log(message: str = "") -> None:
 
 
 def django_env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "omnichannel.settings",
-        # --export runs the export job in this process, where it can be timed.
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-    }
-
-
-def migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
-        cwd=ROOT,
-        env=django_env(url),
-        check=True,
-    )
+    # --export runs the export job in this process, where it can be timed.
+    return bench_db.django_env(url, CELERY_TASK_ALWAYS_EAGER="true")
 
 
 # --- Data -------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from bench_db import drop_database, recreate_database
+from bench_db import django_env, drop_database, migrate, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,25 +67,6 @@ def current_rss_mb() -> float:
 
 
 # --- Database and files ---------------------------------------------------------------------
-
-
-def django_env(url: str) -> dict[str, str]:
-    # DEBUG off: with it on, Django keeps the SQL of the last 9,000 queries (bulk INSERTs).
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "omnichannel.settings",
-    }
-
-
-def migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
-        cwd=ROOT,
-        env=django_env(url),
-        check=True,
-    )
 
 
 def generate_files(rows: int, seed: int, out_dir: Path):

@@ -28,7 +28,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from bench_db import copy_lines, drop_database, recreate_database
+from bench_db import copy_lines, django_env, drop_database, migrate, recreate_database
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,24 +66,6 @@ def log(message: str = "") -> None:
 
 
 # --- Database ---------------------------------------------------------------------------------
-
-
-def django_env(url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "omnichannel.settings",
-    }
-
-
-def migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
-        cwd=ROOT,
-        env=django_env(url),
-        check=True,
-    )
 
 
 # --- Data -------------------------------------------------------------------------------------

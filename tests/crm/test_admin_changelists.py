@@ -152,12 +152,25 @@ def test_mergelog_search_finds_both_sides(login_as, crm_rows):
 
 
 def test_filters_offer_fixed_choices(login_as, crm_rows):
+    # Given identities from two sources and of two kinds, so a filter that ignored its value
+    # would show rows it should not.
+    web_phone = IdentityFactory(member=crm_rows["members"][0], source="web")
     client = login_as("alice")
 
     page = client.get("/admin/crm/identity/", {"source": "store", "kind": "phone"})
+    web = client.get("/admin/crm/identity/", {"source": "web"})
 
     assert page.status_code == 200
-    assert all(i.source == "store" and i.kind == "phone" for i in page.context["cl"].result_list)
+    shown = list(page.context["cl"].result_list)
+    expected = Identity.objects.filter(source="store", kind="phone")
+    assert sorted(i.pk for i in shown) == sorted(expected.values_list("pk", flat=True))
+    assert shown and Identity.objects.exclude(pk__in=[i.pk for i in shown]).exists()
+    assert web_phone in web.context["cl"].result_list
+    assert web_phone not in shown
+    (source,) = [
+        f for f in page.context["cl"].filter_specs if getattr(f, "parameter_name", "") == "source"
+    ]
+    assert "web" in [value for value, _label in source.lookup_choices]  # fixed, not DISTINCT
 
 
 def test_analysts_in_the_admin_see_personal_data_masked(client, carol):

@@ -3,6 +3,10 @@
 The calls go through the WSGI application in the test's thread, so they share the test's
 database transaction (rolled back at the end), and each carries a valid key of the channel its
 body names, so generated bodies reach the services rather than stopping at a 403.
+
+One test per operation, each with its own id (`[POST /api/v1/members]`, …): `schema.parametrize()`
+gives every operation the same node id, so under `-n 2` pytest-xdist and the reports counted
+the four operations as one test.
 """
 
 import re
@@ -12,7 +16,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -37,6 +41,7 @@ CHECKS = [
 
 # Loaded when the module is collected: the document needs no database.
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
 
 
 @pytest.fixture
@@ -61,23 +66,28 @@ def keys(alice, settings, connection_kept_open) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-@schema.parametrize()
-@hypothesis_settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
-)
-def test_api_answers_within_its_schema(case, keys):
-    body = case.body if isinstance(case.body, dict) else {}
-    channel = body.get("channel")
-    key = keys.get(channel if isinstance(channel, str) else "", keys[Channel.STORE])
-    # Generated Idempotency-Keys repeat ("0", "!") across different bodies, so almost every call
-    # would be a refused reuse; a fresh valid key lets the body through (reuse is tested apart).
-    if case.headers and VALID_IDEMPOTENCY_KEY.fullmatch(str(case.headers.get(IDEMPOTENCY, ""))):
-        case.headers[IDEMPOTENCY] = uuid.uuid4().hex
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_api_answers_within_its_schema(operation, keys):
+    @given(case=operation.as_strategy())
+    @hypothesis_settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def call(case):
+        body = case.body if isinstance(case.body, dict) else {}
+        channel = body.get("channel")
+        key = keys.get(channel if isinstance(channel, str) else "", keys[Channel.STORE])
+        # Generated Idempotency-Keys repeat ("0", "!") across different bodies, so almost every
+        # call would be a refused reuse; a fresh valid key lets the body through (reuse is
+        # tested apart).
+        if case.headers and VALID_IDEMPOTENCY_KEY.fullmatch(str(case.headers.get(IDEMPOTENCY, ""))):
+            case.headers[IDEMPOTENCY] = uuid.uuid4().hex
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
 
-    case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
+    call()
+
+
+def test_every_operation_is_a_test_of_its_own():
+    assert len(OPERATIONS) == 4
+    assert len({op.label for op in OPERATIONS}) == len(OPERATIONS)

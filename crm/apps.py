@@ -20,6 +20,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self) -> None:
+        from crm.jobs import register_crm_leased_steps
         from crm.segments.rules import register_crm_rules
         from crm.timeline_sources import register_crm_timeline_sources
 
@@ -28,3 +29,4 @@ class CrmConfig(AppConfig):
             _ready_made_segments_after_migrate, sender=self, dispatch_uid="crm-ready-made-segments"
         )
         register_crm_timeline_sources()
+        register_crm_leased_steps()

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MessagingChannel, SalesChannel
+from omnichannel.jobs import LeasedJob
 
 SALES_CHANNEL_VALUES = tuple(SalesChannel.values)
 
@@ -372,7 +373,7 @@ def _import_upload_path(job: "ImportJob", filename: str) -> str:
     return f"imports/{timezone.now():%Y/%m}/{filename}"
 
 
-class ImportJob(models.Model):
+class ImportJob(LeasedJob):
     """One file import: what was uploaded, how far it got, and what it reported."""
 
     class Status(models.TextChoices):
@@ -426,7 +427,7 @@ def _export_upload_path(job: "ExportJob", filename: str) -> str:
     return f"exports/{timezone.now():%Y/%m}/{filename}"
 
 
-class ExportJob(models.Model):
+class ExportJob(LeasedJob):
     """An export too large to answer in one request, written to a file by a worker.
 
     `query` is the pickled Query of the admin list as the operator filtered it (Django's
@@ -446,6 +447,10 @@ class ExportJob(models.Model):
     file_format = models.CharField(_("format"), max_length=10)
     query = models.BinaryField(editable=False)
     unmask = models.BooleanField(_("personal data unmasked"), default=False)
+    # The asker's language when asking: the worker writes headers and values in it.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    # Codes and UTC times for developers (admins only) instead of labels and Taipei times.
+    raw = models.BooleanField(_("raw values"), default=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )

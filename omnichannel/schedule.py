@@ -22,6 +22,16 @@ class Job:
 
 SCHEDULE = (
     Job(
+        name="reap background jobs whose worker stopped",
+        task="omnichannel.tasks.jobs_reap_task",
+        minute="*/5",
+        hour="*",
+        why="A worker killed mid-job (deploy, out of memory, the hard time limit) leaves its "
+        "import or export 'running' forever. Every job heartbeats within JOB_LEASE_SECONDS "
+        "(5 minutes); every 5 minutes the reaper redoes the expired ones that are safe to redo "
+        "and fails the others with a reason, so a marketer waits at most about 10 minutes.",
+    ),
+    Job(
         name="clear expired sessions",
         task="omnichannel.tasks.clear_expired_sessions",
         minute="15",

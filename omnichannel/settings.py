@@ -214,6 +214,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A background job's worker must report progress (a heartbeat) within this many seconds, or the
+# reaper (omnichannel/jobs.py, every 5 minutes) takes it for dead: it redoes or fails the job.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", default=5 * 60)
 
 # Logging: JSON lines in production (for the log pipeline), readable lines locally.
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")

@@ -23,7 +23,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
+from omnichannel.jobs import LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
@@ -146,11 +148,17 @@ def export_job_create(
 
 
 def export_job_run(*, job_id: int) -> None:
-    """Write a queued export's file, saving the rows written every PROGRESS_EVERY_ROWS."""
-    started = ExportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now(), rows=0
+    """Write a queued export's file, saving the rows written (and the lease) every
+    PROGRESS_EVERY_ROWS. Claimed with a lease (crm/jobs.py EXPORT_RUN): a task delivered twice
+    does nothing. Raises LeaseLost if the reaper failed the job meanwhile."""
+    token = job_claim(
+        step=EXPORT_RUN,
+        job_id=job_id,
+        from_statuses=(Status.QUEUED,),
+        started_at=timezone.now(),
+        rows=0,
     )
-    if not started:
+    if not token:
         return  # another worker has it, or it is done: a task delivered twice
     job = ExportJob.objects.get(pk=job_id)
     queryset = apps.get_model(job.model_label).objects.all()
@@ -159,7 +167,7 @@ def export_job_run(*, job_id: int) -> None:
 
     def progress(rows: int) -> None:
         if rows % PROGRESS_EVERY_ROWS == 0:
-            ExportJob.objects.filter(pk=job_id).update(rows=rows)
+            job_heartbeat(step=EXPORT_RUN, job_id=job_id, token=token, rows=rows)
 
     try:
         with tempfile.TemporaryFile() as file:
@@ -171,14 +179,23 @@ def export_job_run(*, job_id: int) -> None:
             name = f"{job.model_label.split('.')[-1]}-{timezone.localdate():%Y-%m-%d}-{job.pk}"
             job.file.save(f"{name}.{job.file_format}", File(file), save=False)
     except ExportError as exc:
-        _fail(job_id, str(exc))
+        _fail(job_id, token, str(exc))
         return
+    except LeaseLost:
+        raise
     except Exception as exc:
         logger.exception("export %s failed", job_id)
-        _fail(job_id, f"{type(exc).__name__}: {exc}")
+        _fail(job_id, token, f"{type(exc).__name__}: {exc}")
         raise
-    job.rows, job.status, job.finished_at = rows, Status.DONE, timezone.now()
-    job.save(update_fields=["file", "rows", "status", "finished_at"])
+    job_release(
+        step=EXPORT_RUN,
+        job_id=job_id,
+        token=token,
+        file=job.file.name,
+        rows=rows,
+        status=Status.DONE,
+        finished_at=timezone.now(),
+    )
 
 
 def _write_csv(resource, queryset, fields, file: IO[bytes], *, on_row) -> int:
@@ -197,7 +214,12 @@ def _enqueue(job_id: int) -> None:
     tasks.export_job_run_task.delay(job_id)
 
 
-def _fail(job_id: int, error: str) -> None:
-    ExportJob.objects.filter(pk=job_id).update(
-        status=Status.FAILED, error=error, finished_at=timezone.now()
+def _fail(job_id: int, token: str, error: str) -> None:
+    job_release(
+        step=EXPORT_RUN,
+        job_id=job_id,
+        token=token,
+        status=Status.FAILED,
+        error=error,
+        finished_at=timezone.now(),
     )

@@ -1,7 +1,8 @@
 """Imports started from a page: upload, check (preview), confirm, import in a Celery worker.
 
 Each step is guarded by a conditional UPDATE of the job's status, so a task delivered twice or a
-double-clicked confirm does the work once.
+double-clicked confirm does the work once; the check and the import are claimed with a lease
+(omnichannel/jobs.py, crm/jobs.py), so a job whose worker died is redone or failed by the reaper.
 """
 
 import logging
@@ -14,8 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.imports import HeaderError, ImportFileError, get_preset
+from crm.jobs import IMPORT_CHECK, IMPORT_RUN
 from crm.models import ImportJob
 from crm.services.imports import ImportResult, import_file_check, import_file_run
+from omnichannel.jobs import LeasedStep, LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
 Status = ImportJob.Status
@@ -55,10 +58,15 @@ def import_job_confirm(*, job: ImportJob, actor) -> None:
 
 
 def import_job_check(*, job_id: int) -> None:
-    """The preview: parse every row, count errors and warnings, keep the first issues."""
+    """The preview: parse every row, count errors and warnings, keep the first issues.
+
+    Claimed with a lease (crm/jobs.py IMPORT_CHECK); a task delivered twice, or one whose job
+    another worker holds, does nothing. Raises LeaseLost if the reaper took the job meanwhile.
+    """
+    token = job_claim(step=IMPORT_CHECK, job_id=job_id, from_statuses=(Status.PREVIEWING,))
+    if not token:
+        return  # already checked or being checked: a task delivered twice
     job = ImportJob.objects.get(pk=job_id)
-    if job.status != Status.PREVIEWING:
-        return  # already checked: a task delivered twice
     try:
         with job.file.open("rb") as source, _report_file() as report:
             result = import_file_check(
@@ -66,43 +74,56 @@ def import_job_check(*, job_id: int) -> None:
                 filename=job.original_name,
                 preset_name=job.preset,
                 report=report,
-                on_progress=lambda r: _save_progress(job.pk, r),
+                on_progress=lambda r: _save_progress(IMPORT_CHECK, job_id, token, r),
             )
             _attach_report(job, report, suffix="check")
     except (ImportFileError, HeaderError) as exc:
-        _fail(job, str(exc))
+        _fail(IMPORT_CHECK, job_id, token, str(exc))
         return
-    job.preview = {
-        "rows": result.rows,
-        "failed": result.failed,
-        "warnings": result.warnings,
-        "issues": [
-            {
-                "severity": severity,
-                "line": i.line,
-                "column": i.column,
-                "value": i.value,
-                "reason": i.message,
-            }
-            for severity, i in result.issues
-        ],
-    }
-    job.rows, job.failed, job.warnings = result.rows, result.failed, result.warnings
-    job.status = Status.PREVIEWED
-    job.save(update_fields=["preview", "rows", "failed", "warnings", "status", "report"])
+    job_release(
+        step=IMPORT_CHECK,
+        job_id=job_id,
+        token=token,
+        preview={
+            "rows": result.rows,
+            "failed": result.failed,
+            "warnings": result.warnings,
+            "issues": [
+                {
+                    "severity": severity,
+                    "line": i.line,
+                    "column": i.column,
+                    "value": i.value,
+                    "reason": i.message,
+                }
+                for severity, i in result.issues
+            ],
+        },
+        rows=result.rows,
+        failed=result.failed,
+        warnings=result.warnings,
+        status=Status.PREVIEWED,
+        report=job.report.name,
+    )
 
 
 def import_job_execute(*, job_id: int) -> None:
-    """Run a confirmed import, saving progress per batch and the report at the end."""
-    started = ImportJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING,
+    """Run a confirmed import, saving progress (and the lease) per batch, the report at the end.
+
+    Claimed with a lease (crm/jobs.py IMPORT_RUN): a queued job, or a running one whose worker
+    stopped. Raises LeaseLost if the reaper took the job meanwhile, or what the import raised.
+    """
+    token = job_claim(
+        step=IMPORT_RUN,
+        job_id=job_id,
+        from_statuses=(Status.QUEUED,),
         started_at=timezone.now(),
         rows=0,
         imported=0,
         failed=0,
         warnings=0,
     )
-    if not started:
+    if not token:
         return  # another worker has it, or it is done
     job = ImportJob.objects.get(pk=job_id)
     try:
@@ -113,17 +134,24 @@ def import_job_execute(*, job_id: int) -> None:
                 preset_name=job.preset,
                 strict=job.strict,
                 report=report,
-                on_progress=lambda r: _save_progress(job_id, r),
+                on_progress=lambda r: _save_progress(IMPORT_RUN, job_id, token, r),
             )
             _attach_report(job, report, suffix="import")
+    except LeaseLost:
+        raise
     except Exception as exc:
         logger.exception("import %s failed", job_id)
-        _fail(job, f"{type(exc).__name__}: {exc}")
+        _fail(IMPORT_RUN, job_id, token, f"{type(exc).__name__}: {exc}")
         raise
-    _save_progress(job_id, result)
-    job.status = Status.REJECTED if result.rejected else Status.DONE
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "finished_at", "report"])
+    job_release(
+        step=IMPORT_RUN,
+        job_id=job_id,
+        token=token,
+        **_progress(result),
+        status=Status.REJECTED if result.rejected else Status.DONE,
+        finished_at=timezone.now(),
+        report=job.report.name,
+    )
 
 
 def _enqueue(step: str, job_id: int) -> None:
@@ -133,16 +161,21 @@ def _enqueue(step: str, job_id: int) -> None:
     task.delay(job_id)
 
 
-def _save_progress(job_id: int, result: ImportResult) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        rows=result.rows,
-        imported=result.imported,
-        failed=result.failed,
-        warnings=result.warnings,
-        members_created=result.members_created,
-        merges=result.merges,
-        orders_written=result.orders_written,
-    )
+def _progress(result: ImportResult) -> dict:
+    return {
+        "rows": result.rows,
+        "imported": result.imported,
+        "failed": result.failed,
+        "warnings": result.warnings,
+        "members_created": result.members_created,
+        "merges": result.merges,
+        "orders_written": result.orders_written,
+    }
+
+
+def _save_progress(step: LeasedStep, job_id: int, token: str, result: ImportResult) -> None:
+    # Once per batch: the counters, and the lease pushed forward (the worker is alive).
+    job_heartbeat(step=step, job_id=job_id, token=token, **_progress(result))
 
 
 def _report_file():
@@ -159,7 +192,12 @@ def _attach_report(job: ImportJob, report, *, suffix: str) -> None:
         job.report.save(f"{job.pk}-{stem}-{suffix}-report.csv", File(raw), save=False)
 
 
-def _fail(job: ImportJob, error: str) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=Status.FAILED, error=error, finished_at=timezone.now()
+def _fail(step: LeasedStep, job_id: int, token: str, error: str) -> None:
+    job_release(
+        step=step,
+        job_id=job_id,
+        token=token,
+        status=Status.FAILED,
+        error=error,
+        finished_at=timezone.now(),
     )

@@ -8,8 +8,11 @@ do: a row of theirs must go through identity resolution, so the admin sends thos
 preset import (ImportJob, crm/services/import_jobs.py) instead; see crm/admin.py.
 """
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from import_export import fields, resources, widgets
 
 from crm import pii
@@ -26,6 +29,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.normalize import format_phone_national
 
 EXPORT_CHUNK_SIZE = 2_000
 MASKED = "***"
@@ -42,6 +46,15 @@ def mask_identifier(kind: str, value: str) -> str:
     return pii.mask_text(value)
 
 
+def _readable(kind: str, value: str, *, raw: bool) -> str:
+    """A Taiwanese phone as people write it (0912-345-678) for marketers: it starts with 0, so a
+    spreadsheet neither takes it for a number nor needs the formula guard's `'`. Raw exports keep
+    E.164 (+886…), which the guard then prefixes with `'`; so does a foreign number."""
+    if kind == Identity.Kind.PHONE and not raw:
+        return format_phone_national(value)
+    return value
+
+
 class CrmResource(resources.ModelResource):
     """A resource that knows whether its reader may see personal data.
 
@@ -50,10 +63,58 @@ class CrmResource(resources.ModelResource):
     """
 
     export_select_related: tuple[str, ...] = ()
+    # Headers for columns that are not a model field of their own (else its verbose name).
+    export_labels: dict = {
+        "member_no": _("member number"),
+        "home_store": _("home store"),
+        "merged_into": _("merged into"),
+        "store": _("store"),
+        "survivor": _("survivor"),
+        "merged": _("merged member"),
+        "actor": _("by"),
+        "created_by": _("created by"),
+        "phone": _("phone"),
+        "email": _("email"),
+        "total_spend_twd": _("total spend (NT$)"),
+        "orders": _("orders"),
+        "last_purchase_at": _("last purchase"),
+    }
 
-    def __init__(self, *, unmask: bool = False, **kwargs):
+    def __init__(self, *, unmask: bool = False, raw: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.unmask = unmask
+        self.raw = raw  # codes and column names for developers, not labels for marketers
+
+    def get_export_headers(self, selected_fields=None):
+        """Column names in the reader's language (性別), or the codes (gender) when raw."""
+        fields_ = self.get_export_fields(selected_fields)
+        if self.raw:
+            return [str(field.column_name) for field in fields_]
+        return [str(self._label(field)) for field in fields_]
+
+    def _label(self, field):
+        if field.column_name in self.export_labels:
+            return self.export_labels[field.column_name]
+        model_field = self._model_field(field)
+        return model_field.verbose_name if model_field is not None else field.column_name
+
+    def _model_field(self, field):
+        if not field.attribute or "__" in field.attribute:
+            return None
+        try:
+            return self._meta.model._meta.get_field(field.attribute)
+        except FieldDoesNotExist:
+            return None
+
+    def export_field(self, field, instance, **kwargs):
+        """A field's value; a choice as its label in the reader's language unless raw."""
+        value = super().export_field(field, instance, **kwargs)
+        if self.raw or value in (None, ""):
+            return value
+        model_field = self._model_field(field)
+        if model_field is not None and model_field.choices:
+            return str(dict(model_field.flatchoices).get(value, value))
+        return value
 
     def filter_export(self, queryset, **kwargs):
         if self.export_select_related:
@@ -94,6 +155,7 @@ class TagResource(CrmResource):
 
 class MemberResource(CrmResource):
     export_select_related = ("home_store", "merged_into")
+    export_labels = {**CrmResource.export_labels, "name": pgettext_lazy("person", "name")}
     member_no = fields.Field(attribute="member_no", column_name="member_no")
     name = fields.Field(attribute="name", column_name="name")
     birthday = fields.Field(attribute="birthday", column_name="birthday")
@@ -135,7 +197,9 @@ class IdentityResource(CrmResource):
         export_order = fields
 
     def dehydrate_value(self, identity: Identity) -> str:
-        return identity.value if self.unmask else mask_identifier(identity.kind, identity.value)
+        if not self.unmask:
+            return mask_identifier(identity.kind, identity.value)
+        return _readable(identity.kind, identity.value, raw=self.raw)
 
 
 class ConsentResource(CrmResource):
@@ -323,7 +387,9 @@ class MemberListResource(MemberResource):
 
     def dehydrate_phone(self, member: Member) -> str:
         value = member.export_phone or ""
-        return value if self.unmask else mask_identifier(Identity.Kind.PHONE, value)
+        if not self.unmask:
+            return mask_identifier(Identity.Kind.PHONE, value)
+        return _readable(Identity.Kind.PHONE, value, raw=self.raw)
 
     def dehydrate_email(self, member: Member) -> str:
         value = member.export_email or ""

@@ -6,33 +6,30 @@ worker writes to a file, saving its progress; the operator downloads the file wh
 Rows come from a server-side cursor in chunks (Resource.iter_queryset), so memory stays flat.
 """
 
-import csv
-import json
 import logging
 import pickle
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import IO
 
 from django.apps import apps
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
+from omnichannel.exports import XLSX_MAX_ROWS, csv_chunks, csv_write, xlsx_write
 from omnichannel.jobs import LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
 
 EXPORT_INLINE_MAX_ROWS = 10_000
-XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's 1,048,576 rows, less the header
-CSV_ROWS_PER_CHUNK = 500
 PROGRESS_EVERY_ROWS = 10_000
 FORMATS = ("csv", "xlsx")
 ERROR_XLSX_TOO_LARGE = _(
@@ -45,75 +42,43 @@ class ExportError(ValueError):
     pass
 
 
-# --- Rows and files ---------------------------------------------------------------------------
+# --- Rows and files (the writers are shared: omnichannel/exports.py) -------------------------
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer into a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def export_rows(resource, queryset: QuerySet, fields: Sequence[str] | None, **kwargs) -> Iterator:
-    """Each object of the queryset as the resource's list of column values, streamed."""
+def export_rows(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[list]:
+    """Each object of the queryset as the resource's list of native values, streamed."""
     for obj in resource.iter_queryset(resource.filter_export(queryset)):
-        yield resource.export_resource(obj, selected_fields=fields or None, **kwargs)
+        yield resource.export_resource(obj, selected_fields=fields or None, force_native_type=True)
 
 
-def _csv_lines(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    # The BOM makes Excel read the Chinese text as UTF-8.
-    yield "\ufeff" + writer.writerow(resource.get_export_headers(selected_fields=fields or None))
-    for row in export_rows(resource, queryset, fields):
-        yield writer.writerow(row)
+def _headers(resource, fields: Sequence[str] | None) -> list[str]:
+    return resource.get_export_headers(selected_fields=fields or None)
 
 
 def export_csv_chunks(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[str]:
-    """The CSV text, header first, in chunks of CSV_ROWS_PER_CHUNK rows."""
-    chunk: list[str] = []
-    for line in _csv_lines(resource, queryset, fields):
-        chunk.append(line)
-        if len(chunk) == CSV_ROWS_PER_CHUNK:
-            yield "".join(chunk)
-            chunk = []
-    if chunk:
-        yield "".join(chunk)
-
-
-def _xlsx_value(value):
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    if isinstance(value, datetime) and timezone.is_aware(value):
-        return timezone.localtime(value).replace(tzinfo=None)  # Excel has no time zones
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+    """The CSV text, header first, in chunks; written in the language active when called (a
+    streamed response is written after the view returned and its language was switched off)."""
+    language = translation.get_language()
+    rows = export_rows(resource, queryset, fields)
+    chunks = csv_chunks(_headers(resource, fields), rows, raw=resource.raw)
+    while True:
+        with translation.override(language):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
 
 
 def export_xlsx_write(
     resource, queryset: QuerySet, fields: Sequence[str] | None, file: IO[bytes], on_row=None
 ) -> int:
-    """Write an XLSX workbook to `file` (openpyxl write-only: rows go to disk as they come)."""
-    from openpyxl import Workbook
-
+    """Write an XLSX workbook to `file`. Raises ExportError past an Excel sheet's rows."""
     if (rows := queryset[: XLSX_MAX_ROWS + 1].count()) > XLSX_MAX_ROWS:
         raise ExportError(
             str(ERROR_XLSX_TOO_LARGE % {"rows": f"{rows - 1:,}+", "max": f"{XLSX_MAX_ROWS:,}"})
         )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet()
-    sheet.append(resource.get_export_headers(selected_fields=fields or None))
-    rows = 0
-    for row in export_rows(resource, queryset, fields, force_native_type=True):
-        rows += 1
-        sheet.append([_xlsx_value(value) for value in row])
-        if on_row:
-            on_row(rows)
-    workbook.save(file)
-    return rows
+    rows_ = export_rows(resource, queryset, fields)
+    return xlsx_write(_headers(resource, fields), rows_, file, raw=resource.raw, on_row=on_row)
 
 
 # --- Jobs -------------------------------------------------------------------------------------
@@ -128,6 +93,7 @@ def export_job_create(
     unmask: bool,
     total: int,
     actor,
+    raw: bool = False,
 ) -> ExportJob:
     """Queue the export of a list too big for one response. Raises ExportError for a bad format."""
     if file_format not in FORMATS:
@@ -140,6 +106,9 @@ def export_job_create(
             file_format=file_format,
             query=pickle.dumps(queryset.query),
             unmask=unmask,
+            raw=raw,
+            # The asker's language now: the worker writes headers and labels in it.
+            language=translation.get_language() or settings.LANGUAGE_CODE,
             total=total,
             created_by=actor,
         )
@@ -163,18 +132,22 @@ def export_job_run(*, job_id: int) -> None:
     job = ExportJob.objects.get(pk=job_id)
     queryset = apps.get_model(job.model_label).objects.all()
     queryset.query = pickle.loads(job.query)  # noqa: S301 (written by export_job_create only)
-    resource = import_string(job.resource)(unmask=job.unmask)
+    resource = import_string(job.resource)(unmask=job.unmask, raw=job.raw)
 
     def progress(rows: int) -> None:
         if rows % PROGRESS_EVERY_ROWS == 0:
             job_heartbeat(step=EXPORT_RUN, job_id=job_id, token=token, rows=rows)
 
     try:
-        with tempfile.TemporaryFile() as file:
+        with tempfile.TemporaryFile() as file, translation.override(job.language or None):
             if job.file_format == "xlsx":
                 rows = export_xlsx_write(resource, queryset, job.fields, file, on_row=progress)
             else:
-                rows = _write_csv(resource, queryset, job.fields, file, on_row=progress)
+                headers, lines = (
+                    _headers(resource, job.fields),
+                    export_rows(resource, queryset, job.fields),
+                )
+                rows = csv_write(headers, lines, file, raw=job.raw, on_row=progress)
             file.seek(0)
             name = f"{job.model_label.split('.')[-1]}-{timezone.localdate():%Y-%m-%d}-{job.pk}"
             job.file.save(f"{name}.{job.file_format}", File(file), save=False)
@@ -196,16 +169,6 @@ def export_job_run(*, job_id: int) -> None:
         status=Status.DONE,
         finished_at=timezone.now(),
     )
-
-
-def _write_csv(resource, queryset, fields, file: IO[bytes], *, on_row) -> int:
-    lines = _csv_lines(resource, queryset, fields)
-    file.write(next(lines).encode("utf-8"))
-    rows = 0
-    for rows, line in enumerate(lines, 1):
-        file.write(line.encode("utf-8"))
-        on_row(rows)
-    return rows
 
 
 def _enqueue(job_id: int) -> None:

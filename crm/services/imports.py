@@ -6,7 +6,6 @@ is bad; `dry_run` does the whole import in a transaction and rolls it back, so i
 exactly what a real run would do.
 """
 
-import csv
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
@@ -26,6 +25,7 @@ from crm.services.consent import consents_record_batch
 from crm.services.orders import orders_upsert
 from crm.services.resolution_batch import BatchRecord, members_resolve_batch
 from crm.services.stats import member_stats_refresh
+from omnichannel.exports import CsvReportWriter
 
 BATCH_SIZE = 20_000
 PREVIEW_ISSUES = 200
@@ -65,7 +65,8 @@ class ImportReport:
     """Every issue of an import as CSV rows (line, column, value, severity, reason)."""
 
     def __init__(self, stream: IO[str] | None):
-        self._writer = csv.writer(stream) if stream is not None else None
+        # Neutralised: a row's value is whatever the file held, "=HYPERLINK(…)" included.
+        self._writer = CsvReportWriter(stream) if stream is not None else None
         if self._writer:
             self._writer.writerow(REPORT_HEADER)
 

@@ -28,11 +28,20 @@ def export_form(resource, *, file_format: str = CSV, **fields: bool) -> dict:
     return data
 
 
-def read_csv(response) -> list[dict[str, str]]:
+def codes(resource) -> dict[str, str]:
+    """The resource's headers as marketers read them (會員編號) → its column codes (member_no)."""
+    marketers, raw = resource().get_export_headers(), resource(raw=True).get_export_headers()
+    return dict(zip(marketers, raw, strict=True))
+
+
+def read_csv(response, resource) -> list[dict[str, str]]:
+    """The rows of a streamed CSV, keyed by column code."""
     assert isinstance(response, StreamingHttpResponse)
     text = b"".join(response.streaming_content).decode("utf-8")
     assert text.startswith("\ufeff")  # Excel reads the Chinese as UTF-8
-    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    names = codes(resource)
+    rows = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    return [{names[k]: v for k, v in row.items()} for row in rows]
 
 
 @pytest.fixture
@@ -54,7 +63,9 @@ def mei():
 def test_member_export_is_masked_for_an_analyst(client, staff_analyst, mei):
     client.force_login(staff_analyst)
 
-    rows = read_csv(client.post("/admin/crm/member/export/", export_form(MemberResource)))
+    rows = read_csv(
+        client.post("/admin/crm/member/export/", export_form(MemberResource)), MemberResource
+    )
 
     assert rows[0]["member_no"] == "M0000123"
     assert rows[0]["name"] == "陳**"
@@ -64,21 +75,28 @@ def test_member_export_is_masked_for_an_analyst(client, staff_analyst, mei):
 def test_identity_export_is_masked_for_an_analyst(client, staff_analyst, mei):
     client.force_login(staff_analyst)
 
-    rows = read_csv(client.post("/admin/crm/identity/export/", export_form(IdentityResource)))
+    rows = read_csv(
+        client.post("/admin/crm/identity/export/", export_form(IdentityResource)), IdentityResource
+    )
 
     values = {row["kind"]: row["value"] for row in rows}
-    assert values == {"phone": "0912-***-678", "email": "me***@example.com"}
+    assert values == {"手機": "0912-***-678", "Email": "me***@example.com"}  # kinds as labels
 
 
 def test_admin_export_is_unmasked(login_as, mei):
     client = login_as("alice")
 
-    members = read_csv(client.post("/admin/crm/member/export/", export_form(MemberResource)))
-    identities = read_csv(client.post("/admin/crm/identity/export/", export_form(IdentityResource)))
+    members = read_csv(
+        client.post("/admin/crm/member/export/", export_form(MemberResource)), MemberResource
+    )
+    identities = read_csv(
+        client.post("/admin/crm/identity/export/", export_form(IdentityResource)), IdentityResource
+    )
 
     assert members[0]["name"] == "陳美玲"
     assert members[0]["birthday"] == mei.birthday.isoformat()
-    assert {row["value"] for row in identities} == {"+886912345678", "meiling.chen@example.com"}
+    # A Taiwanese phone as people write it (it starts with 0: no formula guard needed).
+    assert {row["value"] for row in identities} == {"0912-345-678", "meiling.chen@example.com"}
 
 
 def test_export_keeps_the_list_search_and_the_chosen_columns(login_as, mei):
@@ -90,7 +108,7 @@ def test_export_keeps_the_list_search_and_the_chosen_columns(login_as, mei):
         export_form(MemberResource, birthday=False, home_store=False),
     )
 
-    rows = read_csv(response)
+    rows = read_csv(response, MemberResource)
     assert [row["member_no"] for row in rows] == ["M0000123"]
     assert "birthday" not in rows[0]
 
@@ -104,7 +122,7 @@ def test_order_export_streams_every_row_with_its_member_and_store(
     response = client.post("/admin/crm/order/export/", export_form(OrderResource))
     # The queries do not grow with the rows: member and store come in the same SELECT.
     with django_assert_max_num_queries(3):
-        rows = read_csv(response)
+        rows = read_csv(response, OrderResource)
 
     assert len(rows) == 30
     assert {row["member_no"] for row in rows} == {o.member.member_no for o in orders}
@@ -118,7 +136,7 @@ def test_xlsx_export(login_as, mei):
 
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header, row = list(sheet.values)
-    assert header[:2] == ("member_no", "name")
+    assert header[:2] == ("會員編號", "姓名")
     assert row[:2] == ("M0000123", "陳美玲")
 
 
@@ -166,7 +184,11 @@ def test_a_worker_export_is_masked_and_only_for_who_asked(
     job = wait_for(job_done(ExportJob.objects.get()))
 
     text = b"".join(client.get(f"/admin/crm/exportjob/{job.pk}/download/").streaming_content)
-    rows = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"))))
+    names = codes(MemberResource)
+    rows = [
+        {names[k]: v for k, v in row.items()}
+        for row in csv.DictReader(io.StringIO(text.decode("utf-8-sig")))
+    ]
     assert "陳美玲" not in text.decode("utf-8-sig")
     assert {r["name"] for r in rows if r["member_no"] == "M0000123"} == {"陳**"}
     bob.is_staff = True
@@ -218,6 +240,8 @@ def test_reference_tables_export_without_the_member_export_permission(client, st
     )
     client.force_login(staff_analyst)
 
-    rows = read_csv(client.post("/admin/crm/store/export/", export_form(StoreResource)))
+    rows = read_csv(
+        client.post("/admin/crm/store/export/", export_form(StoreResource)), StoreResource
+    )
 
     assert [(row["code"], row["name"]) for row in rows] == [("TPE01", "台北信義店")]

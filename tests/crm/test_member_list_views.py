@@ -11,6 +11,7 @@ from django.utils.html import escape
 
 from crm.forms import ERROR_CONSENT_PAIR, ERROR_SEGMENT_BROKEN
 from crm.models import ExportJob, MemberStats, Segment, Tag
+from crm.resources import MemberListResource
 from crm.views import ERROR_BROKEN_PAGE_LINK
 from tests.factories import IdentityFactory, MemberFactory, StoreFactory, TagFactory
 
@@ -219,7 +220,7 @@ def test_only_the_asker_sees_an_export(login_as, members):
 
 @pytest.mark.parametrize(
     ("persona", "name", "phone"),
-    [("bob", "陳07", "+886900000007"), ("carol", "陳**", "0900-***-007")],
+    [("bob", "陳07", "0900-000-007"), ("carol", "陳**", "0900-***-007")],
 )
 def test_export_runs_in_a_worker_masked_for_analysts(
     login_as, members, celery_worker, persona, name, phone
@@ -232,9 +233,15 @@ def test_export_runs_in_a_worker_masked_for_analysts(
     wait_for(lambda: ExportJob.objects.get(pk=job.pk).finished)
 
     download = client.get(f"/members/exports/{job.pk}/download/")
-    rows = list(
-        csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")))
+    names = dict(
+        zip(
+            MemberListResource().get_export_headers(),
+            MemberListResource(raw=True).get_export_headers(),
+            strict=True,
+        )
     )
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    rows = [{names[k]: v for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
     assert [(row["member_no"], row["name"], row["phone"]) for row in rows] == [
         ("M0000007", name, phone)
     ]

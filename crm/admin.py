@@ -16,6 +16,7 @@ import (ImportJob), so every row goes through identity resolution (docs/design-n
 import json
 import tempfile
 from collections.abc import Iterable
+from contextvars import ContextVar
 from functools import cached_property, reduce
 from operator import or_
 
@@ -34,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.formats import base_formats
+from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
 
 from crm import pii, resources
@@ -201,6 +203,24 @@ SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
 # --- Exports ----------------------------------------------------------------------------------
 
 
+# Whether the export form being built may offer raw values (set per request: the library builds
+# the form without the request). A ContextVar, so concurrent requests never see each other's.
+_RAW_EXPORT_ALLOWED: ContextVar[bool] = ContextVar("raw_export_allowed", default=False)
+
+
+class RawChoiceExportForm(SelectableFieldsExportForm):
+    """django-import-export's export form with "raw values" (codes, UTC) for admins only."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if _RAW_EXPORT_ALLOWED.get():
+            self.fields["raw"] = forms.BooleanField(
+                label=_("Raw values"),
+                required=False,
+                help_text=_("Codes and UTC times, for developers"),
+            )
+
+
 class StreamingExportMixin(ExportMixin):
     """django-import-export's export page (format, columns), without building a whole Dataset.
 
@@ -212,6 +232,7 @@ class StreamingExportMixin(ExportMixin):
     """
 
     formats = (base_formats.CSV, base_formats.XLSX)
+    export_form_class = RawChoiceExportForm
     # Member data (the lists a marketer could take away) need crm.export_members as well.
     export_permission: str | None = EXPORT_MEMBERS_PERMISSION
 
@@ -224,12 +245,22 @@ class StreamingExportMixin(ExportMixin):
         kwargs = super().get_export_resource_kwargs(request, **kwargs)
         return {**kwargs, "unmask": request.user.has_perm(UNMASK_PERMISSION)}
 
+    def export_action(self, request: HttpRequest):
+        allowed = _RAW_EXPORT_ALLOWED.set(request.user.is_superuser)
+        try:
+            return super().export_action(request)
+        finally:
+            _RAW_EXPORT_ALLOWED.reset(allowed)
+
     # Overrides django-import-export's (4.x) file step, the one place that builds the Dataset;
     # the export form, the permission check and the queryset (the list's filters and search)
     # stay the library's.
     def _do_file_export(self, file_format, request, queryset, export_form=None):
         resource_class = self.choose_export_resource_class(export_form, request)
-        resource = resource_class(**self.get_export_resource_kwargs(request))
+        raw = (
+            bool(export_form and export_form.cleaned_data.get("raw")) and request.user.is_superuser
+        )
+        resource = resource_class(**self.get_export_resource_kwargs(request), raw=raw)
         fields = self.get_export_resource_fields_from_form(export_form)
         if queryset[: EXPORT_INLINE_MAX_ROWS + 1].count() > EXPORT_INLINE_MAX_ROWS:
             job = export_job_create(
@@ -240,6 +271,7 @@ class StreamingExportMixin(ExportMixin):
                 unmask=resource.unmask,
                 total=LargeTablePaginator(queryset, 1).count,
                 actor=request.user,
+                raw=raw,
             )
             self.message_user(
                 request,

@@ -162,3 +162,5 @@ class BulkTagForm(forms.Form):
 
 class ExportForm(forms.Form):
     file_format = forms.ChoiceField(label=_("Format"), choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+    # Codes and UTC times for developers; the view honours it for admins only.
+    raw = forms.BooleanField(label=_("Raw values"), required=False)

@@ -143,6 +143,7 @@ def member_export(request: HtmxHttpRequest) -> HttpResponse:
             unmask=request.user.has_perm(UNMASK_PERMISSION),
             total=members.count(),
             actor=request.user,
+            raw=export_form.cleaned_data["raw"] and request.user.is_superuser,
         )
     except ExportError as exc:
         messages.error(request, str(exc))

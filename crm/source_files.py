@@ -1,7 +1,7 @@
 """The brand's export files, written: the layouts of formats/README.md and the spellings they use.
 
 The import reads these files (crm/imports); this module writes them, for the demo data
-(crm/demo.py) and the import bench (bench/gen_orders.py), so both produce what the brand's
+(crm/demo/) and the import bench (bench/gen_orders.py), so both produce what the brand's
 systems really hand over: the same headers in the same order, identifiers in every spelling
 the formats file lists, masked marketplace phones, amounts with thousands separators, Minguo
 birthdays. Plain Python (no Django), so the bench's generator can run on its own.

@@ -65,15 +65,11 @@ from crm.services import (
     member_unmerge,
 )
 from crm.services.api_keys import api_key_create, api_key_revoke
-from crm.services.exports import (
-    EXPORT_INLINE_MAX_ROWS,
-    export_csv_chunks,
-    export_job_create,
-    export_xlsx_write,
-)
+from crm.services.exports import EXPORT_INLINE_MAX_ROWS, export_job_create
 from crm.services.import_jobs import import_job_create
 from crm.services.touchpoints import KNOWN_KINDS
 from omnichannel.channels import Channel, SalesChannel
+from omnichannel.exports import export_csv_chunks, export_xlsx_write
 
 UNMASK_PERMISSION = "crm.unmask_personal_data"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

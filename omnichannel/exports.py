@@ -19,8 +19,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.utils import timezone
+from django.db.models import QuerySet
+from django.utils import timezone, translation
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_ROWS_PER_CHUNK = 500
@@ -141,3 +143,55 @@ class CsvReportWriter:
 
     def writerow(self, row: Sequence) -> None:
         self._writer.writerow([cell_text(value) for value in row])
+
+
+# --- Lists through django-import-export resources (the admin, the member list, any app) ----
+# A resource here has `raw` (codes and UTC, or labels and Taipei time) and returns native values
+# (force_native_type), so the writers above decide what is a number and what is text.
+
+ERROR_XLSX_TOO_LARGE = _(
+    "%(rows)s rows do not fit in an Excel sheet (at most %(max)s): export CSV, or narrow the list."
+)
+
+
+class ExportError(ValueError):
+    pass
+
+
+def export_rows(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[list]:
+    """Each object of the queryset as the resource's list of native values, streamed."""
+    for obj in resource.iter_queryset(resource.filter_export(queryset)):
+        yield resource.export_resource(obj, selected_fields=fields or None, force_native_type=True)
+
+
+def resource_headers(resource, fields: Sequence[str] | None) -> list[str]:
+    """The resource's headers: labels in the active language, or codes for a raw resource."""
+    return resource.get_export_headers(selected_fields=fields or None)
+
+
+def export_csv_chunks(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[str]:
+    """The CSV text, header first, in chunks; written in the language active when called (a
+    streamed response is written after the view returned and its language was switched off)."""
+    language = translation.get_language()
+    rows = export_rows(resource, queryset, fields)
+    chunks = csv_chunks(resource_headers(resource, fields), rows, raw=resource.raw)
+    while True:
+        with translation.override(language):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def export_xlsx_write(
+    resource, queryset: QuerySet, fields: Sequence[str] | None, file: IO[bytes], on_row=None
+) -> int:
+    """Write an XLSX workbook to `file`. Raises ExportError past an Excel sheet's rows."""
+    if (rows := queryset[: XLSX_MAX_ROWS + 1].count()) > XLSX_MAX_ROWS:
+        raise ExportError(
+            str(ERROR_XLSX_TOO_LARGE % {"rows": f"{rows - 1:,}+", "max": f"{XLSX_MAX_ROWS:,}"})
+        )
+    rows_ = export_rows(resource, queryset, fields)
+    return xlsx_write(
+        resource_headers(resource, fields), rows_, file, raw=resource.raw, on_row=on_row
+    )

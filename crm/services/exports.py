@@ -1,7 +1,8 @@
 """Exports of admin lists through django-import-export resources, at any size.
 
 A small list (up to EXPORT_INLINE_MAX_ROWS) is written straight into the response: CSV row by
-row, XLSX through openpyxl's write-only mode. A larger one becomes an ExportJob that a Celery
+row, XLSX through openpyxl's write-only mode (the writers, the formula guard and the resource
+helpers are shared: omnichannel/exports.py). A larger one becomes an ExportJob that a Celery
 worker writes to a file, saving its progress; the operator downloads the file when it is done.
 Rows come from a server-side cursor in chunks (Resource.iter_queryset), so memory stays flat.
 """
@@ -9,8 +10,7 @@ Rows come from a server-side cursor in chunks (Resource.iter_queryset), so memor
 import logging
 import pickle
 import tempfile
-from collections.abc import Iterator, Sequence
-from typing import IO
+from collections.abc import Sequence
 
 from django.apps import apps
 from django.conf import settings
@@ -23,7 +23,13 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
-from omnichannel.exports import XLSX_MAX_ROWS, csv_chunks, csv_write, xlsx_write
+from omnichannel.exports import (
+    ExportError,
+    csv_write,
+    export_rows,
+    export_xlsx_write,
+    resource_headers,
+)
 from omnichannel.jobs import LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
@@ -32,55 +38,7 @@ Status = ExportJob.Status
 EXPORT_INLINE_MAX_ROWS = 10_000
 PROGRESS_EVERY_ROWS = 10_000
 FORMATS = ("csv", "xlsx")
-ERROR_XLSX_TOO_LARGE = _(
-    "%(rows)s rows do not fit in an Excel sheet (at most %(max)s): export CSV, or narrow the list."
-)
 ERROR_UNKNOWN_FORMAT = _("Unknown export format %(format)s; the formats are csv and xlsx.")
-
-
-class ExportError(ValueError):
-    pass
-
-
-# --- Rows and files (the writers are shared: omnichannel/exports.py) -------------------------
-
-
-def export_rows(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[list]:
-    """Each object of the queryset as the resource's list of native values, streamed."""
-    for obj in resource.iter_queryset(resource.filter_export(queryset)):
-        yield resource.export_resource(obj, selected_fields=fields or None, force_native_type=True)
-
-
-def _headers(resource, fields: Sequence[str] | None) -> list[str]:
-    return resource.get_export_headers(selected_fields=fields or None)
-
-
-def export_csv_chunks(resource, queryset: QuerySet, fields: Sequence[str] | None) -> Iterator[str]:
-    """The CSV text, header first, in chunks; written in the language active when called (a
-    streamed response is written after the view returned and its language was switched off)."""
-    language = translation.get_language()
-    rows = export_rows(resource, queryset, fields)
-    chunks = csv_chunks(_headers(resource, fields), rows, raw=resource.raw)
-    while True:
-        with translation.override(language):
-            chunk = next(chunks, None)
-        if chunk is None:
-            return
-        yield chunk
-
-
-def export_xlsx_write(
-    resource, queryset: QuerySet, fields: Sequence[str] | None, file: IO[bytes], on_row=None
-) -> int:
-    """Write an XLSX workbook to `file`. Raises ExportError past an Excel sheet's rows."""
-    if (rows := queryset[: XLSX_MAX_ROWS + 1].count()) > XLSX_MAX_ROWS:
-        raise ExportError(
-            str(ERROR_XLSX_TOO_LARGE % {"rows": f"{rows - 1:,}+", "max": f"{XLSX_MAX_ROWS:,}"})
-        )
-    rows_ = export_rows(resource, queryset, fields)
-    return xlsx_write(_headers(resource, fields), rows_, file, raw=resource.raw, on_row=on_row)
-
-
 # --- Jobs -------------------------------------------------------------------------------------
 
 
@@ -144,7 +102,7 @@ def export_job_run(*, job_id: int) -> None:
                 rows = export_xlsx_write(resource, queryset, job.fields, file, on_row=progress)
             else:
                 headers, lines = (
-                    _headers(resource, job.fields),
+                    resource_headers(resource, job.fields),
                     export_rows(resource, queryset, job.fields),
                 )
                 rows = csv_write(headers, lines, file, raw=job.raw, on_row=progress)

@@ -199,9 +199,10 @@ def test_a_worker_export_is_masked_and_only_for_who_asked(
 
 def test_xlsx_past_the_sheet_limit_fails_with_the_reason(monkeypatch, alice, settings, tmp_path):
     from crm.services import exports
+    from omnichannel import exports as shared_exports
 
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    monkeypatch.setattr(shared_exports, "XLSX_MAX_ROWS", 2)
     monkeypatch.setattr(exports, "_enqueue", lambda job_id: None)
     MemberFactory.create_batch(3)
     job = exports.export_job_create(

@@ -77,6 +77,23 @@ def test_search_filter_page_and_export(browser_login, members, celery_worker):
         page.locator("[data-testid=export-download]").first.click()
     lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 1 + 63
+    assert lines[0].startswith("會員編號,姓名,生日,性別")  # the marketer's language
+    expect(page.locator("[data-testid=export-raw]")).to_have_count(0)  # raw is for admins
+
+
+def test_an_admin_may_export_raw_codes(browser_login, members, celery_worker):
+    page = browser_login("alice")
+    page.goto(page.url + f"members/?store={members.pk}")
+
+    page.check("[data-testid=export-raw]")
+    page.click("[data-testid=export-csv]")
+    job = page.locator("[data-testid=export-job]").first
+    expect(job.locator("[data-testid=export-download]")).to_be_visible(timeout=20_000)
+    with page.expect_download() as download:
+        job.locator("[data-testid=export-download]").click()
+
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("member_no,name,birthday,gender")
 
 
 def test_bulk_tag_asks_then_tags_the_filtered_list(browser_login, members):

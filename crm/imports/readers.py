@@ -46,6 +46,7 @@ ENCODING_CHOICES = (
 _CODECS = {UTF8: "utf-8", BIG5: "cp950", UTF16: "utf-16"}
 _NAMES = {"utf-8": "UTF-8", "cp950": "Big5", "utf-16": "UTF-16", "utf-16-le": "UTF-16"}
 SAMPLE_BYTES = 256 * 1024
+VALUE_MAX = 300  # of a bad line, as shown in the preview and the report
 
 ERROR_EXTENSION = _("Only .csv and .xlsx files can be imported (this one is %(extension)s).")
 ERROR_XLS = _("Old .xls workbooks cannot be imported: save the file as .xlsx or CSV UTF-8.")
@@ -193,7 +194,7 @@ def _rows(
         if count != width:
             if count > width:
                 if any(field.strip() for field in fields[width:]):
-                    value = ",".join(fields)
+                    value = ",".join(fields)[:VALUE_MAX]
                     params = {"count": count, "columns": width}
                     issue = RowIssue(line, "", value, ERROR_TOO_MANY_FIELDS, params)
                     yield line, None, [(ERROR, issue)]
@@ -405,19 +406,21 @@ def _csv_parse(lines: Iterator[Line], encoding_name: str, *, detected: bool) -> 
             detail is not None or _swallowed(taken, fields, width, delimiter, state["exhausted"])
         ):
             # A quote that never closed: report where it opened, read the rest again.
-            yield start, [], [(ERROR, None, text.rstrip("\r\n"), ERROR_UNCLOSED_QUOTE, None)]
+            value = text.rstrip("\r\n")[:VALUE_MAX]
+            yield start, [], [(ERROR, None, value, ERROR_UNCLOSED_QUOTE, None)]
             pending.extendleft(reversed(taken[1:]))
             reader = csv.reader(feed(), delimiter=delimiter)
             state["exhausted"] = False
             continue
         if detail is not None:
-            yield start, [], [(ERROR, None, text.rstrip("\r\n"), ERROR_CSV, {"detail": detail})]
+            value = text.rstrip("\r\n")[:VALUE_MAX]
+            yield start, [], [(ERROR, None, value, ERROR_CSV, {"detail": detail})]
             continue
         bad = next((item for item in taken if item[2] is not None), None)
         if bad is not None:
             number, bad_text, reason = bad
             params = {"encoding": encoding_name} if reason == ERROR_LINE_DECODE else None
-            note = (ERROR, None, bad_text.rstrip("\r\n"), reason, params)
+            note = (ERROR, None, bad_text.rstrip("\r\n")[:VALUE_MAX], reason, params)
             yield number, [], [note]
             continue
         yield start, fields, None

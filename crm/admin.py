@@ -397,6 +397,7 @@ class PresetImportMixin:
                 upload=form.cleaned_data["file"],
                 preset_name=form.cleaned_data["preset"],
                 strict=form.cleaned_data["strict"],
+                encoding=form.cleaned_data["encoding"],
                 actor=request.user,
             )
             self.message_user(

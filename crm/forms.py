@@ -3,11 +3,11 @@ from collections.abc import Sequence
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.imports import PRESETS
+from crm.imports import ENCODING_CHOICES, PRESETS
 from crm.models import Segment, Store, Tag
 from crm.segments import SegmentDefinitionError, segment_definition_validate
 from crm.selectors import CONSENT_NONE, DEFAULT_MEMBER_SORT, MemberListFilters
-from omnichannel.channels import MessagingChannel, SalesChannel
+from omnichannel.channels import Channel, MessagingChannel, SalesChannel
 
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
@@ -15,12 +15,25 @@ ALLOWED_SUFFIXES = (".csv", ".xlsx")
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label=_("File"), help_text=_("CSV (UTF-8) or XLSX, first line the header.")
+        label=_("File"),
+        help_text=_(
+            'CSV (UTF-8, Big5, or UTF-16 "Unicode text" with tabs) or XLSX, first line the header.'
+        ),
     )
     preset = forms.ChoiceField(
         label=_("Layout"), choices=[(name, preset.label) for name, preset in PRESETS.items()]
     )
+    encoding = forms.ChoiceField(
+        label=_("Encoding"),
+        choices=ENCODING_CHOICES,
+        initial="auto",
+        required=False,
+        help_text=_("For CSV files; Detect reads UTF-8, Big5 and UTF-16 on its own."),
+    )
     strict = forms.BooleanField(label=_("Strict: import nothing if any row is bad"), required=False)
+
+    def clean_encoding(self):
+        return self.cleaned_data.get("encoding") or "auto"
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -60,7 +73,7 @@ class MemberFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("Joined via"),
         required=False,
-        choices=[("", _("Any channel")), *SalesChannel.choices],
+        choices=[("", _("Any channel")), *Channel.choices],
     )
     bought = forms.MultipleChoiceField(
         label=_("Bought in"),

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from omnichannel.channels import MessagingChannel, SalesChannel
+from omnichannel.channels import Channel, MessagingChannel, SalesChannel
 from omnichannel.jobs import LeasedJob
 
 SALES_CHANNEL_VALUES = tuple(SalesChannel.values)
@@ -48,8 +48,10 @@ class Member(models.Model):
         Store, verbose_name=_("home store"), null=True, blank=True, on_delete=models.SET_NULL
     )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    # Any channel: a store, a web shop, … or a messaging channel (most members join through the
+    # LINE Official Account).
     acquisition_channel = models.CharField(
-        _("acquisition channel"), max_length=20, choices=SalesChannel.choices, blank=True
+        _("acquisition channel"), max_length=20, choices=Channel.choices, blank=True
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
@@ -388,6 +390,8 @@ class ImportJob(LeasedJob):
     file = models.FileField(_("file"), upload_to=_import_upload_path)
     original_name = models.CharField(_("file name"), max_length=255)
     preset = models.CharField(_("preset"), max_length=30)
+    # How the CSV's bytes are read: auto (detected), utf-8, big5 or utf-16 (crm.imports).
+    encoding = models.CharField(_("encoding"), max_length=10, default="auto")
     strict = models.BooleanField(_("strict"), default=False)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PREVIEWING

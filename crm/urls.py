@@ -1,22 +1,36 @@
+from urllib.parse import unquote
+
 from django.urls import path, register_converter
 
 from crm import views, views_profile
 
 
 class MemberNoConverter:
-    """A member number (OC000000001, M0000001). Numbers are stored in capitals
-    (crm.normalize.normalize_card), so a path segment with a lower-case letter is no member
-    number, and words like "export/" stay free for other pages under /members/."""
+    """A member number (OC000000001, M0000001, or whatever the brand's own list holds: A/1,
+    M#12, 會員 7). Numbers are stored in capitals (crm.normalize.normalize_card), so a path
+    segment with a lower-case letter is no member number, and words like "export/" stay free for
+    other pages under /members/.
 
-    regex = r"[^/a-z]{1,20}"
+    Any number fits in one path segment: `to_url` escapes "%" and "/" (reverse() then quotes
+    the rest, "?", "#" and spaces included), so /members/A%252F1/ is member A/1 and a proxy that
+    merges slashes cannot change which member a link opens. A number typed with a bare "/"
+    (/members/A/1/) also resolves: the upper-case pattern leaves the lower-case words of the
+    member's own pages (edit/, tags/…) outside it.
+    """
+
+    regex = r"[^a-z]{1,60}?"
 
     def to_python(self, value: str) -> str:
-        return value
+        number = unquote(value)
+        if len(number) > MEMBER_NO_MAX or not number.strip("/"):
+            raise ValueError("not a member number")
+        return number
 
     def to_url(self, value: str) -> str:
-        return value
+        return str(value).replace("%", "%25").replace("/", "%2F")
 
 
+MEMBER_NO_MAX = 20  # crm.models.Member.member_no (the URLconf does not import models)
 register_converter(MemberNoConverter, "member_no")
 
 app_name = "crm"

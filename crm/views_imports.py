@@ -23,6 +23,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
             upload=form.cleaned_data["file"],
             preset_name=form.cleaned_data["preset"],
             strict=form.cleaned_data["strict"],
+            encoding=form.cleaned_data["encoding"],
             actor=request.user,
         )
         return redirect("imports:job_detail", pk=job.pk)

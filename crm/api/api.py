@@ -138,6 +138,9 @@ def members_upsert(
                 birthday=profile.birthday,
                 gender=profile.gender.value if profile.gender else "",
                 joined_at=profile.joined_at,
+                acquisition_channel=(
+                    profile.acquisition_channel.value if profile.acquisition_channel else ""
+                ),
             ),
             consents=payload.consents.model_dump(exclude_none=True),
         )

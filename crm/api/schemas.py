@@ -147,6 +147,11 @@ class ProfileIn(_In):
     birthday: Annotated[date, AfterValidator(_birthday)] | None = None
     gender: Gender | None = None
     joined_at: Moment | None = Field(None, description="When the person joined; with an offset.")
+    acquisition_channel: Channel | None = Field(
+        None,
+        description="How the person joined (any channel, `line` included); by default the "
+        "channel of the API key.",
+    )
 
 
 class ConsentsIn(_In):

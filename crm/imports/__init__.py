@@ -16,9 +16,17 @@ from crm.imports.presets import (
     get_preset,
     parse_file,
 )
-from crm.imports.readers import ImportFileError, read_rows
+from crm.imports.readers import (
+    ENCODING_CHOICES,
+    ENCODINGS,
+    ImportFileError,
+    detect_encoding,
+    read_rows,
+)
 
 __all__ = [
+    "ENCODINGS",
+    "ENCODING_CHOICES",
     "PRESETS",
     "HeaderError",
     "ImportFileError",
@@ -28,6 +36,7 @@ __all__ = [
     "Preset",
     "RowIssue",
     "UnknownPresetError",
+    "detect_encoding",
     "get_preset",
     "parse_file",
     "read_rows",

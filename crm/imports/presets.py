@@ -10,22 +10,21 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm import normalize
-from crm.imports.readers import ImportFileError, Source, read_rows
+from crm.imports.readers import AUTO, ERROR, ImportFileError, RowIssue, Source, read_rows
 from crm.models import Gender, Identity, Member, Order
 from crm.services import MemberProfile, NormalizedIdentifiers, identifiers_normalize
 from crm.services.identity import NORMALIZERS
 from crm.source_files import HEADERS
-from omnichannel.channels import SALES_CHANNELS, Channel, channel_from_label
+from omnichannel.channels import Channel, channel_from_label
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 Kind = Identity.Kind
@@ -50,9 +49,8 @@ ERROR_RETURN_POSITIVE = gettext_noop("A return has a negative amount.")
 ERROR_RETURN_WITHOUT_SALE = gettext_noop("A return must name the sale it returns.")
 ERROR_DATETIME = gettext_noop("Not a date and time (write it like %(example)s).")
 ERROR_DATE = gettext_noop("Not a date (write it like 1990/02/28, 1990-02-28 or 79/02/28).")
-ERROR_BIRTHDAY_FUTURE = gettext_noop("A birthday cannot be in the future.")
 ERROR_CHOICE = gettext_noop("Unknown value; expected one of %(expected)s.")
-ERROR_CHANNEL = gettext_noop("Not a sales channel; expected one of %(expected)s.")
+ERROR_STATUS = gettext_noop("Unknown order status; expected one of %(expected)s.")
 ERROR_TOO_LONG = gettext_noop("Longer than %(max)s characters.")
 ERROR_NO_PERSON = gettext_noop(
     "No member number and no identifier: the row cannot be tied to a person."
@@ -71,28 +69,25 @@ WARNING_INVALID = {
 }
 WARNING_INVALID_OTHER = gettext_noop("Not a valid identifier: skipped.")
 WARNING_NAME_CUT = gettext_noop("Longer than %(max)s characters: cut short.")
+# A value that is neither an identifier nor what decides money never costs the row: it is left
+# out with one of these warnings and the row lands.
+WARNING_BIRTHDAY = gettext_noop(
+    "Not a date (write it like 1990/02/28, 1990-02-28 or 79/02/28): birthday left blank."
+)
+WARNING_BIRTHDAY_RANGE = gettext_noop(
+    "A birthday before 1900 or in the future: birthday left blank."
+)
+WARNING_GENDER = gettext_noop("Unknown gender; expected one of %(expected)s: left blank.")
+WARNING_CHANNEL = gettext_noop(
+    "Unknown acquisition channel; expected a channel such as %(expected)s: left blank."
+)
+WARNING_JOINED = gettext_noop("Not a date (write it like %(example)s): join date left out.")
+WARNING_CONSENT = gettext_noop(
+    "Unknown answer; expected %(expected)s: no consent decision recorded."
+)
 # Header problems are shown once per file, so they are translated when found.
 PROBLEM_MISSING_COLUMN = _("Missing column %(column)s.")
 PROBLEM_DUPLICATE_COLUMN = _("Column %(column)s appears more than once.")
-
-
-class RowIssue(NamedTuple):
-    """Something wrong with one value: where it is, what it was, and why (an English msgid)."""
-
-    line: int
-    column: str  # the file's own header name, e.g. 銷售金額
-    value: str
-    reason: str  # msgid; may hold %(name)s placeholders filled from params
-    params: Mapping[str, object] | None = None
-
-    @property
-    def message(self) -> str:
-        """The reason in the active language, placeholders filled."""
-        text = gettext(self.reason)
-        return text % self.params if self.params else text
-
-    def __str__(self) -> str:
-        return f"{self.line} {self.column} {self.value!r}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +110,7 @@ class MemberRecord:
     birthday: date | None = None
     gender: str = ""  # a Gender value or ""
     joined_at: datetime | None = None  # aware; Taipei midnight for a date without a time
-    acquisition_channel: str = ""  # a sales Channel value or ""
+    acquisition_channel: str = ""  # a Channel value (sales or messaging) or ""
     consents: dict[str, bool] = field(default_factory=dict)  # messaging Channel → opted in
 
 
@@ -299,20 +294,26 @@ def _date(raw: str) -> date:
         raise _Invalid(ERROR_DATE) from None
 
 
-def _choice(raw: str, choices: Mapping[str, str], expected: str) -> str:
+def _choice(raw: str, choices: Mapping[str, str], expected: str, reason: str = ERROR_CHOICE):
     value = choices.get(raw.strip())
     if value is None:
-        value = choices.get(_fold(raw).lower())
+        # Full-width and spaced spellings: "退貨 / 退款", "退貨／退款", "ＹＥＳ".
+        value = choices.get(_BLANKS.sub("", _fold(raw)).lower())
         if value is None:
-            raise _Invalid(ERROR_CHOICE, {"expected": expected})
+            raise _Invalid(reason, {"expected": expected})
     return value
 
 
+_BLANKS = re.compile(r"\s+")
+CHANNELS_EXPECTED = ", ".join(Channel.values)
+
+
 @functools.lru_cache(maxsize=128)
-def _sales_channel(raw: str) -> str:
-    channel = channel_from_label(raw)
-    if channel is None or channel not in SALES_CHANNELS:
-        raise _Invalid(ERROR_CHANNEL, {"expected": ", ".join(SALES_CHANNELS)})
+def _channel(raw: str) -> str:
+    """Any Channel by its value or its label in English or Chinese (store, 門市, line, LINE)."""
+    channel = channel_from_label(_fold(raw))
+    if channel is None:
+        raise _Invalid(WARNING_CHANNEL, {"expected": CHANNELS_EXPECTED})
     return channel.value
 
 
@@ -354,6 +355,19 @@ class _Row:
             return parse(raw, *args)
         except _Invalid as exc:
             self.errors.append(RowIssue(self.line, column, raw, exc.reason, exc.params))
+            return None
+
+    def optional(self, column: str, parse: Callable, *args, warning: str | None = None):
+        """parse(value, *args) of a value that does not decide whether the row lands: an empty
+        or bad value is None, a bad one with a warning (`warning`, or the parser's reason)."""
+        raw = self.row.get(column, "")
+        if not raw.strip():
+            return None
+        try:
+            return parse(raw, *args)
+        except _Invalid as exc:
+            reason = warning or exc.reason
+            self.warnings.append(RowIssue(self.line, column, raw, reason, exc.params))
             return None
 
     def error(self, column: str, reason: str, params: Mapping[str, object] | None = None):
@@ -462,7 +476,7 @@ def parse_web_order(line: int, row: Mapping[str, str]) -> ParsedRow:
     r = _Row(line, row)
     external_no = r.required("訂單號碼", max_length=EXTERNAL_NO_MAX)
     placed_at = r.parsed("訂單日期", _datetime, WEB_TIME_EXAMPLE)
-    status = r.parsed("訂單狀態", _choice, WEB_STATUSES, WEB_STATUSES_EXPECTED)
+    status = r.parsed("訂單狀態", _choice, WEB_STATUSES, WEB_STATUSES_EXPECTED, ERROR_STATUS)
     amount = r.parsed("訂單合計", _amount)
     if amount is not None and amount < 0:
         r.error("訂單合計", ERROR_AMOUNT_NEGATIVE)
@@ -484,11 +498,15 @@ def parse_web_order(line: int, row: Mapping[str, str]) -> ParsedRow:
 
 # Marketplace ---------------------------------------------------------------------------------
 
+# As the platforms write them (formats/README.md); 退貨/退款 is one value, Shopee Taiwan's.
 MARKETPLACE_STATUSES = {
     "完成": PLACED,
+    "已完成": PLACED,
     "已出貨": PLACED,
     "待出貨": PLACED,
     "取消": CANCELLED,
+    "不成立": CANCELLED,
+    "退貨/退款": RETURNED,
     "退貨": RETURNED,
     "退款": RETURNED,
 }
@@ -508,7 +526,9 @@ def parse_marketplace_order(line: int, row: Mapping[str, str]) -> ParsedRow:
     if platform and order_no and len(external_no) > EXTERNAL_NO_MAX:
         r.error("訂單編號", ERROR_TOO_LONG, {"max": EXTERNAL_NO_MAX - len(platform) - 1})
     placed_at = r.parsed("訂單成立日期", _datetime, MARKETPLACE_TIME_EXAMPLE)
-    status = r.parsed("訂單狀態", _choice, MARKETPLACE_STATUSES, MARKETPLACE_STATUSES_EXPECTED)
+    status = r.parsed(
+        "訂單狀態", _choice, MARKETPLACE_STATUSES, MARKETPLACE_STATUSES_EXPECTED, ERROR_STATUS
+    )
     amount = r.parsed("商品總價", _amount)
     if amount is not None and amount < 0:
         r.error("商品總價", ERROR_AMOUNT_NEGATIVE)
@@ -581,10 +601,16 @@ MEMBER_IDENTIFIERS = (
 )
 
 
+BIRTHDAY_MIN = date(1900, 1, 1)
+
+
 def _birthday(raw: str, today: date) -> date:
-    value = _date(raw)
-    if value > today:
-        raise _Invalid(ERROR_BIRTHDAY_FUTURE)
+    try:
+        value = _date(raw)
+    except _Invalid:
+        raise _Invalid(WARNING_BIRTHDAY) from None
+    if not BIRTHDAY_MIN <= value <= today:
+        raise _Invalid(WARNING_BIRTHDAY_RANGE)
     return value
 
 
@@ -605,13 +631,14 @@ def parse_member(line: int, row: Mapping[str, str]) -> ParsedRow:
     if not identifiers.identifiers and not identifiers.member_no:
         r.error("會員編號", ERROR_NO_PERSON)
     name = r.name("姓名")
-    birthday = r.parsed("生日", _birthday, datetime.now(TAIPEI).date(), required=False)
-    gender = r.parsed("性別", _choice, GENDERS, GENDERS_EXPECTED, required=False)
-    joined_at = r.parsed("加入日期", _datetime, JOINED_EXAMPLE, required=False)
-    channel = r.parsed("加入管道", _sales_channel, required=False)
+    # None of these decides whether the person lands: a bad one is left out with a warning.
+    birthday = r.optional("生日", _birthday, datetime.now(TAIPEI).date())
+    gender = r.optional("性別", _choice, GENDERS, GENDERS_EXPECTED, warning=WARNING_GENDER)
+    joined_at = r.optional("加入日期", _datetime, JOINED_EXAMPLE, warning=WARNING_JOINED)
+    channel = r.optional("加入管道", _channel)
     consents = {}
     for column, consent_channel in CONSENT_COLUMNS:
-        answer = r.parsed(column, _consent, required=False)
+        answer = r.optional(column, _consent, warning=WARNING_CONSENT)
         if answer is not None:
             consents[consent_channel] = answer
     member = None
@@ -695,11 +722,14 @@ def get_preset(name: str) -> Preset:
         ) from None
 
 
-def parse_file(source: Source, *, filename: str, preset: Preset) -> Iterator[ParsedRow]:
-    """Every data row of the file parsed by the preset, streamed.
+def parse_file(
+    source: Source, *, filename: str, preset: Preset, encoding: str = AUTO
+) -> Iterator[ParsedRow]:
+    """Every data row of the file parsed by the preset, streamed; a line that cannot be read is
+    a row with that error.
 
     Raises HeaderError (an ImportFileError) before the first row when the header does not fit,
-    and ImportFileError for a file that cannot be read (see read_rows).
+    and ImportFileError for a file that cannot be read at all (see read_rows).
     """
 
     def check(headers: list[str]) -> None:
@@ -708,5 +738,17 @@ def parse_file(source: Source, *, filename: str, preset: Preset) -> Iterator[Par
             raise HeaderError(problems)
 
     parse = preset.parse
-    for line, row in read_rows(source, filename=filename, on_header=check):
-        yield parse(line, row)
+    for line, row, issues in read_rows(
+        source, filename=filename, on_header=check, encoding=encoding
+    ):
+        if row is None:
+            errors = [issue for _, issue in issues or ()]
+            yield ParsedRow(line, NormalizedIdentifiers(), errors=errors)
+            continue
+        parsed = parse(line, row)
+        if issues:
+            for severity, issue in issues:
+                (parsed.errors if severity == ERROR else parsed.warnings).append(issue)
+            if parsed.errors:
+                parsed = replace(parsed, order=None, member=None)
+        yield parsed

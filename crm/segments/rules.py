@@ -39,7 +39,7 @@ from crm.segments.registry import (
     positive_id,
     register_segment_rule,
 )
-from omnichannel.channels import MessagingChannel, SalesChannel
+from omnichannel.channels import Channel, MessagingChannel, SalesChannel
 
 PROFILE = _("Profile")
 ENGAGEMENT = _("Tags and consent")
@@ -414,7 +414,7 @@ def register_crm_rules() -> None:
             member_columns_only=True,
             label=_("Acquisition channel"),
             category=PROFILE,
-            operators=choice_operators(_with_blank(SalesChannel.choices)),
+            operators=choice_operators(_with_blank(Channel.choices)),
             compile=compile_choice(lambda values: Q(acquisition_channel__in=values)),
         ),
         SegmentRule(

@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from crm import normalize
@@ -141,15 +142,20 @@ def member_resolve(
     member_no: str = "",
     profile: MemberProfile | None = None,
     at: datetime | None = None,
+    seen_at: datetime | None = None,
     actor=None,
 ) -> Resolution:
     """The member these identifiers belong to, creating or merging members as needed.
+
+    `seen_at` is when the source saw the identifiers (an order's or an event's time; default
+    `at`): their first and last seen widen to it.
 
     Raises ValueError when there is nothing to resolve on (no identifier, no member number).
     """
     if not identifiers and not member_no:
         raise ValueError("a record needs at least one identifier or a member number")
     at = at or timezone.now()
+    seen_at = seen_at or at
     # Two records with a new identifier can race to create it; the loser retries and finds it.
     for attempt in range(3):
         try:
@@ -160,6 +166,7 @@ def member_resolve(
                     member_no=member_no,
                     profile=profile or MemberProfile(),
                     at=at,
+                    seen_at=seen_at,
                     actor=actor,
                 )
         except IntegrityError:
@@ -168,7 +175,7 @@ def member_resolve(
     raise AssertionError("unreachable")
 
 
-def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Resolution:
+def _resolve_once(*, identifiers, source, member_no, profile, at, seen_at, actor) -> Resolution:
     number_owner = member_survivor(member_no=member_no) if member_no else None
     if number_owner is not None and number_owner.status == Member.Status.ERASED:
         # An erased member's number identifies no one any more, and is not handed out again.
@@ -178,7 +185,7 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
     matched = _members_matching(identifiers, member_no, number_owner)
     if not matched:
         member = _member_create(member_no=member_no, profile=profile, source=source, at=at)
-        _identities_create(member=member, identifiers=identifiers, source=source, at=at)
+        _identities_create(member=member, identifiers=identifiers, source=source, at=seen_at)
         member_stats_refresh(member_ids=[member.pk], at=at)
         return Resolution(member=member, created=True, merges=[], attached=list(identifiers))
 
@@ -197,7 +204,9 @@ def _resolve_once(*, identifiers, source, member_no, profile, at, actor) -> Reso
         for other in others
     ]
     survivor.refresh_from_db()
-    attached = _identities_attach(member=survivor, identifiers=identifiers, source=source, at=at)
+    attached = _identities_attach(
+        member=survivor, identifiers=identifiers, source=source, at=seen_at
+    )
     _profile_fill(member=survivor, profile=profile)
     return Resolution(member=survivor, created=False, merges=merges, attached=attached)
 
@@ -301,7 +310,13 @@ def _identities_attach(
         condition = Q()
         for identifier in seen_again:
             condition |= Q(kind=identifier.kind, value=identifier.value)
-        member.identities.filter(condition, last_seen_at__lt=at).update(last_seen_at=at)
+        # Seen at `at` (the source's time, maybe older than what we know): widen, never narrow.
+        member.identities.filter(
+            condition, Q(last_seen_at__lt=at) | Q(first_seen_at__gt=at)
+        ).update(
+            first_seen_at=Least("first_seen_at", Value(at)),
+            last_seen_at=Greatest("last_seen_at", Value(at)),
+        )
     return new
 
 

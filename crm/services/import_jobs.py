@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from crm.imports import HeaderError, ImportFileError, get_preset
+from crm.imports import ENCODINGS, HeaderError, ImportFileError, get_preset
+from crm.imports.readers import AUTO
 from crm.jobs import IMPORT_CHECK, IMPORT_RUN
 from crm.models import ImportJob
 from crm.services.imports import ImportResult, import_file_check, import_file_run
@@ -29,15 +30,21 @@ class ImportJobError(ValueError):
     pass
 
 
-def import_job_create(*, upload: UploadedFile, preset_name: str, strict: bool, actor) -> ImportJob:
-    """Store the upload and queue its check. Raises UnknownPresetError for a bad preset."""
+def import_job_create(
+    *, upload: UploadedFile, preset_name: str, strict: bool, actor, encoding: str = AUTO
+) -> ImportJob:
+    """Store the upload and queue its check. Raises UnknownPresetError for a bad preset and
+    ImportFileError for an unknown encoding."""
     get_preset(preset_name)
+    if encoding not in ENCODINGS:
+        raise ImportFileError(f"unknown encoding {encoding!r}")
     with transaction.atomic():
         job = ImportJob.objects.create(
             file=upload,
             original_name=Path(upload.name).name,
             preset=preset_name,
             strict=strict,
+            encoding=encoding,
             total_bytes=upload.size or 0,
             created_by=actor,
         )
@@ -73,6 +80,7 @@ def import_job_check(*, job_id: int) -> None:
                 source=source,
                 filename=job.original_name,
                 preset_name=job.preset,
+                encoding=job.encoding,
                 report=report,
                 on_progress=lambda r: _save_progress(IMPORT_CHECK, job_id, token, r),
             )
@@ -132,6 +140,7 @@ def import_job_execute(*, job_id: int) -> None:
                 source=source,
                 filename=job.original_name,
                 preset_name=job.preset,
+                encoding=job.encoding,
                 strict=job.strict,
                 report=report,
                 on_progress=lambda r: _save_progress(IMPORT_RUN, job_id, token, r),

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from crm.bulk import tables_analyze
 from crm.imports import ParsedRow, Preset, RowIssue, get_preset, parse_file
+from crm.imports.readers import AUTO
 from crm.models import Consent, Identity, Member, MemberStats, Order
 from crm.services.consent import consents_record_batch
 from crm.services.orders import orders_upsert
@@ -80,26 +81,34 @@ def import_file_run(
     source: str | Path | IO[bytes],
     filename: str,
     preset_name: str,
+    encoding: str = AUTO,
     strict: bool = False,
     dry_run: bool = False,
     report: IO[str] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportResult:
-    """Import a file with a preset. Raises ImportFileError/HeaderError for an unreadable file."""
+    """Import a file with a preset; `encoding` is how CSV bytes are read (crm.imports.ENCODINGS).
+
+    Raises ImportFileError/HeaderError for a file that cannot be read at all (no header, not
+    text), before anything is written; a line that cannot be read is a row error."""
     preset = get_preset(preset_name)
     result = ImportResult(preset=preset.name, strict=strict, dry_run=dry_run)
     issues = ImportReport(report)
     if strict:
         # A first pass over the whole file, writing nothing: one bad row rejects the file.
         checked = import_file_check(
-            source=source, filename=filename, preset_name=preset_name, report=report
+            source=source,
+            filename=filename,
+            preset_name=preset_name,
+            encoding=encoding,
+            report=report,
         )
         if checked.failed:
             checked.strict, checked.rejected, checked.dry_run = True, True, dry_run
             return checked
         issues = ImportReport(None)  # already reported in the first pass
-    rows = parse_file(_reopen(source), filename=filename, preset=preset)
+    rows = parse_file(_reopen(source), filename=filename, preset=preset, encoding=encoding)
     # A real import commits batch by batch (re-running a file is harmless); a dry run is one
     # transaction rolled back at the end.
     try:
@@ -128,6 +137,7 @@ def import_file_check(
     source: str | Path | IO[bytes],
     filename: str,
     preset_name: str,
+    encoding: str = AUTO,
     report: IO[str] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
@@ -135,7 +145,8 @@ def import_file_check(
     preset = get_preset(preset_name)
     result = ImportResult(preset=preset.name, dry_run=True)
     issues = ImportReport(report)
-    for batch in _batches(parse_file(_reopen(source), filename=filename, preset=preset), 5_000):
+    rows = parse_file(_reopen(source), filename=filename, preset=preset, encoding=encoding)
+    for batch in _batches(rows, 5_000):
         for row in batch:
             _count(result, row, issues)
         if on_progress:
@@ -215,6 +226,13 @@ def _count(result: ImportResult, row: ParsedRow, report: ImportReport) -> bool:
     return True
 
 
+def _seen_at(row: ParsedRow):
+    """When the source saw the row's identifiers: the order's time, a member's join date."""
+    if row.order is not None:
+        return row.order.placed_at
+    return row.member.joined_at if row.member is not None else None
+
+
 def _import_batch(*, preset: Preset, rows: list[ParsedRow], result: ImportResult) -> None:
     at = timezone.now()
     records = [
@@ -222,6 +240,7 @@ def _import_batch(*, preset: Preset, rows: list[ParsedRow], result: ImportResult
             identifiers=row.identifiers.identifiers,
             member_no=row.identifiers.member_no,
             profile=row.profile,
+            seen_at=_seen_at(row),
         )
         for row in rows
     ]

@@ -31,7 +31,7 @@ from crm.services import orders as order_services
 from crm.services.consent import consents_record_batch
 from crm.services.identity import NORMALIZERS
 from crm.services.touchpoints import ERROR_NO_PERSON, TouchpointRecorded, touchpoint_record
-from omnichannel.channels import SALES_CHANNELS, Channel
+from omnichannel.channels import Channel
 
 # A location under the request body, as the API reports it: ("identifiers", "phone").
 Loc = tuple[str | int, ...]
@@ -46,6 +46,7 @@ ERROR_TOO_LONG = _("Longer than %(max)s characters once normalised.")
 ERROR_ERASED = _("This member's personal data was erased; the number cannot be used again.")
 ERROR_NO_PERSON_MEMBER = _("Give at least one identifier or the member number.")
 ERROR_STORE_REQUIRED = _("Required for channel store.")
+ERROR_ACQUISITION_CHANNEL = _("Unknown channel; expected one of %(expected)s.")
 ERROR_IS_A_SALE = _("%(no)s is a sale in channel %(channel)s, not a return.")
 ERROR_IS_A_RETURN = _("%(no)s is a return in channel %(channel)s; send it to /returns.")
 ERROR_OTHER_SALE = _("This return was recorded for sale %(sale)s.")
@@ -72,6 +73,7 @@ class ProfileInput:
     birthday: date | None = None
     gender: str = ""
     joined_at: datetime | None = None
+    acquisition_channel: str = ""  # any Channel value; "" for the key's channel
 
 
 @dataclass
@@ -96,12 +98,16 @@ def member_upsert(
     consent decisions (messaging channel -> opted in) recorded.
 
     Raises InputError for no usable identifier, or one that is invalid, masked, too long or the
-    number of an erased member.
+    number of an erased member, and for an acquisition channel that is no Channel.
     """
+    profile = profile or ProfileInput()
+    if profile.acquisition_channel and profile.acquisition_channel not in Channel.values:
+        expected = {"expected": ", ".join(Channel.values)}
+        loc = ("profile", "acquisition_channel")
+        raise InputError([(loc, str(ERROR_ACQUISITION_CHANNEL % expected))])
     normalized = identifiers_parse(identifiers)
     if not normalized.identifiers and not normalized.member_no:
         raise InputError([(("identifiers",), str(ERROR_NO_PERSON_MEMBER))])
-    profile = profile or ProfileInput()
     resolution = member_resolve(
         identifiers=normalized.identifiers,
         member_no=normalized.member_no,
@@ -110,7 +116,9 @@ def member_upsert(
             name=profile.name,
             birthday=profile.birthday,
             gender=profile.gender,
-            acquisition_channel=api_key.channel if api_key.channel in SALES_CHANNELS else "",
+            # A member registered through this key's system joined through its channel, a
+            # messaging one (the LINE Official Account) included.
+            acquisition_channel=profile.acquisition_channel or api_key.channel,
             joined_at=profile.joined_at,
         ),
     )
@@ -228,7 +236,9 @@ def _order_write(
             identifiers=normalized.identifiers,
             member_no=normalized.member_no,
             source=channel,
-            profile=MemberProfile(acquisition_channel=channel),
+            # A person first met through an order joined at it, and was seen then.
+            profile=MemberProfile(acquisition_channel=channel, joined_at=placed_at),
+            seen_at=placed_at,
         )
     order_services.orders_upsert(
         orders=[

@@ -10,12 +10,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from crm.bulk import chunked, ids_reserve, models_write, uses_copy
+from crm.bulk import case_by_pk, chunked, ids_reserve, models_write, uses_copy
 from crm.models import Identity, Member
 from crm.services.identity import (
     PROFILE_FIELDS,
@@ -37,6 +39,8 @@ class BatchRecord:
     identifiers: Sequence[Identifier]
     member_no: str = ""
     profile: MemberProfile | None = None
+    # When the source saw these identifiers (an order's time); None: the batch's `at`.
+    seen_at: datetime | None = None
 
 
 @dataclass
@@ -74,28 +78,85 @@ class _UnionFind:
             self._parent[root_b] = root_a
 
 
-def _existing_owners(identifiers: set[Identifier]) -> dict[Identifier, int]:
+class _Known(NamedTuple):
+    member_id: int
+    pk: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+def _existing_owners(identifiers: set[Identifier]) -> dict[Identifier, _Known]:
     if uses_copy():
         # One join against the batch's identifiers as arrays, instead of IN lists per kind.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT i.kind, i.value, i.member_id FROM crm_identity i "
+                "SELECT i.kind, i.value, i.member_id, i.id, i.first_seen_at, i.last_seen_at "
+                "FROM crm_identity i "
                 "JOIN unnest(%s::varchar[], %s::varchar[]) AS b(kind, value) "
                 "ON i.kind = b.kind AND i.value = b.value",
                 [[i.kind for i in identifiers], [i.value for i in identifiers]],
             )
-            return {Identifier(kind, value): member_id for kind, value, member_id in cursor}
+            return {Identifier(row[0], row[1]): _Known(*row[2:]) for row in cursor}
     by_kind: dict[str, list[str]] = defaultdict(list)
     for identifier in identifiers:
         by_kind[identifier.kind].append(identifier.value)
-    owners: dict[Identifier, int] = {}
+    owners: dict[Identifier, _Known] = {}
     for kind, values in by_kind.items():
         for chunk in chunked(values, LOOKUP_CHUNK):
             rows = Identity.objects.filter(kind=kind, value__in=chunk).values_list(
-                "value", "member_id"
+                "value", "member_id", "pk", "first_seen_at", "last_seen_at"
             )
-            owners.update({Identifier(kind, value): member_id for value, member_id in rows})
+            owners.update({Identifier(kind, row[0]): _Known(*row[1:]) for row in rows})
     return owners
+
+
+def _seen_times(
+    records: Sequence[BatchRecord], at: datetime
+) -> dict[Identifier, tuple[datetime, datetime]]:
+    """Each identifier's earliest and latest time in the batch (its records' own times)."""
+    seen: dict[Identifier, tuple[datetime, datetime]] = {}
+    get = seen.get
+    for record in records:
+        when = record.seen_at or at
+        for identifier in record.identifiers:
+            span = get(identifier)
+            if span is None:
+                seen[identifier] = (when, when)
+            elif when < span[0]:
+                seen[identifier] = (when, span[1])
+            elif when > span[1]:
+                seen[identifier] = (span[0], when)
+    return seen
+
+
+def _seen_extend(owners: dict[Identifier, _Known], seen: dict) -> None:
+    """Widen first/last seen of known identities to the batch's times: only the rows whose span
+    grows, in one UPDATE (LEAST/GREATEST over arrays on PostgreSQL), no UPDATE per identity."""
+    grown = [
+        (known.pk, first, last)
+        for identifier, known in owners.items()
+        for first, last in (seen[identifier],)
+        if first < known.first_seen_at or last > known.last_seen_at
+    ]
+    if not grown:
+        return
+    grown.sort()  # rows in id order: two imports widening the same identities lock alike
+    if uses_copy():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE crm_identity AS i SET "
+                "first_seen_at = LEAST(i.first_seen_at, b.first), "
+                "last_seen_at = GREATEST(i.last_seen_at, b.last) "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS b(id, first, last) WHERE i.id = b.id",
+                [[g[0] for g in grown], [g[1] for g in grown], [g[2] for g in grown]],
+            )
+        return
+    for chunk in chunked(grown, LOOKUP_CHUNK // 4):
+        Identity.objects.filter(pk__in=[pk for pk, _, _ in chunk]).update(
+            first_seen_at=Least("first_seen_at", case_by_pk({pk: f for pk, f, _ in chunk})),
+            last_seen_at=Greatest("last_seen_at", case_by_pk({pk: la for pk, _, la in chunk})),
+        )
 
 
 def _member_no_owners(member_nos: set[str]) -> tuple[dict[str, int], set[str]]:
@@ -127,8 +188,10 @@ def members_resolve_batch(
     identifiers. Raises IntegrityError if another writer attached one of the batch's new
     identifiers meanwhile; the caller retries the batch, which then finds it.
     """
-    all_identifiers = {i for record in records for i in record.identifiers}
-    owners = _existing_owners(all_identifiers)
+    seen = _seen_times(records, at)
+    all_identifiers = seen.keys()
+    known = _existing_owners(set(all_identifiers))
+    owners = {identifier: k.member_id for identifier, k in known.items()}
     number_owners, erased_numbers = _member_no_owners(
         {record.member_no for record in records if record.member_no}
     )
@@ -190,6 +253,7 @@ def members_resolve_batch(
     )
     component_member.update(zip(fresh, created_ids, strict=True))
 
+    # First and last seen are when the source saw the identifier (the orders' times).
     models_write(
         Identity,
         ("member_id", "kind", "value", "source", "first_seen_at", "last_seen_at"),
@@ -199,14 +263,14 @@ def members_resolve_batch(
                 identifier.kind,
                 identifier.value,
                 source,
-                at,
-                at,
+                *span,
             )
-            for identifier in all_identifiers
+            for identifier, span in seen.items()
             if identifier not in owners
         ],
         batch_size=LOOKUP_CHUNK,
     )
+    _seen_extend(known, seen)
     _profiles_fill(records, components, component_member, exclude=set(created_ids))
 
     member_ids = [

@@ -69,7 +69,9 @@ def touchpoint_record(
     if not identifiers and not member_no:
         raise TouchpointError(ERROR_NO_PERSON)
     _touchpoint_check(channel=channel, kind=kind, at=at)
-    resolution = member_resolve(identifiers=identifiers, member_no=member_no, source=source)
+    resolution = member_resolve(
+        identifiers=identifiers, member_no=member_no, source=source, seen_at=at
+    )
     touchpoint = Touchpoint.objects.create(
         member=resolution.member,
         channel=channel,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.imports import PRESETS, HeaderError, ImportFileError
+from crm.imports import ENCODINGS, PRESETS, HeaderError, ImportFileError
 from crm.services.imports import ImportResult, import_file_run
 
 
@@ -18,6 +18,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
+        parser.add_argument(
+            "--encoding",
+            choices=ENCODINGS,
+            default="auto",
+            help="how a CSV file's bytes are read (default: detect UTF-8, Big5 or UTF-16)",
+        )
         parser.add_argument("--strict", action="store_true", help="reject the file on any bad row")
         parser.add_argument("--dry-run", action="store_true", help="import, then roll back")
         parser.add_argument("--report", type=Path, help="write every issue to this CSV file")
@@ -29,6 +35,7 @@ class Command(BaseCommand):
         path: Path,
         preset: str,
         strict: bool,
+        encoding: str = "auto",
         dry_run: bool,
         report: Path | None,
         batch_size: int,
@@ -49,6 +56,7 @@ class Command(BaseCommand):
                     source=path,
                     filename=path.name,
                     preset_name=preset,
+                    encoding=encoding,
                     strict=strict,
                     dry_run=dry_run,
                     report=report_file,

@@ -27,12 +27,26 @@ DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
-    if SECRET_KEY == _INSECURE_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY to a random value of 50+ characters")
+    # Long is not random: "x" * 50 or a repeated word passes a length test. A key from
+    # get_random_secret_key() has ~30 distinct characters in 50; 16 refuses the repeats.
+    if (
+        SECRET_KEY == _INSECURE_SECRET_KEY
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 16
+    ):
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY to a random value of 50+ characters (16+ distinct ones), e.g. "
+            "python -c 'from django.core.management.utils import get_random_secret_key as k; "
+            "print(k())'"
+        )
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
 )
+if PRODUCTION and not ALLOWED_HOSTS:
+    # Django would start and answer every request with 400: refuse at start instead.
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the host names the site answers on")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

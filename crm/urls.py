@@ -6,9 +6,11 @@ from crm import views, views_profile
 class MemberNoConverter:
     """A member number (OC000000001, M0000001). Numbers are stored in capitals
     (crm.normalize.normalize_card), so a path segment with a lower-case letter is no member
-    number, and words like "export/" stay free for other pages under /members/."""
+    number, and words like "export/" stay free for other pages under /members/. Control
+    characters (NUL, which PostgreSQL cannot even compare with) are no member number either:
+    such a URL is a 404 before any query."""
 
-    regex = r"[^/a-z]{1,20}"
+    regex = r"[^/a-z\x00-\x1f\x7f]{1,20}"
 
     def to_python(self, value: str) -> str:
         return value

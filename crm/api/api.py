@@ -61,11 +61,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _parse_json(body: bytes) -> Any:
+    return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 class IngestParser(Parser):
     """JSON objects only; NaN, Infinity and overflowing numbers are refused (a 400)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = json.loads(request.body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = _parse_json(request.body)
         if not isinstance(data, dict):
             raise ValueError(ERROR_BODY_NOT_OBJECT)
         return data
@@ -266,7 +270,7 @@ def _idempotent(
         record = None
         if key is not None:
             request_hash = idempotency_request_hash(
-                method=request.method or "", path=request.path, body=request.body
+                method=request.method or "", path=request.path, data=_parse_json(request.body)
             )
             claimed = idempotency_begin(api_key=request.auth, key=key, request_hash=request_hash)
             if isinstance(claimed, StoredResponse):

@@ -9,10 +9,12 @@ again within IDEMPOTENCY_TTL gets that response back and writes nothing.
 """
 
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -142,9 +144,15 @@ class StoredResponse:
     body: dict
 
 
-def idempotency_request_hash(*, method: str, path: str, body: bytes) -> str:
+def idempotency_request_hash(*, method: str, path: str, data: Any) -> str:
+    """The fingerprint of a request: its method, path and the canonical form of its JSON data.
+
+    Canonical (keys sorted, no whitespace), so a retry that re-serialises the same data with
+    other spacing or key order replays the first answer instead of being refused as different.
+    """
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(f"{method} {path}\n".encode())
-    digest.update(body)
+    digest.update(canonical.encode())
     return digest.hexdigest()
 
 

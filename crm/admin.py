@@ -54,6 +54,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.search_policy import search_rate_check, search_refusal
 from crm.selectors import member_ids_for_term, name_prefix_q
 from crm.services import (
     ErasureError,
@@ -164,6 +165,14 @@ class MemberSearchMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
+        # The same rules as the member list (crm/search_policy.py): a per-person rate limit,
+        # and member numbers only for a viewer who may not see personal data.
+        refusal = search_rate_check(user=request.user) or search_refusal(
+            user=request.user, term=term
+        )
+        if refusal:
+            messages.warning(request, refusal)
+            return queryset.none(), False
         ids = member_ids_for_term(term)
         conditions = [Q(**{f"{field}__in": ids}) for field in self.member_search_fields if ids]
         if (extra := self.extra_search_q(term)) is not None:

@@ -11,12 +11,10 @@ again within IDEMPOTENCY_TTL gets that response back and writes nothing.
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import ApiKey, IdempotencyRecord
 from omnichannel.channels import Channel
+from omnichannel.ratelimit import rate_limit_hit
 
 KEY_BYTES = 32  # token_urlsafe(32): 43 characters
 PREFIX_LENGTH = 8
@@ -119,23 +118,12 @@ def api_key_authenticate(*, key: str) -> ApiKey:
 def api_key_rate_check(*, api_key: ApiKey, limit: int) -> int | None:
     """Count one call of this key; the seconds to wait when it is over `limit` calls a minute.
 
-    A fixed window per minute in the shared cache: `add` starts the window's counter, `incr`
-    counts (atomic on Redis; on the file cache two processes may lose a count, which only lets
-    a call or two more through).
+    A fixed window per minute in the shared cache (omnichannel.ratelimit).
     """
-    now = time.time()
-    window = int(now // RATE_WINDOW_SECONDS)
     # The hash, not the pk: pks are reused after a test rolls back, hashes are not.
-    cache_key = f"api-rate:{api_key.secret_hash[:24]}:{window}"
-    cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS * 2)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=RATE_WINDOW_SECONDS * 2)
-        count = 1
-    if count <= limit:
-        return None
-    return max(1, int((window + 1) * RATE_WINDOW_SECONDS - now + 0.999))
+    return rate_limit_hit(
+        key=f"api:{api_key.secret_hash[:24]}", limit=limit, window_seconds=RATE_WINDOW_SECONDS
+    )
 
 
 @dataclass(frozen=True)

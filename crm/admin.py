@@ -66,6 +66,7 @@ from crm.services import (
 from crm.services.api_keys import api_key_create, api_key_revoke
 from crm.services.exports import (
     EXPORT_INLINE_MAX_ROWS,
+    export_audit_record,
     export_csv_chunks,
     export_job_create,
     export_xlsx_write,
@@ -256,6 +257,13 @@ class StreamingExportMixin(ExportMixin):
             )
             return redirect("admin:crm_exportjob_change", job.pk)
         filename = self.get_export_filename(request, queryset, file_format)
+        export_audit_record(
+            actor=request.user,
+            model_label=queryset.model._meta.label_lower,
+            file_format=file_format.get_extension(),
+            unmask=resource.unmask,
+            rows=None,
+        )
         if isinstance(file_format, base_formats.XLSX):
             # FileResponse closes (and so deletes) the temporary file once it is sent.
             file = tempfile.TemporaryFile()  # noqa: SIM115

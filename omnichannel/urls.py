@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch also works on the login page, before anyone is logged in.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("audit/", views.audit_log, name="audit"),
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
     path("segments/", include("crm.urls_segments")),

@@ -21,7 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import ApiKey, IdempotencyRecord
+from omnichannel.audit import audit_record
 from omnichannel.channels import Channel
+from omnichannel.models import AuditEvent
 from omnichannel.ratelimit import rate_limit_hit
 
 KEY_BYTES = 32  # token_urlsafe(32): 43 characters
@@ -83,6 +85,13 @@ def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
                 secret_hash=api_key_hash(key),
                 created_by=actor,
             )
+            audit_record(
+                action=AuditEvent.Action.API_KEY_CREATE,
+                actor=actor,
+                object_type="crm.apikey",
+                object_id=api_key.pk,
+                summary=f"Key {api_key.prefix}… “{name}” for {channel}",
+            )
     except IntegrityError:
         raise ApiKeyError(ERROR_NAME_TAKEN) from None
     return api_key, key
@@ -91,9 +100,18 @@ def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
 def api_key_revoke(*, api_key: ApiKey, actor) -> ApiKey:
     """Revoke the key from now on; revoking a revoked key changes nothing."""
     # Conditional UPDATE: two admins revoking at once keep the first date and actor.
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=actor
-    )
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        )
+        if revoked:
+            audit_record(
+                action=AuditEvent.Action.API_KEY_REVOKE,
+                actor=actor,
+                object_type="crm.apikey",
+                object_id=api_key.pk,
+                summary=f"Key {api_key.prefix}… “{api_key.name}”",
+            )
     api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return api_key
 

@@ -24,6 +24,8 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import ExportJob
+from omnichannel.audit import audit_record
+from omnichannel.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
@@ -117,6 +119,22 @@ def export_xlsx_write(
 # --- Jobs -------------------------------------------------------------------------------------
 
 
+def export_audit_record(
+    *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
+) -> None:
+    """The audit event of an export (queued, or streamed at once by the admin)."""
+    count = f"{rows} rows" if rows is not None else "rows"
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        actor=actor,
+        object_type=model_label,
+        object_id=object_id,
+        summary=f"{model_label}: {count} as {file_format.upper()}"
+        + (" with personal data" if unmask else ", masked"),
+        with_personal_data=unmask,
+    )
+
+
 def export_job_create(
     *,
     queryset: QuerySet,
@@ -140,6 +158,14 @@ def export_job_create(
             unmask=unmask,
             total=total,
             created_by=actor,
+        )
+        export_audit_record(
+            actor=actor,
+            model_label=job.model_label,
+            file_format=file_format,
+            unmask=unmask,
+            rows=total,
+            object_id=job.pk,
         )
         transaction.on_commit(lambda: _enqueue(job.pk))
     return job

@@ -31,7 +31,6 @@ MEMBER_NO_MAX = Member._meta.get_field("member_no").max_length
 NAME_MAX = Member._meta.get_field("name").max_length
 IDENTIFIER_MAX = Identity._meta.get_field("value").max_length
 KIND_MAX = Touchpoint._meta.get_field("kind").max_length
-IDEMPOTENCY_KEY_MAX = 255
 # Times outside these years are typing errors, and some cannot be stored at all.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -129,9 +128,6 @@ WholeTwd = Annotated[int, BeforeValidator(_json_number)]
 IdentifierText = _text(IDENTIFIER_MAX)
 ExternalNo = _text(EXTERNAL_NO_MAX, min_length=1)
 StoreCode = _text(STORE_CODE_MAX)
-IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_MAX, pattern=r"^[!-~]+$")
-]
 
 
 class _In(Schema):

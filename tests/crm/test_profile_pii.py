@@ -80,3 +80,14 @@ def test_merge_entries_on_a_later_timeline_page_are_masked_too(login_as):
     assert 'data-kind="merge"' in html
     assert "0912-***-678" in html
     assert "912345678" not in html and EMAIL not in html and "0987-654-321" not in html
+
+
+def test_an_erasure_empties_the_free_text_reason_of_the_members_merges(alice):
+    from crm.models import MergeLog
+    from crm.services import member_forget
+
+    member = _merged_member()
+
+    member_forget(member=member, actor=alice, reason="request #12")
+
+    assert list(MergeLog.objects.values_list("reason", "matched_keys")) == [("", ["erased"])]

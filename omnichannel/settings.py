@@ -280,3 +280,7 @@ INSTALLED_APPS += ["ninja"]
 # Ingest API (/api/v1/): the largest request body accepted, and calls a minute per API key.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_000_000)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", default=600)
+
+# Member searches a person may run a minute (crm/search_policy.py): a search is an oracle for
+# masked data, so it is limited per person; past it the page answers 429 with a message.
+SEARCH_RATE_LIMIT_PER_MINUTE = env_int("SEARCH_RATE_LIMIT_PER_MINUTE", default=30)

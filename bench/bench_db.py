@@ -26,6 +26,8 @@ def django_env(url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": url,
         "DJANGO_DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "omnichannel.settings",
+        # The benches time searches, repeated: the per-person search limit would answer 429.
+        "SEARCH_RATE_LIMIT_PER_MINUTE": "1000000",
         **extra,
     }
 

@@ -56,6 +56,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.search_policy import search_rate_check, search_refusal
 from crm.selectors import member_ids_for_term, name_prefix_q
 from crm.services import (
     ErasureError,
@@ -65,7 +66,11 @@ from crm.services import (
     member_unmerge,
 )
 from crm.services.api_keys import api_key_create, api_key_revoke
-from crm.services.exports import EXPORT_INLINE_MAX_ROWS, export_job_create
+from crm.services.exports import (
+    EXPORT_INLINE_MAX_ROWS,
+    export_audit_record,
+    export_job_create,
+)
 from crm.services.import_jobs import import_job_create
 from crm.services.touchpoints import KNOWN_KINDS
 from omnichannel.channels import Channel, SalesChannel
@@ -162,6 +167,14 @@ class MemberSearchMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
+        # The same rules as the member list (crm/search_policy.py): a per-person rate limit,
+        # and member numbers only for a viewer who may not see personal data.
+        refusal = search_rate_check(user=request.user) or search_refusal(
+            user=request.user, term=term
+        )
+        if refusal:
+            messages.warning(request, refusal)
+            return queryset.none(), False
         ids = member_ids_for_term(term)
         conditions = [Q(**{f"{field}__in": ids}) for field in self.member_search_fields if ids]
         if (extra := self.extra_search_q(term)) is not None:
@@ -275,6 +288,13 @@ class StreamingExportMixin(ExportMixin):
             )
             return redirect("admin:crm_exportjob_change", job.pk)
         filename = self.get_export_filename(request, queryset, file_format)
+        export_audit_record(
+            actor=request.user,
+            model_label=queryset.model._meta.label_lower,
+            file_format=file_format.get_extension(),
+            unmask=resource.unmask,
+            rows=None,
+        )
         if isinstance(file_format, base_formats.XLSX):
             # FileResponse closes (and so deletes) the temporary file once it is sent.
             file = tempfile.TemporaryFile()  # noqa: SIM115

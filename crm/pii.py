@@ -28,3 +28,24 @@ def mask_birthday(birthday: date) -> str:
 
 def mask_text(value: str) -> str:
     return value[:1] + MASK * max(len(value) - 1, 2) if value else value
+
+
+def mask_identifier(kind: str, value: str) -> str:
+    """An identifier as someone without crm.unmask_personal_data may see it."""
+    if not value:
+        return value
+    if kind == "phone":
+        return mask_phone(value)
+    if kind == "email":
+        return mask_email(value)
+    return mask_text(value)
+
+
+def readable_identifier(kind: str, value: str) -> str:
+    """An identifier as a person reads it: phones nationally (0912-345-678), the rest as stored."""
+    return format_phone_national(value) if kind == "phone" else value
+
+
+def identifier_shown(kind: str, value: str, *, unmask: bool) -> str:
+    """An identifier in full and readable, or masked, by what the viewer may see."""
+    return readable_identifier(kind, value) if unmask else mask_identifier(kind, value)

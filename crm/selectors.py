@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
+from django.core import signing
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -202,6 +203,16 @@ def name_prefix_q(term: str, field: str = "name") -> Q:
     )
 
 
+def member_number_q(term: str) -> Q:
+    """Members whose number is the text (as typed or in capitals): the only search that
+    reveals no personal data, so the one a role without crm.unmask_personal_data may run."""
+    return Q(member_no__in={term, term.upper()})
+
+
+def member_number_exists(term: str) -> bool:
+    return Member.objects.filter(member_number_q(term.strip())).exists()
+
+
 def member_search_q(term: str) -> Q:
     """Members a search box text names: by number or identifier (member_ids_for_term, one
     query on unique indexes, run now), or by name prefix (on the name index).
@@ -233,6 +244,9 @@ class MemberListFilters:
     consent_state: str = ""  # Consent.State value or CONSENT_NONE
     home_store_id: int | None = None
     segment_definition: dict | None = None  # a saved Segment's rules (crm.segments)
+    # False for a viewer who may not see personal data: q finds member numbers only, since a
+    # search by phone, email or name prefix would tell her what the masks hide.
+    personal_search: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,7 @@ class MemberSort:
     field: str  # the ORDER BY expression's path
     descending: bool
     on_stats: bool = False  # a MemberStats column: members without a figure come last
+    personal: bool = False  # personal data: not for a viewer who sees it masked
 
 
 MEMBER_SORTS: dict[str, MemberSort] = {
@@ -248,8 +263,8 @@ MEMBER_SORTS: dict[str, MemberSort] = {
     for sort in (
         MemberSort("-joined", "joined_at", descending=True),
         MemberSort("joined", "joined_at", descending=False),
-        MemberSort("name", "name", descending=False),
-        MemberSort("-name", "name", descending=True),
+        MemberSort("name", "name", descending=False, personal=True),
+        MemberSort("-name", "name", descending=True, personal=True),
         MemberSort("-spend", "stats__total_spend_twd", descending=True, on_stats=True),
         MemberSort("spend", "stats__total_spend_twd", descending=False, on_stats=True),
         MemberSort("-last_purchase", "stats__last_purchase_at", descending=True, on_stats=True),
@@ -261,6 +276,17 @@ DEFAULT_MEMBER_SORT = "-joined"
 
 class InvalidCursor(ValueError):
     pass
+
+
+_CURSOR_SIGNER = signing.Signer(salt="crm.member-list-cursor")
+
+
+def _sort_value_of(pk: int, sort: MemberSort) -> object:
+    """The sort value of the member a personal cursor names (one query on the pk)."""
+    try:
+        return Member.objects.values_list(sort.field, flat=True).get(pk=pk)
+    except Member.DoesNotExist:
+        raise ValueError(pk) from None
 
 
 @dataclass(frozen=True)
@@ -275,21 +301,35 @@ class MemberCursor:
     value: object = None
     blank: bool = False
 
-    def encode(self) -> str:
+    def encode(self, sort: MemberSort) -> str:
+        """Signed, so no one can hand the list a value of her own to compare names against;
+        a personal sort (name) carries the pk alone, so the URL holds no name either."""
         if self.blank:
-            return f"b.{self.pk}"
-        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
-        return f"v.{self.pk}.{value}"
+            text = f"b.{self.pk}"
+        elif sort.personal:
+            text = f"p.{self.pk}"
+        else:
+            value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+            text = f"v.{self.pk}.{value}"
+        return _CURSOR_SIGNER.sign(f"{sort.key}:{text}")
 
     @classmethod
-    def decode(cls, text: str, sort: MemberSort) -> "MemberCursor":
-        """Raises InvalidCursor for anything encode() did not write."""
+    def decode(cls, signed: str, sort: MemberSort) -> "MemberCursor":
+        """Raises InvalidCursor for anything encode() did not write for this sort."""
+        try:
+            sort_key, _, text = _CURSOR_SIGNER.unsign(signed).partition(":")
+        except signing.BadSignature as exc:
+            raise InvalidCursor(signed) from exc
+        if sort_key != sort.key:
+            raise InvalidCursor(signed)
         kind, _, rest = text.partition(".")
         pk_text, _, value_text = rest.partition(".")
         try:
             pk = int(pk_text)
             if kind == "b" and not value_text:
                 return cls(pk=pk, blank=True)
+            if kind == "p" and not value_text and sort.personal:
+                return cls(pk=pk, value=_sort_value_of(pk, sort))
             if kind != "v":
                 raise ValueError(kind)
             if sort.field.endswith("_at"):
@@ -338,7 +378,9 @@ def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
     """
     members = Member.objects.filter(status=Member.Status.ACTIVE)
     if term := filters.q.strip():
-        members = members.filter(member_search_q(term))
+        members = members.filter(
+            member_search_q(term) if filters.personal_search else member_number_q(term)
+        )
     if filters.acquisition_channel:
         members = members.filter(acquisition_channel=filters.acquisition_channel)
     for channel in filters.bought:
@@ -379,6 +421,9 @@ def member_list_page(
     Raises InvalidCursor for a cursor this function did not hand out.
     """
     sort = MEMBER_SORTS.get(sort_key) or MEMBER_SORTS[DEFAULT_MEMBER_SORT]
+    if sort.personal and not filters.personal_search:
+        # Names in order tell a masked viewer more than the masks do: she gets the default.
+        sort = MEMBER_SORTS[DEFAULT_MEMBER_SORT]
     cursor = MemberCursor.decode(after, sort) if after else None
     base = member_list_queryset(filters=filters)
     pk_order = "-pk" if sort.descending else "pk"
@@ -401,9 +446,9 @@ def member_list_page(
     if len(rows) > size:
         last = rows[size - 1]
         if getattr(last, "blank_sort_value", False):
-            next_cursor = MemberCursor(pk=last.pk, blank=True).encode()
+            next_cursor = MemberCursor(pk=last.pk, blank=True).encode(sort)
         else:
-            next_cursor = MemberCursor(pk=last.pk, value=last.sort_value).encode()
+            next_cursor = MemberCursor(pk=last.pk, value=last.sort_value).encode(sort)
     return MemberListPage(members=rows[:size], next_cursor=next_cursor, sort=sort)
 
 

@@ -92,7 +92,6 @@ def merge_entries(member_id: int, before: Cursor | None, limit: int) -> list[Tim
             title = _("Merged in %(no)s") % {"no": log.merged.member_no}
         else:
             title = _("Merged into %(no)s") % {"no": log.survivor.member_no}
-        how = log.reason or ", ".join(log.matched_keys[:3])
         entries.append(
             TimelineEntry(
                 at=log.at,
@@ -100,7 +99,9 @@ def merge_entries(member_id: int, before: Cursor | None, limit: int) -> list[Tim
                 id=log.pk,
                 icon="intersect",
                 title=title,
-                detail=f"{log.source} · {how}" if log.source else how,
+                # The matched identifiers and the free-text reason are personal data: the
+                # template shows them through crm/_merge_how.html, masked by the viewer's role.
+                detail=_("Source: %(source)s") % {"source": log.source} if log.source else "",
                 status=_("Undone") if log.undone_at else "",
                 obj=log,
             )

@@ -16,13 +16,19 @@ class MemberNoConverter:
     merges slashes cannot change which member a link opens. A number typed with a bare "/"
     (/members/A/1/) also resolves: the upper-case pattern leaves the lower-case words of the
     member's own pages (edit/, tags/…) outside it.
+    Control characters (NUL, which PostgreSQL cannot even compare with) are no member
+    number: such a URL is a 404 before any query.
     """
 
-    regex = r"[^a-z]{1,60}?"
+    regex = r"[^a-z\x00-\x1f\x7f]{1,60}?"
 
     def to_python(self, value: str) -> str:
         number = unquote(value)
-        if len(number) > MEMBER_NO_MAX or not number.strip("/"):
+        if (
+            len(number) > MEMBER_NO_MAX
+            or not number.strip("/")
+            or any(ord(c) < 32 or ord(c) == 127 for c in number)  # "%2500" unquotes to NUL
+        ):
             raise ValueError("not a member number")
         return number
 

@@ -5,6 +5,7 @@ bookmarked and shared; the export and the bulk actions take the same query strin
 act on exactly the members the page lists.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -22,9 +23,13 @@ from django.views.decorators.vary import vary_on_headers
 from crm.forms import BulkTagForm, ExportForm, MemberFilterForm
 from crm.models import ExportJob, Member, Segment, Store, Tag
 from crm.resources import MemberListResource
+from crm.search_policy import may_search_personal_data, search_rate_check, search_refusal
 from crm.selectors import (
+    DEFAULT_MEMBER_SORT,
+    MEMBER_SORTS,
     InvalidCursor,
     MemberListFilters,
+    MemberListPage,
     member_list_page,
     member_list_queryset,
     members_tag_change_count,
@@ -63,6 +68,13 @@ def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, 
     return form, form.filters()
 
 
+def _viewer_filters(request: HtmxHttpRequest, tags: list[Tag]):
+    """The list's filters as this viewer may apply them: q finds member numbers only for a
+    viewer without crm.unmask_personal_data (crm/search_policy.py)."""
+    form, filters = _filters_from(request.GET, tags)
+    return form, replace(filters, personal_search=may_search_personal_data(request.user))
+
+
 def _tags() -> list[Tag]:
     return list(Tag.objects.only("pk", "name").order_by("name"))
 
@@ -85,14 +97,22 @@ def _recent_exports(user) -> list[ExportJob]:
 @permission_required("crm.view_member", raise_exception=True)
 def member_list(request: HtmxHttpRequest) -> HttpResponse:
     tags = _tags()
-    form, filters = _filters_from(request.GET, tags)
+    form, filters = _viewer_filters(request, tags)
     after = request.GET.get("after", "")
-    try:
-        page = member_list_page(filters=filters, sort_key=form.sort_key, after=after)
-    except InvalidCursor:
-        messages.warning(request, ERROR_BROKEN_PAGE_LINK)
-        after = ""
-        page = member_list_page(filters=filters, sort_key=form.sort_key)
+    term = filters.q.strip()
+    # A new search counts against the person's limit; "load more" of the same one does not.
+    search_error = search_rate_check(user=request.user) if term and not after else None
+    status = 429 if search_error else 200
+    search_error = search_error or search_refusal(user=request.user, term=term)
+    if search_error:
+        page = MemberListPage(members=[], next_cursor=None, sort=MEMBER_SORTS[DEFAULT_MEMBER_SORT])
+    else:
+        try:
+            page = member_list_page(filters=filters, sort_key=form.sort_key, after=after)
+        except InvalidCursor:
+            messages.warning(request, ERROR_BROKEN_PAGE_LINK)
+            after = ""
+            page = member_list_page(filters=filters, sort_key=form.sort_key)
     template = "crm/member_list.html"
     # A history restore asks for the whole page again, so it gets the whole page.
     if request.htmx and not request.htmx.history_restore_request:
@@ -108,11 +128,13 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
         "sort": page.sort.key,
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "can_bulk_tag": request.user.has_perm(BULK_TAG_PERMISSION),
+        "search_error": search_error,
+        "can_sort_by_name": may_search_personal_data(request.user),
     }
     context["bulk_form"] = BulkTagForm(tags=tags) if context["can_bulk_tag"] else None
     if not request.htmx or request.htmx.history_restore_request:
         context["exports"] = _recent_exports(request.user) if context["can_export"] else []
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 def _list_url(filter_query: str) -> str:
@@ -127,7 +149,10 @@ def _list_url(filter_query: str) -> str:
 @permission_required(EXPORT_PERMISSION, raise_exception=True)
 def member_export(request: HtmxHttpRequest) -> HttpResponse:
     """Queue an export of the filtered list (the filters are this request's query string)."""
-    _form, filters = _filters_from(request.GET, _tags())
+    _form, filters = _viewer_filters(request, _tags())
+    if refusal := search_refusal(user=request.user, term=filters.q):
+        messages.error(request, refusal)
+        return redirect(reverse("crm:member_list"))
     export_form = ExportForm(request.POST)
     filter_query = _filter_query(request.GET)
     if not export_form.is_valid():
@@ -192,7 +217,7 @@ def member_bulk_tag(request: HtmxHttpRequest) -> HttpResponse:
     changes them with one statement and goes back to the list.
     """
     tags = _tags()
-    _form, filters = _filters_from(request.GET, tags)
+    _form, filters = _viewer_filters(request, tags)
     filter_query = _filter_query(request.GET)
     form = BulkTagForm(request.POST, tags=tags)
     if not form.is_valid():

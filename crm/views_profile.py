@@ -192,6 +192,7 @@ def member_consent_record(request: HtmxHttpRequest, member_no: str) -> HttpRespo
                 channel=form.cleaned_data["channel"],
                 opted_in=form.cleaned_data["state"] == "opted_in",
                 source="manual",
+                actor=request.user,
             )
         except ConsentError as exc:
             form.add_error(None, str(exc))

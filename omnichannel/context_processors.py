@@ -24,6 +24,7 @@ NAVIGATION = (
     NavItem("loyalty", _("Loyalty"), "award"),
     NavItem("kpis", _("KPIs"), "bar-chart-line"),
     NavItem("imports:job_list", _("Imports"), "cloud-upload", "crm.import_data"),
+    NavItem("audit", _("Audit trail"), "journal-check", "omnichannel.read_audit"),
     NavItem("admin:index", _("Admin"), "gear", staff_only=True),
 )
 

@@ -27,12 +27,26 @@ DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
-    if SECRET_KEY == _INSECURE_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY to a random value of 50+ characters")
+    # Long is not random: "x" * 50 or a repeated word passes a length test. A key from
+    # get_random_secret_key() has ~30 distinct characters in 50; 16 refuses the repeats.
+    if (
+        SECRET_KEY == _INSECURE_SECRET_KEY
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 16
+    ):
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY to a random value of 50+ characters (16+ distinct ones), e.g. "
+            "python -c 'from django.core.management.utils import get_random_secret_key as k; "
+            "print(k())'"
+        )
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
 )
+if PRODUCTION and not ALLOWED_HOSTS:
+    # Django would start and answer every request with 400: refuse at start instead.
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the host names the site answers on")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -58,6 +72,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A strict Content-Security-Policy on every response, static files too (omnichannel/csp.py).
+    "omnichannel.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -67,6 +83,8 @@ MIDDLEWARE = [
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The client address for the audit trail (omnichannel/audit.py).
+    "omnichannel.audit.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks, so it sees the outcome of authentication.
@@ -265,3 +283,7 @@ INSTALLED_APPS += ["ninja"]
 # Ingest API (/api/v1/): the largest request body accepted, and calls a minute per API key.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", default=1_000_000)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", default=600)
+
+# Member searches a person may run a minute (crm/search_policy.py): a search is an oracle for
+# masked data, so it is limited per person; past it the page answers 429 with a message.
+SEARCH_RATE_LIMIT_PER_MINUTE = env_int("SEARCH_RATE_LIMIT_PER_MINUTE", default=30)

@@ -5,8 +5,10 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 
-from crm.api.api import api
 from omnichannel import views
+from omnichannel.api.core import api, api_routers_install
+
+api_routers_install()  # each app's router on the one /api/v1/ object
 
 admin.site.site_header = _("Omnichannel admin")
 admin.site.site_title = _("Omnichannel")
@@ -22,6 +24,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The language switch also works on the login page, before anyone is logged in.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("audit/", views.audit_log, name="audit"),
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
     path("segments/", include("crm.urls_segments")),

@@ -1,4 +1,5 @@
-from django.contrib.auth.decorators import login_not_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -8,11 +9,32 @@ from django.views.decorators.http import require_GET
 
 from crm.selectors import member_overview
 from omnichannel import health
+from omnichannel.audit import InvalidAuditCursor, audit_events_page
+from omnichannel.forms import AuditFilterForm
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "omnichannel/dashboard.html", {"overview": member_overview()})
+
+
+@require_GET
+@permission_required("omnichannel.read_audit", raise_exception=True)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Who exported, merged, undid, erased, changed consent or handled API keys, and when."""
+    form = AuditFilterForm(request.GET)
+    form.is_valid()  # errors show beside their fields; valid fields still filter
+    after = request.GET.get("after", "")
+    try:
+        page = audit_events_page(filters=form.filters(), after=after)
+    except InvalidAuditCursor:
+        messages.warning(request, _("That page link no longer works: here is the first page."))
+        after = ""
+        page = audit_events_page(filters=form.filters())
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {"form": form, "page": page, "filter_query": query.urlencode(), "after": after}
+    return render(request, "omnichannel/audit.html", context)
 
 
 @require_GET

@@ -1,27 +1,13 @@
-"""The ingest API, /api/v1/: the brand's systems send members, orders, returns and events.
+"""crm's operations on the project's API (/api/v1/): members, orders, returns, events.
 
-Every call carries `Authorization: Bearer <key>` (an ApiKey, one per source system and channel).
-A write may carry an `Idempotency-Key`: sent again with the same body within 24 hours, it gets
-the first answer back and writes nothing. Errors answer {"detail": "why"} or, for input,
-{"detail": [{"loc": ["body", "amount_twd"], "msg": "why", "type": "…"}]}.
+Each operation maps its schema to one crm.services.ingest call and its errors to 4xx; the API
+object, keys, idempotency, limits and the shared error shapes are omnichannel/api/core.py's.
 """
 
-import json
-import math
-from collections.abc import Callable
-from typing import Any
+from django.http import HttpRequest
+from ninja import Router
 
-from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern
-from ninja import Header, NinjaAPI, Status, Swagger
-from ninja.errors import AuthenticationError, ValidationError
-from ninja.parser import Parser
-
-from crm.api.auth import ApiKeyAuth, PayloadTooLarge, RateLimited
 from crm.api.schemas import (
-    IDEMPOTENCY_KEY_MAX,
     ErrorOut,
     EventIn,
     EventOut,
@@ -34,65 +20,9 @@ from crm.api.schemas import (
     ReturnOut,
 )
 from crm.services import Resolution, ingest
-from crm.services.api_keys import (
-    IdempotencyKeyReused,
-    StoredResponse,
-    idempotency_begin,
-    idempotency_complete,
-    idempotency_request_hash,
-)
+from omnichannel.api.core import IdempotencyKeyParam, api_error, field_error, idempotent
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-BODY_PARAM = "payload"  # every operation names its body so; error locations leave it out
-
-ERROR_BODY_NOT_OBJECT = "the body must be a JSON object"
-ERROR_NOT_FINITE = "numbers must be finite"
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{ERROR_NOT_FINITE} ({name})")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 parses to inf, which JSON storage cannot hold
-        raise ValueError(ERROR_NOT_FINITE)
-    return value
-
-
-class IngestParser(Parser):
-    """JSON objects only; NaN, Infinity and overflowing numbers are refused (a 400)."""
-
-    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = json.loads(request.body, parse_constant=_refuse_constant, parse_float=_finite_float)
-        if not isinstance(data, dict):
-            raise ValueError(ERROR_BODY_NOT_OBJECT)
-        return data
-
-
-class IngestAPI(NinjaAPI):
-    def _get_urls(self) -> list:
-        urls = super()._get_urls()
-        for url in urls:
-            # Callers are systems with API keys (or people reading the docs), not logged-in
-            # users: LoginRequiredMiddleware must let every URL of the API through.
-            if isinstance(url, URLPattern):
-                login_not_required(url.callback)
-        return urls
-
-
-api = IngestAPI(
-    title="Omnichannel ingest API",
-    version="1",
-    description=__doc__ or "",
-    urls_namespace="api-v1",
-    auth=ApiKeyAuth(),
-    parser=IngestParser(),
-    # Swagger UI from ninja's static files ("ninja" in INSTALLED_APPS), never a CDN; and no
-    # validator badge, which would fetch the document from validator.swagger.io.
-    docs=Swagger(settings={"validatorUrl": None}),
-)
+router = Router()
 
 ERRORS = {
     400: ErrorOut,
@@ -103,21 +33,11 @@ ERRORS = {
     429: ErrorOut,
 }
 
-IdempotencyKeyParam: Any = Header(
-    None,
-    alias=IDEMPOTENCY_HEADER,
-    min_length=1,
-    max_length=IDEMPOTENCY_KEY_MAX,
-    pattern=r"^[!-~]+$",
-    description="Any unique printable ASCII string (a UUID). A retry with the same key and "
-    "body within 24 hours gets the first answer back and writes nothing.",
-)
-
 
 # --- Operations --------------------------------------------------------------------------------
 
 
-@api.post(
+@router.post(
     "/members",
     response={200: MemberOut, 201: MemberOut, **ERRORS},
     summary="Create or update a member",
@@ -151,10 +71,10 @@ def members_upsert(
         )
         return (201 if resolution.created else 200), out.model_dump(mode="json")
 
-    return _idempotent(request, idempotency_key, write)
+    return idempotent(request, idempotency_key, write)
 
 
-@api.post(
+@router.post(
     "/orders",
     response={200: OrderOut, 201: OrderOut, **ERRORS},
     summary="Record a sale",
@@ -179,10 +99,10 @@ def orders_record(
         out = OrderOut(**_order_fields(written))
         return (201 if written.created else 200), out.model_dump(mode="json")
 
-    return _idempotent(request, idempotency_key, write)
+    return idempotent(request, idempotency_key, write)
 
 
-@api.post(
+@router.post(
     "/returns",
     response={200: ReturnOut, 201: ReturnOut, **ERRORS},
     summary="Record a return",
@@ -207,10 +127,10 @@ def returns_record(
         out = ReturnOut(**_order_fields(written), sale_linked=written.sale_linked)
         return (201 if written.created else 200), out.model_dump(mode="json")
 
-    return _idempotent(request, idempotency_key, write)
+    return idempotent(request, idempotency_key, write)
 
 
-@api.post(
+@router.post(
     "/events",
     response={201: EventOut, **ERRORS},
     summary="Record a touchpoint",
@@ -238,7 +158,7 @@ def events_record(
         )
         return 201, out.model_dump(mode="json")
 
-    return _idempotent(request, idempotency_key, write)
+    return idempotent(request, idempotency_key, write)
 
 
 def _identifiers(identifiers: IdentifiersIn) -> dict[str, str]:
@@ -261,77 +181,11 @@ def _order_fields(written: ingest.OrderWritten) -> dict:
     }
 
 
-def _idempotent(
-    request: HttpRequest, key: str | None, write: Callable[[], tuple[int, dict]]
-) -> HttpResponse | Status:
-    """Run `write` in one transaction with the Idempotency-Key claim, or replay its answer."""
-    with transaction.atomic():
-        record = None
-        if key is not None:
-            request_hash = idempotency_request_hash(
-                method=request.method or "", path=request.path, body=request.body
-            )
-            claimed = idempotency_begin(api_key=request.auth, key=key, request_hash=request_hash)
-            if isinstance(claimed, StoredResponse):
-                response = api.create_response(request, claimed.body, status=claimed.status_code)
-                response[REPLAYED_HEADER] = "true"
-                return response
-            record = claimed
-        status, body = write()
-        if record is not None:
-            idempotency_complete(record=record, status_code=status, body=body)
-    return Status(status, body)
+# --- crm's errors -------------------------------------------------------------------------------
 
-
-# --- Errors ------------------------------------------------------------------------------------
-
-
-def _field_error(loc: list, msg: str, type_: str) -> dict:
-    return {"loc": loc, "msg": msg, "type": type_}
-
-
-@api.exception_handler(ValidationError)
-def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    detail = []
-    for error in exc.errors:
-        loc = list(error.get("loc", ()))
-        if len(loc) > 1 and loc[0] == "body" and loc[1] == BODY_PARAM:
-            del loc[1]
-        detail.append(_field_error(loc, str(error.get("msg", "")), str(error.get("type", ""))))
-    return api.create_response(request, {"detail": detail}, status=422)
-
-
-@api.exception_handler(ingest.InputError)
-def _input_error(request: HttpRequest, exc: ingest.InputError) -> HttpResponse:
-    detail = [_field_error(["body", *loc], msg, "value_error") for loc, msg in exc.errors]
-    return api.create_response(request, {"detail": detail}, status=422)
-
-
-@api.exception_handler(IdempotencyKeyReused)
-def _idempotency_reused(request: HttpRequest, exc: IdempotencyKeyReused) -> HttpResponse:
-    detail = [_field_error(["header", IDEMPOTENCY_HEADER], str(exc), "idempotency_key_reused")]
-    return api.create_response(request, {"detail": detail}, status=422)
-
-
-@api.exception_handler(ingest.ChannelNotAllowed)
-def _channel_not_allowed(request: HttpRequest, exc: ingest.ChannelNotAllowed) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=403)
-
-
-@api.exception_handler(AuthenticationError)
-def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    response = api.create_response(request, {"detail": str(exc)}, status=401)
-    response["WWW-Authenticate"] = "Bearer"
-    return response
-
-
-@api.exception_handler(PayloadTooLarge)
-def _too_large(request: HttpRequest, exc: PayloadTooLarge) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=413)
-
-
-@api.exception_handler(RateLimited)
-def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
-    response = api.create_response(request, {"detail": str(exc)}, status=429)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
+api_error(
+    ingest.InputError,
+    422,
+    lambda exc: [field_error(["body", *loc], msg, "value_error") for loc, msg in exc.errors],
+)
+api_error(ingest.ChannelNotAllowed, 403, str)

@@ -5,6 +5,7 @@ Types are strict where a lax parse would hide a bug in the sender: an amount is 
 Unknown fields are refused, so a misspelt field name is an error rather than a silent blank.
 """
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -30,7 +31,6 @@ MEMBER_NO_MAX = Member._meta.get_field("member_no").max_length
 NAME_MAX = Member._meta.get_field("name").max_length
 IDENTIFIER_MAX = Identity._meta.get_field("value").max_length
 KIND_MAX = Touchpoint._meta.get_field("kind").max_length
-IDEMPOTENCY_KEY_MAX = 255
 # Times outside these years are typing errors, and some cannot be stored at all.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -44,6 +44,12 @@ ERROR_BIRTHDAY_FUTURE = "a birthday cannot be in the future"
 ERROR_BIRTHDAY_RANGE = "must be after 1900-01-01"
 ERROR_JSON_DEPTH = f"nested deeper than {JSON_DEPTH_MAX} levels"
 ERROR_NOT_A_NUMBER = "must be a JSON number of whole NT$ (like 1280), not a string or boolean"
+ERROR_NOT_A_DATE = "must be a date as a string, YYYY-MM-DD (like 1990-05-17)"
+ERROR_NOT_A_TIME = (
+    "must be a time as an ISO 8601 string with its offset (like 2025-03-12T14:05:33+08:00)"
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _no_nul(value: str) -> str:
@@ -71,6 +77,20 @@ def _json_number(value: Any) -> Any:
     # A JSON number only: "1280" and true are refused rather than read as 1280 and 1.
     if isinstance(value, bool | str | bytes):
         raise ValueError(ERROR_NOT_A_NUMBER)
+    return value
+
+
+def _iso_date_text(value: Any) -> Any:
+    # Pydantic's lax mode reads 0 or "0" as 1970-01-01 (a Unix time): only the text is a date.
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError(ERROR_NOT_A_DATE)
+    return value
+
+
+def _iso_time_text(value: Any) -> Any:
+    # Likewise 1700000000 or "0" would be a time in 1970 or 2023: only ISO text is a time.
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        raise ValueError(ERROR_NOT_A_TIME)
     return value
 
 
@@ -102,15 +122,12 @@ def _text(max_length: int, min_length: int = 0) -> Any:
     ]
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_time_text), AfterValidator(_moment)]
 # 1280 and 1280.0 (the same JSON number); not 12.5, "1280" or true.
 WholeTwd = Annotated[int, BeforeValidator(_json_number)]
 IdentifierText = _text(IDENTIFIER_MAX)
 ExternalNo = _text(EXTERNAL_NO_MAX, min_length=1)
 StoreCode = _text(STORE_CODE_MAX)
-IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=IDEMPOTENCY_KEY_MAX, pattern=r"^[!-~]+$")
-]
 
 
 class _In(Schema):
@@ -144,7 +161,9 @@ class ProfileIn(_In):
     """Fills the member's blank profile fields; what the member already has is kept."""
 
     name: _text(NAME_MAX) | None = None
-    birthday: Annotated[date, AfterValidator(_birthday)] | None = None
+    birthday: Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_birthday)] | None = (
+        None
+    )
     gender: Gender | None = None
     joined_at: Moment | None = Field(None, description="When the person joined; with an offset.")
     acquisition_channel: Channel | None = Field(

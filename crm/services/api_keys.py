@@ -9,19 +9,22 @@ again within IDEMPOTENCY_TTL gets that response back and writes nothing.
 """
 
 import hashlib
+import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import ApiKey, IdempotencyRecord
+from omnichannel.audit import audit_record
 from omnichannel.channels import Channel
+from omnichannel.models import AuditEvent
+from omnichannel.ratelimit import rate_limit_hit
 
 KEY_BYTES = 32  # token_urlsafe(32): 43 characters
 PREFIX_LENGTH = 8
@@ -82,6 +85,13 @@ def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
                 secret_hash=api_key_hash(key),
                 created_by=actor,
             )
+            audit_record(
+                action=AuditEvent.Action.API_KEY_CREATE,
+                actor=actor,
+                object_type="crm.apikey",
+                object_id=api_key.pk,
+                summary=f"Key {api_key.prefix}… “{name}” for {channel}",
+            )
     except IntegrityError:
         raise ApiKeyError(ERROR_NAME_TAKEN) from None
     return api_key, key
@@ -90,9 +100,18 @@ def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
 def api_key_revoke(*, api_key: ApiKey, actor) -> ApiKey:
     """Revoke the key from now on; revoking a revoked key changes nothing."""
     # Conditional UPDATE: two admins revoking at once keep the first date and actor.
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=actor
-    )
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        )
+        if revoked:
+            audit_record(
+                action=AuditEvent.Action.API_KEY_REVOKE,
+                actor=actor,
+                object_type="crm.apikey",
+                object_id=api_key.pk,
+                summary=f"Key {api_key.prefix}… “{api_key.name}”",
+            )
     api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return api_key
 
@@ -117,23 +136,12 @@ def api_key_authenticate(*, key: str) -> ApiKey:
 def api_key_rate_check(*, api_key: ApiKey, limit: int) -> int | None:
     """Count one call of this key; the seconds to wait when it is over `limit` calls a minute.
 
-    A fixed window per minute in the shared cache: `add` starts the window's counter, `incr`
-    counts (atomic on Redis; on the file cache two processes may lose a count, which only lets
-    a call or two more through).
+    A fixed window per minute in the shared cache (omnichannel.ratelimit).
     """
-    now = time.time()
-    window = int(now // RATE_WINDOW_SECONDS)
     # The hash, not the pk: pks are reused after a test rolls back, hashes are not.
-    cache_key = f"api-rate:{api_key.secret_hash[:24]}:{window}"
-    cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS * 2)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=RATE_WINDOW_SECONDS * 2)
-        count = 1
-    if count <= limit:
-        return None
-    return max(1, int((window + 1) * RATE_WINDOW_SECONDS - now + 0.999))
+    return rate_limit_hit(
+        key=f"api:{api_key.secret_hash[:24]}", limit=limit, window_seconds=RATE_WINDOW_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -142,9 +150,15 @@ class StoredResponse:
     body: dict
 
 
-def idempotency_request_hash(*, method: str, path: str, body: bytes) -> str:
+def idempotency_request_hash(*, method: str, path: str, data: Any) -> str:
+    """The fingerprint of a request: its method, path and the canonical form of its JSON data.
+
+    Canonical (keys sorted, no whitespace), so a retry that re-serialises the same data with
+    other spacing or key order replays the first answer instead of being refused as different.
+    """
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(f"{method} {path}\n".encode())
-    digest.update(body)
+    digest.update(canonical.encode())
     return digest.hexdigest()
 
 

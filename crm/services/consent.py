@@ -3,11 +3,14 @@
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Consent, Member
+from omnichannel.audit import audit_record
 from omnichannel.channels import MessagingChannel
+from omnichannel.models import AuditEvent
 
 LOOKUP_CHUNK = 2_000
 
@@ -47,6 +50,12 @@ def consents_record_batch(
                 member_id=member_id, channel=channel, state=state, source=source, at=at
             )
     Consent.objects.bulk_create(rows.values(), batch_size=LOOKUP_CHUNK)
+    if rows:
+        audit_record(
+            action=AuditEvent.Action.CONSENT,
+            object_type="crm.consent",
+            summary=f"{len(rows)} consent decision(s) from {source or '—'}",
+        )
     return len(rows)
 
 
@@ -65,6 +74,7 @@ def consent_record(
     opted_in: bool,
     source: str = "manual",
     at: datetime | None = None,
+    actor=None,
 ) -> Consent:
     """Record one consent decision (a marketer's, by default) as the member's newest.
 
@@ -75,10 +85,19 @@ def consent_record(
         raise ConsentError(ERROR_CONSENT_CHANNEL)
     if member.status != Member.Status.ACTIVE:
         raise ConsentError(ERROR_CONSENT_INACTIVE)
-    return Consent.objects.create(
-        member=member,
-        channel=channel,
-        state=Consent.State.OPTED_IN if opted_in else Consent.State.OPTED_OUT,
-        source=source,
-        at=at or timezone.now(),
-    )
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            member=member,
+            channel=channel,
+            state=Consent.State.OPTED_IN if opted_in else Consent.State.OPTED_OUT,
+            source=source,
+            at=at or timezone.now(),
+        )
+        audit_record(
+            action=AuditEvent.Action.CONSENT,
+            actor=actor,
+            object_type="crm.member",
+            object_id=member.member_no,
+            summary=f"{member.member_no}: {consent.state} on {channel} (source {source})",
+        )
+    return consent

@@ -23,6 +23,8 @@ from crm.models import (
     Touchpoint,
 )
 from crm.services.stats import member_stats_forget
+from omnichannel.audit import audit_record
+from omnichannel.models import AuditEvent
 
 ERROR_NOT_ALLOWED = "You may not erase members' personal data."
 ERROR_REASON_REQUIRED = "Say why this member is erased (e.g. the request's reference)."
@@ -56,7 +58,8 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
         "merged_members": len(ids) - 1,
         "merge_snapshots_emptied": MergeLog.objects.filter(
             Q(survivor_id__in=ids) | Q(merged_id__in=ids)
-        ).update(snapshot={"erased": True}, matched_keys=["erased"]),
+            # The free-text reason of a merge may name the person too: it goes with the keys.
+        ).update(snapshot={"erased": True}, matched_keys=["erased"], reason=""),
     }
     for hook in member_hooks():
         if hook.on_erase is not None:
@@ -67,9 +70,17 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
     )
     Member.objects.filter(pk=member.pk).update(status=Member.Status.ERASED)
     member_stats_forget(member_ids=ids)
-    return ErasureLog.objects.create(
+    log = ErasureLog.objects.create(
         member=member, actor=actor, reason=reason.strip(), counts=counts
     )
+    audit_record(
+        action=AuditEvent.Action.ERASE,
+        actor=actor,
+        object_type="crm.member",
+        object_id=member.member_no,
+        summary=f"Erased {member.member_no} and {counts['merged_members']} merged member(s)",
+    )
+    return log
 
 
 def _with_merged_members(member_id: int) -> list[int]:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
+from omnichannel.audit import audit_record
 from omnichannel.exports import (
     ExportError,
     csv_write,
@@ -31,6 +32,7 @@ from omnichannel.exports import (
     resource_headers,
 )
 from omnichannel.jobs import LeaseLost, job_claim, job_heartbeat, job_release
+from omnichannel.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
@@ -40,6 +42,22 @@ PROGRESS_EVERY_ROWS = 10_000
 FORMATS = ("csv", "xlsx")
 ERROR_UNKNOWN_FORMAT = _("Unknown export format %(format)s; the formats are csv and xlsx.")
 # --- Jobs -------------------------------------------------------------------------------------
+
+
+def export_audit_record(
+    *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
+) -> None:
+    """The audit event of an export (queued, or streamed at once by the admin)."""
+    count = f"{rows} rows" if rows is not None else "rows"
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        actor=actor,
+        object_type=model_label,
+        object_id=object_id,
+        summary=f"{model_label}: {count} as {file_format.upper()}"
+        + (" with personal data" if unmask else ", masked"),
+        with_personal_data=unmask,
+    )
 
 
 def export_job_create(
@@ -69,6 +87,14 @@ def export_job_create(
             language=translation.get_language() or settings.LANGUAGE_CODE,
             total=total,
             created_by=actor,
+        )
+        export_audit_record(
+            actor=actor,
+            model_label=job.model_label,
+            file_format=file_format,
+            unmask=unmask,
+            rows=total,
+            object_id=job.pk,
         )
         transaction.on_commit(lambda: _enqueue(job.pk))
     return job

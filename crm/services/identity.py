@@ -31,7 +31,9 @@ from crm.models import (
     Touchpoint,
 )
 from crm.services.stats import member_stats_forget, member_stats_refresh
+from omnichannel.audit import audit_record
 from omnichannel.channels import SalesChannel
+from omnichannel.models import AuditEvent
 
 Kind = Identity.Kind
 
@@ -471,7 +473,7 @@ def members_merge(
     # The survivors' figures now include the merged members' orders; tombstones have none.
     member_stats_refresh(member_ids=survivors, at=now)
     member_stats_forget(member_ids=list(moves))
-    return MergeLog.objects.bulk_create(
+    logs = MergeLog.objects.bulk_create(
         MergeLog(
             survivor_id=pair.survivor_id,
             merged_id=pair.merged_id,
@@ -484,6 +486,19 @@ def members_merge(
         )
         for pair in pairs
     )
+    # One event per batch (an import merges thousands at once), naming members by number only.
+    shown = ", ".join(
+        f"{members[p.merged_id].member_no} → {members[p.survivor_id].member_no}" for p in pairs[:3]
+    )
+    more = f" (+{len(pairs) - 3})" if len(pairs) > 3 else ""
+    audit_record(
+        action=AuditEvent.Action.MERGE,
+        actor=actor,
+        object_type="crm.mergelog",
+        object_id=logs[0].pk if logs and logs[0].pk else "",
+        summary=f"{len(pairs)} merge(s){' from ' + source if source else ''}: {shown}{more}",
+    )
+    return logs
 
 
 def _rows_by_member(model, member_ids: Iterable[int], *fields: str) -> dict[int, list[tuple]]:
@@ -583,4 +598,11 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
     merge_log.undone_at = timezone.now()
     merge_log.undone_by = actor
     merge_log.save(update_fields=["undone_at", "undone_by"])
+    audit_record(
+        action=AuditEvent.Action.UNMERGE,
+        actor=actor,
+        object_type="crm.mergelog",
+        object_id=merge_log.pk,
+        summary=f"{merged.member_no} split again from {survivor.member_no}",
+    )
     return merged

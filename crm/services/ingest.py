@@ -1,12 +1,13 @@
 """What one call of the ingest API writes: identifiers normalised, the member resolved, the row
 written, on behalf of an API key.
 
-Each function is the whole of one call and runs inside the caller's transaction (crm.api.api
-opens it together with the Idempotency-Key record). Inputs are plain values, already shaped as
-the API's schema checks them (sales channel values, aware times, whole NT$); identifiers are raw
-values by kind, in any spelling the source has. On top of the crm services these add what a
-remote caller needs: input that cannot be used raises InputError naming every field at fault,
-and a key writing another channel than its own raises ChannelNotAllowed.
+Each function is the whole of one call and runs inside the caller's transaction
+(omnichannel.api.core.idempotent opens it together with the Idempotency-Key record). Inputs
+are plain values, already shaped as the API's schema checks them (sales channel values, aware
+times, whole NT$); identifiers are raw values by kind, in any spelling the source has. On top
+of the crm services these add what a remote caller needs: input that cannot be used raises
+InputError naming every field at fault, and a key writing another channel than its own raises
+ChannelNotAllowed.
 """
 
 from collections.abc import Mapping

@@ -54,7 +54,7 @@ def channel_badge(channel: str) -> str:
     except ValueError:
         label = channel
     return format_html(
-        '<span class="badge channel-badge" style="--channel-colour: {}">'
+        '<span class="badge channel-badge" data-channel-colour="{}">'
         '<i class="bi bi-{}" aria-hidden="true"></i> {}</span>',
         channels.channel_colour(channel),
         channel_icon(channel),

@@ -7,7 +7,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 ALL_ROLES = ["/", "/members/", "/segments/", "/campaigns/", "/loyalty/", "/kpis/"]
 NAVIGATION = {
-    "alice": [*ALL_ROLES, "/imports/", "/admin/"],
+    "alice": [*ALL_ROLES, "/imports/", "/audit/", "/admin/"],
     "bob": [*ALL_ROLES, "/imports/"],
     "carol": ALL_ROLES,
 }

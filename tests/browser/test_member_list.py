@@ -117,3 +117,32 @@ def test_analyst_sees_no_bulk_actions(browser_login, members):
 
     expect(page.locator("[data-testid=member-row]").first).to_be_visible()
     expect(page.locator("[data-testid=bulk-tag-form]")).to_have_count(0)
+
+
+def test_analyst_searching_a_phone_is_refused_and_a_member_number_works(browser_login, members):
+    page = browser_login("carol")
+    page.goto(page.url + "members/")
+
+    page.fill("#member-search", "0912345678")
+    expect(page.locator("[data-testid=search-refused]")).to_contain_text("會員編號")
+    expect(page.locator("[data-testid=member-row]")).to_have_count(0)
+
+    page.fill("#member-search", "M0000999")
+    expect(page.locator("[data-testid=member-row]")).to_have_count(1)
+    expect(page.locator("[data-testid=search-refused]")).to_have_count(0)
+
+
+def test_too_many_searches_show_the_limit_in_the_page(browser_login, members, settings):
+    settings.SEARCH_RATE_LIMIT_PER_MINUTE = 2
+    page = browser_login("bob")
+    page.goto(page.url + "members/")
+
+    statuses = []
+    for term in ("林01", "林02", "林03"):
+        with page.expect_response(lambda r: "q=" in r.url) as searched:
+            page.fill("#member-search", term)
+        statuses.append(searched.value.status)
+
+    assert statuses == [200, 200, 429]
+
+    expect(page.locator("[data-testid=search-refused]")).to_contain_text("搜尋次數過多")

@@ -514,7 +514,7 @@ def test_body_over_the_limit_is_413(post, make_key, settings):
 def test_calls_past_the_rate_limit_are_429_with_retry_after(post, make_key, settings, monkeypatch):
     settings.API_RATE_LIMIT_PER_MINUTE = 2
     # Thirty seconds into a minute, all three calls in the same window.
-    monkeypatch.setattr("crm.services.api_keys.time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+    monkeypatch.setattr("omnichannel.ratelimit.time", SimpleNamespace(time=lambda: 1_800_000_030.0))
     key = make_key()
 
     statuses = [post("orders", SALE, key).status_code for _ in range(3)]
@@ -527,7 +527,7 @@ def test_calls_past_the_rate_limit_are_429_with_retry_after(post, make_key, sett
 
 def test_rate_limit_counts_each_key_apart(post, make_key, settings, monkeypatch):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
-    monkeypatch.setattr("crm.services.api_keys.time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+    monkeypatch.setattr("omnichannel.ratelimit.time", SimpleNamespace(time=lambda: 1_800_000_030.0))
 
     first = post("orders", SALE, make_key(name="till 1"))
     second = post("orders", SALE, make_key(name="till 2"))

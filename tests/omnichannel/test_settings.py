@@ -30,9 +30,32 @@ def test_production_refuses_the_default_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_production_refuses_a_low_entropy_secret_key():
+    result = _manage(
+        "check",
+        OMNICHANNEL_ENV="production",
+        DJANGO_SECRET_KEY="changeme" * 8,
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_empty_allowed_hosts():
+    result = _manage("check", OMNICHANNEL_ENV="production", DJANGO_SECRET_KEY=STRONG_SECRET)
+
+    assert result.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
 def test_production_refuses_debug():
     result = _manage(
-        "check", OMNICHANNEL_ENV="production", DJANGO_SECRET_KEY=STRONG_SECRET, DJANGO_DEBUG="1"
+        "check",
+        OMNICHANNEL_ENV="production",
+        DJANGO_SECRET_KEY=STRONG_SECRET,
+        DJANGO_ALLOWED_HOSTS="crm.example.com",
+        DJANGO_DEBUG="1",
     )
 
     assert result.returncode != 0

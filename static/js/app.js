@@ -1,0 +1,43 @@
+/* The page's small behaviours, kept out of the HTML so the Content-Security-Policy can forbid
+   inline scripts and style attributes (omnichannel/csp.py).
+
+   - data-width / data-height="42": a bar's size in percent, set through the CSSOM (allowed
+     by the policy, where a style="" attribute is not);
+   - data-channel-colour="#06c755": the --channel-colour custom property;
+   - data-autosubmit on a <select>: submit its form on change (the language switch);
+   - data-drop-empty-params on an htmx form: leave empty fields out of its requests, so a
+     search URL holds only the filters in use.
+
+   htmx fires htmx:load for the page and for every piece of content it swaps in. */
+(function () {
+  "use strict";
+
+  function applyStyles(root) {
+    if (!root || !root.querySelectorAll) return;
+    var all = [root].concat(Array.prototype.slice.call(
+      root.querySelectorAll("[data-width],[data-height],[data-channel-colour]")
+    ));
+    all.forEach(function (el) {
+      if (!el.dataset) return;
+      if (el.dataset.width !== undefined) el.style.width = el.dataset.width + "%";
+      if (el.dataset.height !== undefined) el.style.height = el.dataset.height + "%";
+      if (el.dataset.channelColour) el.style.setProperty("--channel-colour", el.dataset.channelColour);
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) { applyStyles(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { applyStyles(document.body); });
+
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var source = event.detail.elt;
+    if (!source || !source.closest || !source.closest("[data-drop-empty-params]")) return;
+    var params = event.detail.parameters;
+    // htmx 2 hands a FormData-like proxy: delete the empty values by name.
+    Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
+  });
+})();

@@ -1,42 +1,26 @@
 """The Django admin of crm: operators fix data here, at a million members.
 
-Every list page is bounded: no COUNT(*) of the whole table (LargeTablePaginator), no filter
-whose choices come from scanning the table (fixed-choice filters instead of all-values ones),
-searches that hit indexes (exact member numbers and identifiers in any spelling, a name prefix
-as an index range), and only indexed columns sortable.
-
-Exports (django-import-export resources, crm/resources.py) mask personal data for viewers
-without crm.unmask_personal_data; a short list is answered at once (CSV streamed row by row), a
-long one is written by a Celery worker (ExportJob, crm/services/exports.py).
-
-Stores and tags import through a plain resource; members and orders import through the preset
-import (ImportJob), so every row goes through identity resolution (docs/design-notes.md).
+Every list page is bounded (the shared large-table tools, omnichannel/admin_tools.py): no
+COUNT(*) of the whole table, no filter whose choices come from scanning the table, searches that
+hit indexes (exact member numbers and identifiers in any spelling, a name prefix as an index
+range), and only indexed columns sortable.
 """
 
-import json
-import tempfile
 from collections.abc import Iterable
-from contextvars import ContextVar
-from functools import cached_property, reduce
+from functools import reduce
 from operator import or_
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db import connections
-from django.db.models import Q, QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models import Q
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from import_export.admin import ExportMixin, ImportExportMixin
-from import_export.formats import base_formats
-from import_export.forms import SelectableFieldsExportForm
-from import_export.signals import post_export
 
 from crm import pii, resources
 from crm.forms import ImportUploadForm
@@ -66,18 +50,17 @@ from crm.services import (
     member_unmerge,
 )
 from crm.services.api_keys import api_key_create, api_key_revoke
-from crm.services.exports import (
-    EXPORT_INLINE_MAX_ROWS,
-    export_audit_record,
-    export_job_create,
-)
+from crm.services.exports import export_job_create
 from crm.services.import_jobs import import_job_create
 from crm.services.touchpoints import KNOWN_KINDS
+from omnichannel import admin_tools
+from omnichannel.admin_tools import LargeTablePaginator, ReferenceImportMixin, choices_filter
 from omnichannel.channels import Channel, SalesChannel
-from omnichannel.exports import export_csv_chunks, export_xlsx_write
+
+# --- crm's configuration of the shared tools (omnichannel/admin_tools.py) ---------------
+
 
 UNMASK_PERMISSION = "crm.unmask_personal_data"
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
 # Sources the services write: the channels, hand merges, and imports (on consents).
@@ -86,64 +69,53 @@ SOURCE_CHOICES = [
     ("manual", _("By hand")),
     *((f"import:{name}", preset.label) for name, preset in PRESETS.items()),
 ]
+SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
 
 
-# --- Paging and counting ----------------------------------------------------------------------
+class BoundedListAdmin(admin_tools.BoundedListAdmin):
+    """A bounded list page of crm: personal data masked without crm.unmask_personal_data."""
+
+    unmask_permission = UNMASK_PERMISSION
+
+    @admin.display(description=_("member"))
+    def member_number(self, obj) -> str:
+        return obj.member.member_no if obj.member_id else "-"
 
 
-class LargeTablePaginator(Paginator):
-    """A paginator whose count never scans a big table.
+class BoundedAdmin(admin_tools.StreamingExportMixin, BoundedListAdmin):
+    """A bounded list page of crm with the export; a long list is exported by an ExportJob."""
 
-    Up to `exact_limit` rows the count is exact: a COUNT over a LIMITed subquery, which reads
-    at most that many rows. Past it, on PostgreSQL, the count is the planner's estimate:
-    pg_class.reltuples for an unfiltered list, EXPLAIN's row estimate for a filtered one;
-    `estimated` says so, and the pagination template prints "about". Other databases (SQLite,
-    small by nature) count exactly.
-    """
+    export_permission: str | None = EXPORT_MEMBERS_PERMISSION
 
-    exact_limit = 10_000
-    estimated = False
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not isinstance(queryset, QuerySet):
-            return super().count
-        bounded = queryset[: self.exact_limit + 1].count()
-        if bounded <= self.exact_limit:
-            return bounded
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return queryset.count()
-        self.estimated = True
-        if queryset.query.where:
-            estimate = self._plan_estimate(queryset, connection)
-        else:
-            estimate = self._table_estimate(queryset, connection)
-        return max(estimate, bounded)
-
-    @staticmethod
-    def _table_estimate(queryset: QuerySet, connection) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [connection.ops.quote_name(queryset.model._meta.db_table)],
-            )
-            row = cursor.fetchone()
-        return int(row[0]) if row else -1  # -1: never analysed
-
-    @staticmethod
-    def _plan_estimate(queryset: QuerySet, connection) -> int:
-        sql, params = queryset.order_by().query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
+    def export_in_background(
+        self,
+        request: HttpRequest,
+        *,
+        queryset,
+        resource_class: type,
+        fields,
+        file_format: str,
+        unmask: bool,
+        raw: bool,
+    ) -> HttpResponse:
+        job = export_job_create(
+            queryset=queryset,
+            resource_class=resource_class,
+            fields=fields,
+            file_format=file_format,
+            unmask=unmask,
+            total=LargeTablePaginator(queryset, 1).count,
+            actor=request.user,
+            raw=raw,
+        )
+        self.message_user(
+            request,
+            _("The list is long: a worker is writing the file. It is ready below when done."),
+        )
+        return redirect("admin:crm_exportjob_change", job.pk)
 
 
-# --- Searching --------------------------------------------------------------------------------
+# --- Searching by member -----------------------------------------------------------------------
 
 
 class MemberSearchMixin:
@@ -184,189 +156,7 @@ class MemberSearchMixin:
         return queryset.filter(reduce(or_, conditions)), False
 
 
-# --- Filters with fixed choices (no SELECT DISTINCT over a big table) -------------------------
-
-
-def choices_filter(field: str, title, choices) -> type[admin.SimpleListFilter]:
-    """A list filter on a free-text column offering a fixed list of values."""
-
-    class ChoicesFilter(admin.SimpleListFilter):
-        parameter_name = field
-
-        def lookups(self, request, model_admin):
-            return list(choices)
-
-        def queryset(self, request, queryset):
-            if self.value():
-                return queryset.filter(**{field: self.value()})
-            return queryset
-
-    ChoicesFilter.title = title
-    ChoicesFilter.__name__ = f"{field.title()}Filter"
-    return ChoicesFilter
-
-
-SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
-
-
-# --- Exports ----------------------------------------------------------------------------------
-
-
-# Whether the export form being built may offer raw values (set per request: the library builds
-# the form without the request). A ContextVar, so concurrent requests never see each other's.
-_RAW_EXPORT_ALLOWED: ContextVar[bool] = ContextVar("raw_export_allowed", default=False)
-
-
-class RawChoiceExportForm(SelectableFieldsExportForm):
-    """django-import-export's export form with "raw values" (codes, UTC) for admins only."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if _RAW_EXPORT_ALLOWED.get():
-            self.fields["raw"] = forms.BooleanField(
-                label=_("Raw values"),
-                required=False,
-                help_text=_("Codes and UTC times, for developers"),
-            )
-
-
-class StreamingExportMixin(ExportMixin):
-    """django-import-export's export page (format, columns), without building a whole Dataset.
-
-    The library builds a tablib Dataset of every row before it answers; at a million rows that
-    is gigabytes and minutes. Here a list of up to EXPORT_INLINE_MAX_ROWS rows is answered at
-    once (CSV streamed row by row, XLSX written by openpyxl's write-only mode), and a larger one
-    becomes an ExportJob that a worker writes while its page shows the progress
-    (crm/services/exports.py).
-    """
-
-    formats = (base_formats.CSV, base_formats.XLSX)
-    export_form_class = RawChoiceExportForm
-    # Member data (the lists a marketer could take away) need crm.export_members as well.
-    export_permission: str | None = EXPORT_MEMBERS_PERMISSION
-
-    def has_export_permission(self, request: HttpRequest) -> bool:
-        if not self.has_view_permission(request):
-            return False
-        return self.export_permission is None or request.user.has_perm(self.export_permission)
-
-    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs):
-        kwargs = super().get_export_resource_kwargs(request, **kwargs)
-        return {**kwargs, "unmask": request.user.has_perm(UNMASK_PERMISSION)}
-
-    def export_action(self, request: HttpRequest):
-        allowed = _RAW_EXPORT_ALLOWED.set(request.user.is_superuser)
-        try:
-            return super().export_action(request)
-        finally:
-            _RAW_EXPORT_ALLOWED.reset(allowed)
-
-    # Overrides django-import-export's (4.x) file step, the one place that builds the Dataset;
-    # the export form, the permission check and the queryset (the list's filters and search)
-    # stay the library's.
-    def _do_file_export(self, file_format, request, queryset, export_form=None):
-        resource_class = self.choose_export_resource_class(export_form, request)
-        raw = (
-            bool(export_form and export_form.cleaned_data.get("raw")) and request.user.is_superuser
-        )
-        resource = resource_class(**self.get_export_resource_kwargs(request), raw=raw)
-        fields = self.get_export_resource_fields_from_form(export_form)
-        if queryset[: EXPORT_INLINE_MAX_ROWS + 1].count() > EXPORT_INLINE_MAX_ROWS:
-            job = export_job_create(
-                queryset=queryset,
-                resource_class=resource_class,
-                fields=fields,
-                file_format=file_format.get_extension(),
-                unmask=resource.unmask,
-                total=LargeTablePaginator(queryset, 1).count,
-                actor=request.user,
-                raw=raw,
-            )
-            self.message_user(
-                request,
-                _("The list is long: a worker is writing the file. It is ready below when done."),
-            )
-            return redirect("admin:crm_exportjob_change", job.pk)
-        filename = self.get_export_filename(request, queryset, file_format)
-        export_audit_record(
-            actor=request.user,
-            model_label=queryset.model._meta.label_lower,
-            file_format=file_format.get_extension(),
-            unmask=resource.unmask,
-            rows=None,
-        )
-        if isinstance(file_format, base_formats.XLSX):
-            # FileResponse closes (and so deletes) the temporary file once it is sent.
-            file = tempfile.TemporaryFile()  # noqa: SIM115
-            export_xlsx_write(resource, queryset, fields, file)
-            file.seek(0)
-            response = FileResponse(
-                file, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
-            )
-        else:
-            response = StreamingHttpResponse(
-                export_csv_chunks(resource, queryset, fields),
-                content_type="text/csv; charset=utf-8",
-            )
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        post_export.send(sender=None, model=self.model)
-        return response
-
-
-class BoundedListAdmin(admin.ModelAdmin):
-    """A list page that stays fast at a million rows.
-
-    `masked_list_display` maps a column to the one shown instead to viewers without
-    crm.unmask_personal_data (a member's number instead of "number and name", say).
-    `bulk_delete` keeps Django's "delete selected" action; a big table drops it, because
-    "select all" would load every row into memory to delete them one by one.
-    """
-
-    show_full_result_count = False
-    paginator = LargeTablePaginator
-    list_per_page = 50
-    list_max_show_all = 200
-    masked_list_display: dict[str, str] = {}
-    bulk_delete = False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not self.bulk_delete:
-            actions.pop("delete_selected", None)
-        return actions
-
-    def get_list_display(self, request):
-        list_display = super().get_list_display(request)
-        if not self.masked_list_display or _can_unmask(request):
-            return list_display
-        return tuple(self.masked_list_display.get(f, f) for f in list_display)
-
-    @admin.display(description=_("member"))
-    def member_number(self, obj) -> str:
-        return obj.member.member_no if obj.member_id else "-"
-
-
-class BoundedAdmin(StreamingExportMixin, BoundedListAdmin):
-    """A bounded list page with django-import-export's export."""
-
-
-# --- Imports ----------------------------------------------------------------------------------
-
-
-class ReferenceImportMixin(ImportExportMixin):
-    """django-import-export's own import (upload, dry-run diff, confirm) for small reference tables.
-
-    The uploaded file waits between the steps in MEDIA storage, which every web machine shares.
-    """
-
-    tmp_storage_class = "import_export.tmp_storages.MediaStorage"
-
-    def has_import_permission(self, request: HttpRequest) -> bool:
-        return (
-            request.user.has_perm(IMPORT_PERMISSION)
-            and self.has_add_permission(request)
-            and self.has_change_permission(request)
-        )
+# --- The preset import button ----------------------------------------------------------------
 
 
 class PresetImportForm(ImportUploadForm):
@@ -438,14 +228,14 @@ class PresetImportMixin:
         return TemplateResponse(request, "admin/crm/preset_import.html", context)
 
 
-# --- Merge / forget ---------------------------------------------------------------------------
+# --- Actions that ask for a reason -----------------------------------------------------------
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
 
-def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, apply) -> object:
+def confirm_with_reason(modeladmin, request, queryset, *, action: str, title, apply) -> object:
     """An intermediate page asking for a reason; on a valid POST, `apply(reason)` runs.
 
     What the operator typed comes back on the page with the error when it does not validate.
@@ -469,23 +259,14 @@ def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, a
     )
 
 
-def _can_unmask(request: HttpRequest) -> bool:
-    return request.user.has_perm(UNMASK_PERMISSION)
-
-
-# --- The models -------------------------------------------------------------------------------
-
-
-class IdentityInline(admin.TabularInline):
-    model = Identity
-    extra = 0
-    fields = ("kind", "value", "source", "first_seen_at", "last_seen_at")
+# --- reference ---
 
 
 @admin.register(Store)
 class StoreAdmin(ReferenceImportMixin, BoundedAdmin):
     bulk_delete = True
     resource_classes = (resources.StoreResource,)
+    import_permission = IMPORT_PERMISSION
     export_permission = None
     list_display = ("code", "name", "city", "opened_on")
     list_filter = ("city",)  # a few dozen stores: the distinct cities are cheap
@@ -496,12 +277,22 @@ class StoreAdmin(ReferenceImportMixin, BoundedAdmin):
 class TagAdmin(ReferenceImportMixin, BoundedAdmin):
     bulk_delete = True
     resource_classes = (resources.TagResource,)
+    import_permission = IMPORT_PERMISSION
     export_permission = None
     list_display = ("name", "created_at")
     list_filter = (("created_at", admin.DateFieldListFilter),)
     search_fields = ("name",)
     # A tag can carry hundreds of thousands of members: too many for a form field.
     exclude = ("members",)
+
+
+# --- members ---
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    extra = 0
+    fields = ("kind", "value", "source", "first_seen_at", "last_seen_at")
 
 
 @admin.register(Member)
@@ -559,7 +350,7 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
                     % {"merged": log.merged.member_no, "survivor": log.survivor.member_no},
                 )
 
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self,
             request,
             queryset,
@@ -583,7 +374,7 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
                 ngettext("Erased %d member.", "Erased %d members.", erased) % erased,
             )
 
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self,
             request,
             queryset,
@@ -634,6 +425,9 @@ class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
         return False  # every decision is proof of what the member allowed, and when
 
 
+# --- orders ---
+
+
 @admin.register(Order)
 class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.OrderResource,)
@@ -672,6 +466,9 @@ class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     list_select_related = ("member",)
     sortable_by = ()
     raw_id_fields = ("member",)
+
+
+# --- merges ---
 
 
 @admin.register(MergeLog)
@@ -749,6 +546,9 @@ class ErasureLogAdmin(MemberSearchMixin, BoundedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the record of who erased whom
+
+
+# --- jobs ---
 
 
 @admin.register(ImportJob)
@@ -880,6 +680,9 @@ class ExportJobAdmin(BoundedListAdmin):
         return False
 
 
+# --- api_keys ---
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(BoundedAdmin):
     """Keys of the brand's systems: made here (the key is shown once), listed, revoked."""
@@ -950,6 +753,9 @@ class ApiKeyAdmin(BoundedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Revoke instead: the row is the record of which system could write, and since when.
         return False
+
+
+# --- notes ---
 
 
 @admin.register(MemberNote)

@@ -49,6 +49,22 @@ def audit_record(
     )
 
 
+def export_audit_record(
+    *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
+) -> None:
+    """The audit event of an export (queued, or streamed at once by the admin)."""
+    count = f"{rows} rows" if rows is not None else "rows"
+    audit_record(
+        action=AuditEvent.Action.EXPORT,
+        actor=actor,
+        object_type=model_label,
+        object_id=object_id,
+        summary=f"{model_label}: {count} as {file_format.upper()}"
+        + (" with personal data" if unmask else ", masked"),
+        with_personal_data=unmask,
+    )
+
+
 class AuditContextMiddleware:
     """Makes the request's client address available to audit_record for its duration."""
 

@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy as _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_ROWS_PER_CHUNK = 500
+# A list up to this long is written straight into the response; a longer one by a worker.
+EXPORT_INLINE_MAX_ROWS = 10_000
 XLSX_MAX_ROWS = 1_048_575  # an Excel sheet's 1,048,576 rows, less the header
 
 

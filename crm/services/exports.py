@@ -1,8 +1,9 @@
 """Exports of admin lists through django-import-export resources, at any size.
 
-A small list (up to EXPORT_INLINE_MAX_ROWS) is written straight into the response: CSV row by
-row, XLSX through openpyxl's write-only mode (the writers, the formula guard and the resource
-helpers are shared: omnichannel/exports.py). A larger one becomes an ExportJob that a Celery
+A small list (up to EXPORT_INLINE_MAX_ROWS) is written straight into the response by the admin's
+StreamingExportMixin (omnichannel/admin_tools.py): CSV row by row, XLSX through openpyxl's
+write-only mode (the writers, the formula guard and the resource helpers are shared:
+omnichannel/exports.py). A larger one becomes an ExportJob that a Celery
 worker writes to a file, saving its progress; the operator downloads the file when it is done.
 Rows come from a server-side cursor in chunks (Resource.iter_queryset), so memory stays flat.
 """
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
-from omnichannel.audit import audit_record
+from omnichannel.audit import export_audit_record
 from omnichannel.exports import (
     ExportError,
     csv_write,
@@ -32,32 +33,14 @@ from omnichannel.exports import (
     resource_headers,
 )
 from omnichannel.jobs import LeaseLost, job_claim, job_heartbeat, job_release
-from omnichannel.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 Status = ExportJob.Status
 
-EXPORT_INLINE_MAX_ROWS = 10_000
 PROGRESS_EVERY_ROWS = 10_000
 FORMATS = ("csv", "xlsx")
 ERROR_UNKNOWN_FORMAT = _("Unknown export format %(format)s; the formats are csv and xlsx.")
 # --- Jobs -------------------------------------------------------------------------------------
-
-
-def export_audit_record(
-    *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
-) -> None:
-    """The audit event of an export (queued, or streamed at once by the admin)."""
-    count = f"{rows} rows" if rows is not None else "rows"
-    audit_record(
-        action=AuditEvent.Action.EXPORT,
-        actor=actor,
-        object_type=model_label,
-        object_id=object_id,
-        summary=f"{model_label}: {count} as {file_format.upper()}"
-        + (" with personal data" if unmask else ", masked"),
-        with_personal_data=unmask,
-    )
 
 
 def export_job_create(

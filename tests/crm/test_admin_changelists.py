@@ -4,9 +4,10 @@ import pytest
 from django.contrib import admin
 from django.db import connection
 
-from crm.admin import LargeTablePaginator, member_ids_for_term
 from crm.models import Consent, Identity, Member, MergeLog, Order, Store, Touchpoint
+from crm.selectors import member_ids_for_term
 from crm.services import Identifier, member_resolve
+from omnichannel.admin_tools import LargeTablePaginator
 from tests.factories import (
     ConsentFactory,
     IdentityFactory,

@@ -8,9 +8,9 @@ from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 from openpyxl import load_workbook
 
-from crm import admin as crm_admin
 from crm.models import ExportJob, Member
 from crm.resources import IdentityResource, MemberResource, OrderResource, StoreResource
+from omnichannel.admin_tools import StreamingExportMixin
 from tests.conftest import wait_for
 from tests.factories import IdentityFactory, MemberFactory, OrderFactory, StoreFactory
 
@@ -143,7 +143,7 @@ def test_xlsx_export(login_as, mei):
 @pytest.fixture
 def export_job_after(monkeypatch):
     """Lists longer than 2 rows export through an ExportJob."""
-    monkeypatch.setattr(crm_admin, "EXPORT_INLINE_MAX_ROWS", 2)
+    monkeypatch.setattr(StreamingExportMixin, "export_inline_max_rows", 2)
 
 
 def job_done(job: ExportJob):

@@ -1,0 +1,82 @@
+"""API keys of the brand's systems."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from crm import resources
+from crm.admin.base import BoundedAdmin
+from crm.models import ApiKey
+from crm.services.api_keys import api_key_create, api_key_revoke
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(BoundedAdmin):
+    """Keys of the brand's systems: made here (the key is shown once), listed, revoked."""
+
+    bulk_delete = True
+    resource_classes = (resources.ApiKeyResource,)
+    export_permission = None
+    list_display = (
+        "name",
+        "channel",
+        "key_prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("channel", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("created_by",)
+    search_fields = ("name", "=prefix")
+    actions = ("revoke_keys",)
+
+    @admin.display(description=_("key starts with"), ordering="prefix")
+    def key_prefix(self, obj: ApiKey) -> str:
+        return f"{obj.prefix}…"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "channel")
+        return (
+            "name",
+            "channel",
+            "key_prefix",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "revoked_by",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key is never edited: to change its channel, make a new key and revoke this one.
+        return () if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        api_key, key = api_key_create(name=obj.name, channel=obj.channel, actor=request.user)
+        obj.pk = api_key.pk
+        for name in ("prefix", "secret_hash", "created_by", "created_at"):
+            setattr(obj, name, getattr(api_key, name))
+        self.message_user(
+            request,
+            _("Copy the key for %(name)s now; it is shown only this once: %(key)s")
+            % {"name": api_key.name, "key": key},
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True).order_by("pk"):
+            api_key_revoke(api_key=api_key, actor=request.user)
+            revoked += 1
+        self.message_user(
+            request, ngettext("Revoked %d key.", "Revoked %d keys.", revoked) % revoked
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Revoke instead: the row is the record of which system could write, and since when.
+        return False

@@ -5,7 +5,7 @@ viewer's `crm.unmask_personal_data`), with the same masks as the pages (crm/pii.
 
 Only reference tables (stores, tags) import through a plain resource. Members and orders never
 do: a row of theirs must go through identity resolution, so the admin sends those files to the
-preset import (ImportJob, crm/services/import_jobs.py) instead; see crm/admin.py.
+preset import (ImportJob, crm/services/import_jobs.py) instead; see crm/admin/preset_import.py.
 """
 
 from django.core.exceptions import FieldDoesNotExist

@@ -39,6 +39,7 @@ migrate: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen python scripts/check_translations.py
 
 format: install
 	$(UV) run --frozen ruff check --fix .

@@ -29,6 +29,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -39,6 +40,12 @@ from import_export.signals import post_export
 from crm import pii, resources
 from crm.forms import ImportUploadForm
 from crm.imports import PRESETS
+from crm.labels import (
+    IMPORT_SOURCE_PREFIX,
+    MANUAL_SOURCE,
+    source_label,
+    touchpoint_kind_label,
+)
 from crm.models import (
     ApiKey,
     Consent,
@@ -79,10 +86,24 @@ EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
 # Sources the services write: the channels, hand merges, and imports (on consents).
 SOURCE_CHOICES = [
-    *Channel.choices,
-    ("manual", _("By hand")),
-    *((f"import:{name}", preset.label) for name, preset in PRESETS.items()),
+    (code, lazy(source_label, str)(code))
+    for code in (
+        *Channel.values,
+        MANUAL_SOURCE,
+        *(f"{IMPORT_SOURCE_PREFIX}{name}" for name in PRESETS),
+    )
 ]
+
+
+@admin.display(description=_("source"), ordering="source")
+def source_column(obj) -> str:
+    """A list column showing a row's source code as the user reads it."""
+    return source_label(obj.source)
+
+
+@admin.display(description=_("kind"), ordering="kind")
+def touchpoint_kind_column(touchpoint: Touchpoint) -> str:
+    return touchpoint_kind_label(touchpoint.kind)
 
 
 # --- Paging and counting ----------------------------------------------------------------------
@@ -558,7 +579,7 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 @admin.register(Identity)
 class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.IdentityResource,)
-    list_display = ("kind", "value", "member", "source", "last_seen_at")
+    list_display = ("kind", "value", "member", source_column, "last_seen_at")
     list_filter = ("kind", SourceFilter)
     list_select_related = ("member",)
     sortable_by = ()
@@ -575,7 +596,7 @@ class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
 class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.ConsentResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "state", "source", "at")
+    list_display = ("member", "channel", "state", source_column, "at")
     list_filter = ("channel", "state", ("at", admin.DateFieldListFilter))
     list_select_related = ("member",)
     sortable_by = ()
@@ -614,10 +635,12 @@ class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.TouchpointResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "kind", "at")
+    list_display = ("member", "channel", touchpoint_kind_column, "at")
     list_filter = (
         choices_filter("channel", _("channel"), Channel.choices),
-        choices_filter("kind", _("kind"), [(kind, kind) for kind in KNOWN_KINDS]),
+        choices_filter(
+            "kind", _("kind"), [(kind, touchpoint_kind_label(kind)) for kind in KNOWN_KINDS]
+        ),
         ("at", admin.DateFieldListFilter),
     )
     list_select_related = ("member",)
@@ -629,7 +652,7 @@ class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
 class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.MergeLogResource,)
     masked_list_display = {"merged": "merged_number", "survivor": "survivor_number"}
-    list_display = ("at", "merged", "survivor", "source", "actor", "reason", "undone_at")
+    list_display = ("at", "merged", "survivor", source_column, "actor", "reason", "undone_at")
     list_filter = (
         SourceFilter,
         ("undone_at", admin.EmptyFieldListFilter),

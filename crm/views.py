@@ -9,7 +9,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,6 +31,7 @@ from crm.selectors import (
 from crm.services.exports import ExportError, export_job_create
 from crm.services.tags import members_tag_add, members_tag_remove
 from omnichannel.http import HtmxHttpRequest
+from omnichannel.permissions import permission_required
 
 EXPORT_PERMISSION = "crm.export_members"
 UNMASK_PERMISSION = "crm.unmask_personal_data"

@@ -39,7 +39,7 @@ def mask_identifier(kind: str, value: str) -> str:
         return pii.mask_phone(value)
     if kind == Identity.Kind.EMAIL:
         return pii.mask_email(value)
-    return pii.mask_text(value)
+    return pii.mask_token(value)
 
 
 class CrmResource(resources.ModelResource):

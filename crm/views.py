@@ -57,7 +57,7 @@ FILTER_KEYS = (
 
 def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, MemberListFilters]:
     stores = list(Store.objects.only("pk", "name"))
-    segments = list(Segment.objects.only("pk", "name", "definition").order_by("name"))
+    segments = list(Segment.objects.only("pk", "name", "ready_made", "definition").order_by("name"))
     form = MemberFilterForm(query, tags=tags, stores=stores, segments=segments)
     form.is_valid()  # errors show beside their fields; valid fields still filter
     return form, form.filters()
@@ -88,11 +88,14 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
     form, filters = _filters_from(request.GET, tags)
     after = request.GET.get("after", "")
     try:
-        page = member_list_page(filters=filters, sort_key=form.sort_key, after=after)
+        # "Load more" only appends rows: the count stays as the page first showed it.
+        page = member_list_page(
+            filters=filters, sort_key=form.sort_key, after=after, with_count=not after
+        )
     except InvalidCursor:
         messages.warning(request, ERROR_BROKEN_PAGE_LINK)
         after = ""
-        page = member_list_page(filters=filters, sort_key=form.sort_key)
+        page = member_list_page(filters=filters, sort_key=form.sort_key, with_count=True)
     template = "crm/member_list.html"
     # A history restore asks for the whole page again, so it gets the whole page.
     if request.htmx and not request.htmx.history_restore_request:
@@ -100,6 +103,7 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
         template += "#member-rows" if after else "#member-results"
     filter_query = _filter_query(request.GET)
     context = {
+        "count": page.count,
         "form": form,
         "page": page,
         "members": page.members,

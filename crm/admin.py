@@ -100,6 +100,12 @@ def source_column(obj) -> str:
     return source_label(obj.source)
 
 
+@admin.display(description=_("channel"), ordering="channel")
+def channel_column(obj) -> str:
+    """A free-text channel column (touchpoints) shown as the channel's label."""
+    return str(Channel(obj.channel).label) if obj.channel in Channel.values else obj.channel
+
+
 @admin.display(description=_("kind"), ordering="kind")
 def touchpoint_kind_column(touchpoint: Touchpoint) -> str:
     return touchpoint_kind_label(touchpoint.kind)
@@ -602,7 +608,7 @@ class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.TouchpointResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", touchpoint_kind_column, "at")
+    list_display = ("member", channel_column, touchpoint_kind_column, "at")
     list_filter = (
         choices_filter("channel", _("channel"), Channel.choices),
         choices_filter(

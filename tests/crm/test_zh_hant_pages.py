@@ -42,3 +42,16 @@ def test_a_touchpoint_reads_in_chinese_on_the_profile_and_in_the_admin(login_as)
     assert "瀏覽頁面" in profile
     assert "Page view" not in profile
     assert "瀏覽頁面" in admin
+
+
+def test_the_admin_shows_channels_and_third_party_apps_in_chinese(login_as):
+    member = MemberFactory(member_no="M0000002")
+    Touchpoint.objects.create(member=member, channel="web", kind="page_view", at=timezone.now())
+    client = login_as("alice")
+
+    touchpoints = client.get("/admin/crm/touchpoint/").content.decode()
+    index = client.get("/admin/").content.decode()
+
+    assert '<td class="field-channel_column">官網</td>' in touchpoints
+    assert ">匯出<" in touchpoints  # django-import-export's button
+    assert "排程工作" in index and "Periodic Tasks" not in index

@@ -2,7 +2,10 @@
 
 import pytest
 from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 
+from crm.imports import presets, readers
 from crm.models import ImportJob, Order, Touchpoint
 from tests.factories import MemberFactory
 
@@ -55,3 +58,19 @@ def test_the_admin_shows_channels_and_third_party_apps_in_chinese(login_as):
     assert '<td class="field-channel_column">官網</td>' in touchpoints
     assert ">匯出<" in touchpoints  # django-import-export's button
     assert "排程工作" in index and "Periodic Tasks" not in index
+
+
+@pytest.mark.parametrize("module", [presets, readers])
+def test_every_row_reason_and_file_error_of_the_import_reads_in_chinese(module):
+    reasons = {
+        name: value
+        for name, value in vars(module).items()
+        if name.startswith(("ERROR_", "WARNING_", "PROBLEM_")) and isinstance(value, str | Promise)
+    }
+    assert reasons
+    with translation.override("en"):
+        msgids = {name: str(value) for name, value in reasons.items()}
+    with translation.override("zh-hant"):
+        shown = {name: gettext(str(value)) for name, value in reasons.items()}
+
+    assert [name for name in reasons if shown[name] == msgids[name]] == []

@@ -65,8 +65,8 @@ class Member(models.Model):
         related_name="merged_members",
     )
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("member")
@@ -108,7 +108,11 @@ class Identity(models.Model):
 
     # db_index off: the (member, kind) index serves lookups by member; one index less to write.
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="identities", db_index=False
+        Member,
+        on_delete=models.CASCADE,
+        related_name="identities",
+        db_index=False,
+        verbose_name=_("member"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     value = models.CharField(_("value"), max_length=255)
@@ -137,13 +141,17 @@ class Consent(models.Model):
         OPTED_OUT = "opted_out", _("Opted out")
 
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="consents", db_index=False
+        Member,
+        on_delete=models.CASCADE,
+        related_name="consents",
+        db_index=False,
+        verbose_name=_("member"),
     )  # (member, channel, -at) serves lookups by member
     channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     source = models.CharField(_("source"), max_length=50, blank=True)
     at = models.DateTimeField(_("decided at"), default=timezone.now)
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
 
     class Meta:
         verbose_name = _("consent")
@@ -167,9 +175,12 @@ class Order(models.Model):
         on_delete=models.SET_NULL,
         related_name="orders",
         db_index=False,  # (member, placed_at) serves lookups by member
+        verbose_name=_("member"),
     )
     channel = models.CharField(_("channel"), max_length=20, choices=SalesChannel.choices)
-    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("store")
+    )
     external_no = models.CharField(_("order number"), max_length=64)
     amount_twd = models.IntegerField(_("amount (NT$)"))
     placed_at = models.DateTimeField(_("placed at"))
@@ -177,11 +188,16 @@ class Order(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.PLACED
     )
     returns_order = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="returns"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="returns",
+        verbose_name=_("returns order"),
     )
     returns_external_no = models.CharField(_("returns order number"), max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("order")
@@ -226,17 +242,23 @@ class MemberStats(models.Model):
     """
 
     member = models.OneToOneField(
-        Member, primary_key=True, on_delete=models.CASCADE, related_name="stats"
+        Member,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="stats",
+        verbose_name=_("member"),
     )
     total_spend_twd = models.BigIntegerField(_("total spend (NT$)"), default=0)
     orders_count = models.IntegerField(_("orders"), default=0)
     orders_online = models.IntegerField(_("orders online"), default=0)
     orders_offline = models.IntegerField(_("orders in store"), default=0)
-    bought_store = models.BooleanField(default=False)
-    bought_web = models.BooleanField(default=False)
-    bought_marketplace = models.BooleanField(default=False)
-    bought_app = models.BooleanField(default=False)
-    bought_line_shop = models.BooleanField(default=False)
+    bought_store = models.BooleanField(default=False, verbose_name=_("bought in store"))
+    bought_web = models.BooleanField(default=False, verbose_name=_("bought on the web shop"))
+    bought_marketplace = models.BooleanField(
+        default=False, verbose_name=_("bought on a marketplace")
+    )
+    bought_app = models.BooleanField(default=False, verbose_name=_("bought in the app"))
+    bought_line_shop = models.BooleanField(default=False, verbose_name=_("bought on LINE shop"))
     first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
     spend_365d_twd = models.BigIntegerField(_("spend, last 365 days (NT$)"), default=0)
@@ -277,12 +299,16 @@ class Touchpoint(models.Model):
     """Something a member did or was sent on a channel (a store visit, a page view, a message)."""
 
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
+        Member,
+        on_delete=models.CASCADE,
+        related_name="touchpoints",
+        db_index=False,
+        verbose_name=_("member"),
     )  # (member, at) serves lookups by member
     channel = models.CharField(_("channel"), max_length=20)
     kind = models.CharField(_("kind"), max_length=30)
     at = models.DateTimeField(_("at"), default=timezone.now)
-    properties = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True, verbose_name=_("properties"))
 
     class Meta:
         verbose_name = _("touchpoint")
@@ -295,8 +321,10 @@ class Touchpoint(models.Model):
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50, unique=True)
-    members = models.ManyToManyField(Member, related_name="tags", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        Member, related_name="tags", blank=True, verbose_name=_("members")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["name"]
@@ -310,16 +338,24 @@ class Tag(models.Model):
 class MergeLog(models.Model):
     """One merge of `merged` into `survivor`: which keys matched, and what moved (for undo)."""
 
-    survivor = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_won")
-    merged = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="merges_lost")
+    survivor = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="merges_won", verbose_name=_("survivor")
+    )
+    merged = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="merges_lost", verbose_name=_("merged")
+    )
     matched_keys = models.JSONField(_("matched identifiers"), default=list)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("actor"),
     )
     source = models.CharField(_("source"), max_length=50, blank=True)
     at = models.DateTimeField(_("merged at"), default=timezone.now)
-    snapshot = models.JSONField(default=dict)
+    snapshot = models.JSONField(default=dict, verbose_name=_("snapshot"))
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -327,6 +363,7 @@ class MergeLog(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("undone by"),
     )
 
     class Meta:
@@ -342,8 +379,8 @@ class MergeLog(models.Model):
 class NumberSequence(models.Model):
     """A named counter handed out in blocks (member numbers for a 5,000-row batch in one UPDATE)."""
 
-    name = models.CharField(max_length=50, primary_key=True)
-    last_value = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=50, primary_key=True, verbose_name=_("name"))
+    last_value = models.BigIntegerField(default=0, verbose_name=_("last value"))
 
     class Meta:
         verbose_name = _("number sequence")
@@ -356,8 +393,12 @@ class NumberSequence(models.Model):
 class ErasureLog(models.Model):
     """A member's personal data erased on request (Taiwan PDPA): who, when, why, what went."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="erasures")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="erasures", verbose_name=_("member")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("actor")
+    )
     reason = models.CharField(_("reason"), max_length=200)
     at = models.DateTimeField(_("erased at"), default=timezone.now)
     counts = models.JSONField(_("what was erased"), default=dict)
@@ -396,23 +437,29 @@ class ImportJob(LeasedJob):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PREVIEWING
     )
-    total_bytes = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0, verbose_name=_("total bytes"))
     rows = models.IntegerField(_("rows read"), default=0)
     imported = models.IntegerField(_("rows imported"), default=0)
     failed = models.IntegerField(_("rows failed"), default=0)
     warnings = models.IntegerField(_("rows with warnings"), default=0)
-    members_created = models.IntegerField(default=0)
-    merges = models.IntegerField(default=0)
-    orders_written = models.IntegerField(default=0)
-    preview = models.JSONField(default=dict, blank=True)  # counts and first issues of the check
-    report = models.FileField(upload_to="imports/reports/", blank=True)
-    error = models.TextField(blank=True)
+    members_created = models.IntegerField(default=0, verbose_name=_("members created"))
+    merges = models.IntegerField(default=0, verbose_name=_("merges"))
+    orders_written = models.IntegerField(default=0, verbose_name=_("orders written"))
+    preview = models.JSONField(
+        default=dict, blank=True, verbose_name=_("preview")
+    )  # counts and first issues of the check
+    report = models.FileField(upload_to="imports/reports/", blank=True, verbose_name=_("report"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         verbose_name = _("import")
@@ -446,10 +493,10 @@ class ExportJob(LeasedJob):
         FAILED = "failed", _("Failed")
 
     model_label = models.CharField(_("list"), max_length=100)
-    resource = models.CharField(max_length=200)
-    fields = models.JSONField(default=list, blank=True)
+    resource = models.CharField(max_length=200, verbose_name=_("resource"))
+    fields = models.JSONField(default=list, blank=True, verbose_name=_("fields"))
     file_format = models.CharField(_("format"), max_length=10)
-    query = models.BinaryField(editable=False)
+    query = models.BinaryField(editable=False, verbose_name=_("query"))
     unmask = models.BooleanField(_("personal data unmasked"), default=False)
     # The asker's language when asking: the worker writes headers and values in it.
     language = models.CharField(_("language"), max_length=10, blank=True)
@@ -461,12 +508,16 @@ class ExportJob(LeasedJob):
     rows = models.IntegerField(_("rows written"), default=0)
     total = models.IntegerField(_("rows expected"), default=0)
     file = models.FileField(_("file"), upload_to=_export_upload_path, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, verbose_name=_("error"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
@@ -494,14 +545,26 @@ class ApiKey(models.Model):
     name = models.CharField(_("name"), max_length=40, unique=True)
     channel = models.CharField(_("channel it writes"), max_length=20, choices=CHANNEL_CHOICES)
     prefix = models.CharField(_("key starts with"), max_length=8)
-    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    secret_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("secret hash")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("revoked by"),
     )
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
 
@@ -521,12 +584,16 @@ class ApiKey(models.Model):
 class IdempotencyRecord(models.Model):
     """The response an API call gave, so a retry with the same Idempotency-Key gets it again."""
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(default=0)
-    response_body = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("API key")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    status_code = models.PositiveSmallIntegerField(default=0, verbose_name=_("status code"))
+    response_body = models.JSONField(default=dict, verbose_name=_("response body"))
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
         verbose_name = _("idempotency record")
@@ -556,7 +623,12 @@ class Segment(models.Model):
     counted_at = models.DateTimeField(_("counted at"), null=True, blank=True)
     ready_made = models.CharField(_("ready-made key"), max_length=30, blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -588,11 +660,19 @@ class MemberNote(models.Model):
     """A note a marketer wrote on a member's profile (moves with merges, goes with erasure)."""
 
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="notes", db_index=False
+        Member,
+        on_delete=models.CASCADE,
+        related_name="notes",
+        db_index=False,
+        verbose_name=_("member"),
     )  # (member, at) serves lookups by member
     body = models.TextField(_("note"), max_length=2000)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
     )
     at = models.DateTimeField(_("written at"), default=timezone.now)
 

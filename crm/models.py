@@ -201,6 +201,93 @@ class Order(models.Model):
         return f"{self.channel}:{self.external_no}"
 
 
+class CurrentXid(models.Func):
+    """The writing transaction's id as a bigint (PostgreSQL's xid8, which never wraps); 0 on
+    SQLite, whose single writer commits ids in order. The default of OrderChange.xid."""
+
+    output_field = models.BigIntegerField()
+    template = "0"
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
+class OrderChange(models.Model):
+    """One change of one order, written set-wise in the transaction that changed it: the feed
+    that loyalty, campaigns and KPI rollups read (crm.services.order_feed, DESIGN.md §1b).
+
+    A row says what the order is after the change (member, amount, status) and, for a move,
+    whose it was. Rows are never updated; consumers read them through their own cursor.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        CHANGED = "changed", _("Changed")
+        MEMBER_ASSIGNED = "member_assigned", _("Member assigned")
+        RETURNED = "returned", _("Returned")
+        # A merge, its undo or an erasure gave the order another member (or none).
+        MEMBER_MOVED = "member_moved", _("Member moved")
+
+    id = models.BigAutoField(primary_key=True)
+    # Order rows are never deleted by the product; the cascade is for tests and clean-ups.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )  # the order's member after the change
+    old_member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )  # before a member_moved or member_assigned; null otherwise
+    amount_twd = models.IntegerField(_("amount (NT$)"))
+    status = models.CharField(_("status"), max_length=10, choices=Order.Status.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    # The writer's transaction id: readers take rows only below the oldest running transaction
+    # (crm.services.order_feed explains the race this closes).
+    xid = models.BigIntegerField(db_default=CurrentXid(), editable=False)
+
+    class Meta:
+        verbose_name = _("order change")
+        verbose_name_plural = _("order changes")
+        indexes = [models.Index(fields=["xid", "id"], name="orderchange_feed_order")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}"
+
+
+class OrderChangeCursor(models.Model):
+    """How far one consumer of the order-change feed has read (crm.services.order_feed).
+
+    PostgreSQL: the consumer works through the changes committed between two snapshots, `low`
+    (done) and `high` (being read), in id order; `last_id` is the last it handled there.
+    SQLite: just `last_id`.
+    """
+
+    consumer = models.CharField(_("consumer"), max_length=100, unique=True)
+    low_snapshot = models.TextField(blank=True)
+    high_snapshot = models.TextField(blank=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order-change cursor")
+        verbose_name_plural = _("order-change cursors")
+
+    def __str__(self) -> str:
+        return f"{self.consumer} @ {self.last_id}"
+
+
 class RfmGroup(models.TextChoices):
     """RFM groups by recency (R) and frequency (F) quintile scores; crm.services.stats maps them."""
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from crm.models import (
     MemberStats,
     MergeLog,
     Order,
+    OrderChange,
     RfmGroup,
     Segment,
     Tag,
@@ -463,3 +465,41 @@ def segments_for_list(*, limit: int = SEGMENT_LIST_LIMIT) -> tuple[list, list, b
         .order_by("name", "pk")[: limit + 1]
     )
     return ready_made, saved[:limit], len(saved) > limit
+
+
+# --- The order-change feed (crm.services.order_feed has the contract and the race) -----------
+
+
+def order_feed_snapshot() -> str:
+    """PostgreSQL's current snapshot as text (`xmin:xmax:xip,…`): which transactions have
+    committed as of now. Empty on SQLite, whose one writer commits ids in order."""
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_snapshot()::text")
+        return cursor.fetchone()[0]
+
+
+def order_changes_between(*, low: str, high: str, after_id: int, limit: int) -> list[OrderChange]:
+    """The next `limit` order changes after `after_id` (id order) whose writers committed after
+    snapshot `low` ('' for the feed's start) and by snapshot `high`: one query on the (xid, id)
+    index. On SQLite, just the next ones by id."""
+    changes = OrderChange.objects.filter(id__gt=after_id)
+    if high:
+        committed = "pg_visible_in_snapshot(xid::text::xid8, %s::pg_snapshot)"
+        where, params = (
+            [committed, "xid < pg_snapshot_xmax(%s::pg_snapshot)::text::bigint"],
+            [
+                high,
+                high,
+            ],
+        )
+        if low:
+            # Below low's xmin everything was done already (committed before low, or aborted).
+            where += [
+                "xid >= pg_snapshot_xmin(%s::pg_snapshot)::text::bigint",
+                f"NOT {committed}",
+            ]
+            params += [low, low]
+        changes = changes.extra(where=where, params=params)  # noqa: S610 (constants, params)
+    return list(changes.order_by("id")[:limit])

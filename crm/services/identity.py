@@ -26,9 +26,11 @@ from crm.models import (
     MergeLog,
     NumberSequence,
     Order,
+    OrderChange,
     Tag,
     Touchpoint,
 )
+from crm.services.order_feed import order_changes_record, order_changes_record_moves
 from crm.services.stats import member_stats_forget, member_stats_refresh
 from omnichannel.channels import SalesChannel
 
@@ -426,6 +428,8 @@ def members_merge(
             "hooks": {},
         }
 
+    # The feed reads the orders' members before they move.
+    order_changes_record_moves(moves={merged: moves[merged] for merged in orders}, at=now)
     for model, rows in (
         (Identity, identities),
         (Consent, consents),
@@ -541,6 +545,12 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
 
     Identity.objects.filter(pk__in=snapshot["identities"]).update(member=merged)
     Consent.objects.filter(pk__in=snapshot["consents"]).update(member=merged)
+    order_changes_record(
+        order_ids=snapshot["orders"],
+        kind=OrderChange.Kind.MEMBER_MOVED,
+        at=timezone.now(),
+        member_id=merged.pk,
+    )
     Order.objects.filter(pk__in=snapshot["orders"]).update(member=merged)
     Touchpoint.objects.filter(pk__in=snapshot["touchpoints"]).update(member=merged)
     # Merges logged before profile notes existed have no "notes" list.

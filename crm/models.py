@@ -151,6 +151,33 @@ class Consent(models.Model):
         return f"{self.member_id} {self.channel} {self.state}"
 
 
+class OrderQuerySet(models.QuerySet):
+    """The one definition of a sale and of net revenue (STYLE.md 23): pages, segments, member
+    figures (crm.services.stats writes the same rule in SQL), campaigns and KPIs call these.
+
+    A sale is a placed order with a non-negative amount. A return is its own row with a
+    negative amount: a whole reversal marks both rows returned, a partial return stays placed,
+    so net revenue is the sum of every placed row, returns included, and a partial return is
+    no second order.
+    """
+
+    def sales(self) -> "OrderQuerySet":
+        return self.filter(sale_q())
+
+    def counted_in_revenue(self) -> "OrderQuerySet":
+        return self.filter(status=Order.Status.PLACED)
+
+
+def sale_q(prefix: str = "") -> Q:
+    """A sale, for a filter through a relation (`sale_q("orders__")`) or an aggregate."""
+    return Q(**{f"{prefix}status": Order.Status.PLACED, f"{prefix}amount_twd__gte": 0})
+
+
+def net_revenue(prefix: str = "") -> models.Sum:
+    """Net revenue of the orders in scope (sales less their partial returns)."""
+    return models.Sum(f"{prefix}amount_twd", filter=Q(**{f"{prefix}status": Order.Status.PLACED}))
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PLACED = "placed", _("Placed")
@@ -179,6 +206,8 @@ class Order(models.Model):
     returns_external_no = models.CharField(_("returns order number"), max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("order")

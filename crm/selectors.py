@@ -20,6 +20,8 @@ from crm.models import (
     RfmGroup,
     Segment,
     Tag,
+    net_revenue,
+    sale_q,
 )
 from crm.segments import segment_q, segment_queryset
 from crm.segments.ready_made import READY_MADE
@@ -47,9 +49,10 @@ def member_overview(*, now: datetime | None = None) -> MemberOverview:
         active=Count("pk"), joined=Count("pk", filter=Q(joined_at__gte=since))
     )
     placed = Q(status=Order.Status.PLACED)
+    # A partial return is no order (sale_q) but lowers revenue (net_revenue), as in MemberStats.
     orders = Order.objects.filter(placed_at__gte=since, placed_at__lte=now).aggregate(
-        revenue=Sum("amount_twd", filter=placed),
-        count=Count("pk", filter=placed),
+        revenue=net_revenue(),
+        count=Count("pk", filter=sale_q()),
         online=Sum("amount_twd", filter=placed & Q(channel__in=ONLINE_SALES_CHANNELS)),
         store=Sum("amount_twd", filter=placed & Q(channel=Channel.STORE)),
     )

@@ -234,8 +234,7 @@ def _compile_identifier(
 
 def sales_in(period: Period | None):
     """Placed sales (not returns) in the period, of known members."""
-    sales = Order.objects.filter(status=Order.Status.PLACED, amount_twd__gte=0)
-    return _in_period(sales, period)
+    return _in_period(Order.objects.sales(), period)
 
 
 def _in_period(orders, period: Period | None):
@@ -267,7 +266,7 @@ def _compile_spend(operator: str, value: Any, period: Period | None, context: Co
     low, high = bounds(operator, value)
     if period is None:
         return stats_range_q("total_spend_twd", low, high)
-    placed = _in_period(Order.objects.filter(status=Order.Status.PLACED), period)
+    placed = _in_period(Order.objects.counted_in_revenue(), period)
     return _aggregate_in_period(placed, Sum("amount_twd"), low, high)
 
 

@@ -62,8 +62,7 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
     }
     for hook in member_hooks():
         if hook.on_erase is not None:
-            for member_id in ids:
-                hook.on_erase(member_id)
+            hook.on_erase(ids)
     Member.objects.filter(pk__in=ids).update(
         name="", birthday=None, gender="", home_store=None, attributes={}
     )

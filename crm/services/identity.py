@@ -440,11 +440,12 @@ def members_merge(
         column_remap(model, "member_id", {merged: moves[merged] for merged in rows})
     through.objects.bulk_create(tag_links, ignore_conflicts=True)
     through.objects.filter(member_id__in=moves).delete()
+    # Once per batch: an app moves the rows of every pair with one statement.
+    pair_ids = [(pair.survivor_id, pair.merged_id) for pair in pairs]
     for hook in member_hooks():
-        for pair in pairs:
-            snapshots[pair.merged_id]["hooks"][hook.name] = hook.on_merge(
-                pair.survivor_id, pair.merged_id
-            )
+        returned = hook.on_merge(pair_ids) or {}
+        for _, merged_id in pair_ids:
+            snapshots[merged_id]["hooks"][hook.name] = returned.get(merged_id, {})
 
     if filled_survivors:
         for member in filled_survivors:

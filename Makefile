@@ -39,6 +39,7 @@ migrate: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 format: install
 	$(UV) run --frozen ruff check --fix .

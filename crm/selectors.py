@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from crm.identifiers import identifiers_normalize
 from crm.models import (
     Consent,
     Identity,
@@ -181,8 +182,6 @@ def member_ids_for_term(term: str) -> list[int]:
     if not term:
         return []
     by_number = Member.objects.filter(member_no__in={term, term.upper()}).values_list("pk")
-    from crm.services.identity import identifiers_normalize  # services import selectors
-
     keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
     if not keys:
         return list(by_number.values_list("pk", flat=True))

@@ -6,18 +6,22 @@ oldest. Every merge is written to MergeLog with what matched and what moved, so 
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from crm import normalize
 from crm.bulk import column_remap
 from crm.hooks import member_hooks
+from crm.identifiers import (  # noqa: F401  (re-exported: crm.services.identity callers)
+    NORMALIZERS,
+    Identifier,
+    NormalizedIdentifiers,
+    identifiers_normalize,
+)
 from crm.models import (
     Consent,
     Identity,
@@ -34,19 +38,6 @@ from crm.services.order_feed import order_changes_record, order_changes_record_m
 from crm.services.stats import member_stats_forget, member_stats_refresh
 from omnichannel.channels import SalesChannel
 
-Kind = Identity.Kind
-
-NORMALIZERS = {
-    Kind.PHONE: normalize.normalize_phone,
-    Kind.EMAIL: normalize.normalize_email,
-    Kind.LINE_USER_ID: normalize.normalize_line_user_id,
-    Kind.POS_CARD: normalize.normalize_card,
-    Kind.EINVOICE_CARRIER: normalize.normalize_einvoice_carrier,
-    Kind.WEB_CUSTOMER_ID: normalize.normalize_plain,
-    Kind.MARKETPLACE_BUYER: normalize.normalize_marketplace_buyer,
-    Kind.APP_INSTALL_ID: normalize.normalize_plain,
-    Kind.PUSH_TOKEN: normalize.normalize_plain,
-}
 # Profile fields a merge or a later record may fill on a member where they are blank.
 PROFILE_FIELDS = ("name", "birthday", "gender", "home_store_id", "acquisition_channel")
 MAX_MERGE_CHAIN = 50
@@ -74,48 +65,6 @@ class UndoBlocked(MergeError):
             f"Undo merge #{blocking.pk} ({blocking.merged.member_no} → "
             f"{blocking.survivor.member_no}) first: it depends on this one."
         )
-
-
-class Identifier(NamedTuple):
-    # A tuple, not a dataclass: imports hash millions of them, and a tuple hashes in C.
-    kind: str
-    value: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.value}"
-
-
-@dataclass
-class NormalizedIdentifiers:
-    identifiers: list[Identifier] = field(default_factory=list)
-    member_no: str = ""
-    # (kind, raw value, reason) of values that are no identifier; the record is still kept.
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-def identifiers_normalize(
-    raw: Mapping[str, str | None] | Iterable[tuple[str, str | None]],
-) -> NormalizedIdentifiers:
-    """Normal forms of raw identifier values by kind; invalid and masked ones are skipped."""
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    result = NormalizedIdentifiers()
-    seen: set[Identifier] = set()
-    for kind, value in items:
-        if value is None or not str(value).strip():
-            continue
-        if kind == "member_no":
-            result.member_no = normalize.normalize_card(str(value))
-            continue
-        try:
-            identifier = Identifier(kind, NORMALIZERS[kind](str(value)))
-        except normalize.InvalidIdentifier as exc:
-            result.skipped.append((kind, str(value), str(exc)))
-            continue
-        if identifier not in seen:
-            seen.add(identifier)
-            result.identifiers.append(identifier)
-    return result
 
 
 @dataclass(frozen=True)

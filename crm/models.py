@@ -126,8 +126,44 @@ class Identity(models.Model):
         return f"{self.kind}:{self.value}"
 
 
+CONSENT_NONE = "none"  # a filter value: no decision recorded for the channel
+
+
+class ConsentQuerySet(models.QuerySet):
+    """The one definition of a member's current consent (STYLE.md 23): the newest decision per
+    (member, channel), newest by `at`, then by id (NEWEST_FIRST). Lists, segments, the profile,
+    imports and (later) campaigns' reachability all call these."""
+
+    def current(self) -> "ConsentQuerySet":
+        """Only the decisions no newer decision of the same member and channel replaced."""
+        newer = Consent.objects.filter(
+            member_id=models.OuterRef("member_id"), channel=models.OuterRef("channel")
+        ).filter(
+            Q(at__gt=models.OuterRef("at"))
+            | Q(at=models.OuterRef("at"), pk__gt=models.OuterRef("pk"))
+        )
+        return self.filter(~models.Exists(newer))
+
+
+def consent_current_q(channel: str, state: str, member: str = "pk") -> Q:
+    """Members (through `member`, the path to the member's pk) whose current decision on the
+    channel is `state`, or who never decided when state is CONSENT_NONE.
+
+    "A current decision in that state" (EXISTS … AND NOT EXISTS a newer one, both on the
+    (member, channel, -at) index) rather than "the newest decision's state = state" (a scalar
+    subquery): the planner estimates how many members an EXISTS keeps, so a filter that keeps
+    most of them is read along the list's order (76 ms instead of 590 ms at a million members).
+    """
+    decisions = Consent.objects.filter(member_id=models.OuterRef(member), channel=channel)
+    if state == CONSENT_NONE:
+        return ~Q(models.Exists(decisions))
+    return Q(models.Exists(decisions.filter(state=state).current()))
+
+
 class Consent(models.Model):
     """One consent decision. The newest row per (member, channel) is the state; rows are proof."""
+
+    NEWEST_FIRST = ("-at", "-pk")  # the order that makes the first row per channel current
 
     class State(models.TextChoices):
         OPTED_IN = "opted_in", _("Opted in")
@@ -141,6 +177,8 @@ class Consent(models.Model):
     source = models.CharField(_("source"), max_length=50, blank=True)
     at = models.DateTimeField(_("decided at"), default=timezone.now)
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConsentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("consent")

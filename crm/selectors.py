@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.utils import timezone
 
 from crm.identifiers import identifiers_normalize
+from crm.models import CONSENT_NONE as CONSENT_NONE  # the member list's filter value
 from crm.models import (
     Consent,
     Identity,
@@ -21,6 +22,7 @@ from crm.models import (
     RfmGroup,
     Segment,
     Tag,
+    consent_current_q,
     net_revenue,
     sale_q,
 )
@@ -125,7 +127,7 @@ def member_stats_of(member: Member) -> MemberStats:
 def member_profile(*, member: Member) -> MemberProfileData:
     """Everything the profile's cards show, in five bounded queries (one per card)."""
     identities = list(member.identities.order_by("kind", "-last_seen_at", "pk"))
-    history = list(member.consents.order_by("-at", "-pk")[:CONSENT_HISTORY_ROWS])
+    history = list(member.consents.order_by(*Consent.NEWEST_FIRST)[:CONSENT_HISTORY_ROWS])
     newest: dict[str, Consent] = {}
     for consent in history:
         newest.setdefault(consent.channel, consent)
@@ -134,7 +136,9 @@ def member_profile(*, member: Member) -> MemberProfileData:
         consent = newest.get(channel)
         if consent is None and len(history) == CONSENT_HISTORY_ROWS:
             # The channel's last decision is older than the rows shown: one more query.
-            consent = member.consents.filter(channel=channel).order_by("-at", "-pk").first()
+            consent = (
+                member.consents.filter(channel=channel).order_by(*Consent.NEWEST_FIRST).first()
+            )
         states.append(
             ConsentState(
                 channel=channel,
@@ -221,8 +225,6 @@ def member_search_q(term: str) -> Q:
 
 
 # --- The member list (/members/) --------------------------------------------------------------
-
-CONSENT_NONE = "none"  # no decision recorded for the channel
 
 
 @dataclass(frozen=True)
@@ -316,24 +318,6 @@ class MemberListPage:
     sort: MemberSort
 
 
-def _consent_condition(channel: str, state: str) -> Exists:
-    """The newest decision per (member, channel) is `state` (or there is none).
-
-    Written as "a decision in that state with no newer one for the same member and channel"
-    (EXISTS … AND NOT EXISTS …, both on the (member, channel, -at) index) rather than "the
-    state of the newest decision = state" (a scalar subquery): the planner estimates how many
-    members an EXISTS keeps, so a filter that keeps most of them is read along the list's
-    order instead of collected and sorted (76 ms instead of 590 ms at a million members).
-    """
-    decisions = Consent.objects.filter(member=OuterRef("pk"), channel=channel)
-    if state == CONSENT_NONE:
-        return ~Exists(decisions)
-    newer = Consent.objects.filter(member=OuterRef("member"), channel=OuterRef("channel")).filter(
-        Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk"))
-    )
-    return Exists(decisions.filter(state=state).filter(~Exists(newer)))
-
-
 def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
     """Active members narrowed by the list's filters, unordered and unshaped.
 
@@ -351,7 +335,7 @@ def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
         tagged = Tag.members.through.objects.filter(tag_id=filters.tag_id, member_id=OuterRef("pk"))
         members = members.filter(Exists(tagged))
     if filters.consent_channel and filters.consent_state:
-        members = members.filter(_consent_condition(filters.consent_channel, filters.consent_state))
+        members = members.filter(consent_current_q(filters.consent_channel, filters.consent_state))
     if filters.home_store_id is not None:
         members = members.filter(home_store_id=filters.home_store_id)
     if filters.segment_definition is not None:

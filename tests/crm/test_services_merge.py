@@ -14,7 +14,7 @@ from crm.services import (
     member_survivor,
     member_unmerge,
 )
-from crm.services.identity import MergePair, members_merge
+from crm.services.merges import MergePair, members_merge
 from tests.factories import MemberFactory, OrderFactory
 
 PHONE = Identifier("phone", "+886912345678")
@@ -247,3 +247,24 @@ def test_a_member_first_met_on_line_has_no_acquisition_channel():
     resolution = member_resolve(identifiers=[LINE], source="line")
 
     assert resolution.member.acquisition_channel == ""
+
+
+def test_a_single_record_resolves_through_the_batch_engine(monkeypatch):
+    from crm.services import resolution, resolution_batch
+
+    batches = []
+
+    def spy(**kwargs):
+        batches.append(len(kwargs["records"]))
+        return resolution_batch.members_resolve_batch(**kwargs)
+
+    monkeypatch.setattr(resolution, "members_resolve_batch", spy)
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    member_resolve(identifiers=[EMAIL], source="web")
+
+    merged = member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    assert batches == [1, 1, 1]
+    assert merged.member == older and not merged.created
+    assert [log.survivor_id for log in merged.merges] == [older.pk]
+    assert merged.attached == []

@@ -94,18 +94,20 @@ RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at AS
           member_id, amount_twd, status
 """
 STAGING_TABLE = "crm_order_staging"
-# PostgreSQL: the upsert and its feed rows in one statement. `before` sees the orders as they
-# were (every part of a statement reads the same snapshot), so a row whose member was empty
-# and is now set is told apart from another change.
+# PostgreSQL: the upsert and its feed rows in one statement. `before` reads, for the orders the
+# upsert changed (not those it inserted), the member they had: every part of a statement reads
+# the same snapshot, so crm_order there is as it was before `up`, and the join is by primary key
+# on changed rows only (a join of the staging table with crm_order on the order number was
+# planned as a hash join over every order, a whole-table scan per batch).
 _FEED_KIND = f"""CASE WHEN NOT up.updated THEN '{OrderChange.Kind.CREATED.value}'
     WHEN before.member_id IS NULL AND up.member_id IS NOT NULL
     THEN '{OrderChange.Kind.MEMBER_ASSIGNED.value}'
     ELSE '{OrderChange.Kind.CHANGED.value}' END"""
 UPSERT_WITH_FEED = f"""
-WITH before AS (
-    SELECT o.id, o.member_id FROM crm_order o JOIN {STAGING_TABLE} s USING (channel, external_no)
-), up AS (
+WITH up AS (
     INSERT INTO crm_order ({{columns}}) SELECT {{columns}} FROM {STAGING_TABLE} {UPSERT_CONFLICT}
+), before AS (
+    SELECT o.id, o.member_id FROM up JOIN crm_order o ON o.id = up.id WHERE up.updated
 ), feed AS (
     INSERT INTO crm_orderchange ({FEED_COLUMNS})
     SELECT up.id, up.member_id, CASE WHEN up.updated THEN before.member_id END, {_FEED_KIND},

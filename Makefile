@@ -40,6 +40,7 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen python scripts/check_translations.py
+	$(UV) run --frozen lint-imports
 
 format: install
 	$(UV) run --frozen ruff check --fix .

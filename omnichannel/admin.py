@@ -12,6 +12,7 @@ class AuditEventAdmin(BoundedListAdmin):
     list_display = ("at", "actor", "action", "object_type", "object_id", "with_personal_data")
     list_filter = ("action", "with_personal_data")
     list_select_related = ("actor",)
+    list_per_page = 100
     ordering = ("-at", "-pk")
     date_hierarchy = None
     readonly_fields = [f.name for f in AuditEvent._meta.fields]

@@ -17,7 +17,6 @@ searches) comes in through class attributes and the `export_in_background` hook.
 configuration of these tools is crm/admin/base.py.
 """
 
-import json
 import tempfile
 from contextvars import ContextVar
 from functools import cached_property
@@ -25,7 +24,6 @@ from functools import cached_property
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
@@ -36,6 +34,7 @@ from import_export.forms import SelectableFieldsExportForm
 from import_export.signals import post_export
 
 from omnichannel.audit import export_audit_record
+from omnichannel.counting import EXACT_COUNT_LIMIT, rows_count
 from omnichannel.exports import EXPORT_INLINE_MAX_ROWS, export_csv_chunks, export_xlsx_write
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -48,16 +47,13 @@ ERROR_LIST_TOO_LONG = _(
 
 
 class LargeTablePaginator(Paginator):
-    """A paginator whose count never scans a big table.
+    """A paginator whose count never scans a big table (omnichannel.counting.rows_count).
 
-    Up to `exact_limit` rows the count is exact: a COUNT over a LIMITed subquery, which reads
-    at most that many rows. Past it, on PostgreSQL, the count is the planner's estimate:
-    pg_class.reltuples for an unfiltered list, EXPLAIN's row estimate for a filtered one;
-    `estimated` says so, and the pagination template prints "about". Other databases (SQLite,
-    small by nature) count exactly.
+    `estimated` says when the count is the planner's estimate; the pagination template prints
+    "about".
     """
 
-    exact_limit = 10_000
+    exact_limit = EXACT_COUNT_LIMIT
     estimated = False
 
     @cached_property
@@ -65,38 +61,9 @@ class LargeTablePaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):
             return super().count
-        bounded = queryset[: self.exact_limit + 1].count()
-        if bounded <= self.exact_limit:
-            return bounded
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return queryset.count()
-        self.estimated = True
-        if queryset.query.where:
-            estimate = self._plan_estimate(queryset, connection)
-        else:
-            estimate = self._table_estimate(queryset, connection)
-        return max(estimate, bounded)
-
-    @staticmethod
-    def _table_estimate(queryset: QuerySet, connection) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [connection.ops.quote_name(queryset.model._meta.db_table)],
-            )
-            row = cursor.fetchone()
-        return int(row[0]) if row else -1  # -1: never analysed
-
-    @staticmethod
-    def _plan_estimate(queryset: QuerySet, connection) -> int:
-        sql, params = queryset.order_by().query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
+        counted = rows_count(queryset, exact_limit=self.exact_limit)
+        self.estimated = counted.estimated
+        return counted.value
 
 
 # --- Filters with fixed choices (no SELECT DISTINCT over a big table) -------------------------

@@ -9,9 +9,11 @@ an ExportJob that a Celery worker writes (crm/services/exports.py), shown on its
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.imports import PRESETS
+from crm.labels import IMPORT_SOURCE_PREFIX, MANUAL_SOURCE, source_label
 from crm.services.exports import export_job_create
 from omnichannel import admin_tools
 from omnichannel.admin_tools import LargeTablePaginator, choices_filter
@@ -22,11 +24,20 @@ EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
 # Sources the services write: the channels, hand merges, and imports (on consents).
 SOURCE_CHOICES = [
-    *Channel.choices,
-    ("manual", _("By hand")),
-    *((f"import:{name}", preset.label) for name, preset in PRESETS.items()),
+    (code, lazy(source_label, str)(code))
+    for code in (
+        *Channel.values,
+        MANUAL_SOURCE,
+        *(f"{IMPORT_SOURCE_PREFIX}{name}" for name in PRESETS),
+    )
 ]
 SourceFilter = choices_filter("source", _("source"), SOURCE_CHOICES)
+
+
+@admin.display(description=_("source"), ordering="source")
+def source_column(obj) -> str:
+    """A list column showing a row's source code as the user reads it."""
+    return source_label(obj.source)
 
 
 class BoundedListAdmin(admin_tools.BoundedListAdmin):

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from crm import pii, resources
-from crm.admin.base import BoundedAdmin, SourceFilter
+from crm.admin.base import BoundedAdmin, SourceFilter, source_column
 from crm.admin.confirm import confirm_with_reason
 from crm.admin.preset_import import PresetImportMixin
 from crm.admin.search import MemberSearchMixin
@@ -126,7 +126,7 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 @admin.register(Identity)
 class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.IdentityResource,)
-    list_display = ("kind", "value", "member", "source", "last_seen_at")
+    list_display = ("kind", "value", "member", source_column, "last_seen_at")
     list_filter = ("kind", SourceFilter)
     list_select_related = ("member",)
     sortable_by = ()
@@ -143,7 +143,7 @@ class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
 class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.ConsentResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "state", "source", "at")
+    list_display = ("member", "channel", "state", source_column, "at")
     list_filter = ("channel", "state", ("at", admin.DateFieldListFilter))
     list_select_related = ("member",)
     sortable_by = ()

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from crm import resources
-from crm.admin.base import BoundedAdmin, SourceFilter
+from crm.admin.base import BoundedAdmin, SourceFilter, source_column
 from crm.admin.search import MemberSearchMixin
 from crm.models import ErasureLog, MergeLog
 from crm.services import MergeError, member_unmerge
@@ -14,7 +14,7 @@ from crm.services import MergeError, member_unmerge
 class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.MergeLogResource,)
     masked_list_display = {"merged": "merged_number", "survivor": "survivor_number"}
-    list_display = ("at", "merged", "survivor", "source", "actor", "reason", "undone_at")
+    list_display = ("at", "merged", "survivor", source_column, "actor", "reason", "undone_at")
     list_filter = (
         SourceFilter,
         ("undone_at", admin.EmptyFieldListFilter),

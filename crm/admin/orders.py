@@ -9,10 +9,22 @@ from crm.admin.base import BoundedAdmin
 from crm.admin.preset_import import PresetImportMixin
 from crm.admin.search import MemberSearchMixin
 from crm.imports import PRESETS
+from crm.labels import touchpoint_kind_label
 from crm.models import Order, Touchpoint
 from crm.services.touchpoints import KNOWN_KINDS
 from omnichannel.admin_tools import choices_filter
 from omnichannel.channels import Channel, SalesChannel
+
+
+@admin.display(description=_("channel"), ordering="channel")
+def channel_column(obj) -> str:
+    """A free-text channel column (touchpoints) shown as the channel's label."""
+    return str(Channel(obj.channel).label) if obj.channel in Channel.values else obj.channel
+
+
+@admin.display(description=_("kind"), ordering="kind")
+def touchpoint_kind_column(touchpoint: Touchpoint) -> str:
+    return touchpoint_kind_label(touchpoint.kind)
 
 
 @admin.register(Order)
@@ -44,10 +56,12 @@ class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.TouchpointResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "kind", "at")
+    list_display = ("member", channel_column, touchpoint_kind_column, "at")
     list_filter = (
         choices_filter("channel", _("channel"), Channel.choices),
-        choices_filter("kind", _("kind"), [(kind, kind) for kind in KNOWN_KINDS]),
+        choices_filter(
+            "kind", _("kind"), [(kind, touchpoint_kind_label(kind)) for kind in KNOWN_KINDS]
+        ),
         ("at", admin.DateFieldListFilter),
     )
     list_select_related = ("member",)

@@ -15,11 +15,16 @@ from django.core import signing
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from omnichannel.models import AuditEvent
 
 AUDIT_PAGE_SIZE = 50
 SUMMARY_MAX = AuditEvent._meta.get_field("summary").max_length
+AUDIT_EXPORT_MASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, masked")
+AUDIT_EXPORT_UNMASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, with personal data")
+AUDIT_EXPORT_QUEUED_MASKED = gettext_noop("%(model)s as %(format)s, masked")
+AUDIT_EXPORT_QUEUED_UNMASKED = gettext_noop("%(model)s as %(format)s, with personal data")
 
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
 
@@ -31,11 +36,14 @@ def audit_record(
     object_type: str = "",
     object_id: object = "",
     summary: str = "",
+    summary_params: dict | None = None,
     with_personal_data: bool = False,
 ) -> AuditEvent:
     """Write one audit event. Call it inside the action's transaction.
 
-    `summary` must hold no personal data: record numbers, counts, channels, formats.
+    `summary` is an English msgid marked with gettext_noop, with `%(name)s` placeholders filled
+    from `summary_params` when the event is shown, in the reader's language. Neither may hold
+    personal data: record numbers, counts, channels, formats.
     """
     actor = actor if actor is not None and getattr(actor, "pk", None) else None
     return AuditEvent.objects.create(
@@ -44,6 +52,7 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id)[:50],
         summary=summary[:SUMMARY_MAX],
+        summary_params=summary_params or {},
         with_personal_data=with_personal_data,
         ip=_client_ip.get(),
     )
@@ -53,14 +62,17 @@ def export_audit_record(
     *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
 ) -> None:
     """The audit event of an export (queued, or streamed at once by the admin)."""
-    count = f"{rows} rows" if rows is not None else "rows"
+    if rows is None:
+        summary = AUDIT_EXPORT_QUEUED_UNMASKED if unmask else AUDIT_EXPORT_QUEUED_MASKED
+    else:
+        summary = AUDIT_EXPORT_UNMASKED if unmask else AUDIT_EXPORT_MASKED
     audit_record(
         action=AuditEvent.Action.EXPORT,
         actor=actor,
         object_type=model_label,
         object_id=object_id,
-        summary=f"{model_label}: {count} as {file_format.upper()}"
-        + (" with personal data" if unmask else ", masked"),
+        summary=summary,
+        summary_params={"model": model_label, "rows": rows, "format": file_format.upper()},
         with_personal_data=unmask,
     )
 

@@ -10,8 +10,8 @@ PORT ?= 8000
 
 run: install migrate ## Set up, load demo data when empty, start web + worker + beat
 	$(MANAGE) seed_demo --if-empty
-	$(MANAGE) demo_users
-	PORT=$(PORT) $(UV) run --frozen honcho -f Procfile.dev start
+	$(MANAGE) demo_users --url http://127.0.0.1:$(PORT)/
+	PORT=$(PORT) $(UV) run --frozen python scripts/run_dev.py
 
 test: install lint ## Set up, then lint, checks and the whole test suite
 	$(MANAGE) makemigrations --check --dry-run
@@ -39,6 +39,8 @@ migrate: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen python scripts/check_translations.py
+	$(UV) run --frozen lint-imports
 
 format: install
 	$(UV) run --frozen ruff check --fix .

@@ -13,7 +13,6 @@ Stores and tags import through a plain resource; members and orders import throu
 import (ImportJob), so every row goes through identity resolution (docs/design-notes.md).
 """
 
-import json
 import tempfile
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -24,12 +23,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -41,6 +40,12 @@ from import_export.signals import post_export
 from crm import pii, resources
 from crm.forms import ImportUploadForm
 from crm.imports import PRESETS
+from crm.labels import (
+    IMPORT_SOURCE_PREFIX,
+    MANUAL_SOURCE,
+    source_label,
+    touchpoint_kind_label,
+)
 from crm.models import (
     ApiKey,
     Consent,
@@ -74,6 +79,7 @@ from crm.services.exports import (
 from crm.services.import_jobs import import_job_create
 from crm.services.touchpoints import KNOWN_KINDS
 from omnichannel.channels import Channel, SalesChannel
+from omnichannel.counting import EXACT_COUNT_LIMIT, rows_count
 from omnichannel.exports import export_csv_chunks, export_xlsx_write
 
 UNMASK_PERMISSION = "crm.unmask_personal_data"
@@ -82,26 +88,43 @@ EXPORT_MEMBERS_PERMISSION = "crm.export_members"
 IMPORT_PERMISSION = "crm.import_data"
 # Sources the services write: the channels, hand merges, and imports (on consents).
 SOURCE_CHOICES = [
-    *Channel.choices,
-    ("manual", _("By hand")),
-    *((f"import:{name}", preset.label) for name, preset in PRESETS.items()),
+    (code, lazy(source_label, str)(code))
+    for code in (
+        *Channel.values,
+        MANUAL_SOURCE,
+        *(f"{IMPORT_SOURCE_PREFIX}{name}" for name in PRESETS),
+    )
 ]
+
+
+@admin.display(description=_("source"), ordering="source")
+def source_column(obj) -> str:
+    """A list column showing a row's source code as the user reads it."""
+    return source_label(obj.source)
+
+
+@admin.display(description=_("channel"), ordering="channel")
+def channel_column(obj) -> str:
+    """A free-text channel column (touchpoints) shown as the channel's label."""
+    return str(Channel(obj.channel).label) if obj.channel in Channel.values else obj.channel
+
+
+@admin.display(description=_("kind"), ordering="kind")
+def touchpoint_kind_column(touchpoint: Touchpoint) -> str:
+    return touchpoint_kind_label(touchpoint.kind)
 
 
 # --- Paging and counting ----------------------------------------------------------------------
 
 
 class LargeTablePaginator(Paginator):
-    """A paginator whose count never scans a big table.
+    """A paginator whose count never scans a big table (omnichannel.counting.rows_count).
 
-    Up to `exact_limit` rows the count is exact: a COUNT over a LIMITed subquery, which reads
-    at most that many rows. Past it, on PostgreSQL, the count is the planner's estimate:
-    pg_class.reltuples for an unfiltered list, EXPLAIN's row estimate for a filtered one;
-    `estimated` says so, and the pagination template prints "about". Other databases (SQLite,
-    small by nature) count exactly.
+    `estimated` says when the count is the planner's estimate; the pagination template prints
+    "about".
     """
 
-    exact_limit = 10_000
+    exact_limit = EXACT_COUNT_LIMIT
     estimated = False
 
     @cached_property
@@ -109,38 +132,9 @@ class LargeTablePaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):
             return super().count
-        bounded = queryset[: self.exact_limit + 1].count()
-        if bounded <= self.exact_limit:
-            return bounded
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return queryset.count()
-        self.estimated = True
-        if queryset.query.where:
-            estimate = self._plan_estimate(queryset, connection)
-        else:
-            estimate = self._table_estimate(queryset, connection)
-        return max(estimate, bounded)
-
-    @staticmethod
-    def _table_estimate(queryset: QuerySet, connection) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [connection.ops.quote_name(queryset.model._meta.db_table)],
-            )
-            row = cursor.fetchone()
-        return int(row[0]) if row else -1  # -1: never analysed
-
-    @staticmethod
-    def _plan_estimate(queryset: QuerySet, connection) -> int:
-        sql, params = queryset.order_by().query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
+        counted = rows_count(queryset, exact_limit=self.exact_limit)
+        self.estimated = counted.estimated
+        return counted.value
 
 
 # --- Searching --------------------------------------------------------------------------------
@@ -607,7 +601,7 @@ class MemberAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 @admin.register(Identity)
 class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.IdentityResource,)
-    list_display = ("kind", "value", "member", "source", "last_seen_at")
+    list_display = ("kind", "value", "member", source_column, "last_seen_at")
     list_filter = ("kind", SourceFilter)
     list_select_related = ("member",)
     sortable_by = ()
@@ -624,7 +618,7 @@ class IdentityAdmin(MemberSearchMixin, BoundedAdmin):
 class ConsentAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.ConsentResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "state", "source", "at")
+    list_display = ("member", "channel", "state", source_column, "at")
     list_filter = ("channel", "state", ("at", admin.DateFieldListFilter))
     list_select_related = ("member",)
     sortable_by = ()
@@ -663,10 +657,12 @@ class OrderAdmin(PresetImportMixin, MemberSearchMixin, BoundedAdmin):
 class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.TouchpointResource,)
     masked_list_display = {"member": "member_number"}
-    list_display = ("member", "channel", "kind", "at")
+    list_display = ("member", channel_column, touchpoint_kind_column, "at")
     list_filter = (
         choices_filter("channel", _("channel"), Channel.choices),
-        choices_filter("kind", _("kind"), [(kind, kind) for kind in KNOWN_KINDS]),
+        choices_filter(
+            "kind", _("kind"), [(kind, touchpoint_kind_label(kind)) for kind in KNOWN_KINDS]
+        ),
         ("at", admin.DateFieldListFilter),
     )
     list_select_related = ("member",)
@@ -678,7 +674,7 @@ class TouchpointAdmin(MemberSearchMixin, BoundedAdmin):
 class MergeLogAdmin(MemberSearchMixin, BoundedAdmin):
     resource_classes = (resources.MergeLogResource,)
     masked_list_display = {"merged": "merged_number", "survivor": "survivor_number"}
-    list_display = ("at", "merged", "survivor", "source", "actor", "reason", "undone_at")
+    list_display = ("at", "merged", "survivor", source_column, "actor", "reason", "undone_at")
     list_filter = (
         SourceFilter,
         ("undone_at", admin.EmptyFieldListFilter),

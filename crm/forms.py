@@ -112,7 +112,7 @@ class MemberFilterForm(forms.Form):
         self.segments = {segment.pk: segment for segment in segments}
         self.fields["segment"].choices = [
             ("", _("Any segment")),
-            *((segment.pk, segment.name) for segment in segments),
+            *((segment.pk, segment.display_name) for segment in segments),
         ]
         self.fields["tag"].choices = [("", _("Any tag")), *((t.pk, t.name) for t in tags)]
         self.fields["store"].choices = [("", _("Any store")), *((s.pk, s.name) for s in stores)]

@@ -26,6 +26,19 @@ def mask_birthday(birthday: date) -> str:
     return f"{birthday.year}/**/**"
 
 
+def mask_token(value: str) -> str:
+    """An identifier that is a code (LINE user ID, card, carrier, account): U4af4…b3c.
+
+    Short enough to fit a card and recognise the same ID again, far too little to find it;
+    a short code keeps only its first and last character.
+    """
+    if len(value) > 10:
+        return f"{value[:5]}…{value[-3:]}"
+    if len(value) > 3:
+        return f"{value[:1]}…{value[-1:]}"
+    return "…"
+
+
 def mask_text(value: str) -> str:
     return value[:1] + MASK * max(len(value) - 1, 2) if value else value
 
@@ -38,7 +51,7 @@ def mask_identifier(kind: str, value: str) -> str:
         return mask_phone(value)
     if kind == "email":
         return mask_email(value)
-    return mask_text(value)
+    return mask_token(value)
 
 
 def readable_identifier(kind: str, value: str) -> str:

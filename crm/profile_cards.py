@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from omnichannel.registry import Registry
+
 CardContext = Callable[[Any], dict | None]  # member -> context, or None to show nothing
 
 
@@ -27,15 +29,16 @@ class RenderedCard:
     context: dict
 
 
-_cards: dict[str, ProfileCard] = {}
+PROFILE_CARDS: Registry[ProfileCard] = Registry("profile card", key=lambda card: card.name)
 
 
 def register_profile_card(card: ProfileCard) -> None:
-    _cards[card.name] = card
+    """Raises omnichannel.registry.AlreadyRegistered for a name that is taken."""
+    PROFILE_CARDS.register(card)
 
 
 def profile_cards() -> list[ProfileCard]:
-    return list(_cards.values())
+    return PROFILE_CARDS.all()
 
 
 def profile_cards_for(member) -> list[RenderedCard]:

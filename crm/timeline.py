@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from omnichannel.channels import channel_colour, channel_icon
+from omnichannel.registry import Registry
 
 PAGE_SIZE = 20
 
@@ -85,15 +86,18 @@ class TimelineSource:
     fetch: Fetch
 
 
-_sources: dict[str, TimelineSource] = {}
+TIMELINE_SOURCES: Registry[TimelineSource] = Registry(
+    "timeline source", key=lambda source: source.kind
+)
 
 
 def register_timeline_source(source: TimelineSource) -> None:
-    _sources[source.kind] = source
+    """Raises omnichannel.registry.AlreadyRegistered for a kind that is taken."""
+    TIMELINE_SOURCES.register(source)
 
 
 def timeline_sources() -> list[TimelineSource]:
-    return list(_sources.values())
+    return TIMELINE_SOURCES.all()
 
 
 def before_q(kind: str, before: Cursor | None, *, at: str = "at", pk: str = "pk") -> Q:

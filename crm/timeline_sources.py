@@ -8,6 +8,7 @@ notes (member, at)), limited to the page size.
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from crm.labels import source_label, touchpoint_kind_label
 from crm.models import Consent, MemberNote, MergeLog, Order, Touchpoint
 from crm.timeline import Cursor, TimelineEntry, TimelineSource, before_q, register_timeline_source
 from omnichannel.channels import Channel
@@ -71,7 +72,7 @@ def touchpoint_entries(member_id: int, before: Cursor | None, limit: int) -> lis
             kind="touchpoint",
             id=t.pk,
             channel=t.channel,
-            title=t.kind.replace("_", " ").capitalize(),
+            title=touchpoint_kind_label(t.kind),
             obj=t,
         )
         for t in rows
@@ -101,7 +102,9 @@ def merge_entries(member_id: int, before: Cursor | None, limit: int) -> list[Tim
                 title=title,
                 # The matched identifiers and the free-text reason are personal data: the
                 # template shows them through crm/_merge_how.html, masked by the viewer's role.
-                detail=_("Source: %(source)s") % {"source": log.source} if log.source else "",
+                detail=_("Source: %(source)s") % {"source": source_label(log.source)}
+                if log.source
+                else "",
                 status=_("Undone") if log.undone_at else "",
                 obj=log,
             )
@@ -126,7 +129,7 @@ def consent_entries(member_id: int, before: Cursor | None, limit: int) -> list[T
                 else _("Opted out of %(channel)s")
             )
             % {"channel": _channel_label(c.channel)},
-            detail=_("Source: %(source)s") % {"source": c.source or "—"},
+            detail=_("Source: %(source)s") % {"source": source_label(c.source) or "—"},
             obj=c,
         )
         for c in rows

@@ -10,7 +10,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -38,6 +37,7 @@ from crm.services.exports import ExportError, export_job_create
 from crm.services.tags import members_tag_add, members_tag_remove
 from omnichannel.htmx import htmx_partial, wants_partial
 from omnichannel.http import HtmxHttpRequest
+from omnichannel.permissions import permission_required
 
 EXPORT_PERMISSION = "crm.export_members"
 UNMASK_PERMISSION = "crm.unmask_personal_data"
@@ -63,7 +63,7 @@ FILTER_KEYS = (
 
 def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, MemberListFilters]:
     stores = list(Store.objects.only("pk", "name"))
-    segments = list(Segment.objects.only("pk", "name", "definition").order_by("name"))
+    segments = list(Segment.objects.only("pk", "name", "ready_made", "definition").order_by("name"))
     form = MemberFilterForm(query, tags=tags, stores=stores, segments=segments)
     form.is_valid()  # errors show beside their fields; valid fields still filter
     return form, form.filters()
@@ -109,17 +109,21 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
         page = MemberListPage(members=[], next_cursor=None, sort=MEMBER_SORTS[DEFAULT_MEMBER_SORT])
     else:
         try:
-            page = member_list_page(filters=filters, sort_key=form.sort_key, after=after)
+            # "Load more" only appends rows: the count stays as the page first showed it.
+            page = member_list_page(
+                filters=filters, sort_key=form.sort_key, after=after, with_count=not after
+            )
         except InvalidCursor:
             messages.warning(request, ERROR_BROKEN_PAGE_LINK)
             after = ""
-            page = member_list_page(filters=filters, sort_key=form.sort_key)
+            page = member_list_page(filters=filters, sort_key=form.sort_key, with_count=True)
     # "Load more" appends rows; a search, a filter or a new order swaps the results.
     template = htmx_partial(
         request, "crm/member_list.html", "member-rows" if after else "member-results"
     )
     filter_query = _filter_query(request.GET)
     context = {
+        "count": page.count,
         "form": form,
         "page": page,
         "members": page.members,

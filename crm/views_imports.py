@@ -1,7 +1,6 @@
 """The import pages: upload, preview, confirm, live progress, report."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -11,6 +10,7 @@ from crm.models import ImportJob
 from crm.services.import_jobs import ImportJobError, import_job_confirm, import_job_create
 from omnichannel.htmx import htmx_partial
 from omnichannel.http import HtmxHttpRequest
+from omnichannel.permissions import permission_required
 
 RECENT_JOBS = 20
 

@@ -5,7 +5,6 @@ request with the part of the page it changed, and a plain POST with a redirect t
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,6 +42,7 @@ from crm.services.profiles import (
 from crm.timeline import Cursor, timeline_page
 from omnichannel.htmx import htmx_partial, redirect_htmx, wants_partial
 from omnichannel.http import HtmxHttpRequest
+from omnichannel.permissions import permission_required
 
 TEMPLATE = "crm/member_detail.html"
 

@@ -8,7 +8,6 @@ the tree's shape (add, remove, a new rule type or operator) re-renders the build
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -44,6 +43,7 @@ from crm.services.segments import (
 )
 from omnichannel.htmx import htmx_partial, redirect_htmx, wants_partial
 from omnichannel.http import HtmxHttpRequest
+from omnichannel.permissions import permission_required
 
 LIST_TEMPLATE = "crm/segments/segment_list.html"
 BUILDER_TEMPLATE = "crm/segments/segment_builder.html"

@@ -32,3 +32,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "omnichannel.views.permission_denied"
+handler404 = "omnichannel.views.page_not_found"
+handler500 = "omnichannel.views.server_error"

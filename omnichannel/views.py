@@ -1,16 +1,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
 
 from crm.selectors import member_overview
 from omnichannel import health
 from omnichannel.audit import InvalidAuditCursor, audit_events_page
 from omnichannel.forms import AuditFilterForm
+from omnichannel.roles import ROLE_LABELS, ROLES, role_allows, user_role
 
 
 @require_GET
@@ -86,3 +89,43 @@ def upcoming(request: HttpRequest, *, page: str) -> HttpResponse:
         "omnichannel/upcoming.html",
         {"title": title, "icon": icon, "description": description},
     )
+
+
+# --- Error pages -----------------------------------------------------------------------------
+# In the product's layout and language: what happened and what to do next. Wired in
+# omnichannel/urls.py as handler403/404/500; they only show when DEBUG is off.
+
+
+def _roles_holding(permissions: tuple[str, ...]) -> list[str]:
+    """The labels of the roles that hold every one of these permissions."""
+    return [
+        str(ROLE_LABELS[role])
+        for role in ROLES
+        if all(
+            role_allows(role, app_label=p.split(".", 1)[0], codename=p.split(".", 1)[1])
+            for p in permissions
+        )
+    ]
+
+
+@requires_csrf_token
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    permissions = getattr(exception, "permissions", ())
+    context = {
+        "permissions": permissions,
+        "roles": _roles_holding(permissions) if permissions else [],
+        "role": ROLE_LABELS.get(user_role(request.user), "") if request.user else "",
+    }
+    return render(request, "403.html", context, status=403)
+
+
+@requires_csrf_token
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return render(request, "404.html", {"path": request.path}, status=404)
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No RequestContext: the context processors read the user and the database, either of which
+    # may be what failed. The template needs nothing but the active language.
+    return HttpResponseServerError(loader.get_template("500.html").render())

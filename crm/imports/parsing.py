@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from crm.identifiers import NormalizedIdentifiers
 from crm.imports.readers import AUTO, ERROR, ImportFileError, Source, read_rows
 from crm.imports.records import ParsedRow
-from crm.services import NormalizedIdentifiers
 
 if TYPE_CHECKING:  # crm.imports.presets re-exports this module's names
     from crm.imports.presets.base import Preset

@@ -8,6 +8,7 @@ value is left out), identifiers that do not normalise are skipped with a warning
 from collections.abc import Callable, Mapping, Sequence
 
 from crm import normalize
+from crm.identifiers import NORMALIZERS, NormalizedIdentifiers, identifiers_normalize
 from crm.imports.messages import (
     ERROR_REQUIRED,
     ERROR_TOO_LONG,
@@ -19,8 +20,6 @@ from crm.imports.messages import (
 from crm.imports.readers import RowIssue
 from crm.imports.records import NAME_MAX
 from crm.imports.values import InvalidValue
-from crm.services import NormalizedIdentifiers, identifiers_normalize
-from crm.services.identity import NORMALIZERS
 
 
 class RowReader:

@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from omnichannel.registry import Registry
+
 Label = str | Promise
 
 
@@ -267,26 +269,26 @@ class SegmentRule:
         }
 
 
-_rules: dict[str, SegmentRule] = {}
+SEGMENT_RULES: Registry[SegmentRule] = Registry("segment rule", key=lambda rule: rule.key)
 
 
 def register_segment_rule(rule: SegmentRule) -> None:
-    """Add a rule type (from an AppConfig.ready()). A second registration of a key replaces
-    the first, so a reloaded app does not fail."""
+    """Add a rule type (from an AppConfig.ready()). Raises AlreadyRegistered for a key that is
+    taken: saved segments name rules by key, so a second rule must not replace the first."""
     if not rule.operators:
         raise ValueError(f"segment rule {rule.key!r} offers no operator")
-    _rules[rule.key] = rule
+    SEGMENT_RULES.register(rule)
 
 
 def segment_rule(key: str) -> SegmentRule | None:
-    return _rules.get(key)
+    return SEGMENT_RULES.get(key)
 
 
 def segment_rules() -> list[SegmentRule]:
     """Every registered rule type, in registration order."""
-    return list(_rules.values())
+    return SEGMENT_RULES.all()
 
 
 def segment_rule_catalogue() -> list[dict]:
     """Every rule type described for a builder UI (see SegmentRule.describe)."""
-    return [rule.describe() for rule in _rules.values()]
+    return [rule.describe() for rule in SEGMENT_RULES]

@@ -22,7 +22,17 @@ from django.utils.dates import MONTHS
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from crm.models import Consent, Gender, Identity, Order, RfmGroup, Store, Tag
+from crm.models import (
+    CONSENT_NONE,
+    Consent,
+    Gender,
+    Identity,
+    Order,
+    RfmGroup,
+    Store,
+    Tag,
+    consent_current_q,
+)
 from crm.segments.definition import day_start
 from crm.segments.registry import (
     Choices,
@@ -201,25 +211,16 @@ def _compile_tags(operator: str, value: Any, period: Period | None, context: Com
     return ~q if operator == "has_none" else q
 
 
-def _consent_is(channel: str, state: str) -> Exists:
-    """The member's newest decision on the channel is `state` (newest by at, then by id)."""
-    newer = Consent.objects.filter(member_id=OuterRef("member_id"), channel=channel).filter(
-        Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), pk__gt=OuterRef("pk"))
-    )
-    newest = Consent.objects.filter(member_id=OuterRef("pk"), channel=channel, state=state)
-    return Exists(newest.filter(~Exists(newer)))
-
-
 def _compile_consent(
     operator: str, value: Any, period: Period | None, context: CompileContext
 ) -> Q:
     if operator == "opted_in":
-        return Q(_consent_is(value, Consent.State.OPTED_IN))
+        return consent_current_q(value, Consent.State.OPTED_IN)
     if operator == "opted_out":
-        return Q(_consent_is(value, Consent.State.OPTED_OUT))
+        return consent_current_q(value, Consent.State.OPTED_OUT)
     if operator == "not_opted_in":
-        return ~Q(_consent_is(value, Consent.State.OPTED_IN))
-    return ~Q(Exists(Consent.objects.filter(member_id=OuterRef("pk"), channel=value)))
+        return ~consent_current_q(value, Consent.State.OPTED_IN)
+    return consent_current_q(value, CONSENT_NONE)
 
 
 def _compile_identifier(
@@ -234,8 +235,7 @@ def _compile_identifier(
 
 def sales_in(period: Period | None):
     """Placed sales (not returns) in the period, of known members."""
-    sales = Order.objects.filter(status=Order.Status.PLACED, amount_twd__gte=0)
-    return _in_period(sales, period)
+    return _in_period(Order.objects.sales(), period)
 
 
 def _in_period(orders, period: Period | None):
@@ -267,7 +267,7 @@ def _compile_spend(operator: str, value: Any, period: Period | None, context: Co
     low, high = bounds(operator, value)
     if period is None:
         return stats_range_q("total_spend_twd", low, high)
-    placed = _in_period(Order.objects.filter(status=Order.Status.PLACED), period)
+    placed = _in_period(Order.objects.counted_in_revenue(), period)
     return _aggregate_in_period(placed, Sum("amount_twd"), low, high)
 
 

@@ -9,14 +9,18 @@ from crm.services.identity import (
     Resolution,
     UndoBlocked,
     identifiers_normalize,
+    member_numbers_allocate,
+    member_survivor,
+)
+from crm.services.merges import (
+    MergePair,
     member_merge,
     member_merge_by_hand,
-    member_numbers_allocate,
-    member_resolve,
-    member_survivor,
     member_unmerge,
+    members_merge,
     merge_blocking_undo,
 )
+from crm.services.resolution import member_resolve
 from crm.services.resolution_batch import BatchRecord, BatchResolution, members_resolve_batch
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "Identifier",
     "MemberProfile",
     "MergeError",
+    "MergePair",
     "NormalizedIdentifiers",
     "Resolution",
     "UndoBlocked",
@@ -37,6 +42,7 @@ __all__ = [
     "member_resolve",
     "member_survivor",
     "member_unmerge",
+    "members_merge",
     "members_resolve_batch",
     "merge_blocking_undo",
 ]

@@ -22,10 +22,9 @@ def consent_states(*, member_ids: Sequence[int]) -> dict[tuple[int, str], str]:
     for start in range(0, len(ids), LOOKUP_CHUNK):
         rows = (
             Consent.objects.filter(member_id__in=ids[start : start + LOOKUP_CHUNK])
-            .order_by("at", "pk")
+            .current()
             .values_list("member_id", "channel", "state")
         )
-        # Ordered oldest first, so the newest decision is the one left in the dict.
         states.update({(member_id, channel): state for member_id, channel, state in rows})
     return states
 

@@ -10,6 +10,7 @@ merges can no longer be undone). Other apps erase their rows through crm.hooks.
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from crm.hooks import member_hooks
 from crm.models import (
@@ -22,6 +23,7 @@ from crm.models import (
     Tag,
     Touchpoint,
 )
+from crm.services.order_feed import order_changes_record_moves
 from crm.services.stats import member_stats_forget
 from omnichannel.audit import audit_record
 from omnichannel.models import AuditEvent
@@ -54,7 +56,7 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
         # A profile note is free text about the person: personal data, it goes too.
         "notes": MemberNote.objects.filter(member_id__in=ids).delete()[0],
         "tags": Tag.members.through.objects.filter(member_id__in=ids).delete()[0],
-        "orders_anonymised": Order.objects.filter(member_id__in=ids).update(member=None),
+        "orders_anonymised": _orders_anonymise(ids),
         "merged_members": len(ids) - 1,
         "merge_snapshots_emptied": MergeLog.objects.filter(
             Q(survivor_id__in=ids) | Q(merged_id__in=ids)
@@ -63,8 +65,7 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
     }
     for hook in member_hooks():
         if hook.on_erase is not None:
-            for member_id in ids:
-                hook.on_erase(member_id)
+            hook.on_erase(ids)
     Member.objects.filter(pk__in=ids).update(
         name="", birthday=None, gender="", home_store=None, attributes={}
     )
@@ -81,6 +82,12 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
         summary=f"Erased {member.member_no} and {counts['merged_members']} merged member(s)",
     )
     return log
+
+
+def _orders_anonymise(member_ids: list[int]) -> int:
+    """The members' orders belong to no one from now on; the feed says so first."""
+    order_changes_record_moves(moves=dict.fromkeys(member_ids), at=timezone.now())
+    return Order.objects.filter(member_id__in=member_ids).update(member=None)
 
 
 def _with_merged_members(member_id: int) -> list[int]:

@@ -17,6 +17,7 @@ from typing import IO
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from crm.bulk import tables_analyze
 from crm.imports import ParsedRow, Preset, RowIssue, get_preset, parse_file
@@ -31,7 +32,10 @@ from omnichannel.exports import CsvReportWriter
 BATCH_SIZE = 20_000
 PREVIEW_ISSUES = 200
 RESOLVE_ATTEMPTS = 3
-REPORT_HEADER = ("line", "column", "value", "severity", "reason")
+# The report's header and severities, in the language active when it is written (a worker
+# writes it in LANGUAGE_CODE, zh-Hant): marketers open it in Excel next to their file.
+REPORT_HEADER = (_("line"), _("column"), _("value"), _("severity"), _("reason"))
+SEVERITY_LABELS = {"error": _("error"), "warning": _("warning")}
 GROWING_TABLES = (Member, Identity, Order, MemberStats, Consent)
 
 
@@ -69,11 +73,12 @@ class ImportReport:
         # Neutralised: a row's value is whatever the file held, "=HYPERLINK(…)" included.
         self._writer = CsvReportWriter(stream) if stream is not None else None
         if self._writer:
-            self._writer.writerow(REPORT_HEADER)
+            self._writer.writerow([str(title) for title in REPORT_HEADER])
 
     def write(self, severity: str, issue: RowIssue) -> None:
         if self._writer:
-            self._writer.writerow((issue.line, issue.column, issue.value, severity, issue.message))
+            label = SEVERITY_LABELS.get(severity, severity)
+            self._writer.writerow((issue.line, issue.column, issue.value, label, issue.message))
 
 
 def import_file_run(

@@ -16,7 +16,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from crm.bulk import CASE_CHUNK, case_by_pk, chunked, rows_copy, uses_copy
-from crm.models import Order, Store
+from crm.models import Order, OrderChange, Store
+from crm.services.order_feed import FEED_COLUMNS, order_changes_record
 from crm.services.stats import member_stats_refresh
 
 LOOKUP_CHUNK = 5_000
@@ -89,9 +90,33 @@ WHERE (crm_order.member_id IS NULL AND EXCLUDED.member_id IS NOT NULL)
    OR (crm_order.status <> EXCLUDED.status
        AND NOT (crm_order.channel = 'store' AND crm_order.status = 'returned'))
    OR EXCLUDED.returns_external_no NOT IN ('', crm_order.returns_external_no)
-RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at, member_id
+RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at AS updated,
+          member_id, amount_twd, status
 """
 STAGING_TABLE = "crm_order_staging"
+# PostgreSQL: the upsert and its feed rows in one statement. `before` reads, for the orders the
+# upsert changed (not those it inserted), the member they had: every part of a statement reads
+# the same snapshot, so crm_order there is as it was before `up`, and the join is by primary key
+# on changed rows only (a join of the staging table with crm_order on the order number was
+# planned as a hash join over every order, a whole-table scan per batch).
+_FEED_KIND = f"""CASE WHEN NOT up.updated THEN '{OrderChange.Kind.CREATED.value}'
+    WHEN before.member_id IS NULL AND up.member_id IS NOT NULL
+    THEN '{OrderChange.Kind.MEMBER_ASSIGNED.value}'
+    ELSE '{OrderChange.Kind.CHANGED.value}' END"""
+UPSERT_WITH_FEED = f"""
+WITH up AS (
+    INSERT INTO crm_order ({{columns}}) SELECT {{columns}} FROM {STAGING_TABLE} {UPSERT_CONFLICT}
+), before AS (
+    SELECT o.id, o.member_id FROM up JOIN crm_order o ON o.id = up.id WHERE up.updated
+), feed AS (
+    INSERT INTO crm_orderchange ({FEED_COLUMNS})
+    SELECT up.id, up.member_id, CASE WHEN up.updated THEN before.member_id END, {_FEED_KIND},
+           up.amount_twd, up.status, %s
+    FROM up LEFT JOIN before ON before.id = up.id
+    ORDER BY up.id
+)
+SELECT id, returns_external_no, returns_order_id, updated, member_id FROM up
+"""  # noqa: S608  (only constants are formatted in)
 # What RETURNING gives for each order inserted or changed: id, the sale it names, the sale it
 # is linked to, whether it was there before, its member.
 Changed = tuple[int, str, int | None, bool, int | None]
@@ -128,7 +153,7 @@ def orders_upsert(
             now,
             now,
         )
-    changed = _orders_write(list(latest.values()))
+    changed = _orders_write(list(latest.values()), at=now)
     linked, sale_ids = _returns_link(changed=changed, at=now)
     touched = {member_id for member_id in member_ids if member_id is not None}
     # A changed order keeps the member it had even when this row names none.
@@ -145,8 +170,9 @@ def orders_upsert(
     return OrdersWritten(written=len(changed), returns_linked=linked, members=touched)
 
 
-def _orders_write(rows: list[tuple]) -> list[Changed]:
-    """Upsert rows of ORDER_COLUMNS; a `Changed` tuple for each row inserted or changed."""
+def _orders_write(rows: list[tuple], *, at: datetime) -> list[Changed]:
+    """Upsert rows of ORDER_COLUMNS and feed a row for each order inserted or changed; a
+    `Changed` tuple for each."""
     if not rows:
         return []
     columns = ", ".join(ORDER_COLUMNS)
@@ -160,8 +186,8 @@ def _orders_write(rows: list[tuple]) -> list[Changed]:
             cursor.execute(f"TRUNCATE {STAGING_TABLE}")
             rows_copy(STAGING_TABLE, ORDER_COLUMNS, rows)
             cursor.execute(
-                f"INSERT INTO crm_order ({columns}) SELECT {columns} "  # noqa: S608
-                f"FROM {STAGING_TABLE} {UPSERT_CONFLICT}"
+                UPSERT_WITH_FEED.format(columns=columns),
+                [connection.ops.adapt_datetimefield_value(at)],
             )
             return cursor.fetchall()
         changed = []
@@ -176,12 +202,45 @@ def _orders_write(rows: list[tuple]) -> list[Changed]:
                 for row in chunk
                 for value in row
             ]
+            before = _members_before(cursor, [(row[1], row[3]) for row in chunk])
             cursor.execute(
                 f"INSERT INTO crm_order ({columns}) VALUES {placeholders} {UPSERT_CONFLICT}",  # noqa: S608
                 params,
             )
-            changed += cursor.fetchall()
+            returned = cursor.fetchall()
+            OrderChange.objects.bulk_create(
+                OrderChange(
+                    order_id=pk,
+                    member_id=member_id,
+                    old_member_id=before.get(pk) if updated else None,
+                    kind=_feed_kind(updated=updated, before=before.get(pk), after=member_id),
+                    amount_twd=amount,
+                    status=status,
+                    at=at,
+                )
+                for pk, _, _, updated, member_id, amount, status in sorted(returned)
+            )
+            changed += [row[:5] for row in returned]
         return changed
+
+
+def _members_before(cursor, keys: list[tuple[str, str]]) -> dict[int, int | None]:
+    """(SQLite) The member of each stored order of these (channel, external_no) keys, by id."""
+    pairs = ", ".join(["(%s, %s)"] * len(keys))
+    cursor.execute(
+        f"SELECT id, member_id FROM crm_order WHERE (channel, external_no) IN (VALUES {pairs})",  # noqa: S608
+        [value for key in keys for value in key],
+    )
+    return dict(cursor.fetchall())
+
+
+def _feed_kind(*, updated: bool, before: int | None, after: int | None) -> str:
+    """The same decision as _FEED_KIND, for the SQLite path."""
+    if not updated:
+        return OrderChange.Kind.CREATED
+    if before is None and after is not None:
+        return OrderChange.Kind.MEMBER_ASSIGNED
+    return OrderChange.Kind.CHANGED
 
 
 def _returns_link(*, changed: list[Changed], at: datetime) -> tuple[int, set[int]]:
@@ -226,7 +285,12 @@ def _returns_link(*, changed: list[Changed], at: datetime) -> tuple[int, set[int
         .filter(amount_twd__lte=F("returned") * -1)
         .values_list("pk", flat=True)
     )
-    Order.objects.filter(Q(pk__in=fully_returned) | Q(returns_order__in=fully_returned)).exclude(
-        status=Order.Status.RETURNED
-    ).update(status=Order.Status.RETURNED, updated_at=at)
+    newly_returned = list(
+        Order.objects.filter(Q(pk__in=fully_returned) | Q(returns_order__in=fully_returned))
+        .exclude(status=Order.Status.RETURNED)
+        .values_list("pk", flat=True)
+    )
+    for chunk in chunked(newly_returned, LOOKUP_CHUNK):
+        Order.objects.filter(pk__in=chunk).update(status=Order.Status.RETURNED, updated_at=at)
+    order_changes_record(order_ids=newly_returned, kind=OrderChange.Kind.RETURNED, at=at)
     return len(links), sale_ids

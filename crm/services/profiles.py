@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Identity, Member, MemberNote, Order, Tag
-from crm.services.identity import identifiers_normalize, member_merge_by_hand
+from crm.services.identity import identifiers_normalize
+from crm.services.merges import member_merge_by_hand
 from omnichannel.channels import Channel
 
 UPDATE_CHUNK = 2_000

@@ -8,7 +8,7 @@ new identifiers to it, one with several merges them into the oldest (rare; per-m
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -18,17 +18,16 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from crm.bulk import case_by_pk, chunked, ids_reserve, models_write, uses_copy
-from crm.models import Identity, Member
+from crm.models import Identity, Member, MergeLog
 from crm.services.identity import (
     PROFILE_FIELDS,
     Identifier,
     MemberProfile,
-    MergePair,
     acquisition_channel_of,
     member_numbers_allocate,
     member_survivor,
-    members_merge,
 )
+from crm.services.merges import MergePair, members_merge
 
 LOOKUP_CHUNK = 2_000
 NULLABLE_FIELDS = ("birthday", "home_store_id")
@@ -48,6 +47,8 @@ class BatchResolution:
     member_ids: list[int | None]  # per record, None for an anonymous one (no identifiers)
     members_created: int
     merges: int
+    merge_logs: list[MergeLog] = field(default_factory=list)
+    attached: list[Identifier] = field(default_factory=list)  # identifiers new to the database
 
 
 class _UnionFind:
@@ -180,9 +181,16 @@ def _member_no_owners(member_nos: set[str]) -> tuple[dict[str, int], set[str]]:
 
 @transaction.atomic
 def members_resolve_batch(
-    *, records: Sequence[BatchRecord], source: str, at: datetime
+    *,
+    records: Sequence[BatchRecord],
+    source: str,
+    at: datetime,
+    actor=None,
 ) -> BatchResolution:
     """The member of every record, creating and merging members set-wise.
+
+    Identifiers' first and last seen widen to their records' `seen_at` (the source's time), for
+    new and known identifiers alike, so a single API record and a file row agree.
 
     An erased member's number no longer identifies anyone: such a record resolves on its other
     identifiers. Raises IntegrityError if another writer attached one of the batch's new
@@ -242,7 +250,7 @@ def members_resolve_batch(
                 if forest.find(node) == root
             ]
             merge_pairs.append(MergePair(survivor_id, other, tuple(keys)))
-    members_merge(pairs=merge_pairs, source=source)
+    merge_logs = members_merge(pairs=merge_pairs, source=source, actor=actor)
 
     created_ids = _members_create(
         records,
@@ -280,7 +288,11 @@ def members_resolve_batch(
         for index, record in enumerate(records)
     ]
     return BatchResolution(
-        member_ids=member_ids, members_created=len(created_ids), merges=len(merge_pairs)
+        member_ids=member_ids,
+        members_created=len(created_ids),
+        merges=len(merge_pairs),
+        merge_logs=merge_logs,
+        attached=[identifier for identifier in all_identifiers if identifier not in owners],
     )
 
 

@@ -35,7 +35,9 @@ REBUILD_CHUNK = 50_000
 RFM_WINDOW = timedelta(days=365)
 
 _ONLINE = ", ".join(f"'{c.value}'" for c in ONLINE_SALES_CHANNELS)
-_SALE = "o.amount_twd >= 0"  # a return is its own row with a negative amount
+# crm.models.sale_q and net_revenue in SQL: a sale is a placed order (the join) with a
+# non-negative amount (a return is its own row with a negative amount); spend sums placed rows.
+_SALE = "o.amount_twd >= 0"
 _BOUGHT_IN = ", ".join(
     f"COUNT(o.id) FILTER (WHERE {_SALE} AND o.channel = '{c.value}') > 0" for c in SALES_CHANNELS
 )

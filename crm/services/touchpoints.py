@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Touchpoint
-from crm.services.identity import Identifier, Resolution, member_resolve
+from crm.services.identity import Identifier, Resolution
+from crm.services.resolution import member_resolve
 from omnichannel.channels import Channel
 
 # The kinds the brand's systems send today; any other lower-case slug is accepted as well.

@@ -22,7 +22,9 @@ def pii_value(context, value, kind: str) -> str:
         return value if unmasked else pii.mask_email(value)
     if kind == "birthday" and isinstance(value, date):
         return value.strftime("%Y/%m/%d") if unmasked else pii.mask_birthday(value)
-    return str(value) if unmasked else pii.mask_text(str(value))
+    if unmasked:
+        return str(value)
+    return pii.mask_text(str(value)) if kind == "name" else pii.mask_token(str(value))
 
 
 @register.simple_tag(takes_context=True)

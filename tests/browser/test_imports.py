@@ -37,7 +37,7 @@ def test_upload_preview_confirm_and_download_the_report(browser_login, celery_wo
     with page.expect_download() as download:
         page.click("[data-testid=report-link]")
     report = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert report.startswith("line,column,value,severity,reason")
+    assert report.startswith("行,欄位,值,嚴重程度,原因")
     assert "收件者電話" in report
 
 

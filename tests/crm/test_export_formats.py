@@ -142,7 +142,7 @@ def test_member_list_export_is_in_the_askers_language_with_labels(login_as, evil
     assert job.language == "zh-hant" and not job.raw
     assert row[header.index("性別")] == "女性"  # the label, not "female"
     assert row[header.index("姓名")] == "'" + EVIL  # neutralised on this path too
-    assert row[header.index("累計消費（新台幣）")] == "0"  # a number, as is
+    assert row[header.index("累計消費（NT$）")] == "0"  # a number, as is
 
 
 def test_member_list_export_carries_english_into_the_worker(login_as, evil_member):

@@ -38,7 +38,7 @@ def test_upload_is_checked_then_imported_after_confirmation(celery_worker, bob):
 
     assert (done.rows, done.imported, done.failed, done.orders_written) == (3, 3, 0, 3)
     assert Order.objects.count() == 3
-    assert done.report.read().startswith(b"\xef\xbb\xbfline,column,value,severity,reason")
+    assert done.report.read().startswith("\ufeff行,欄位,值,嚴重程度,原因".encode())
 
 
 def test_confirming_twice_imports_once(celery_worker, bob):

@@ -108,10 +108,10 @@ def test_good_rows_land_and_bad_rows_are_reported_with_line_and_column():
     assert (result.rows, result.imported, result.failed, result.warnings) == (4, 2, 2, 1)
     assert set(Order.objects.values_list("external_no", flat=True)) == {"T-1", "T-4"}
     lines = report.getvalue().splitlines()
-    assert lines[0] == "line,column,value,severity,reason"
-    assert any(line.startswith("3,交易時間,") and ",error," in line for line in lines)
-    assert any(line.startswith("4,銷售金額,abc,error,") for line in lines)
-    assert any(line.startswith("5,會員手機,09******78,warning,") for line in lines)
+    assert lines[0] == "行,欄位,值,嚴重程度,原因"  # in zh-Hant, for Excel next to the file
+    assert any(line.startswith("3,交易時間,") and ",錯誤," in line for line in lines)
+    assert any(line.startswith("4,銷售金額,abc,錯誤,") for line in lines)
+    assert any(line.startswith("5,會員手機,09******78,警告,") for line in lines)
 
 
 def test_strict_lands_nothing_when_a_row_is_bad():

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Touchpoint
-from crm.services.identity import member_merge
+from crm.services import member_merge
 from crm.timeline import PAGE_SIZE, timeline_page
 from tests.factories import MemberFactory
 

@@ -10,13 +10,13 @@ from crm.services import member_merge_by_hand
 from crm.services.consent import consent_record
 from crm.services.orders import OrderIn, orders_upsert
 from crm.timeline import (
+    TIMELINE_SOURCES,
     Cursor,
     TimelineEntry,
     TimelineSource,
     register_timeline_source,
     timeline_page,
 )
-from crm.timeline import _sources as registered_sources
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +116,7 @@ def test_merges_show_on_both_sides():
 
 def test_a_registered_source_joins_the_timeline(monkeypatch):
     member = MemberFactory()
-    monkeypatch.setattr("crm.timeline._sources", dict(registered_sources))
+    monkeypatch.setattr(TIMELINE_SOURCES, "_items", dict(TIMELINE_SOURCES._items))
 
     def points(member_id, before, limit):
         entry = TimelineEntry(at=NOW, kind="points", id=1, title="+100 points")

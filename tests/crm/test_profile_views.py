@@ -7,7 +7,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from crm.models import Member, MemberNote, Touchpoint
-from crm.profile_cards import ProfileCard, register_profile_card
+from crm.profile_cards import PROFILE_CARDS, ProfileCard, register_profile_card
 from crm.services import member_forget, member_merge_by_hand
 from crm.services.consent import consent_record
 from crm.services.orders import OrderIn, orders_upsert
@@ -191,7 +191,7 @@ def test_timeline_page_query_count_is_pinned(login_as, django_assert_num_queries
 
 def test_registered_profile_cards_show_and_cards_with_nothing_to_show_do_not(login_as, monkeypatch):
     member = MemberFactory()
-    monkeypatch.setattr("crm.profile_cards._cards", {})
+    monkeypatch.setattr(PROFILE_CARDS, "_items", {})
     register_profile_card(
         ProfileCard("points", "components/messages.html", lambda m: {"points": 120})
     )

@@ -453,7 +453,9 @@ def test_a_rule_another_app_registers_gets_fitting_widgets(login_as, monkeypatch
         },
         compile=lambda operator, value, period, context: Q(pk__gt=0),
     )
-    monkeypatch.setitem(registry._rules, rule.key, rule)  # as loyalty's AppConfig.ready() would
+    # As loyalty's AppConfig.ready() would; undone after the test.
+    monkeypatch.setattr(registry.SEGMENT_RULES, "_items", dict(registry.SEGMENT_RULES._items))
+    registry.register_segment_rule(rule)
     client = login_as("bob")
     base = _post(nodes=["n_0"], **{"n_0-kind": "rule", "n_0-rule": rule.key, "n_0-shape": ""})
 

@@ -14,7 +14,7 @@ from crm.segments import (
     segment_definition_validate,
     segment_rule_catalogue,
 )
-from crm.segments.registry import _rules
+from crm.segments.registry import SEGMENT_RULES
 from tests.factories import MemberFactory
 
 
@@ -163,9 +163,9 @@ def points_rule():
         operators={"gte": Operator("at least", IntValue(0, 20))},
         compile=lambda operator, value, period, context: Q(member_no__regex=rf"^.{{{value},}}$"),
     )
-    register_segment_rule(rule)
-    yield rule
-    _rules.pop(rule.key)
+    with SEGMENT_RULES.scoped():
+        register_segment_rule(rule)
+        yield rule
 
 
 @pytest.mark.django_db

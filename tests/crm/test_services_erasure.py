@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from crm.hooks import MemberHook, register_member_hook
+from crm.hooks import MEMBER_HOOKS, MemberHook, register_member_hook
 from crm.models import Consent, ErasureLog, Identity, Member, MergeLog, Order, Tag
 from crm.services import (
     ErasureError,
@@ -77,19 +77,15 @@ def test_forget_takes_merged_tombstones_and_their_snapshots(mei, bob):
 
 def test_other_apps_erase_their_rows_through_the_hook(mei, bob):
     erased = []
-    register_member_hook(
-        MemberHook(
-            name="test-erase",
-            on_merge=lambda s, m: {},
-            on_unmerge=lambda s, m, snap: None,
-            on_erase=erased.append,
+    with MEMBER_HOOKS.scoped():
+        register_member_hook(
+            MemberHook(
+                name="test-erase",
+                on_merge=lambda pairs: {},
+                on_unmerge=lambda s, m, snap: None,
+                on_erase=erased.append,
+            )
         )
-    )
-    try:
         member_forget(member=mei, actor=bob, reason="PDPA request #44")
-    finally:
-        from crm import hooks
 
-        hooks._hooks.pop("test-erase")
-
-    assert erased == [mei.pk]
+    assert erased == [[mei.pk]]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm.hooks import MemberHook, register_member_hook
+from crm.hooks import MEMBER_HOOKS, MemberHook, register_member_hook
 from crm.models import Consent, Identity, Member, MergeLog, Order, Tag
 from crm.services import (
     Identifier,
@@ -14,7 +14,8 @@ from crm.services import (
     member_survivor,
     member_unmerge,
 )
-from tests.factories import OrderFactory
+from crm.services.merges import MergePair, members_merge
+from tests.factories import MemberFactory, OrderFactory
 
 PHONE = Identifier("phone", "+886912345678")
 EMAIL = Identifier("email", "mei@example.com")
@@ -189,24 +190,44 @@ def test_merging_a_member_into_itself_is_refused():
 
 def test_other_apps_move_their_rows_through_the_merge_hook():
     calls = []
-    register_member_hook(
-        MemberHook(
-            name="test-hook",
-            on_merge=lambda survivor, merged: calls.append(("merge", survivor, merged)) or {"n": 1},
-            on_unmerge=lambda survivor, merged, snap: calls.append(("unmerge", snap)),
+
+    def on_merge(pairs):
+        calls.append(("merge", list(pairs)))
+        return {merged: {"n": 1} for _, merged in pairs}
+
+    with MEMBER_HOOKS.scoped():
+        register_member_hook(
+            MemberHook(
+                name="test-hook",
+                on_merge=on_merge,
+                on_unmerge=lambda survivor, merged, snap: calls.append(("unmerge", snap)),
+            )
         )
-    )
-    try:
         older = member_resolve(identifiers=[PHONE], source="store").member
         newer = member_resolve(identifiers=[EMAIL], source="web").member
         member_resolve(identifiers=[PHONE, EMAIL], source="web")
         member_unmerge(merge_log=MergeLog.objects.get())
-    finally:
-        from crm import hooks
 
-        hooks._hooks.pop("test-hook")
+    assert calls == [("merge", [(older.pk, newer.pk)]), ("unmerge", {"n": 1})]
 
-    assert calls == [("merge", older.pk, newer.pk), ("unmerge", {"n": 1})]
+
+def test_a_batch_of_merges_calls_each_member_hook_once():
+    calls = []
+    survivors = [MemberFactory() for _ in range(3)]
+    merged = [MemberFactory() for _ in range(3)]
+    pairs = [MergePair(s.pk, m.pk, ("manual",)) for s, m in zip(survivors, merged, strict=True)]
+
+    with MEMBER_HOOKS.scoped():
+        register_member_hook(
+            MemberHook(
+                name="test-hook",
+                on_merge=lambda pairs: calls.append(list(pairs)) or {},
+                on_unmerge=lambda survivor, merged, snap: None,
+            )
+        )
+        members_merge(pairs=pairs, source="import:members")
+
+    assert calls == [[(p.survivor_id, p.merged_id) for p in pairs]]
 
 
 def test_an_erased_members_number_does_not_bring_it_back(alice):
@@ -226,3 +247,24 @@ def test_a_member_first_met_on_line_has_no_acquisition_channel():
     resolution = member_resolve(identifiers=[LINE], source="line")
 
     assert resolution.member.acquisition_channel == ""
+
+
+def test_a_single_record_resolves_through_the_batch_engine(monkeypatch):
+    from crm.services import resolution, resolution_batch
+
+    batches = []
+
+    def spy(**kwargs):
+        batches.append(len(kwargs["records"]))
+        return resolution_batch.members_resolve_batch(**kwargs)
+
+    monkeypatch.setattr(resolution, "members_resolve_batch", spy)
+    older = member_resolve(identifiers=[PHONE], source="store").member
+    member_resolve(identifiers=[EMAIL], source="web")
+
+    merged = member_resolve(identifiers=[PHONE, EMAIL], source="web")
+
+    assert batches == [1, 1, 1]
+    assert merged.member == older and not merged.created
+    assert [log.survivor_id for log in merged.merges] == [older.pk]
+    assert merged.attached == []

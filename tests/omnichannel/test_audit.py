@@ -9,10 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Member
-from crm.services import member_forget, member_merge_by_hand
+from crm.services import member_forget, member_merge_by_hand, member_unmerge
 from crm.services.api_keys import api_key_create, api_key_revoke
 from crm.services.consent import consent_record
-from crm.services.identity import member_unmerge
 from omnichannel.audit import AuditFilters, audit_events_page, audit_record
 from omnichannel.models import AuditEvent
 from tests.factories import IdentityFactory, MemberFactory

@@ -1,3 +1,5 @@
+import os
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -12,7 +14,8 @@ class Command(BaseCommand):
     help = "Create one demo login per role (local only) and print them with the URL."
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+        port = os.environ.get("PORT") or "8000"
+        parser.add_argument("--url", default=f"http://127.0.0.1:{port}/")
 
     def handle(self, *args, url: str, **options):
         if settings.PRODUCTION:

@@ -31,11 +31,14 @@ def audit_record(
     object_type: str = "",
     object_id: object = "",
     summary: str = "",
+    summary_params: dict | None = None,
     with_personal_data: bool = False,
 ) -> AuditEvent:
     """Write one audit event. Call it inside the action's transaction.
 
-    `summary` must hold no personal data: record numbers, counts, channels, formats.
+    `summary` is an English msgid marked with gettext_noop, with `%(name)s` placeholders filled
+    from `summary_params` when the event is shown, in the reader's language. Neither may hold
+    personal data: record numbers, counts, channels, formats.
     """
     actor = actor if actor is not None and getattr(actor, "pk", None) else None
     return AuditEvent.objects.create(
@@ -44,6 +47,7 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id)[:50],
         summary=summary[:SUMMARY_MAX],
+        summary_params=summary_params or {},
         with_personal_data=with_personal_data,
         ip=_client_ip.get(),
     )

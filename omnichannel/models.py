@@ -1,9 +1,13 @@
 """Models every app shares: the audit trail of sensitive actions."""
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from omnichannel.channels import Channel
 
 
 class AuditEvent(models.Model):
@@ -35,7 +39,10 @@ class AuditEvent(models.Model):
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)
     object_type = models.CharField(_("object type"), max_length=50, blank=True)
     object_id = models.CharField(_("object ID"), max_length=50, blank=True)
+    # An English msgid with %(name)s placeholders (marked with gettext_noop where it is written)
+    # and its values: translated when shown, so each reader sees it in their own language.
     summary = models.CharField(_("summary"), max_length=300, blank=True)
+    summary_params = models.JSONField(_("summary values"), default=dict, blank=True)
     with_personal_data = models.BooleanField(_("with personal data"), default=False)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
 
@@ -54,3 +61,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+
+    @property
+    def summary_text(self) -> str:
+        """The summary in the active language. A summary whose values do not fit its text (an
+        event written by an older release) is shown as stored rather than breaking the page."""
+        params = {key: _summary_value(key, value) for key, value in self.summary_params.items()}
+        try:
+            return gettext(self.summary) % params if params else gettext(self.summary)
+        except (KeyError, ValueError, TypeError):
+            return self.summary
+
+
+def _summary_value(key: str, value):
+    """Vocabulary values read as labels: a channel code as its name, a model as its plural."""
+    if key == "channel" and value in Channel.values:
+        return Channel(value).label
+    if key == "model" and isinstance(value, str) and "." in value:
+        try:
+            return apps.get_model(value)._meta.verbose_name_plural
+        except (LookupError, ValueError):
+            return value
+    return value

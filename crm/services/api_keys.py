@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.models import ApiKey, IdempotencyRecord
 from omnichannel.audit import audit_record
@@ -28,6 +29,8 @@ from omnichannel.ratelimit import rate_limit_hit
 
 KEY_BYTES = 32  # token_urlsafe(32): 43 characters
 PREFIX_LENGTH = 8
+AUDIT_KEY_CREATED = gettext_noop("Key %(prefix)s… “%(name)s” for %(channel)s")
+AUDIT_KEY_REVOKED = gettext_noop("Key %(prefix)s… “%(name)s”")
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # last_used_at is written at most once a minute per key, not on every call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -90,7 +93,8 @@ def api_key_create(*, name: str, channel: str, actor) -> tuple[ApiKey, str]:
                 actor=actor,
                 object_type="crm.apikey",
                 object_id=api_key.pk,
-                summary=f"Key {api_key.prefix}… “{name}” for {channel}",
+                summary=AUDIT_KEY_CREATED,
+                summary_params={"prefix": api_key.prefix, "name": name, "channel": channel},
             )
     except IntegrityError:
         raise ApiKeyError(ERROR_NAME_TAKEN) from None
@@ -110,7 +114,8 @@ def api_key_revoke(*, api_key: ApiKey, actor) -> ApiKey:
                 actor=actor,
                 object_type="crm.apikey",
                 object_id=api_key.pk,
-                summary=f"Key {api_key.prefix}… “{api_key.name}”",
+                summary=AUDIT_KEY_REVOKED,
+                summary_params={"prefix": api_key.prefix, "name": api_key.name},
             )
     api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return api_key

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.models import Consent, Member
 from omnichannel.audit import audit_record
@@ -13,6 +14,9 @@ from omnichannel.channels import MessagingChannel
 from omnichannel.models import AuditEvent
 
 LOOKUP_CHUNK = 2_000
+AUDIT_CONSENT_BATCH = gettext_noop("%(count)s consent decision(s) from %(source)s")
+AUDIT_OPTED_IN = gettext_noop("%(member_no)s opted in on %(channel)s (source %(source)s)")
+AUDIT_OPTED_OUT = gettext_noop("%(member_no)s opted out on %(channel)s (source %(source)s)")
 
 
 def consent_states(*, member_ids: Sequence[int]) -> dict[tuple[int, str], str]:
@@ -53,7 +57,8 @@ def consents_record_batch(
         audit_record(
             action=AuditEvent.Action.CONSENT,
             object_type="crm.consent",
-            summary=f"{len(rows)} consent decision(s) from {source or '—'}",
+            summary=AUDIT_CONSENT_BATCH,
+            summary_params={"count": len(rows), "source": source or "—"},
         )
     return len(rows)
 
@@ -97,6 +102,7 @@ def consent_record(
             actor=actor,
             object_type="crm.member",
             object_id=member.member_no,
-            summary=f"{member.member_no}: {consent.state} on {channel} (source {source})",
+            summary=AUDIT_OPTED_IN if opted_in else AUDIT_OPTED_OUT,
+            summary_params={"member_no": member.member_no, "channel": channel, "source": source},
         )
     return consent

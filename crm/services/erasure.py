@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.hooks import member_hooks
 from crm.models import (
@@ -28,10 +30,11 @@ from crm.services.stats import member_stats_forget
 from omnichannel.audit import audit_record
 from omnichannel.models import AuditEvent
 
-ERROR_NOT_ALLOWED = "You may not erase members' personal data."
-ERROR_REASON_REQUIRED = "Say why this member is erased (e.g. the request's reference)."
-ERROR_NOT_ACTIVE = "Only an active member can be erased; a merged member goes with its survivor."
+ERROR_NOT_ALLOWED = _("You may not erase members' personal data.")
+ERROR_REASON_REQUIRED = _("Say why this member is erased (e.g. the request's reference).")
+ERROR_NOT_ACTIVE = _("Only an active member can be erased; a merged member goes with its survivor.")
 MAX_MERGE_DEPTH = 50
+AUDIT_ERASED = gettext_noop("Erased %(member_no)s and %(merged)s merged member(s)")
 
 
 class ErasureError(ValueError):
@@ -79,7 +82,8 @@ def member_forget(*, member: Member, actor, reason: str) -> ErasureLog:
         actor=actor,
         object_type="crm.member",
         object_id=member.member_no,
-        summary=f"Erased {member.member_no} and {counts['merged_members']} merged member(s)",
+        summary=AUDIT_ERASED,
+        summary_params={"member_no": member.member_no, "merged": counts["merged_members"]},
     )
     return log
 
@@ -93,7 +97,7 @@ def _orders_anonymise(member_ids: list[int]) -> int:
 def _with_merged_members(member_id: int) -> list[int]:
     """The member and every tombstone merged into it, at any depth (one query per level)."""
     found, level = [member_id], [member_id]
-    for _ in range(MAX_MERGE_DEPTH):
+    for _level in range(MAX_MERGE_DEPTH):
         level = list(Member.objects.filter(merged_into_id__in=level).values_list("pk", flat=True))
         if not level:
             return found

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from crm.jobs import EXPORT_RUN
 from crm.models import ExportJob
@@ -41,6 +42,10 @@ EXPORT_INLINE_MAX_ROWS = 10_000
 PROGRESS_EVERY_ROWS = 10_000
 FORMATS = ("csv", "xlsx")
 ERROR_UNKNOWN_FORMAT = _("Unknown export format %(format)s; the formats are csv and xlsx.")
+AUDIT_EXPORT_MASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, masked")
+AUDIT_EXPORT_UNMASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, with personal data")
+AUDIT_EXPORT_QUEUED_MASKED = gettext_noop("%(model)s as %(format)s, masked")
+AUDIT_EXPORT_QUEUED_UNMASKED = gettext_noop("%(model)s as %(format)s, with personal data")
 # --- Jobs -------------------------------------------------------------------------------------
 
 
@@ -48,14 +53,17 @@ def export_audit_record(
     *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
 ) -> None:
     """The audit event of an export (queued, or streamed at once by the admin)."""
-    count = f"{rows} rows" if rows is not None else "rows"
+    if rows is None:
+        summary = AUDIT_EXPORT_QUEUED_UNMASKED if unmask else AUDIT_EXPORT_QUEUED_MASKED
+    else:
+        summary = AUDIT_EXPORT_UNMASKED if unmask else AUDIT_EXPORT_MASKED
     audit_record(
         action=AuditEvent.Action.EXPORT,
         actor=actor,
         object_type=model_label,
         object_id=object_id,
-        summary=f"{model_label}: {count} as {file_format.upper()}"
-        + (" with personal data" if unmask else ", masked"),
+        summary=summary,
+        summary_params={"model": model_label, "rows": rows, "format": file_format.upper()},
         with_personal_data=unmask,
     )
 

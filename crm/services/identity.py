@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from crm.identifiers import (  # noqa: F401  (re-exported: crm.services.identity callers)
     NORMALIZERS,
@@ -34,11 +35,11 @@ MEMBER_NO_SEQUENCE = "member_no"
 MEMBER_NO_PG_SEQUENCE = "crm_member_no_seq"  # crm/migrations/0013
 MEMBER_NO_PREFIX = "OC"
 
-ERROR_MERGE_SELF = "A member cannot be merged with itself."
-ERROR_MERGE_INACTIVE = "Only active members can be merged."
-ERROR_ALREADY_UNDONE = "This merge has already been undone."
-ERROR_REASON_REQUIRED = "Say why these members are the same person."
-ERROR_ERASED = "This merge cannot be undone: the member's personal data was erased."
+ERROR_MERGE_SELF = _("A member cannot be merged with itself.")
+ERROR_MERGE_INACTIVE = _("Only active members can be merged.")
+ERROR_ALREADY_UNDONE = _("This merge has already been undone.")
+ERROR_REASON_REQUIRED = _("Say why these members are the same person.")
+ERROR_ERASED = _("This merge cannot be undone: the member's personal data was erased.")
 
 
 class MergeError(ValueError):
@@ -77,7 +78,7 @@ class Resolution:
 def member_survivor(*, member_no: str) -> Member | None:
     """The active member a member number leads to, following merges; None if unknown."""
     member = Member.objects.filter(member_no=member_no).first()
-    for _ in range(MAX_MERGE_CHAIN):
+    for _step in range(MAX_MERGE_CHAIN):
         if member is None or member.merged_into_id is None:
             return member
         member = Member.objects.get(pk=member.merged_into_id)

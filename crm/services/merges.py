@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from crm.bulk import column_remap
 from crm.hooks import member_hooks
@@ -40,6 +41,10 @@ from crm.services.order_feed import order_changes_record, order_changes_record_m
 from crm.services.stats import member_stats_forget, member_stats_refresh
 from omnichannel.audit import audit_record
 from omnichannel.models import AuditEvent
+
+AUDIT_MERGED = gettext_noop("%(count)s merge(s): %(shown)s")
+AUDIT_MERGED_FROM = gettext_noop("%(count)s merge(s) from %(source)s: %(shown)s")
+AUDIT_UNMERGED = gettext_noop("%(merged)s split again from %(survivor)s")
 
 
 @dataclass(frozen=True)
@@ -201,13 +206,15 @@ def members_merge(
     shown = ", ".join(
         f"{members[p.merged_id].member_no} → {members[p.survivor_id].member_no}" for p in pairs[:3]
     )
-    more = f" (+{len(pairs) - 3})" if len(pairs) > 3 else ""
+    if len(pairs) > 3:
+        shown += f" (+{len(pairs) - 3})"
     audit_record(
         action=AuditEvent.Action.MERGE,
         actor=actor,
         object_type="crm.mergelog",
         object_id=logs[0].pk if logs and logs[0].pk else "",
-        summary=f"{len(pairs)} merge(s){' from ' + source if source else ''}: {shown}{more}",
+        summary=AUDIT_MERGED_FROM if source else AUDIT_MERGED,
+        summary_params={"count": len(pairs), "source": source, "shown": shown},
     )
     return logs
 
@@ -320,6 +327,7 @@ def member_unmerge(*, merge_log: MergeLog, actor=None) -> Member:
         actor=actor,
         object_type="crm.mergelog",
         object_id=merge_log.pk,
-        summary=f"{merged.member_no} split again from {survivor.member_no}",
+        summary=AUDIT_UNMERGED,
+        summary_params={"merged": merged.member_no, "survivor": survivor.member_no},
     )
     return merged

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.models import Member
 from crm.services import member_forget, member_merge_by_hand, member_unmerge
@@ -39,11 +39,12 @@ def test_a_merge_and_its_undo_are_recorded_without_personal_data(bob):
 
     merge, undo = _only(Action.MERGE), _only(Action.UNMERGE)
     assert (merge.actor, undo.actor) == (bob, bob)
-    assert second.member_no in merge.summary and first.member_no in merge.summary
+    assert second.member_no in merge.summary_text and first.member_no in merge.summary_text
     for event in (merge, undo):
-        assert "王" not in event.summary and "912" not in event.summary.replace(
-            first.member_no, ""
-        ).replace(second.member_no, "")
+        stored = f"{event.summary} {event.summary_params}"
+        assert "王" not in stored and "912" not in stored.replace(first.member_no, "").replace(
+            second.member_no, ""
+        )
         assert not event.with_personal_data
 
 
@@ -54,7 +55,8 @@ def test_an_erasure_is_recorded(bob):
 
     event = _only(Action.ERASE)
     assert (event.actor, event.object_id) == (bob, member.member_no)
-    assert "request" not in event.summary  # the free-text reason stays in the ErasureLog
+    # The free-text reason stays in the ErasureLog.
+    assert "request" not in f"{event.summary} {event.summary_params} {event.summary_text}"
 
 
 def test_a_consent_change_by_hand_is_recorded_with_the_client_address(login_as, bob):
@@ -69,7 +71,10 @@ def test_a_consent_change_by_hand_is_recorded_with_the_client_address(login_as, 
     event = _only(Action.CONSENT)
     assert event.actor.username == "bob"
     assert event.ip == "203.0.113.7"
-    assert member.member_no in event.summary and "sms" in event.summary
+    with translation.override("en"):
+        assert event.summary_text == f"{member.member_no} opted in on SMS (source manual)"
+    with translation.override("zh-hant"):
+        assert event.summary_text == f"{member.member_no} 同意接收簡訊（來源 manual）"
 
 
 def test_api_keys_created_and_revoked_are_recorded(alice):
@@ -80,7 +85,8 @@ def test_api_keys_created_and_revoked_are_recorded(alice):
 
     assert _only(Action.API_KEY_CREATE).actor == alice
     assert _only(Action.API_KEY_REVOKE).object_id == str(api_key.pk)
-    assert key not in _only(Action.API_KEY_CREATE).summary
+    created = _only(Action.API_KEY_CREATE)
+    assert key not in f"{created.summary} {created.summary_params} {created.summary_text}"
 
 
 @pytest.mark.parametrize(("persona", "unmasked"), [("bob", True), ("carol", False)])
@@ -92,7 +98,7 @@ def test_a_member_export_is_recorded_with_or_without_personal_data(login_as, per
     event = _only(Action.EXPORT)
     assert event.actor.username == persona
     assert event.with_personal_data is unmasked
-    assert "CSV" in event.summary
+    assert "CSV" in event.summary_text
 
 
 def test_an_admin_export_streamed_at_once_is_recorded(login_as):
@@ -141,6 +147,27 @@ def test_the_page_lists_filters_and_is_in_chinese(login_as, alice, bob):
     assert "稽核紀錄" in all_rows and "含個人資料" in all_rows
     assert merges.count('data-testid="audit-row"') == 1 and 'data-action="merge"' in merges
     assert by_alice.count('data-testid="audit-row"') == 1 and 'data-action="export"' in by_alice
+
+
+def test_summaries_are_shown_in_the_readers_language(login_as, alice):
+    audit_record(
+        action=Action.EXPORT,
+        actor=alice,
+        summary="%(model)s: %(rows)s rows as %(format)s, masked",
+        summary_params={"model": "crm.member", "rows": 12, "format": "CSV"},
+    )
+
+    html = login_as("alice").get("/audit/").content.decode()
+
+    assert "會員：12 列，CSV，已遮蔽" in html
+
+
+def test_a_summary_whose_values_do_not_fit_is_shown_as_stored(alice):
+    event = audit_record(
+        action=Action.MERGE, actor=alice, summary="%(gone)s merged", summary_params={"x": 1}
+    )
+
+    assert event.summary_text == "%(gone)s merged"
 
 
 def test_the_page_filters_by_date(login_as, alice):

@@ -35,6 +35,7 @@ from crm.selectors import (
 )
 from crm.services.exports import ExportError, export_job_create
 from crm.services.tags import members_tag_add, members_tag_remove
+from omnichannel.htmx import htmx_partial, wants_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.permissions import permission_required
 
@@ -116,11 +117,10 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
             messages.warning(request, ERROR_BROKEN_PAGE_LINK)
             after = ""
             page = member_list_page(filters=filters, sort_key=form.sort_key, with_count=True)
-    template = "crm/member_list.html"
-    # A history restore asks for the whole page again, so it gets the whole page.
-    if request.htmx and not request.htmx.history_restore_request:
-        # "Load more" appends rows; a search, a filter or a new order swaps the results.
-        template += "#member-rows" if after else "#member-results"
+    # "Load more" appends rows; a search, a filter or a new order swaps the results.
+    template = htmx_partial(
+        request, "crm/member_list.html", "member-rows" if after else "member-results"
+    )
     filter_query = _filter_query(request.GET)
     context = {
         "count": page.count,
@@ -136,7 +136,7 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
         "can_sort_by_name": may_search_personal_data(request.user),
     }
     context["bulk_form"] = BulkTagForm(tags=tags) if context["can_bulk_tag"] else None
-    if not request.htmx or request.htmx.history_restore_request:
+    if not wants_partial(request):
         context["exports"] = _recent_exports(request.user) if context["can_export"] else []
     return render(request, template, context, status=status)
 
@@ -238,9 +238,8 @@ def member_bulk_tag(request: HtmxHttpRequest) -> HttpResponse:
             "filter_query": filter_query,
             "list_url": _list_url(filter_query),
         }
-        template = "crm/member_bulk_confirm.html"
-        if request.htmx:
-            template += "#bulk-confirm"
+        # A POST is never a history restore: htmx gets the confirmation's partial.
+        template = htmx_partial(request, "crm/member_bulk_confirm.html", "bulk-confirm")
         return render(request, template, context)
     if adding:
         changed = members_tag_add(members=members, tag=tag, actor=request.user)

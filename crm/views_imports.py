@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm.forms import ImportUploadForm
 from crm.models import ImportJob
 from crm.services.import_jobs import ImportJobError, import_job_confirm, import_job_create
+from omnichannel.htmx import htmx_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.permissions import permission_required
 
@@ -35,9 +36,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("crm.import_data", raise_exception=True)
 def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
-    template = "crm/import_detail.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#job-status"
+    template = htmx_partial(request, "crm/import_detail.html", "job-status")
     return render(request, template, {"job": job})
 
 

@@ -12,7 +12,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from crm.forms_profile import ConsentForm, ContactForm, ForgetForm, MergeForm, NoteForm, TagForm
 from crm.models import Member, MergeLog
@@ -41,17 +40,11 @@ from crm.services.profiles import (
     primary_identities,
 )
 from crm.timeline import Cursor, timeline_page
+from omnichannel.htmx import htmx_partial, redirect_htmx, wants_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.permissions import permission_required
 
 TEMPLATE = "crm/member_detail.html"
-
-
-def _partial(request: HtmxHttpRequest, name: str) -> str:
-    """The page, or only its partial `name` for an htmx request (a history restore gets all)."""
-    if request.htmx and not request.htmx.history_restore_request:
-        return f"{TEMPLATE}#{name}"
-    return TEMPLATE
 
 
 def _active_member(member_no: str) -> Member:
@@ -67,8 +60,7 @@ def _profile_url(member: Member) -> str:
 
 
 def _done(request: HtmxHttpRequest, member: Member) -> HttpResponse:
-    url = _profile_url(member)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return redirect_htmx(request, _profile_url(member))
 
 
 def _profile_context(request: HtmxHttpRequest, member: Member, **forms) -> dict:
@@ -97,7 +89,7 @@ def member_detail(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
     if member.status == Member.Status.ERASED:
         return render(request, "crm/member_erased.html", {"member": member})
     before = Cursor.decode(request.GET.get("before", ""))
-    if before is not None and request.htmx and not request.htmx.history_restore_request:
+    if before is not None and wants_partial(request):
         # Infinite scroll: the next page of the timeline only.
         context = {"member": member, "timeline": timeline_page(member_id=member.pk, before=before)}
         return render(request, f"{TEMPLATE}#timeline-page", context)
@@ -171,9 +163,7 @@ def member_edit(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
                 else:
                     messages.success(request, _("Contact data saved."))
                 return _done(request, saved)
-    template = "crm/member_edit.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#contact-form"
+    template = htmx_partial(request, "crm/member_edit.html", "contact-form")
     return render(request, template, {"member": member, "form": form, "offer": offer})
 
 
@@ -202,7 +192,7 @@ def member_consent_record(request: HtmxHttpRequest, member_no: str) -> HttpRespo
                 return redirect(_profile_url(member))
             form = None
     context = _profile_context(request, member, consent_form=form)
-    return render(request, _partial(request, "consents"), context)
+    return render(request, htmx_partial(request, TEMPLATE, "consents"), context)
 
 
 @require_POST
@@ -221,7 +211,7 @@ def member_note_add_view(request: HtmxHttpRequest, member_no: str) -> HttpRespon
                 return redirect(_profile_url(member))
             form = None
     context = _profile_context(request, member, note_form=form)
-    return render(request, _partial(request, "timeline"), context)
+    return render(request, htmx_partial(request, TEMPLATE, "timeline"), context)
 
 
 @require_POST
@@ -239,7 +229,7 @@ def member_tag_add_view(request: HtmxHttpRequest, member_no: str) -> HttpRespons
                 return redirect(_profile_url(member))
             form = None
     context = _profile_context(request, member, tag_form=form)
-    return render(request, _partial(request, "tags"), context)
+    return render(request, htmx_partial(request, TEMPLATE, "tags"), context)
 
 
 @require_POST
@@ -249,7 +239,9 @@ def member_tag_remove_view(request: HtmxHttpRequest, member_no: str, tag_id: int
     member_tag_remove(member=member, tag_id=tag_id)
     if not request.htmx:
         return redirect(_profile_url(member))
-    return render(request, _partial(request, "tags"), _profile_context(request, member))
+    return render(
+        request, htmx_partial(request, TEMPLATE, "tags"), _profile_context(request, member)
+    )
 
 
 # --- Merges and erasure -------------------------------------------------------------------
@@ -288,10 +280,9 @@ def member_merge(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
         query = query or form.data.get("other", "")
     candidates = member_merge_candidates(term=query, exclude=member)
     context = {"member": member, "form": form, "query": query, "candidates": candidates}
-    template = "crm/member_merge.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#merge-candidates"
-    return render(request, template, context)
+    return render(
+        request, htmx_partial(request, "crm/member_merge.html", "merge-candidates"), context
+    )
 
 
 @require_POST

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
 
 from crm.forms_segments import (
     ACTION_SAVE,
@@ -42,6 +41,7 @@ from crm.services.segments import (
     segment_delete,
     segment_update,
 )
+from omnichannel.htmx import htmx_partial, redirect_htmx, wants_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.permissions import permission_required
 
@@ -59,10 +59,6 @@ DELETED = gettext_lazy("Segment “%(name)s” deleted.")
 REFRESHED = gettext_lazy("“%(name)s” counted again: %(count)s members.")
 NOT_COUNTABLE = gettext_lazy("“%(name)s” could not be counted: its rules no longer check out.")
 FIX_RULES = gettext_lazy("Fix the rules marked in red, then save again.")
-
-
-def _is_partial(request: HtmxHttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _number(value: int) -> str:
@@ -94,7 +90,7 @@ def segment_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
     count = segment_count_refresh(segment_id=segment.pk)
     segment.refresh_from_db(fields=["member_count", "counted_at"])
-    if _is_partial(request):
+    if wants_partial(request):
         context = {
             "segment": segment,
             "can_change": True,
@@ -157,7 +153,7 @@ def _builder_post(request: HtmxHttpRequest, segment: Segment | None) -> HttpResp
     definition = definition_from_post(request.POST)
     action = request.POST.get("action", "")
     form = SegmentSaveForm(request.POST)
-    template = f"{BUILDER_TEMPLATE}#builder-response" if _is_partial(request) else BUILDER_TEMPLATE
+    template = htmx_partial(request, BUILDER_TEMPLATE, "builder-response")
     if action != ACTION_SAVE:
         if action:
             definition = builder_apply(definition, action)
@@ -195,8 +191,7 @@ def _builder_post(request: HtmxHttpRequest, segment: Segment | None) -> HttpResp
         else:
             count = _number(segment.member_count or 0)
             messages.success(request, SAVED % {"name": segment.name, "count": count})
-            url = reverse("segments:detail", args=[segment.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return redirect_htmx(request, reverse("segments:detail", args=[segment.pk]))
     if rule_errors:
         messages.error(request, FIX_RULES)
     return _builder(

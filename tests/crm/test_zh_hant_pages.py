@@ -5,7 +5,7 @@ from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 
-from crm.imports import presets, readers
+from crm.imports import messages, readers
 from crm.models import ImportJob, Order, Touchpoint
 from tests.factories import MemberFactory
 
@@ -60,7 +60,7 @@ def test_the_admin_shows_channels_and_third_party_apps_in_chinese(login_as):
     assert "排程工作" in index and "Periodic Tasks" not in index
 
 
-@pytest.mark.parametrize("module", [presets, readers])
+@pytest.mark.parametrize("module", [messages, readers])
 def test_every_row_reason_and_file_error_of_the_import_reads_in_chinese(module):
     reasons = {
         name: value

@@ -23,8 +23,8 @@ AUDIT_PAGE_SIZE = 50
 SUMMARY_MAX = AuditEvent._meta.get_field("summary").max_length
 AUDIT_EXPORT_MASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, masked")
 AUDIT_EXPORT_UNMASKED = gettext_noop("%(model)s: %(rows)s rows as %(format)s, with personal data")
-AUDIT_EXPORT_QUEUED_MASKED = gettext_noop("%(model)s as %(format)s, masked")
-AUDIT_EXPORT_QUEUED_UNMASKED = gettext_noop("%(model)s as %(format)s, with personal data")
+AUDIT_EXPORT_UNCOUNTED_MASKED = gettext_noop("%(model)s as %(format)s, masked")
+AUDIT_EXPORT_UNCOUNTED_UNMASKED = gettext_noop("%(model)s as %(format)s, with personal data")
 
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
 
@@ -61,9 +61,10 @@ def audit_record(
 def export_audit_record(
     *, actor, model_label: str, file_format: str, unmask: bool, rows: int | None, object_id=""
 ) -> None:
-    """The audit event of an export (queued, or streamed at once by the admin)."""
+    """The audit event of an export (queued, or streamed at once by the admin); `rows` is None
+    when the export is written without counting its rows first."""
     if rows is None:
-        summary = AUDIT_EXPORT_QUEUED_UNMASKED if unmask else AUDIT_EXPORT_QUEUED_MASKED
+        summary = AUDIT_EXPORT_UNCOUNTED_UNMASKED if unmask else AUDIT_EXPORT_UNCOUNTED_MASKED
     else:
         summary = AUDIT_EXPORT_UNMASKED if unmask else AUDIT_EXPORT_MASKED
     audit_record(

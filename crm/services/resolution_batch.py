@@ -14,10 +14,9 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from crm.bulk import case_by_pk, chunked, ids_reserve, models_write, uses_copy
+from crm.bulk import chunked, ids_reserve, models_write, uses_copy
 from crm.models import Identity, Member, MergeLog
 from crm.services.identity import (
     PROFILE_FIELDS,
@@ -30,6 +29,7 @@ from crm.services.identity import (
 from crm.services.merges import MergePair, members_merge
 
 LOOKUP_CHUNK = 2_000
+SQLITE_SPAN_CHUNK = 300  # 900 parameters, under SQLite's oldest limit of 999
 NULLABLE_FIELDS = ("birthday", "home_store_id")
 
 
@@ -154,16 +154,21 @@ def _seen_extend(owners: dict[Identifier, _Known], seen: dict) -> None:
                 ],
             )
         return
-    for chunk in chunked(spans, LOOKUP_CHUNK // 4):
-        firsts = case_by_pk({pk: first for pk, first, _ in chunk})
-        lasts = case_by_pk({pk: last for pk, _, last in chunk})
-        Identity.objects.filter(
-            Q(first_seen_at__gt=firsts) | Q(last_seen_at__lt=lasts),
-            pk__in=[pk for pk, _, _ in chunk],
-        ).update(
-            first_seen_at=Least("first_seen_at", firsts),
-            last_seen_at=Greatest("last_seen_at", lasts),
-        )
+    # SQLite (3.33+ has UPDATE … FROM): the same statement over a VALUES list per chunk; times
+    # as Django stores them there (UTC text of one shape, so text order is time order).
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for chunk in chunked(spans, SQLITE_SPAN_CHUNK):
+            cursor.execute(
+                "UPDATE crm_identity AS i SET "  # noqa: S608 (only placeholders are joined)
+                "first_seen_at = MIN(i.first_seen_at, b.first), "
+                "last_seen_at = MAX(i.last_seen_at, b.last) "
+                "FROM (SELECT column1 AS id, column2 AS first, column3 AS last FROM (VALUES "
+                + ",".join(["(%s, %s, %s)"] * len(chunk))
+                + ")) AS b WHERE i.id = b.id "
+                "AND (b.first < i.first_seen_at OR b.last > i.last_seen_at)",
+                [value for pk, first, last in chunk for value in (pk, adapt(first), adapt(last))],
+            )
 
 
 def _member_no_owners(member_nos: set[str]) -> tuple[dict[str, int], set[str]]:

@@ -34,6 +34,12 @@ from omnichannel.counting import RowCount, rows_count
 
 MEMBER_PAGE_SIZE = 50
 
+# The member list counts exactly up to here, then shows PostgreSQL's estimate ("約 4.9 萬"). A
+# marketer reads a small audience exactly; past a thousand "about" is what they need, and the
+# bounded count of a filter that matches a quarter of the members read 10,001 of them (137 ms
+# at 200,000 members) where 1,001 cost 14 ms.
+MEMBER_COUNT_EXACT_LIMIT = 1_000
+
 
 @dataclass(frozen=True)
 class MemberOverview:
@@ -442,7 +448,7 @@ def member_list_page(
             next_cursor = MemberCursor(pk=last.pk, blank=True).encode(sort)
         else:
             next_cursor = MemberCursor(pk=last.pk, value=last.sort_value).encode(sort)
-    count = rows_count(base) if with_count else None
+    count = rows_count(base, exact_limit=MEMBER_COUNT_EXACT_LIMIT) if with_count else None
     return MemberListPage(members=rows[:size], next_cursor=next_cursor, sort=sort, count=count)
 
 

@@ -47,14 +47,14 @@ def test_a_small_count_is_counted_with_a_bounded_query(members):
         member_list_page(filters=MemberListFilters(), with_count=True)
 
     (count_sql,) = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
-    assert "LIMIT 10001" in count_sql  # never a COUNT(*) over the whole table
+    assert "LIMIT 1001" in count_sql  # never a COUNT(*) over the whole table
 
 
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the count estimate reads PostgreSQL's planner"
 )
 def test_past_the_exact_limit_the_count_is_the_planners_estimate(members, monkeypatch):
-    monkeypatch.setattr("omnichannel.counting.EXACT_COUNT_LIMIT", 3)
+    monkeypatch.setattr("crm.selectors.MEMBER_COUNT_EXACT_LIMIT", 3)
 
     with CaptureQueriesContext(connection) as queries:
         page = member_list_page(filters=MemberListFilters(q="陳"), with_count=True)

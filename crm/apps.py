@@ -30,3 +30,12 @@ class CrmConfig(AppConfig):
         )
         register_crm_timeline_sources()
         register_crm_leased_steps()
+        _register_audit_summary_values()
+
+
+def _register_audit_summary_values() -> None:
+    """Source codes in the audit trail's summaries read as labels ("匯入：會員名單")."""
+    from crm.labels import source_label
+    from omnichannel.models import AUDIT_SUMMARY_VALUES, AuditSummaryValue
+
+    AUDIT_SUMMARY_VALUES.register(AuditSummaryValue(param="source", label=source_label))

@@ -1,5 +1,8 @@
 """Models every app shares: the audit trail of sensitive actions."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.apps import apps
 from django.conf import settings
 from django.db import models
@@ -8,6 +11,21 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import Channel
+from omnichannel.registry import Registry
+
+
+@dataclass(frozen=True)
+class AuditSummaryValue:
+    """How an app's code in audit summaries reads (crm: `source` codes such as
+    `import:members`), so the shared trail shows labels without importing the app."""
+
+    param: str
+    label: Callable[[str], str]
+
+
+AUDIT_SUMMARY_VALUES: Registry[AuditSummaryValue] = Registry(
+    "audit summary value", key=lambda value: value.param
+)
 
 
 class AuditEvent(models.Model):
@@ -77,6 +95,9 @@ def _summary_value(key: str, value):
     """Vocabulary values read as labels: a channel code as its name, a model as its plural."""
     if key == "channel" and value in Channel.values:
         return Channel(value).label
+    registered = AUDIT_SUMMARY_VALUES.get(key)
+    if registered is not None and isinstance(value, str):
+        return registered.label(value)
     if key == "model" and isinstance(value, str) and "." in value:
         try:
             return apps.get_model(value)._meta.verbose_name_plural

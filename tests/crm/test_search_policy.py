@@ -140,3 +140,20 @@ def test_searches_are_rate_limited_per_person(login_as, member, settings):
     assert "搜尋次數過多" in limited.content.decode()
     assert member.member_no not in _rows(limited.content.decode())
     assert other.get(LIST, {"q": "M7654321"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("persona", "offered"),
+    [
+        ("bob", "Search members by phone, email, LINE ID, card…"),
+        ("carol", "Search members by member number"),
+    ],
+)
+def test_the_search_boxes_offer_what_the_role_may_search(login_as, persona, offered):
+    with translation.override("en"):
+        html = login_as(persona).get("/members/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert f'placeholder="{offered}"' in html
+    if persona == "carol":
+        assert "Your role searches by member number only" in html
+        assert "Phone, email, LINE ID, card, carrier" not in html

@@ -72,9 +72,9 @@ def test_a_consent_change_by_hand_is_recorded_with_the_client_address(login_as, 
     assert event.actor.username == "bob"
     assert event.ip == "203.0.113.7"
     with translation.override("en"):
-        assert event.summary_text == f"{member.member_no} opted in on SMS (source manual)"
+        assert event.summary_text == f"{member.member_no} opted in on SMS (source By hand)"
     with translation.override("zh-hant"):
-        assert event.summary_text == f"{member.member_no} 同意接收簡訊（來源 manual）"
+        assert event.summary_text == f"{member.member_no} 同意接收簡訊（來源 手動）"
 
 
 def test_api_keys_created_and_revoked_are_recorded(alice):
@@ -209,3 +209,16 @@ def test_the_admin_shows_events_read_only(login_as, alice):
 def test_roles_do_not_give_the_audit_trail_to_marketers_or_analysts(bob, carol):
     assert not bob.has_perm("omnichannel.read_audit")
     assert not carol.has_perm("omnichannel.read_audit")
+
+
+def test_source_codes_in_summaries_read_as_labels(alice):
+    event = audit_record(
+        action=Action.CONSENT,
+        summary="%(count)s consent decision(s) from %(source)s",
+        summary_params={"count": 3, "source": "import:members"},
+    )
+
+    with translation.override("zh-hant"):
+        assert event.summary_text == "3 筆同意決定（來源：匯入：會員名單）"
+    with translation.override("en"):
+        assert event.summary_text == "3 consent decision(s) from Import: Member list"

@@ -18,7 +18,7 @@ from crm.imports.messages import (
     WARNING_NAME_CUT,
 )
 from crm.imports.readers import RowIssue
-from crm.imports.records import NAME_MAX
+from crm.imports.records import NAME_MAX, OrderRecord, ParsedRow
 from crm.imports.values import InvalidValue
 
 
@@ -71,6 +71,20 @@ class RowReader:
             reason = warning or exc.reason
             self.warnings.append(RowIssue(self.line, column, raw, reason, exc.params))
             return None
+
+    def order_row(
+        self, identifiers: NormalizedIdentifiers, *, name: str = "", **order
+    ) -> ParsedRow:
+        """The parsed order row: its OrderRecord (`order` as fields) only when no cell of the
+        row was an error, and every issue found."""
+        return ParsedRow(
+            self.line,
+            identifiers,
+            order=None if self.errors else OrderRecord(**order),
+            name=name,
+            errors=self.errors,
+            warnings=self.warnings,
+        )
 
     def error(self, column: str, reason: str, params: Mapping[str, object] | None = None):
         self.errors.append(RowIssue(self.line, column, self.row.get(column, ""), reason, params))

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.imports.messages import ERROR_AMOUNT_NEGATIVE, ERROR_STATUS, ERROR_TOO_LONG
 from crm.imports.presets.base import preset_for_layout
-from crm.imports.records import EXTERNAL_NO_MAX, OrderRecord, ParsedRow
+from crm.imports.records import EXTERNAL_NO_MAX, ParsedRow
 from crm.imports.rows import RowReader
 from crm.imports.values import fold, parse_amount, parse_choice, parse_datetime
 from crm.models import Identity, Order
@@ -68,17 +68,14 @@ def parse_marketplace_order(line: int, row: Mapping[str, str]) -> ParsedRow:
         ],
     )
     name = r.name("收件者姓名")
-    order = None
-    if not r.errors:
-        order = OrderRecord(
-            channel=MARKETPLACE,
-            external_no=external_no,
-            amount_twd=amount,
-            placed_at=placed_at,
-            status=status,
-        )
-    return ParsedRow(
-        line, identifiers, order=order, name=name, errors=r.errors, warnings=r.warnings
+    return r.order_row(
+        identifiers,
+        name=name,
+        channel=MARKETPLACE,
+        external_no=external_no,
+        amount_twd=amount,
+        placed_at=placed_at,
+        status=status,
     )
 
 

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.imports.messages import ERROR_RETURN_POSITIVE, ERROR_SALE_NEGATIVE
 from crm.imports.presets.base import preset_for_layout
-from crm.imports.records import EXTERNAL_NO_MAX, OrderRecord, ParsedRow
+from crm.imports.records import EXTERNAL_NO_MAX, ParsedRow
 from crm.imports.rows import RowReader
 from crm.imports.values import parse_amount, parse_choice, parse_datetime
 from crm.models import Identity, Order
@@ -43,21 +43,19 @@ def parse_pos_order(line: int, row: Mapping[str, str]) -> ParsedRow:
     elif kind is not None and amount is not None and amount < 0:
         r.error("銷售金額", ERROR_SALE_NEGATIVE)
     identifiers = r.identifiers(POS_IDENTIFIERS)
-    order = None
-    if not r.errors:
-        order = OrderRecord(
-            channel=STORE,
-            external_no=external_no,
-            amount_twd=amount,
-            placed_at=placed_at,
-            # A return is its own (negative) order, so revenue nets out; the sale stays placed.
-            status=PLACED,
-            store_code=store_code,
-            store_name=r.text("門市名稱"),
-            is_return=is_return,
-            returns_external_no=returns_external_no,
-        )
-    return ParsedRow(line, identifiers, order=order, errors=r.errors, warnings=r.warnings)
+    return r.order_row(
+        identifiers,
+        channel=STORE,
+        external_no=external_no,
+        amount_twd=amount,
+        placed_at=placed_at,
+        # A return is its own (negative) order, so revenue nets out; the sale stays placed.
+        status=PLACED,
+        store_code=store_code,
+        store_name=r.text("門市名稱"),
+        is_return=is_return,
+        returns_external_no=returns_external_no,
+    )
 
 
 POS_ORDERS = preset_for_layout(

@@ -167,7 +167,8 @@ def _reap_step(step: LeasedStep, now) -> int:
         if not rows:
             return 0
         redo = [row[0] for row in rows if step.redo_status and row[1] < step.max_attempts]
-        fail = [row for row in rows if row[0] not in set(redo)]
+        redone = set(redo)
+        fail = [row for row in rows if row[0] not in redone]
         if redo:
             model.objects.filter(expired, pk__in=redo).update(
                 status=step.redo_status, lease_expires_at=None, worker=""

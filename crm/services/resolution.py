@@ -56,13 +56,14 @@ def member_resolve(
                 if member_id is None:
                     raise ValueError(ERROR_NOTHING_TO_RESOLVE)
                 created = batch.members_created == 1
+                attached = set(batch.attached)
                 if created:
                     member_stats_refresh(member_ids=[member_id], at=at)
                 return Resolution(
                     member=Member.objects.get(pk=member_id),
                     created=created,
                     merges=batch.merge_logs,
-                    attached=[i for i in record.identifiers if i in set(batch.attached)],
+                    attached=[i for i in record.identifiers if i in attached],
                 )
         except IntegrityError:
             if attempt == 2:

@@ -274,8 +274,98 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# E-mail: SMTP whenever EMAIL_HOST is set, an ESP through django-anymail whenever ANYMAIL_ESP is
+# (e.g. "sendgrid", "amazon_ses", "mailgun"; its key in ANYMAIL_API_KEY), else the console.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", default=30)
+ANYMAIL_ESP = env_str("ANYMAIL_ESP", "")
+ANYMAIL = {
+    "API_KEY": env_str("ANYMAIL_API_KEY", ""),
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
+}
+if EMAIL_HOST:
+    _email_backend_default = "django.core.mail.backends.smtp.EmailBackend"
+elif ANYMAIL_ESP:
+    _email_backend_default = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+else:
+    _email_backend_default = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", _email_backend_default)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
+
+# Campaigns (campaigns/). The public address members' links point to (unsubscribe, tracking):
+# HTTPS in production.
+OMNICHANNEL_PUBLIC_URL = env_str("OMNICHANNEL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# LINE Messaging API: the real backend whenever the token is set.
+LINE_API_BASE_URL = env_str("LINE_API_BASE_URL", "https://api.line.me").rstrip("/")
+LINE_CHANNEL_ACCESS_TOKEN = env_str("LINE_CHANNEL_ACCESS_TOKEN", "")
+LINE_CHANNEL_SECRET = env_str("LINE_CHANNEL_SECRET", "")
+# SMS: "twilio" or "mitake" with their credentials, else the sandbox.
+SMS_PROVIDER = env_str("SMS_PROVIDER", "")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = env_str("TWILIO_FROM", "")  # a number, or a Messaging Service SID (MG…)
+MITAKE_API_BASE_URL = env_str("MITAKE_API_BASE_URL", "https://smsapi.mitake.com.tw").rstrip("/")
+MITAKE_USERNAME = env_str("MITAKE_USERNAME", "")
+MITAKE_PASSWORD = env_str("MITAKE_PASSWORD", "")
+# What one SMS segment costs, in hundredths of NT$ (the estimate rounds the total up to NT$).
+SMS_SEGMENT_PRICE_CENTS = env_int("SMS_SEGMENT_PRICE_CENTS", default=90)
+# Push: FCM HTTP v1 (a service account's JSON key file) and Web Push (VAPID).
+FCM_API_BASE_URL = env_str("FCM_API_BASE_URL", "https://fcm.googleapis.com").rstrip("/")
+FCM_SERVICE_ACCOUNT_FILE = env_str("FCM_SERVICE_ACCOUNT_FILE", "")
+WEBPUSH_VAPID_PRIVATE_KEY = env_str("WEBPUSH_VAPID_PRIVATE_KEY", "")  # PEM file path or base64
+WEBPUSH_VAPID_SUBJECT = env_str("WEBPUSH_VAPID_SUBJECT", "mailto:marketing@example.com")
+WEBPUSH_TTL_SECONDS = env_int("WEBPUSH_TTL_SECONDS", default=24 * 60 * 60)
+
+_SANDBOX = "campaigns.backends.sandbox.Sandbox"
+CAMPAIGN_BACKENDS = {
+    "line": "campaigns.backends.line.LineBackend" if LINE_CHANNEL_ACCESS_TOKEN else _SANDBOX + "Line",
+    "email": (
+        "campaigns.backends.email.EmailBackend"
+        if EMAIL_HOST or ANYMAIL_ESP
+        else _SANDBOX + "Email"
+    ),
+    "sms": {
+        "twilio": "campaigns.backends.twilio.TwilioBackend",
+        "mitake": "campaigns.backends.mitake.MitakeBackend",
+    }.get(SMS_PROVIDER, _SANDBOX + "Sms"),
+    "push": (
+        "campaigns.backends.push.PushBackend"
+        if FCM_SERVICE_ACCOUNT_FILE or WEBPUSH_VAPID_PRIVATE_KEY
+        else _SANDBOX + "Push"
+    ),
+}
+# Quiet hours in Asia/Taipei per channel, "HH:MM-HH:MM" ranges separated by commas: a message
+# due inside one waits for its end, never dropped. SMS: Taiwan's carriers bar promotional SMS
+# 21:00-09:00 and over lunch.
+CAMPAIGN_QUIET_HOURS = {
+    "sms": env_str("CAMPAIGN_QUIET_HOURS_SMS", "21:00-09:00,12:30-13:30"),
+    "push": env_str("CAMPAIGN_QUIET_HOURS_PUSH", "21:00-09:00"),
+    "line": env_str("CAMPAIGN_QUIET_HOURS_LINE", "21:00-09:00"),
+    "email": env_str("CAMPAIGN_QUIET_HOURS_EMAIL", ""),
+}
+# At most this many marketing messages per member, all channels together, in this many days.
+CAMPAIGN_FREQUENCY_CAP_MESSAGES = env_int("CAMPAIGN_FREQUENCY_CAP_MESSAGES", default=3)
+CAMPAIGN_FREQUENCY_CAP_DAYS = env_int("CAMPAIGN_FREQUENCY_CAP_DAYS", default=7)
+# Deliveries per send batch (LINE multicast and Mitake take 500 per call).
+CAMPAIGN_BATCH_SIZE = env_int("CAMPAIGN_BATCH_SIZE", default=500)
+# Provider calls a second per channel, shared by every worker (Redis, or the database).
+CAMPAIGN_RATE_LIMITS = {
+    "line": env_int("CAMPAIGN_RATE_LIMIT_LINE", default=100),
+    "email": env_int("CAMPAIGN_RATE_LIMIT_EMAIL", default=200),
+    "sms": env_int("CAMPAIGN_RATE_LIMIT_SMS", default=20),
+    "push": env_int("CAMPAIGN_RATE_LIMIT_PUSH", default=500),
+}
+# A send batch's worker must report within this many seconds or another worker takes it over.
+SEND_BATCH_LEASE_SECONDS = env_int("SEND_BATCH_LEASE_SECONDS", default=60)
+# Provider attempts per batch before its remaining messages fail, and the first backoff.
+CAMPAIGN_MAX_PROVIDER_ATTEMPTS = env_int("CAMPAIGN_MAX_PROVIDER_ATTEMPTS", default=6)
+CAMPAIGN_RETRY_BACKOFF_SECONDS = env_int("CAMPAIGN_RETRY_BACKOFF_SECONDS", default=30)
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
 INSTALLED_APPS += ["ninja"]

@@ -1,0 +1,356 @@
+"""Campaigns: what is sent, to whom, and the outbox that proves each message went once.
+
+A campaign's audience is snapshotted at launch into `Delivery` rows (unique per campaign and
+member: the outbox). The rows are grouped into `SendBatch`es of one channel; a worker claims a
+batch with a lease (omnichannel/jobs.py), calls the channel's backend, and writes every row's
+end: sent (with the provider's id), failed (with a reason) or suppressed (with a reason).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from omnichannel.channels import MessagingChannel
+from omnichannel.jobs import LeasedJob
+
+VARIANT_DEFAULT = "A"
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        LAUNCHING = "launching", _("Preparing the audience")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        DONE = "done", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+
+    # A campaign in one of these may still change what it sends (content, audience, channels).
+    EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+    # Workers send its batches only in this state; pause and cancel leave it.
+    ACTIVE = (Status.LAUNCHING, Status.SENDING)
+    FINAL = (Status.DONE, Status.CANCELLED, Status.FAILED)
+
+    name = models.CharField(_("name"), max_length=120)
+    segment = models.ForeignKey(
+        "crm.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("audience"),
+    )
+    # Messaging channels in fallback order: each member gets the first one they can be reached
+    # on and consented to (["line", "push", "sms", "email"]); one item = one channel only.
+    channels = models.JSONField(_("channels"), default=list)
+    is_marketing = models.BooleanField(
+        _("marketing message"),
+        default=True,
+        help_text=_("Marketing messages count towards the frequency cap; service messages do not."),
+    )
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # Overrides of the settings' defaults; None = the default. quiet_hours maps a channel to
+    # "HH:MM-HH:MM,HH:MM-HH:MM" in Asia/Taipei ("" = none for that channel).
+    quiet_hours = models.JSONField(_("quiet hours"), null=True, blank=True)
+    frequency_cap_messages = models.PositiveSmallIntegerField(
+        _("frequency cap: messages"), null=True, blank=True
+    )
+    frequency_cap_days = models.PositiveSmallIntegerField(
+        _("frequency cap: days"), null=True, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    audience_count = models.PositiveIntegerField(_("audience"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("launch_campaign", _("Can launch, pause, resume and cancel campaigns")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+
+class Message(models.Model):
+    """A campaign's content on one channel (and, from the A/B issue on, one variant).
+
+    `content` per channel (campaigns/content.py validates it):
+      line:  {"messages": [{"type": "text", "text": …} | {"type": "image", …} | {"type": "flex",
+              "altText": …, "contents": {…}}]}  (1–5 messages)
+      email: {"subject": …, "text": …, "html": …}
+      sms:   {"text": …}
+      push:  {"title": …, "body": …, "url": …}
+    Text may carry personalisation fields: {{name}}, {{member_no}}, … (campaigns/personalise.py).
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="messages", verbose_name=_("campaign")
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
+    variant = models.CharField(_("variant"), max_length=1, default=VARIANT_DEFAULT)
+    content = models.JSONField(_("content"), default=dict)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "channel", "variant"], name="message_unique_channel_variant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.channel} {self.variant}"
+
+
+class DeliveryReason(models.TextChoices):
+    """Why a delivery was suppressed or failed; codes are stable (reports, API, CSV)."""
+
+    # suppressed
+    NO_CONSENT = "no_consent", _("No consent")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    LINE_BLOCKED = "line_blocked", _("Blocked the LINE account")
+    NO_CHANNEL = "no_channel", _("No reachable channel")
+    FREQUENCY_CAP = "frequency_cap", _("Frequency cap")
+    BOUNCED = "bounced", _("Address bounced")
+    COMPLAINED = "complained", _("Marked as spam")
+    CANCELLED = "cancelled", _("Campaign cancelled")
+    MEMBER_ERASED = "member_erased", _("Member erased")
+    # failed
+    ADDRESS_INVALID = "address_invalid", _("Address refused by the provider")
+    PROVIDER_REJECTED = "provider_rejected", _("Refused by the provider")
+    PROVIDER_ERROR = "provider_error", _("Provider error after retries")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Worker stopped during the call; not resent")
+
+
+class Delivery(models.Model):
+    """One member's message of one campaign: the outbox row, written before any provider call."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Suppressed")
+
+    FINAL = (Status.SENT, Status.FAILED, Status.SUPPRESSED)
+    Reason = DeliveryReason
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        verbose_name=_("campaign"),
+    )  # (campaign, member) unique serves lookups by campaign
+    member = models.ForeignKey(
+        "crm.Member",
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        verbose_name=_("member"),
+    )  # (member, sent_at) serves the timeline and the frequency cap
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=MessagingChannel.choices, blank=True
+    )
+    variant = models.CharField(_("variant"), max_length=1, default=VARIANT_DEFAULT)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
+    error = models.CharField(_("provider's answer"), max_length=500, blank=True)
+    provider_id = models.CharField(_("provider's id"), max_length=200, blank=True)
+    batch = models.ForeignKey(
+        "SendBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        verbose_name=_("send batch"),
+    )
+    is_marketing = models.BooleanField(_("marketing message"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            # The outbox's promise: one message per member per campaign, whatever crashes.
+            models.UniqueConstraint(fields=["campaign", "member"], name="delivery_unique_member"),
+            models.CheckConstraint(
+                condition=~Q(status__in=["sent"]) | Q(sent_at__isnull=False),
+                name="delivery_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "sent_at"], name="delivery_member_sent"),
+            models.Index(fields=["campaign", "status", "reason"], name="delivery_campaign_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.member_id} {self.status}"
+
+
+class SendBatch(LeasedJob):
+    """Up to a few hundred deliveries of one channel that one worker sends in one go.
+
+    `retry_key` is written when the batch is made, before any provider call, so a worker that
+    takes over a dead worker's batch sends the same keys: LINE answers 409 (already accepted)
+    and Mitake ignores a repeated clientid, instead of a second message.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Sending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="batches", verbose_name=_("campaign")
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
+    seq = models.PositiveIntegerField(_("number"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    retry_key = models.UUIDField(_("retry key"), default=uuid.uuid4, editable=False)
+    not_before = models.DateTimeField(_("not before"), default=timezone.now)
+    size = models.PositiveIntegerField(_("deliveries"), default=0)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    suppressed = models.PositiveIntegerField(_("suppressed"), default=0)
+    provider_attempts = models.PositiveSmallIntegerField(_("provider attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("send batch")
+        verbose_name_plural = _("send batches")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "channel", "seq"], name="batch_unique_seq")
+        ]
+        indexes = [models.Index(fields=["status", "not_before"], name="batch_due")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.channel} #{self.seq}"
+
+
+class Suppression(models.Model):
+    """A member that cannot be reached on a channel until lifted: a LINE block, a bounce, a
+    spam complaint. An unsubscribe is an opt-out Consent instead (crm), with its proof."""
+
+    class Reason(models.TextChoices):
+        LINE_BLOCKED = DeliveryReason.LINE_BLOCKED.value, DeliveryReason.LINE_BLOCKED.label
+        BOUNCED = DeliveryReason.BOUNCED.value, DeliveryReason.BOUNCED.label
+        COMPLAINED = DeliveryReason.COMPLAINED.value, DeliveryReason.COMPLAINED.label
+
+    member = models.ForeignKey(
+        "crm.Member",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("member"),
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
+        indexes = [
+            models.Index(
+                fields=["member", "channel"],
+                condition=Q(lifted_at__isnull=True),
+                name="suppression_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.channel} {self.reason}"
+
+
+class WebhookEvent(models.Model):
+    """A provider event already handled: a replay (LINE redelivers, ESPs retry) is ignored."""
+
+    provider = models.CharField(_("provider"), max_length=20)
+    event_id = models.CharField(_("event id"), max_length=100)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.event_id}"
+
+
+class WebPushSubscription(models.Model):
+    """A browser's Web Push subscription (endpoint + keys), for the push channel."""
+
+    member = models.ForeignKey(
+        "crm.Member",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    endpoint = models.URLField(_("endpoint"), max_length=1000, unique=True)
+    p256dh = models.CharField(_("public key"), max_length=200)
+    auth = models.CharField(_("auth secret"), max_length=100)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("web push subscription")
+        verbose_name_plural = _("web push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.endpoint[:40]}"
+
+
+class RateWindow(models.Model):
+    """Provider calls used in one second for one channel: the rate limit all workers share when
+    there is no Redis (the embedded default)."""
+
+    channel = models.CharField(max_length=10)
+    window = models.BigIntegerField()  # epoch second
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "window"], name="ratewindow_unique")
+        ]

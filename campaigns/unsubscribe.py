@@ -1,0 +1,30 @@
+"""One-click unsubscribe links (RFC 8058): a signed token that names one delivery.
+
+The token carries the delivery's id only (no personal data), signed with the secret key; the
+view (campaigns/views_public.py) records an opt-out Consent for the delivery's member and
+channel, with the token's delivery as proof.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
+
+
+def unsubscribe_token(*, delivery_id: int) -> str:
+    return signing.dumps(delivery_id, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_token_read(token: str) -> int | None:
+    """The delivery id a token names, or None for a forged or mangled token."""
+    try:
+        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def unsubscribe_url(*, delivery_id: int) -> str:
+    path = reverse("campaigns:unsubscribe", args=[unsubscribe_token(delivery_id=delivery_id)])
+    return f"{settings.OMNICHANNEL_PUBLIC_URL}{path}"

@@ -354,3 +354,6 @@ class RateWindow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "window"], name="ratewindow_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}@{self.window}: {self.used}"

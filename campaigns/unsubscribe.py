@@ -26,5 +26,7 @@ def unsubscribe_token_read(token: str) -> int | None:
 
 
 def unsubscribe_url(*, delivery_id: int) -> str:
-    path = reverse("campaigns:unsubscribe", args=[unsubscribe_token(delivery_id=delivery_id)])
+    path = reverse(
+        "campaigns_public:unsubscribe", args=[unsubscribe_token(delivery_id=delivery_id)]
+    )
     return f"{settings.OMNICHANNEL_PUBLIC_URL}{path}"

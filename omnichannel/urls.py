@@ -28,6 +28,8 @@ urlpatterns = [
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
     path("segments/", include("crm.urls_segments")),
+    path("hooks/", include("campaigns.urls_hooks")),
+    path("u/", include("campaigns.urls_public")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

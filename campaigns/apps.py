@@ -7,6 +7,14 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
+        from campaigns.hooks import register_campaign_member_hook
         from campaigns.personalise import register_campaign_personalisation_fields
+        from campaigns.services.sending import SEND_STEP
+        from campaigns.timeline import register_campaign_timeline_sources
+        from omnichannel.jobs import leased_step_register
 
         register_campaign_personalisation_fields()
+        register_campaign_timeline_sources()
+        register_campaign_member_hook()
+        leased_step_register(SEND_STEP)
+        import campaigns.tasks  # noqa: F401  (the worker_ready handler)

@@ -243,6 +243,9 @@ class SendBatch(LeasedJob):
     )
     retry_key = models.UUIDField(_("retry key"), default=uuid.uuid4, editable=False)
     not_before = models.DateTimeField(_("not before"), default=timezone.now)
+    # When its task was last sent to the broker: the sweep sends it again only after a while
+    # (a lost message), not every minute while it waits its turn in the queue.
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
     size = models.PositiveIntegerField(_("deliveries"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)

@@ -68,6 +68,13 @@ class LeasedStep:
     error_field: str = "error"
     finished_field: str | None = "finished_at"
     language_field: str | None = None
+    # The settings attribute holding this step's lease in seconds (default JOB_LEASE_SECONDS):
+    # a send batch takes minutes at most, so a dead worker's batch is taken over sooner.
+    lease_setting: str = "JOB_LEASE_SECONDS"
+
+    @property
+    def lease_seconds(self) -> int:
+        return getattr(settings, self.lease_setting)
 
     @property
     def model_class(self) -> type[LeasedJob]:
@@ -91,8 +98,8 @@ def leased_steps() -> tuple[LeasedStep, ...]:
     return tuple(_STEPS.values())
 
 
-def _lease_until():
-    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+def _lease_until(step: LeasedStep):
+    return timezone.now() + timedelta(seconds=step.lease_seconds)
 
 
 def job_claim(*, step: LeasedStep, job_id: int, from_statuses: tuple[str, ...], **fields) -> str:
@@ -112,7 +119,7 @@ def job_claim(*, step: LeasedStep, job_id: int, from_statuses: tuple[str, ...], 
         claimable, pk=job_id, attempts__lt=step.max_attempts
     ).update(
         status=step.running_status,
-        lease_expires_at=_lease_until(),
+        lease_expires_at=_lease_until(step),
         worker=token,
         attempts=F("attempts") + 1,
         **fields,
@@ -125,7 +132,7 @@ def job_heartbeat(*, step: LeasedStep, job_id: int, token: str, **fields) -> Non
     longer this token's."""
     updated = step.model_class.objects.filter(
         pk=job_id, worker=token, status=step.running_status
-    ).update(lease_expires_at=_lease_until(), **fields)
+    ).update(lease_expires_at=_lease_until(step), **fields)
     if not updated:
         raise LeaseLost(f"{step.name} job {job_id} is no longer held by this worker")
 

@@ -22,6 +22,16 @@ class Job:
 
 SCHEDULE = (
     Job(
+        name="keep campaigns moving",
+        task="campaigns.tasks.campaigns_sweep_task",
+        minute="*",
+        hour="*",
+        why="Launches scheduled campaigns when their time comes, sends batches whose quiet "
+        "hours or backoff ended, and gives a dead worker's batch (its lease expired) to a live "
+        "one. Every minute, so a scheduled campaign starts within a minute of its time; while "
+        "a campaign sends, workers also run it every CAMPAIGN_SWEEP_SECONDS.",
+    ),
+    Job(
         name="reap background jobs whose worker stopped",
         task="omnichannel.tasks.jobs_reap_task",
         minute="*/5",

@@ -324,11 +324,11 @@ WEBPUSH_TTL_SECONDS = env_int("WEBPUSH_TTL_SECONDS", default=24 * 60 * 60)
 
 _SANDBOX = "campaigns.backends.sandbox.Sandbox"
 CAMPAIGN_BACKENDS = {
-    "line": "campaigns.backends.line.LineBackend" if LINE_CHANNEL_ACCESS_TOKEN else _SANDBOX + "Line",
+    "line": "campaigns.backends.line.LineBackend"
+    if LINE_CHANNEL_ACCESS_TOKEN
+    else _SANDBOX + "Line",
     "email": (
-        "campaigns.backends.email.EmailBackend"
-        if EMAIL_HOST or ANYMAIL_ESP
-        else _SANDBOX + "Email"
+        "campaigns.backends.email.EmailBackend" if EMAIL_HOST or ANYMAIL_ESP else _SANDBOX + "Email"
     ),
     "sms": {
         "twilio": "campaigns.backends.twilio.TwilioBackend",
@@ -366,6 +366,10 @@ SEND_BATCH_LEASE_SECONDS = env_int("SEND_BATCH_LEASE_SECONDS", default=60)
 # Provider attempts per batch before its remaining messages fail, and the first backoff.
 CAMPAIGN_MAX_PROVIDER_ATTEMPTS = env_int("CAMPAIGN_MAX_PROVIDER_ATTEMPTS", default=6)
 CAMPAIGN_RETRY_BACKOFF_SECONDS = env_int("CAMPAIGN_RETRY_BACKOFF_SECONDS", default=30)
+# The sweep (beat every minute, and every few seconds in workers while a campaign sends) sends a
+# queued batch's task again when it was sent this long ago and nobody took it (a lost message).
+CAMPAIGN_REDISPATCH_SECONDS = env_int("CAMPAIGN_REDISPATCH_SECONDS", default=300)
+CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
 INSTALLED_APPS += ["ninja"]

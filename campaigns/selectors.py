@@ -1,0 +1,115 @@
+"""Reads the campaign pages, the API and the confirm step share."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
+from django.utils import timezone
+
+from campaigns.models import Campaign, Delivery, DeliveryReason, SendBatch
+from campaigns.reachability import reachable_q, unreachable_reasons
+from crm.models import Segment
+from crm.segments.definition import segment_queryset
+
+
+def campaigns_list() -> QuerySet[Campaign]:
+    return Campaign.objects.select_related("segment", "created_by").order_by("-created_at", "-pk")
+
+
+@dataclass
+class Progress:
+    total: int = 0  # deliveries in batches
+    finished: int = 0
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    batches: int = 0
+    batches_done: int = 0
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.finished / self.total))
+
+
+def campaign_progress(*, campaign: Campaign) -> Progress:
+    """How far the send is, from its batches (a few thousand rows at most, never deliveries):
+    one query, cheap enough to poll every few seconds."""
+    totals = SendBatch.objects.filter(campaign=campaign).aggregate(
+        total=Sum("size"),
+        batches=Count("pk"),
+        batches_done=Count(
+            "pk",
+            filter=~Case(When(finished_at__isnull=True, then=Value(True)), default=Value(False)),
+        ),
+        sent=Sum("sent"),
+        failed=Sum("failed"),
+        suppressed=Sum("suppressed"),
+    )
+    progress = Progress(**{key: value or 0 for key, value in totals.items()})
+    progress.finished = progress.sent + progress.failed + progress.suppressed
+    return progress
+
+
+@dataclass
+class Counts:
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_reason: dict[str, dict[str, int]] = field(default_factory=dict)  # status → reason → n
+    by_channel: dict[str, dict[str, int]] = field(default_factory=dict)  # channel → status → n
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def campaign_counts(*, campaign: Campaign) -> Counts:
+    """Deliveries by status, by reason and by channel: one GROUP BY on the campaign's rows."""
+    counts = Counts()
+    rows = (
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("status", "reason", "channel")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for status, reason, channel, n in rows:
+        counts.by_status[status] = counts.by_status.get(status, 0) + n
+        if reason:
+            bucket = counts.by_reason.setdefault(status, {})
+            bucket[reason] = bucket.get(reason, 0) + n
+        if channel:
+            per = counts.by_channel.setdefault(channel, {})
+            per[status] = per.get(status, 0) + n
+    return counts
+
+
+def audience_estimate(*, segment: Segment, channels: list[str]) -> dict[str, int]:
+    """What a launch would do now: {channel: members it would go to, reason: members it would
+    suppress}, in one query over the segment (the confirm step)."""
+    whens = [When(reachable_q(channel), then=Value(channel)) for channel in channels] + [
+        When(condition, then=Value(str(reason)))
+        for reason, condition in unreachable_reasons(channels)
+        if reason != DeliveryReason.NO_CHANNEL
+    ]
+    members = segment_queryset(segment.definition, now=timezone.now())
+    rows = (
+        members.annotate(
+            outcome=Case(
+                *whens, default=Value(DeliveryReason.NO_CHANNEL.value), output_field=CharField()
+            )
+        )
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def campaign_deliveries(
+    *, campaign: Campaign, status: str = "", reason: str = "", channel: str = ""
+) -> QuerySet[Delivery]:
+    rows = Delivery.objects.filter(campaign=campaign).select_related("member")
+    if status:
+        rows = rows.filter(status=status)
+    if reason:
+        rows = rows.filter(reason=reason)
+    if channel:
+        rows = rows.filter(channel=channel)
+    return rows.order_by("pk")

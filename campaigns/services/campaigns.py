@@ -1,0 +1,320 @@
+"""Campaign verbs: save, launch (now or scheduled), pause, resume, cancel, test send."""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from campaigns.backends import backend_for
+from campaigns.backends.base import OutboundMessage, SendResult
+from campaigns.content import content_render, content_validate
+from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendBatch
+from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
+from campaigns.quiet_hours import QuietHoursError, windows_parse
+from crm.models import Segment
+from omnichannel.audit import audit_record
+from omnichannel.channels import MESSAGING_CHANNELS
+
+logger = logging.getLogger(__name__)
+
+ERROR_NAME = _("Give the campaign a name.")
+ERROR_SEGMENT = _("Choose the audience (a segment).")
+ERROR_CHANNELS = _("Choose one to four different channels.")
+ERROR_CHANNEL_UNKNOWN = _("Unknown channel: %(channel)s.")
+ERROR_SEND_AT_PAST = _("The send time has passed; choose a later one or send now.")
+ERROR_SEND_AT_NAIVE = _("The send time needs a time zone.")
+ERROR_CAP = _("Give both the number of messages and the number of days, or neither.")
+ERROR_NOT_EDITABLE = _("A campaign can be changed only before it is launched.")
+ERROR_NOT_LAUNCHABLE = _("Only a draft or a scheduled campaign can be launched.")
+ERROR_NOT_PAUSABLE = _("Only a sending campaign can be paused.")
+ERROR_NOT_RESUMABLE = _("Only a paused campaign can be resumed.")
+ERROR_NOT_CANCELLABLE = _("This campaign has already ended.")
+ERROR_TEST_ADDRESS = _("Give an address to send the test to.")
+
+AUDIT_LAUNCHED = gettext_noop("Launched campaign %(name)s")
+AUDIT_SCHEDULED = gettext_noop("Scheduled campaign %(name)s for %(send_at)s")
+AUDIT_PAUSED = gettext_noop("Paused campaign %(name)s")
+AUDIT_RESUMED = gettext_noop("Resumed campaign %(name)s")
+AUDIT_CANCELLED = gettext_noop("Cancelled campaign %(name)s")
+
+
+class CampaignInvalid(ValueError):
+    """What is wrong, per field: {"name": [...], "content.sms.text": [...], …}."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+class CampaignStateError(ValueError):
+    """The campaign is not in a state that allows this (a translated message)."""
+
+
+def campaign_validate(
+    *,
+    name: str,
+    segment: Segment | None,
+    channels: Sequence[str],
+    contents: dict[str, dict],
+    send_at: datetime | None = None,
+    quiet_hours: dict | None = None,
+    frequency_cap: tuple[int | None, int | None] = (None, None),
+    now: datetime | None = None,
+) -> dict[str, list[str]]:
+    """Every reason the campaign could not be launched as it is, by field ({} = launchable)."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message) -> None:
+        errors.setdefault(field, []).append(str(message))
+
+    if not (name or "").strip():
+        add("name", ERROR_NAME)
+    if segment is None:
+        add("segment", ERROR_SEGMENT)
+    channels = list(channels or [])
+    if not 1 <= len(channels) <= 4 or len(set(channels)) != len(channels):
+        add("channels", ERROR_CHANNELS)
+    for channel in channels:
+        if channel not in MESSAGING_CHANNELS:
+            add("channels", ERROR_CHANNEL_UNKNOWN % {"channel": channel})
+            continue
+        for error in content_validate(channel=channel, content=(contents or {}).get(channel) or {}):
+            add(f"content.{channel}.{error.field}".rstrip("."), error.message)
+    if send_at is not None:
+        if timezone.is_naive(send_at):
+            add("send_at", ERROR_SEND_AT_NAIVE)
+        elif send_at <= (now or timezone.now()):
+            add("send_at", ERROR_SEND_AT_PAST)
+    for channel, text in (quiet_hours or {}).items():
+        try:
+            windows_parse(text)
+        except QuietHoursError as exc:
+            add(f"quiet_hours.{channel}", exc)
+    if (frequency_cap[0] is None) != (frequency_cap[1] is None):
+        add("frequency_cap", ERROR_CAP)
+    return errors
+
+
+@transaction.atomic
+def campaign_save(
+    *,
+    campaign: Campaign | None = None,
+    name: str,
+    segment: Segment | None,
+    channels: Sequence[str],
+    contents: dict[str, dict],
+    send_at: datetime | None = None,
+    is_marketing: bool = True,
+    quiet_hours: dict | None = None,
+    frequency_cap: tuple[int | None, int | None] = (None, None),
+    actor=None,
+) -> Campaign:
+    """Create a campaign (campaign=None) or change a draft. Raises CampaignInvalid with every
+    reason, or CampaignStateError when the campaign was already launched."""
+    errors = campaign_validate(
+        name=name,
+        segment=segment,
+        channels=channels,
+        contents=contents,
+        send_at=send_at,
+        quiet_hours=quiet_hours,
+        frequency_cap=frequency_cap,
+    )
+    if errors:
+        raise CampaignInvalid(errors)
+    if campaign is None:
+        campaign = Campaign(created_by=actor if getattr(actor, "pk", None) else None)
+    elif not Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.DRAFT).exists():
+        raise CampaignStateError(str(ERROR_NOT_EDITABLE))
+    campaign.name = name.strip()
+    campaign.segment = segment
+    campaign.channels = list(channels)
+    campaign.send_at = send_at
+    campaign.is_marketing = is_marketing
+    campaign.quiet_hours = quiet_hours or None
+    campaign.frequency_cap_messages, campaign.frequency_cap_days = frequency_cap
+    campaign.save()
+    Message.objects.filter(campaign=campaign).exclude(channel__in=channels).delete()
+    for channel in channels:
+        Message.objects.update_or_create(
+            campaign=campaign,
+            channel=channel,
+            variant=VARIANT_DEFAULT,
+            defaults={"content": contents[channel]},
+        )
+    return campaign
+
+
+def campaign_contents(campaign: Campaign) -> dict[str, dict]:
+    return {
+        message.channel: message.content
+        for message in campaign.messages.filter(variant=VARIANT_DEFAULT)
+    }
+
+
+def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = None) -> Campaign:
+    """Send now, or at `send_at` when it is in the future (the sweep launches it then).
+
+    Raises CampaignInvalid (content a provider would refuse, a missing audience) or
+    CampaignStateError (already launched).
+    """
+    from campaigns.tasks import campaign_snapshot_task
+
+    now = now or timezone.now()
+    errors = campaign_validate(
+        name=campaign.name,
+        segment=campaign.segment,
+        channels=campaign.channels,
+        contents=campaign_contents(campaign),
+        quiet_hours=campaign.quiet_hours,
+        frequency_cap=(campaign.frequency_cap_messages, campaign.frequency_cap_days),
+    )
+    if errors:
+        raise CampaignInvalid(errors)
+    scheduled = campaign.send_at is not None and campaign.send_at > now
+    with transaction.atomic():
+        # Race: two clicks on "launch" (or the API and a marketer): the conditional UPDATE lets
+        # one through; the other finds the campaign no longer a draft.
+        target = Campaign.Status.SCHEDULED if scheduled else Campaign.Status.LAUNCHING
+        fields = {"status": target}
+        if not scheduled:
+            fields["launched_at"] = now
+        moved = Campaign.objects.filter(
+            pk=campaign.pk,
+            status__in=[Campaign.Status.DRAFT] + ([] if scheduled else [Campaign.Status.SCHEDULED]),
+        ).update(**fields)
+        if not moved:
+            raise CampaignStateError(str(ERROR_NOT_LAUNCHABLE))
+        audit_record(
+            action="campaign.scheduled" if scheduled else "campaign.launched",
+            actor=actor,
+            object_type="campaigns.campaign",
+            object_id=campaign.pk,
+            summary=AUDIT_SCHEDULED if scheduled else AUDIT_LAUNCHED,
+            summary_params={
+                "name": campaign.name,
+                "send_at": timezone.localtime(campaign.send_at).strftime("%Y/%m/%d %H:%M")
+                if scheduled
+                else "",
+            },
+        )
+        if not scheduled:
+            transaction.on_commit(lambda: campaign_snapshot_task.delay(campaign.pk))
+    campaign.refresh_from_db()
+    return campaign
+
+
+def _status_move(
+    *, campaign: Campaign, from_statuses, to_status, error, audit: str, actor
+) -> Campaign:
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign.pk, status__in=from_statuses).update(
+            status=to_status
+        )
+        if not moved:
+            raise CampaignStateError(str(error))
+        audit_record(
+            action=f"campaign.{to_status}",
+            actor=actor,
+            object_type="campaigns.campaign",
+            object_id=campaign.pk,
+            summary=audit,
+            summary_params={"name": campaign.name},
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign, actor=None) -> Campaign:
+    """Workers finish the call in progress and leave the rest queued. Raises CampaignStateError."""
+    return _status_move(
+        campaign=campaign,
+        from_statuses=[Campaign.Status.SENDING, Campaign.Status.LAUNCHING],
+        to_status=Campaign.Status.PAUSED,
+        error=ERROR_NOT_PAUSABLE,
+        audit=AUDIT_PAUSED,
+        actor=actor,
+    )
+
+
+def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
+    """Raises CampaignStateError unless paused."""
+    from campaigns.services.sweep import batches_dispatch_due
+
+    campaign = _status_move(
+        campaign=campaign,
+        from_statuses=[Campaign.Status.PAUSED],
+        to_status=Campaign.Status.SENDING,
+        error=ERROR_NOT_RESUMABLE,
+        audit=AUDIT_RESUMED,
+        actor=actor,
+    )
+    if not campaign.batches.exists() and campaign.launched_at:
+        # Paused while its audience was still being prepared: prepare it now.
+        from campaigns.tasks import campaign_snapshot_task
+
+        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.LAUNCHING)
+        transaction.on_commit(lambda: campaign_snapshot_task.delay(campaign.pk))
+    else:
+        batches_dispatch_due(campaign_id=campaign.pk, force=True)
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, actor=None) -> Campaign:
+    """Nothing more is sent; waiting deliveries end suppressed ("campaign cancelled"). A call
+    in progress finishes. Raises CampaignStateError when the campaign has ended."""
+    with transaction.atomic():
+        campaign = _status_move(
+            campaign=campaign,
+            from_statuses=[s for s in Campaign.Status.values if s not in Campaign.FINAL],
+            to_status=Campaign.Status.CANCELLED,
+            error=ERROR_NOT_CANCELLABLE,
+            audit=AUDIT_CANCELLED,
+            actor=actor,
+        )
+        Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.SUPPRESSED, reason=Delivery.Reason.CANCELLED
+        )
+        SendBatch.objects.filter(campaign=campaign, status=SendBatch.Status.QUEUED).update(
+            status=SendBatch.Status.DONE, finished_at=timezone.now()
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(finished_at=timezone.now())
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_test_send(
+    *, campaign: Campaign, channel: str, address: str, actor=None, extra: dict | None = None
+) -> SendResult:
+    """Send the campaign's message on one channel to the marketer's own address, with sample
+    values for the personalisation fields. Not a delivery: it counts nowhere.
+
+    Raises CampaignInvalid for content a provider would refuse or an empty address.
+    """
+    if not (address or "").strip():
+        raise CampaignInvalid({"test_address": [str(ERROR_TEST_ADDRESS)]})
+    content = campaign_contents(campaign).get(channel) or {}
+    errors = content_validate(channel=channel, content=content)
+    if errors:
+        raise CampaignInvalid(
+            {f"content.{channel}.{error.field}": [error.message] for error in errors}
+        )
+    samples = {field.name: field.sample for field in PERSONALISATION_FIELDS.all()}
+    message = OutboundMessage(
+        key=f"t{uuid.uuid4().hex}",
+        channel=channel,
+        address=address.strip(),
+        content=content_render(
+            channel=channel, content=content, substitute=substitute_with(samples)
+        ),
+        extra=extra or {},
+    )
+    with backend_for(channel) as backend:
+        (result,) = backend.send_batch([message], retry_key=str(uuid.uuid4()))
+    logger.info("test send of campaign %s on %s: %s", campaign.pk, channel, result.status)
+    return result

@@ -1,0 +1,409 @@
+"""The send pipeline: a worker takes one SendBatch and brings every delivery in it to its end.
+
+The order of writes is what makes a message go at most once, and exactly once where the
+provider lets us:
+
+1. Claim the batch (omnichannel.jobs: a conditional UPDATE and a lease). A batch whose worker
+   died is claimed again once its lease has expired (the sweep sends its task again).
+2. Deliveries left SENDING by a dead worker were in a provider call when it died. For a provider
+   that drops a repeated call carrying the same key (LINE's X-Line-Retry-Key, Mitake's clientid:
+   `backend.idempotent`), they are sent again, first, exactly as before: the provider answers
+   "already accepted" and they count as sent. For the others (SMTP, Twilio, FCM, Web Push) the
+   one message in flight (max_batch_size 1) ends "failed: outcome unknown", never sent twice.
+3. Consent, unsubscribe, blocks and bounces (campaigns/reachability.py) and the frequency cap
+   are checked again for the waiting deliveries, now, not at launch: they end suppressed.
+4. Chunk by chunk (the backend's max_batch_size): mark the chunk SENDING and commit, wait for
+   the channel's shared rate limit, call the provider, write each result and commit; then
+   heartbeat. A retryable failure (timeouts, 5xx, 429) puts the rest of the batch back in the
+   queue after a backoff (429: after the provider's Retry-After); after
+   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer.
+5. Quiet hours, pause and cancel are looked at before each chunk: the batch goes back to the
+   queue until the quiet window ends or the campaign resumes; a cancelled campaign's waiting
+   deliveries end suppressed.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.backends import backend_for
+from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.content import content_fields, content_render
+from campaigns.models import Campaign, Delivery, Message, SendBatch
+from campaigns.personalise import personalisation_values, substitute_with
+from campaigns.quiet_hours import quiet_hours_next_allowed
+from campaigns.reachability import addresses_for, reachable_q
+from campaigns.services.audience import deliveries_suppress_unreachable
+from campaigns.throttle import provider_call_acquire
+from campaigns.unsubscribe import unsubscribe_url
+from crm.models import Member
+from omnichannel.jobs import LeasedStep, LeaseLost, job_claim, job_heartbeat, job_release
+
+logger = logging.getLogger(__name__)
+
+ERROR_WORKER_STOPPED = _("The worker stopped and the batch was not taken over in time.")
+
+SEND_STEP = LeasedStep(
+    name="campaigns.send_batch",
+    model="campaigns.SendBatch",
+    running_status=SendBatch.Status.RUNNING,
+    failed_status=SendBatch.Status.FAILED,
+    reason=ERROR_WORKER_STOPPED,
+    redo_status=SendBatch.Status.QUEUED,
+    task="campaigns.tasks.send_batch_task",
+    # Each claim is an attempt; a batch killed this often is a poison batch, not bad luck.
+    max_attempts=10,
+    lease_setting="SEND_BATCH_LEASE_SECONDS",
+)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    state: str  # done, requeued, skipped
+    detail: str = ""
+
+
+def send_batch_run(*, batch_id: int, now: datetime | None = None) -> BatchOutcome:
+    """Send one batch (the Celery task's whole body). Safe to run twice or concurrently: the
+    claim decides who sends; the other returns "skipped"."""
+    now_given = now
+    batch = SendBatch.objects.select_related("campaign").filter(pk=batch_id).first()
+    if batch is None or batch.status in (SendBatch.Status.DONE, SendBatch.Status.FAILED):
+        return BatchOutcome("skipped", "finished")
+    campaign = batch.campaign
+    now = now or timezone.now()
+    if campaign.status != Campaign.Status.SENDING:
+        return BatchOutcome("skipped", f"campaign {campaign.status}")
+    if batch.status == SendBatch.Status.QUEUED and batch.not_before > now:
+        return BatchOutcome("skipped", "not due")
+    token = job_claim(step=SEND_STEP, job_id=batch.pk, from_statuses=(SendBatch.Status.QUEUED,))
+    if not token:
+        return BatchOutcome("skipped", "taken")
+    batch.refresh_from_db()
+    try:
+        with backend_for(batch.channel) as backend:
+            sender = _BatchSender(
+                batch=batch, campaign=campaign, backend=backend, token=token, now=now_given
+            )
+            return sender.run()
+    except LeaseLost:
+        logger.warning("send batch %s: lease lost; another worker has it", batch.pk)
+        return BatchOutcome("skipped", "lease lost")
+
+
+class _BatchSender:
+    def __init__(
+        self,
+        *,
+        batch: SendBatch,
+        campaign: Campaign,
+        backend: ChannelBackend,
+        token: str,
+        now: datetime | None = None,
+    ):
+        # A fixed `now` (tests) stands for the whole run; otherwise the clock, read per chunk.
+        self.clock = (lambda: now) if now is not None else timezone.now
+        self.batch = batch
+        self.campaign = campaign
+        self.backend = backend
+        self.token = token
+        self.rows = Delivery.objects.filter(batch=batch)
+        self.contents = {
+            message.variant: message.content
+            for message in Message.objects.filter(campaign=campaign, channel=batch.channel)
+        }
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def run(self) -> BatchOutcome:
+        in_flight = list(
+            self.rows.filter(status=Delivery.Status.SENDING)
+            .order_by("pk")
+            .values_list("pk", "member_id", "variant")
+        )
+        if in_flight and not self.backend.idempotent:
+            self.rows.filter(pk__in=[row[0] for row in in_flight]).update(
+                status=Delivery.Status.FAILED, reason=Delivery.Reason.OUTCOME_UNKNOWN
+            )
+            in_flight = []
+        stop = self._stop_reason()
+        if stop is not None:
+            return stop
+        self._recheck()
+        waiting = list(
+            self.rows.filter(status=Delivery.Status.PENDING)
+            .order_by("pk")
+            .values_list("pk", "member_id", "variant")
+        )
+        size = max(1, self.backend.max_batch_size)
+        chunks = [in_flight[i : i + size] for i in range(0, len(in_flight), size)]
+        chunks += [waiting[i : i + size] for i in range(0, len(waiting), size)]
+        for index, chunk in enumerate(chunks):
+            if index:
+                stop = self._stop_reason()
+                if stop is not None:
+                    return stop
+            retry = self._send_chunk(
+                chunk, resend=index < len(in_flight) // size + bool(len(in_flight) % size)
+            )
+            if retry is not None:
+                return self._requeue(*retry)
+            job_heartbeat(step=SEND_STEP, job_id=self.batch.pk, token=self.token)
+        return self._finish()
+
+    def _stop_reason(self) -> BatchOutcome | None:
+        """Back to the queue when the campaign is paused or in quiet hours; the rest
+        suppressed when it was cancelled."""
+        status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)[0]
+        if status == Campaign.Status.CANCELLED:
+            self.rows.filter(status=Delivery.Status.PENDING).update(
+                status=Delivery.Status.SUPPRESSED, reason=Delivery.Reason.CANCELLED
+            )
+            return self._finish()
+        if status != Campaign.Status.SENDING:
+            self._release(SendBatch.Status.QUEUED, dispatched_at=None)
+            return BatchOutcome("requeued", f"campaign {status}")
+        now = self.clock()
+        allowed = quiet_hours_next_allowed(
+            channel=self.batch.channel, at=now, overrides=self.campaign.quiet_hours
+        )
+        if allowed > now:
+            self._release(SendBatch.Status.QUEUED, not_before=allowed, dispatched_at=None)
+            return BatchOutcome("requeued", f"quiet hours until {allowed.isoformat()}")
+        return None
+
+    def _recheck(self) -> None:
+        """Consent, unsubscribe, blocks, bounces and the frequency cap, as they are now."""
+        channel = self.batch.channel
+        pending = self.rows.filter(status=Delivery.Status.PENDING)
+        unreachable = pending.exclude(reachable_q(channel, member="member_id"))
+        deliveries_suppress_unreachable(deliveries=unreachable, channels=[channel])
+        cap = frequency_cap_of(self.campaign)
+        if self.campaign.is_marketing and cap is not None:
+            over = members_at_cap(
+                member_ids=pending.values_list("member_id", flat=True),
+                messages=cap[0],
+                days=cap[1],
+                exclude_campaign_id=self.campaign.pk,
+                now=self.clock(),
+            )
+            if over:
+                pending.filter(member_id__in=over).update(
+                    status=Delivery.Status.SUPPRESSED, reason=Delivery.Reason.FREQUENCY_CAP
+                )
+
+    def _messages(self, chunk: Sequence[tuple[int, int, str]]) -> list[OutboundMessage]:
+        channel = self.batch.channel
+        member_ids = [member_id for _, member_id, _ in chunk]
+        addresses = addresses_for(channel=channel, member_ids=member_ids)
+        fields: set[str] = set()
+        for content in self.contents.values():
+            fields |= content_fields(channel=channel, content=content)
+        values = personalisation_values(member_ids=member_ids, names=fields) if fields else {}
+        numbers = dict(Member.objects.filter(pk__in=member_ids).values_list("pk", "member_no"))
+        messages = []
+        no_address = []
+        for delivery_id, member_id, variant in chunk:
+            address = addresses.get(member_id)
+            if address is None:
+                no_address.append(delivery_id)
+                continue
+            content = self.contents.get(variant) or next(iter(self.contents.values()))
+            messages.append(
+                OutboundMessage(
+                    key=f"d{delivery_id}",
+                    channel=channel,
+                    address=address.value,
+                    content=content_render(
+                        channel=channel,
+                        content=content,
+                        substitute=substitute_with(values.get(member_id, {})),
+                    ),
+                    delivery_id=delivery_id,
+                    member_no=numbers.get(member_id, ""),
+                    unsubscribe_url=unsubscribe_url(delivery_id=delivery_id)
+                    if channel == "email"
+                    else "",
+                    extra=address.extra,
+                )
+            )
+        if no_address:
+            self.rows.filter(pk__in=no_address).update(
+                status=Delivery.Status.SUPPRESSED, reason=Delivery.Reason.NO_CHANNEL
+            )
+        return messages
+
+    def _send_chunk(
+        self, chunk: Sequence[tuple[int, int, str]], *, resend: bool
+    ) -> tuple[float, str] | None:
+        """Send one chunk; (seconds to wait, error) when the rest must wait for a retry."""
+        messages = self._messages(chunk)
+        if not messages:
+            return None
+        ids = [message.delivery_id for message in messages]
+        if not resend:
+            # The outbox mark that tells a successor this call may have happened.
+            self.rows.filter(pk__in=ids, status=Delivery.Status.PENDING).update(
+                status=Delivery.Status.SENDING
+            )
+        provider_call_acquire(channel=self.batch.channel)
+        results = self.backend.send_batch(messages, retry_key=str(self.batch.retry_key))
+        if len(results) != len(messages):
+            raise RuntimeError(
+                f"{type(self.backend).__name__} answered {len(results)} results "
+                f"for {len(messages)} messages"
+            )
+        return self._write_results(messages, results)
+
+    def _write_results(
+        self, messages: Sequence[OutboundMessage], results: Sequence[SendResult]
+    ) -> tuple[float, str] | None:
+        now = self.clock()
+        by_outcome: dict[tuple, list[int]] = defaultdict(list)
+        retry_ids: list[int] = []
+        gone: list[str] = []
+        retry_wait = 0.0
+        retry_error = ""
+        for message, result in zip(messages, results, strict=True):
+            if result.address_gone:
+                gone.append(message.address)
+            if not result.ok and result.retryable:
+                retry_ids.append(message.delivery_id)
+                retry_wait = max(retry_wait, result.retry_after or 0.0)
+                retry_error = result.error
+                continue
+            by_outcome[(result.status, result.provider_id, result.reason, result.error)].append(
+                message.delivery_id
+            )
+        with transaction.atomic():
+            for (status, provider_id, reason, error), ids in by_outcome.items():
+                fields = {"status": status, "provider_id": provider_id[:200]}
+                if status == Delivery.Status.SENT:
+                    fields["sent_at"] = now
+                else:
+                    fields.update(reason=reason, error=error[:500])
+                self.rows.filter(pk__in=ids).update(**fields)
+            if retry_ids:
+                self.rows.filter(pk__in=retry_ids).update(
+                    status=Delivery.Status.PENDING, error=retry_error[:500]
+                )
+            if gone:
+                _addresses_forget(channel=self.batch.channel, addresses=gone)
+        if retry_ids:
+            return retry_wait, retry_error
+        return None
+
+    def _requeue(self, wait: float, error: str) -> BatchOutcome:
+        attempts = self.batch.provider_attempts + 1
+        if attempts >= settings.CAMPAIGN_MAX_PROVIDER_ATTEMPTS:
+            self.rows.filter(status=Delivery.Status.PENDING).update(
+                status=Delivery.Status.FAILED,
+                reason=Delivery.Reason.PROVIDER_ERROR,
+                error=error[:500],
+            )
+            return self._finish(provider_attempts=attempts, error=error)
+        backoff = settings.CAMPAIGN_RETRY_BACKOFF_SECONDS * 2 ** (attempts - 1)
+        wait = wait or backoff  # the provider's Retry-After when it gave one
+        not_before = self.clock() + timedelta(seconds=wait)
+        self._release(
+            SendBatch.Status.QUEUED,
+            not_before=not_before,
+            provider_attempts=attempts,
+            error=error,
+            dispatched_at=self.clock(),
+        )
+        from campaigns.tasks import send_batch_task
+
+        send_batch_task.apply_async((self.batch.pk,), countdown=wait)
+        return BatchOutcome("requeued", f"retry in {wait:.0f} s: {error}")
+
+    def _finish(self, **fields) -> BatchOutcome:
+        counts = dict(self.rows.values_list("status").annotate(n=Count("pk")))
+        self._release(
+            SendBatch.Status.DONE,
+            finished_at=timezone.now(),
+            sent=counts.get(Delivery.Status.SENT, 0),
+            failed=counts.get(Delivery.Status.FAILED, 0),
+            suppressed=counts.get(Delivery.Status.SUPPRESSED, 0),
+            **fields,
+        )
+        campaign_finish_if_done(campaign_id=self.campaign.pk)
+        if getattr(self.backend, "name", "") == "sandbox":
+            from campaigns.tasks import sandbox_events_task
+
+            sandbox_events_task.delay(self.batch.pk)
+        return BatchOutcome("done")
+
+    def _release(self, status: str, **fields) -> None:
+        if not job_release(
+            step=SEND_STEP, job_id=self.batch.pk, token=self.token, status=status, **fields
+        ):
+            raise LeaseLost(f"send batch {self.batch.pk}")
+
+
+def frequency_cap_of(campaign: Campaign) -> tuple[int, int] | None:
+    """(messages, days) for this campaign, or None when uncapped (0 messages or 0 days)."""
+    messages = campaign.frequency_cap_messages
+    days = campaign.frequency_cap_days
+    if messages is None or days is None:
+        messages = settings.CAMPAIGN_FREQUENCY_CAP_MESSAGES
+        days = settings.CAMPAIGN_FREQUENCY_CAP_DAYS
+    return (messages, days) if messages and days else None
+
+
+def members_at_cap(
+    *,
+    member_ids,
+    messages: int,
+    days: int,
+    exclude_campaign_id: int | None = None,
+    now: datetime | None = None,
+) -> set[int]:
+    """Members who were sent `messages` marketing messages or more in the last `days` days,
+    all channels together (the global frequency cap). One query on (member, sent_at)."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    sent = Delivery.objects.filter(
+        member_id__in=member_ids,
+        status=Delivery.Status.SENT,
+        is_marketing=True,
+        sent_at__gte=since,
+    )
+    if exclude_campaign_id is not None:
+        sent = sent.exclude(campaign_id=exclude_campaign_id)
+    return set(
+        sent.values("member_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=messages)
+        .values_list("member_id", flat=True)
+    )
+
+
+def campaign_finish_if_done(*, campaign_id: int) -> bool:
+    """Mark a sending campaign sent once none of its batches waits or runs."""
+    open_batches = SendBatch.objects.filter(
+        campaign_id=campaign_id,
+        status__in=[SendBatch.Status.QUEUED, SendBatch.Status.RUNNING],
+    )
+    if open_batches.exists():
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.DONE, finished_at=timezone.now()
+        )
+    )
+
+
+def _addresses_forget(*, channel: str, addresses: Sequence[str]) -> None:
+    """Addresses the provider says are gone for good (an uninstalled app's token)."""
+    if channel == "push":
+        from campaigns.services.push_addresses import push_addresses_forget
+
+        push_addresses_forget(addresses=addresses)

@@ -1,0 +1,53 @@
+"""Thin Celery tasks (STYLE.md 7): ids in, one service call, safe twice.
+
+Sending tasks are acks_late with reject_on_worker_lost: the Delivery rows and the batch's lease,
+not the broker, are the record of what was sent, so a message redelivered after a worker died
+is harmless (the claim decides) and one that is lost is found again by the sweep.
+"""
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError
+
+from campaigns.services import audience, sandbox, sending, sweep
+
+SWEEP_ARMED_KEY = "campaigns:sweep-armed"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def campaign_snapshot_task(campaign_id: int) -> None:
+    audience.campaign_snapshot(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_batch_task(batch_id: int) -> str:
+    return sending.send_batch_run(batch_id=batch_id).state
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def sandbox_events_task(batch_id: int) -> int:
+    return sandbox.sandbox_events_simulate(batch_id=batch_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaigns_sweep_task(rearm: bool = True) -> dict:
+    """Beat runs this every minute; while a campaign sends it also runs itself every
+    CAMPAIGN_SWEEP_SECONDS, one chain at a time (the cache key), so a dead worker's batch is
+    taken over within about a lease."""
+    result = sweep.campaigns_sweep()
+    if rearm and sweep.campaigns_active():
+        seconds = settings.CAMPAIGN_SWEEP_SECONDS
+        # The key lapses a little before the next run, so that run can arm the one after it.
+        if cache.add(SWEEP_ARMED_KEY, 1, timeout=max(1, seconds - 2)):
+            campaigns_sweep_task.apply_async(kwargs={"rearm": True}, countdown=seconds)
+    return result
+
+
+@worker_ready.connect
+def _sweep_when_a_worker_starts(**kwargs) -> None:
+    # A worker that starts (after a crash, a deploy) looks for work a dead one left behind.
+    # The armed key may be the dead chain's: drop it so this worker starts a live one.
+    cache.delete(SWEEP_ARMED_KEY)
+    campaigns_sweep_task.delay(rearm=True)

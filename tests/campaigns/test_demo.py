@@ -1,0 +1,28 @@
+import pytest
+
+from campaigns.demo import DEMO_DRAFT, DEMO_SCHEDULED, DEMO_SENT, demo_campaigns_seed
+from campaigns.models import Campaign, Delivery
+from crm.models import Segment
+from crm.segments.definition import EMPTY_DEFINITION
+from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
+
+
+@pytest.mark.django_db
+def test_demo_sends_one_campaign_through_the_sandbox_and_plans_two_more():
+    everyone = Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION)
+    for _ in range(3):
+        member = MemberFactory()
+        IdentityFactory(member=member, line=True)
+        ConsentFactory(member=member, channel="line")
+
+    result = demo_campaigns_seed(segment=everyone)
+
+    statuses = dict(Campaign.objects.values_list("name", "status"))
+    assert statuses == {
+        DEMO_SENT: Campaign.Status.DONE,
+        DEMO_SCHEDULED: Campaign.Status.SCHEDULED,
+        DEMO_DRAFT: Campaign.Status.DRAFT,
+    }
+    assert result.deliveries == 3
+    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 3
+    assert demo_campaigns_seed(segment=everyone) is None  # once

@@ -294,7 +294,7 @@ elif ANYMAIL_ESP:
     _email_backend_default = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
 else:
     _email_backend_default = "django.core.mail.backends.console.EmailBackend"
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", _email_backend_default)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "") or _email_backend_default
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
 
 # Campaigns (campaigns/). The public address members' links point to (unsubscribe, tracking):

@@ -10,7 +10,7 @@ from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 @pytest.mark.django_db
 def test_demo_sends_one_campaign_through_the_sandbox_and_plans_two_more(settings):
     # make run at 03:00 still shows it sent: it went out at the last 11:00.
-    settings.CAMPAIGN_QUIET_HOURS = {c: "21:00-09:00" for c in ("line", "email", "sms", "push")}
+    settings.CAMPAIGN_QUIET_HOURS = dict.fromkeys(("line", "email", "sms", "push"), "21:00-09:00")
     everyone = Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION)
     for _ in range(3):
         member = MemberFactory()

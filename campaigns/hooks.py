@@ -9,26 +9,42 @@ nothing: the member's suppressions go with the member's rows.
 
 from collections.abc import Sequence
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Case, Value, When
 
 from campaigns.models import Delivery, Suppression, WebPushSubscription
 from crm.hooks import MemberHook, register_member_hook
 
 
 def deliveries_on_merge(pairs: Sequence[tuple[int, int]]) -> dict[int, dict]:
-    snapshots: dict[int, dict] = {}
-    for survivor_id, merged_id in pairs:
-        clash = Delivery.objects.filter(member_id=survivor_id, campaign_id=OuterRef("campaign_id"))
-        movable = Delivery.objects.filter(member_id=merged_id).exclude(Exists(clash))
-        moved = list(movable.values_list("pk", flat=True))
-        if moved:
-            Delivery.objects.filter(pk__in=moved).update(member_id=survivor_id)
-        Suppression.objects.filter(member_id=merged_id, lifted_at__isnull=True).update(
-            member_id=survivor_id
+    """Set-wise: two reads and three UPDATEs for the whole batch of merges."""
+    survivor_of = {merged_id: survivor_id for survivor_id, merged_id in pairs}
+    if not survivor_of:
+        return {}
+    taken = set(
+        Delivery.objects.filter(member_id__in=set(survivor_of.values())).values_list(
+            "member_id", "campaign_id"
         )
-        WebPushSubscription.objects.filter(member_id=merged_id).update(member_id=survivor_id)
-        snapshots[merged_id] = {"deliveries": moved}
-    return snapshots
+    )
+    moved: dict[int, list[int]] = {merged_id: [] for merged_id in survivor_of}
+    rows = Delivery.objects.filter(member_id__in=list(survivor_of)).values_list(
+        "pk", "member_id", "campaign_id"
+    )
+    for pk, member_id, campaign_id in rows:
+        if (survivor_of[member_id], campaign_id) not in taken:
+            moved[member_id].append(pk)
+    to_survivor = Case(
+        *[When(member_id=merged, then=Value(survivor)) for merged, survivor in survivor_of.items()]
+    )
+    moved_ids = [pk for ids in moved.values() for pk in ids]
+    if moved_ids:
+        Delivery.objects.filter(pk__in=moved_ids).update(member_id=to_survivor)
+    Suppression.objects.filter(member_id__in=list(survivor_of), lifted_at__isnull=True).update(
+        member_id=to_survivor
+    )
+    WebPushSubscription.objects.filter(member_id__in=list(survivor_of)).update(
+        member_id=to_survivor
+    )
+    return {merged_id: {"deliveries": ids} for merged_id, ids in moved.items()}
 
 
 def deliveries_on_unmerge(survivor_id: int, merged_id: int, snapshot: dict) -> None:

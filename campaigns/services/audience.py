@@ -144,7 +144,8 @@ def campaign_snapshot(*, campaign_id: int, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         campaign = (
-            Campaign.objects.select_for_update()
+            # of=self: the segment is a nullable join, which PostgreSQL will not lock.
+            Campaign.objects.select_for_update(of=("self",))
             .select_related("segment")
             .filter(pk=campaign_id, status=Campaign.Status.LAUNCHING)
             .first()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.backends.sandbox import sandbox_draw
 from campaigns.models import Delivery, SendBatch, Suppression
+from campaigns.services.suppressions import suppression_record
 from crm.models import Touchpoint
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
 
@@ -39,7 +40,10 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
     now = timezone.now()
     touchpoints: list[TouchpointIn] = []
     member_ids: list[int] = []
-    suppressions: list[Suppression] = []
+    suppressed: dict[str, set[int]] = {
+        Suppression.Reason.BOUNCED: set(),
+        Suppression.Reason.LINE_BLOCKED: set(),
+    }
     channel = batch.channel
     for delivery_id, member_id, status, reason in rows:
         key = f"d{delivery_id}"
@@ -51,15 +55,7 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
         }
         if status == Delivery.Status.FAILED and reason == Delivery.Reason.ADDRESS_INVALID:
             if channel == "email":
-                suppressions.append(
-                    Suppression(
-                        member_id=member_id,
-                        channel=channel,
-                        reason=Suppression.Reason.BOUNCED,
-                        source="sandbox",
-                        at=now,
-                    )
-                )
+                suppressed[Suppression.Reason.BOUNCED].add(member_id)
             continue
         if status != Delivery.Status.SENT:
             continue
@@ -75,16 +71,13 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
         if channel == "line" and sandbox_draw(key, "block") < LINE_BLOCK_RATE:
             touchpoints.append(TouchpointIn(channel, "line_block", now, properties))
             member_ids.append(member_id)
-            suppressions.append(
-                Suppression(
-                    member_id=member_id,
-                    channel=channel,
-                    reason=Suppression.Reason.LINE_BLOCKED,
-                    source="sandbox",
-                    at=now,
-                )
-            )
+            suppressed[Suppression.Reason.LINE_BLOCKED].add(member_id)
     with transaction.atomic():
         written = touchpoints_write_batch(touchpoints=touchpoints, member_ids=member_ids)
-        Suppression.objects.bulk_create(suppressions)
-    return written + len(suppressions)
+        new = sum(
+            suppression_record(
+                member_ids=ids, channel=channel, reason=reason, source="sandbox", at=now
+            )
+            for reason, ids in suppressed.items()
+        )
+    return written + new

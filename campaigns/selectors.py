@@ -1,13 +1,16 @@
 """Reads the campaign pages, the API and the confirm step share."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 from django.utils import timezone
 
+from campaigns.content import content_fields, content_render
 from campaigns.models import Campaign, Delivery, DeliveryReason, SendBatch
+from campaigns.personalise import PERSONALISATION_FIELDS, personalisation_values, substitute_with
 from campaigns.reachability import reachable_q, unreachable_reasons
 from crm.models import Segment
+from crm.pii import mask_text
 from crm.segments.definition import segment_queryset
 
 
@@ -28,6 +31,33 @@ class Progress:
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, round(100 * self.finished / self.total))
+
+    def _share(self, part: int) -> str:
+        """A bar segment's width in percent (a string the template puts in data-width)."""
+        return "0" if not self.total else f"{min(100.0, 100 * part / self.total):.1f}"
+
+    @property
+    def sent_percent(self) -> str:
+        return self._share(self.sent)
+
+    @property
+    def failed_percent(self) -> str:
+        return self._share(self.failed)
+
+    @property
+    def suppressed_percent(self) -> str:
+        return self._share(self.suppressed)
+
+    def with_audience(self, audience: int) -> "Progress":
+        """The same progress over the whole audience: members suppressed at launch are in no
+        batch, and count here as suppressed and finished."""
+        outside = max(audience - self.total, 0)
+        return replace(
+            self,
+            total=self.total + outside,
+            suppressed=self.suppressed + outside,
+            finished=self.finished + outside,
+        )
 
 
 def campaign_progress(*, campaign: Campaign) -> Progress:
@@ -113,3 +143,44 @@ def campaign_deliveries(
     if channel:
         rows = rows.filter(channel=channel)
     return rows.order_by("pk")
+
+
+def campaigns_progress(*, campaign_ids: list[int]) -> dict[int, Progress]:
+    """Progress of several campaigns (the list page): one GROUP BY over their batches."""
+    rows = (
+        SendBatch.objects.filter(campaign_id__in=campaign_ids)
+        .values("campaign_id")
+        .annotate(
+            total=Sum("size"),
+            batches=Count("pk"),
+            sent=Sum("sent"),
+            failed=Sum("failed"),
+            suppressed=Sum("suppressed"),
+        )
+        .order_by()
+    )
+    found: dict[int, Progress] = {}
+    for row in rows:
+        campaign_id = row.pop("campaign_id")
+        progress = Progress(**{key: value or 0 for key, value in row.items()})
+        progress.finished = progress.sent + progress.failed + progress.suppressed
+        found[campaign_id] = progress
+    return found
+
+
+def message_preview(*, channel: str, content: dict, member_id: int | None, unmask: bool) -> dict:
+    """The content as one member would get it (the fields it uses filled, one query each), or
+    with sample values without a member. A field that is personal data is masked for a viewer
+    without crm.unmask_personal_data: the preview never shows them a member's name."""
+    names = content_fields(channel=channel, content=content)
+    fields = {field.name: field for field in PERSONALISATION_FIELDS.all()}
+    if member_id is None:
+        values = {name: fields[name].sample for name in names if name in fields}
+    else:
+        values = personalisation_values(member_ids=[member_id], names=names).get(member_id, {})
+        if not unmask:
+            values = {
+                name: mask_text(value) if fields.get(name) and fields[name].masked else value
+                for name, value in values.items()
+            }
+    return content_render(channel=channel, content=content, substitute=substitute_with(values))

@@ -20,7 +20,7 @@ NAVIGATION = (
     NavItem("dashboard", _("Dashboard"), "speedometer2"),
     NavItem("crm:member_list", _("Members"), "people", "crm.view_member"),
     NavItem("segments:index", _("Segments"), "diagram-3", "crm.view_segment"),
-    NavItem("campaigns", _("Campaigns"), "megaphone"),
+    NavItem("campaigns:index", _("Campaigns"), "megaphone", "campaigns.view_campaign"),
     NavItem("loyalty", _("Loyalty"), "award"),
     NavItem("kpis", _("KPIs"), "bar-chart-line"),
     NavItem("imports:job_list", _("Imports"), "cloud-upload", "crm.import_data"),

@@ -28,6 +28,7 @@ MARKETER_EXTRA = {
     "crm.import_data",
     "crm.export_members",
     "crm.delete_segment",  # segments are the marketer's own work: they may remove them too
+    "campaigns.launch_campaign",  # sends messages: Marketers may, Analysts only look
 }
 ANALYST_EXTRA = {"crm.export_members"}
 

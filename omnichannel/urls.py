@@ -28,6 +28,7 @@ urlpatterns = [
     path("members/", include("crm.urls")),
     path("imports/", include("crm.urls_imports")),
     path("segments/", include("crm.urls_segments")),
+    path("campaigns/", include("campaigns.urls")),
     path("hooks/", include("campaigns.urls_hooks")),
     path("u/", include("campaigns.urls_public")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),

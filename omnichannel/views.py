@@ -56,11 +56,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # Pages whose features arrive with later issues. Each says what it will hold, so nobody mistakes
 # an empty page for missing data.
 UPCOMING = {
-    "campaigns": (
-        _("Campaigns"),
-        "megaphone",
-        _("Campaigns over LINE, email, SMS and push arrive with the campaigns module."),
-    ),
     "loyalty": (
         _("Loyalty"),
         "award",

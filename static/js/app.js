@@ -6,7 +6,9 @@
    - data-channel-colour="#06c755": the --channel-colour custom property;
    - data-autosubmit on a <select>: submit its form on change (the language switch);
    - data-drop-empty-params on an htmx form: leave empty fields out of its requests, so a
-     search URL holds only the filters in use.
+     search URL holds only the filters in use;
+   - data-insert-field="name" data-insert-target="id" on a button: put {{name}} at the cursor
+     of that field and fire its input event, so htmx checks and previews it again.
 
    htmx fires htmx:load for the page and for every piece of content it swaps in. */
 (function () {
@@ -31,6 +33,20 @@
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-insert-field]") : null;
+    if (!button) return;
+    var field = document.getElementById(button.dataset.insertTarget);
+    if (!field) return;
+    var token = "{{" + button.dataset.insertField + "}}";
+    var start = typeof field.selectionStart === "number" ? field.selectionStart : field.value.length;
+    var end = typeof field.selectionEnd === "number" ? field.selectionEnd : start;
+    field.value = field.value.slice(0, start) + token + field.value.slice(end);
+    field.focus();
+    field.setSelectionRange(start + token.length, start + token.length);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
   document.addEventListener("htmx:configRequest", function (event) {

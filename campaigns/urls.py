@@ -1,0 +1,19 @@
+from django.urls import path
+
+from campaigns import views
+
+app_name = "campaigns"
+urlpatterns = [
+    path("", views.campaign_list, name="index"),
+    path("new/", views.campaign_new, name="new"),
+    path("check/", views.campaign_check, name="check"),
+    path("audience/", views.campaign_audience, name="audience"),
+    path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("<int:pk>/confirm/", views.campaign_confirm, name="confirm"),
+    path("<int:pk>/test/", views.campaign_test, name="test"),
+    path("<int:pk>/progress/", views.campaign_progress_view, name="progress"),
+    path("<int:pk>/pause/", views.campaign_pause_view, name="pause"),
+    path("<int:pk>/resume/", views.campaign_resume_view, name="resume"),
+    path("<int:pk>/cancel/", views.campaign_cancel_view, name="cancel"),
+]

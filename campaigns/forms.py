@@ -169,7 +169,7 @@ class CampaignForm(forms.Form):
 
     # --- What the service takes -------------------------------------------------------------
 
-    def _value(self, name: str) -> str:
+    def typed(self, name: str) -> str:
         """A field's value, cleaned when it is valid, as typed when it is not (the check runs
         on every keystroke, before the form as a whole is valid)."""
         if hasattr(self, "cleaned_data") and name in self.cleaned_data:
@@ -180,10 +180,10 @@ class CampaignForm(forms.Form):
 
     def channels(self) -> list[str]:
         """The channels chosen, in fallback order (a repeated one stays: the service says so)."""
-        return [value for name in self.channel_field_names if (value := self._value(name))]
+        return [value for name in self.channel_field_names if (value := self.typed(name))]
 
     def content_for(self, channel: str) -> dict:
-        v = self._value
+        v = self.typed
         if channel == "line":
             messages: list[dict] = []
             if v("line_text").strip():
@@ -226,7 +226,7 @@ class CampaignForm(forms.Form):
 
     def line_text_index(self) -> int:
         """Where the text is in the LINE messages this form makes (-1: there is none)."""
-        return 0 if self._value("line_text").strip() else -1
+        return 0 if self.typed("line_text").strip() else -1
 
     def add_service_errors(self, errors: dict[str, list[str]], *, only_content: bool = False):
         """Put campaign_validate's messages beside their fields (content's alone while the

@@ -4,6 +4,7 @@ One query on (member, sent_at), limited to the page: only messages that went out
 on that index; waiting, failed and suppressed ones are on the campaign's own page.
 """
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from campaigns.models import Delivery
@@ -28,6 +29,7 @@ def message_entries(member_id: int, before: Cursor | None, limit: int) -> list[T
             channel=delivery.channel,
             title=_("%(channel)s message sent") % {"channel": delivery.get_channel_display()},
             detail=_("Campaign: %(name)s") % {"name": delivery.campaign.name},
+            url=reverse("campaigns:detail", args=[delivery.campaign_id]),
             obj=delivery,
         )
         for delivery in rows

@@ -47,6 +47,7 @@ from campaigns.services import (
     campaign_resume,
     campaign_save,
     campaign_test_send,
+    campaign_validate,
 )
 from crm.models import Member, Segment
 from crm.segments import SegmentDefinitionError, segment_count
@@ -240,7 +241,19 @@ def _builder(
 
 def _builder_post(request: HtmxHttpRequest, campaign: Campaign | None) -> HttpResponse:
     form = CampaignForm(request.POST)
-    if form.is_valid():
+    valid = form.is_valid()
+    # Every problem at once: the service's rules run on what was typed even when a field of
+    # the form itself (a malformed date) is wrong.
+    form.add_service_errors(
+        campaign_validate(
+            name=form.typed("name"),
+            segment=form.segment_value(),
+            channels=form.channels(),
+            contents=form.contents(),
+            send_at=form.send_at_value(),
+        )
+    )
+    if valid and not form.errors:
         try:
             campaign = campaign_save(
                 campaign=campaign,

@@ -61,6 +61,7 @@ class TimelineEntry:
     detail: str = ""
     amount_twd: int | None = None
     status: str = ""  # a short label shown as a badge ("Returned", "Cancelled", "Undone")
+    url: str = ""  # where the entry's detail links to (a campaign's page), blank for none
     obj: Any = field(default=None, compare=False)  # the row, for kind-specific bits
 
     @property

@@ -337,7 +337,8 @@ def campaign_audience(request: HtmxHttpRequest) -> HttpResponse:
         "preview_member": members[0].pk if members else None,
     }
     response = render(request, f"{BUILDER_TEMPLATE}#audience", context)
-    response["HX-Trigger"] = "campaign-check"  # the preview follows the new audience
+    # After the swap: the preview then reads the new members (sooner, it would cancel this one).
+    response["HX-Trigger-After-Settle"] = "campaign-check"
     return response
 
 

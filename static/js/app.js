@@ -7,6 +7,8 @@
    - data-autosubmit on a <select>: submit its form on change (the language switch);
    - data-drop-empty-params on an htmx form: leave empty fields out of its requests, so a
      search URL holds only the filters in use;
+   - class js-check on a field: its input and change fire "fields-changed" on its form (an
+     htmx trigger; an event filter in hx-trigger would need eval, which the policy forbids);
    - data-insert-field="name" data-insert-target="id" on a button: put {{name}} at the cursor
      of that field and fire its input event, so htmx checks and previews it again.
 
@@ -34,6 +36,15 @@
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
   });
+
+  function fieldsChanged(event) {
+    var el = event.target;
+    if (el.matches && el.matches(".js-check") && el.form && window.htmx) {
+      window.htmx.trigger(el.form, "fields-changed");
+    }
+  }
+  document.addEventListener("input", fieldsChanged);
+  document.addEventListener("change", fieldsChanged);
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-insert-field]") : null;

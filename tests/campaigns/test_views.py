@@ -307,7 +307,7 @@ def test_audience_gives_the_live_count_and_members_to_preview(login_as, segment,
     response = login_as("bob").post("/campaigns/audience/", {"segment": segment.pk}, **HTMX)
     page = response.content.decode()
 
-    assert response["HX-Trigger"] == "campaign-check"
+    assert response["HX-Trigger-After-Settle"] == "campaign-check"
     assert 'data-count="3"' in page
     assert page.count('<option value="') == 3
 

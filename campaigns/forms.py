@@ -171,7 +171,10 @@ class CampaignForm(forms.Form):
 
     def typed(self, name: str) -> str:
         """A field's value, cleaned when it is valid, as typed when it is not (the check runs
-        on every keystroke, before the form as a whole is valid)."""
+        on every keystroke, before the form as a whole is valid); an unbound form's initial."""
+        if not self.is_bound:
+            value = self.get_initial_for_field(self.fields[name], name)
+            return "" if value is None else str(value)
         if hasattr(self, "cleaned_data") and name in self.cleaned_data:
             value = self.cleaned_data[name]
         else:
@@ -214,7 +217,10 @@ class CampaignForm(forms.Form):
     def segment_value(self) -> Segment | None:
         if hasattr(self, "cleaned_data") and "segment" in self.cleaned_data:
             return self.cleaned_data["segment"]
-        raw = self.data.get(self.add_prefix("segment"), "")
+        if self.is_bound:
+            raw = self.data.get(self.add_prefix("segment"), "")
+        else:
+            raw = self.get_initial_for_field(self.fields["segment"], "segment") or ""
         if not str(raw).isdigit():
             return None
         return self.fields["segment"].queryset.filter(pk=int(raw)).first()

@@ -241,6 +241,8 @@ def test_edit_loads_the_draft_and_saves_changes(login_as, segment):
 
     page = client.get(f"/campaigns/{campaign.pk}/edit/").content.decode()
     assert SMS["text"] in page
+    assert 'data-testid="audience-count" data-count="0"' in page  # its segment, counted live
+    assert 'data-testid="preview-sms"' in page
     response = client.post(
         f"/campaigns/{campaign.pk}/edit/",
         _builder_post(segment, name="改名", channel_1="sms", channel_2="", sms_text="新內容"),

@@ -47,6 +47,7 @@ from campaigns.services.audience import deliveries_suppress_unreachable
 from campaigns.throttle import provider_call_acquire
 from campaigns.unsubscribe import unsubscribe_url
 from crm.models import Member
+from crm.services.consent import consents_record_batch
 from omnichannel.jobs import LeasedStep, LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
@@ -298,6 +299,7 @@ class _BatchSender:
         now = self.clock()
         by_outcome: dict[tuple, list[int]] = defaultdict(list)
         retry_ids: list[int] = []
+        opted_out: list[int] = []
         gone: list[str] = []
         retry_wait = 0.0
         retry_error = ""
@@ -308,6 +310,14 @@ class _BatchSender:
                 retry_ids.append(message.delivery_id)
                 retry_wait = max(retry_wait, result.retry_after or 0.0)
                 retry_error = result.error
+                continue
+            if not result.ok and result.reason == Delivery.Reason.UNSUBSCRIBED:
+                # The member opted out at the provider (replied STOP to an SMS): suppressed,
+                # and an opt-out Consent on the channel so no later campaign tries again.
+                opted_out.append(message.delivery_id)
+                by_outcome[(Delivery.Status.SUPPRESSED, "", result.reason, result.error)].append(
+                    message.delivery_id
+                )
                 continue
             by_outcome[(result.status, result.provider_id, result.reason, result.error)].append(
                 message.delivery_id
@@ -326,6 +336,13 @@ class _BatchSender:
                 )
             if gone:
                 _addresses_forget(channel=self.batch.channel, addresses=gone)
+            if opted_out:
+                _opt_out_at_provider(
+                    channel=self.batch.channel,
+                    delivery_ids=opted_out,
+                    source=f"provider:{getattr(self.backend, 'name', '')}",
+                    at=now,
+                )
         if retry_ids:
             return retry_wait, retry_error
         return None
@@ -436,3 +453,16 @@ def _addresses_forget(*, channel: str, addresses: Sequence[str]) -> None:
         from campaigns.services.push_addresses import push_addresses_forget
 
         push_addresses_forget(addresses=addresses)
+
+
+def _opt_out_at_provider(
+    *, channel: str, delivery_ids: Sequence[int], source: str, at: datetime
+) -> None:
+    """Members the provider says opted out (an SMS STOP reply): an opt-out Consent each, the
+    provider's refusal of this delivery being the proof."""
+    member_ids = Delivery.objects.filter(pk__in=delivery_ids).values_list("member_id", flat=True)
+    consents_record_batch(
+        decisions=[(member_id, channel, False) for member_id in member_ids],
+        source=source[:50],
+        at=at,
+    )

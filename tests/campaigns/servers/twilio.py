@@ -6,7 +6,8 @@
 Errors answer as Twilio does, {"code", "message", "more_info", "status"}: 401/20003 for wrong
 credentials, 400/21211 for a number that is not E.164, 400/21610 for a number that replied
 STOP (`unsubscribed`), 400/21614 for `not_mobile`. Knobs: `answers` (a queue of (status, body,
-headers) served before anything else, e.g. a 429 with Retry-After or a 503).
+headers) served before anything else, e.g. a 429 with Retry-After or a 503), `stall_seconds`
+(accept, then answer late: the client's read timeout).
 
     python -m tests.campaigns.servers.twilio --port 8901
 """
@@ -16,6 +17,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +49,7 @@ class TwilioState:
     answers: list[tuple[int, dict, dict]] = field(default_factory=list)
     unsubscribed: set[str] = field(default_factory=set)
     not_mobile: set[str] = field(default_factory=set)
+    stall_seconds: float = 0.0  # take the message, then answer this late (a read timeout)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -76,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
                 Recorded(self.path, dict(self.headers.items()), body, form, status)
             )
         payload = json.dumps(answer).encode()
+        if state.stall_seconds:
+            time.sleep(state.stall_seconds)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -133,7 +138,7 @@ class TwilioServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def __enter__(self) -> "TwilioServer":
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 

@@ -173,9 +173,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8902)
     server = MitakeServer(parser.parse_args().port)
-    print(f"MITAKE_API_BASE_URL={server.url}")
-    print(f"MITAKE_USERNAME={USERNAME}")
-    print(f"MITAKE_PASSWORD={PASSWORD}")
+    print(f"MITAKE_API_BASE_URL={server.url}", flush=True)
+    print(f"MITAKE_USERNAME={USERNAME}", flush=True)
+    print(f"MITAKE_PASSWORD={PASSWORD}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

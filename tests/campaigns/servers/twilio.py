@@ -168,9 +168,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8901)
     port = parser.parse_args().port
     server = TwilioServer(port)
-    print(f"TWILIO_API_BASE_URL={server.url}")
-    print(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}")
-    print(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}")
+    print(f"TWILIO_API_BASE_URL={server.url}", flush=True)
+    print(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}", flush=True)
+    print(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

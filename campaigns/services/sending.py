@@ -16,7 +16,9 @@ provider lets us:
    the channel's shared rate limit, call the provider, write each result and commit; then
    heartbeat. A retryable failure (timeouts, 5xx, 429) puts the rest of the batch back in the
    queue after a backoff (429: after the provider's Retry-After); after
-   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer.
+   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer. A refusal
+   because the member opted out at the provider (reason "unsubscribed": an SMS STOP reply)
+   ends the delivery suppressed and records an opt-out Consent on the channel.
 5. Quiet hours, pause and cancel are looked at before each chunk: the batch goes back to the
    queue until the quiet window ends or the campaign resumes; a cancelled campaign's waiting
    deliveries end suppressed.

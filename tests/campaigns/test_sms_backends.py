@@ -327,3 +327,15 @@ def test_mitake_429_and_500_are_retried(mitake_server):
     send_batch_run(batch_id=batch.pk, now=later + timedelta(seconds=13))
     assert _delivery(member).status == "sent"
     assert len(mitake_server.state.delivered) == 1
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from email.utils import format_datetime
+
+    from campaigns.backends.retry_after import retry_after_seconds
+
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    in_a_minute = format_datetime(timezone.now() + timedelta(seconds=60), usegmt=True)
+    assert 55 <= retry_after_seconds(in_a_minute) <= 60

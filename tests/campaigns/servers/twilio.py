@@ -9,7 +9,7 @@ STOP (`unsubscribed`), 400/21614 for `not_mobile`. Knobs: `answers` (a queue of 
 headers) served before anything else, e.g. a 429 with Retry-After or a 503), `stall_seconds`
 (accept, then answer late: the client's read timeout).
 
-    python -m tests.campaigns.servers.twilio --port 8901
+    python -m tests.campaigns.servers.twilio --port 8903
 """
 
 import argparse
@@ -165,7 +165,7 @@ def twilio_server(settings):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8901)
+    parser.add_argument("--port", type=int, default=8903)
     port = parser.parse_args().port
     server = TwilioServer(port)
     print(f"TWILIO_API_BASE_URL={server.url}", flush=True)

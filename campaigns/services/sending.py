@@ -145,6 +145,15 @@ class _BatchSender:
                 status=Delivery.Status.FAILED, reason=Delivery.Reason.OUTCOME_UNKNOWN
             )
             in_flight = []
+        size = max(1, self.backend.max_batch_size)
+        # A dead worker's call is repeated first, whatever the hour or the campaign's status:
+        # the provider may have accepted it already, and it remembers the key only so long
+        # (Mitake: 12 hours, shorter than a night's quiet hours).
+        resend = self._messages(in_flight)
+        for i in range(0, len(resend), size):
+            retry = self._send_chunk(resend[i : i + size], resend=True)
+            if retry is not None:
+                return self._requeue(*retry)
         stop = self._stop_reason()
         if stop is not None:
             return stop
@@ -157,15 +166,10 @@ class _BatchSender:
         # Addresses and personalisation are read once for the whole batch (at most
         # CAMPAIGN_BATCH_SIZE rows), not per provider call: a provider that takes one message
         # per call (SMTP, Twilio, FCM) would otherwise cost a handful of queries per message.
-        messages = self._messages(in_flight + waiting)
-        resend_ids = {row[0] for row in in_flight}
-        size = max(1, self.backend.max_batch_size)
-        resend = [m for m in messages if m.delivery_id in resend_ids]
-        fresh = [m for m in messages if m.delivery_id not in resend_ids]
-        chunks = [(resend[i : i + size], True) for i in range(0, len(resend), size)]
-        chunks += [(fresh[i : i + size], False) for i in range(0, len(fresh), size)]
+        fresh = self._messages(waiting)
+        chunks = [fresh[i : i + size] for i in range(0, len(fresh), size)]
         checked_at = time.monotonic()
-        for chunk, is_resend in chunks:
+        for chunk in chunks:
             if time.monotonic() - checked_at >= CHECK_INTERVAL_SECONDS:
                 # Pause, cancel, quiet hours and the lease, about once a second rather than
                 # per call: a pause takes effect within a second, at a query a second.
@@ -174,7 +178,7 @@ class _BatchSender:
                     return stop
                 job_heartbeat(step=SEND_STEP, job_id=self.batch.pk, token=self.token)
                 checked_at = time.monotonic()
-            retry = self._send_chunk(chunk, resend=is_resend)
+            retry = self._send_chunk(chunk, resend=False)
             if retry is not None:
                 return self._requeue(*retry)
         return self._finish()

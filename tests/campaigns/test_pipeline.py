@@ -393,6 +393,24 @@ def test_a_dead_workers_call_is_repeated_with_the_same_key_when_the_provider_ded
     assert [_outcome(m)[0] for m in members] == ["sent", "sent"]
 
 
+def test_a_dead_workers_call_is_repeated_at_once_even_in_quiet_hours(settings):
+    # The provider remembers the key only so long (Mitake: 12 hours); the rest waits.
+    settings.CAMPAIGN_QUIET_HOURS = {**settings.CAMPAIGN_QUIET_HOURS, "line": "00:00-23:59"}
+    members = [_member(line=True) for _ in range(2)]
+    campaign = _launch(_campaign(channels=["line"]))
+    batch = SendBatch.objects.get(campaign=campaign)
+    SendBatch.objects.filter(pk=batch.pk).update(
+        status=SendBatch.Status.RUNNING,
+        worker="dead",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    Delivery.objects.filter(member=members[0]).update(status=Delivery.Status.SENDING)
+
+    assert send_batch_run(batch_id=batch.pk).state == "requeued"
+
+    assert [_outcome(m)[0] for m in members] == ["sent", "pending"]
+
+
 def test_a_live_lease_is_not_taken_over():
     _member(line=True)
     campaign = _launch(_campaign(channels=["line"]))

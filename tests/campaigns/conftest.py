@@ -30,3 +30,8 @@ def eager_celery(monkeypatch):
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+# --- push helper: a local FCM and a local Web Push service ------------------------------------
+
+from tests.campaigns.servers.push_fixtures import fcm_server, webpush_server  # noqa: E402, F401

@@ -10,7 +10,7 @@ omnichannel/api/core.py's, as for crm's operations.
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict, StringConstraints
 
 from campaigns.models import WebPushSubscription
@@ -137,7 +137,7 @@ class SubscriptionDeleteQuery(Schema):
 )
 def push_subscription_delete(request: HttpRequest, query: Query[SubscriptionDeleteQuery]):
     deleted = webpush_subscription_delete(endpoint=query.endpoint)
-    return 200, SubscriptionDeletedOut(endpoint=query.endpoint, deleted=deleted)
+    return Status(200, SubscriptionDeletedOut(endpoint=query.endpoint, deleted=deleted))
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -181,11 +181,18 @@ class PushBackend(ChannelBackend):
             if transport == "webpush":
                 return self._send_webpush(message)
             return self._send_fcm(message)
-        except (requests.RequestException, GoogleAuthError) as exc:
-            # A network error or a token endpoint that did not answer: nothing was delivered
-            # that we know of, and a later attempt may work.
+        except requests.RequestException as exc:
+            # A network error: nothing was delivered that we know of; a later try may work.
             return SendResult.failed(
                 f"{transport}: {exc}", reason=DeliveryReason.PROVIDER_ERROR, retryable=True
+            )
+        except GoogleAuthError as exc:
+            # The token endpoint refused the service account (a revoked key: not retryable)
+            # or did not answer (retryable); google-auth says which.
+            return SendResult.failed(
+                f"FCM OAuth2: {exc}",
+                reason=DeliveryReason.PROVIDER_ERROR,
+                retryable=bool(getattr(exc, "retryable", True)),
             )
 
     # -- FCM -------------------------------------------------------------------------------

@@ -271,3 +271,15 @@ def test_a_network_error_is_retryable(settings, webpush_server):
 
 def _keys(server) -> dict:
     return server.subscribe().json()["keys"]
+
+
+def test_a_service_account_google_refuses_fails_without_retries(fcm_server):
+    member = _app_member("fcm-token-norights")
+    fcm_server.accounts.clear()  # the key was deleted in the Google Cloud console
+
+    _send()
+
+    delivery = _delivery(member)
+    assert (delivery.status, delivery.reason) == ("failed", "provider_error")
+    assert "invalid_grant" in delivery.error
+    assert not fcm_server.sends()

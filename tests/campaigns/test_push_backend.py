@@ -283,3 +283,17 @@ def test_a_service_account_google_refuses_fails_without_retries(fcm_server):
     assert (delivery.status, delivery.reason) == ("failed", "provider_error")
     assert "invalid_grant" in delivery.error
     assert not fcm_server.sends()
+
+
+def test_the_vapid_key_may_be_given_as_the_key_itself(settings, webpush_server):
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.campaigns.servers.webpush import b64url
+
+    key = serialization.load_pem_private_key(webpush_server.vapid.path.read_bytes(), None)
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = b64url(key.private_numbers().private_value.to_bytes(32))
+    member = _browser_member(webpush_server.subscribe())
+
+    _send()
+
+    assert _delivery(member).status == "sent"

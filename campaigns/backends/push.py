@@ -25,20 +25,19 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import google.auth.transport.requests
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import timezone
 from google.auth.exceptions import GoogleAuthError
 from google.oauth2 import service_account
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.retry_after import retry_after_seconds
 from campaigns.models import DeliveryReason
 
 logger = logging.getLogger(__name__)
@@ -54,20 +53,6 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 # token) are shared by the process rather than fetched again for each batch.
 _credentials: dict[tuple[str, float], service_account.Credentials] = {}
 _credentials_lock = threading.Lock()
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: an integer, or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - timezone.now()).total_seconds())
 
 
 def fcm_credentials(path: str) -> service_account.Credentials:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.backends.base import SendResult
-from campaigns.backends.sandbox import SandboxBackend
+from campaigns.backends.sandbox import REFUSED_SHARE, SandboxBackend
 from campaigns.models import Campaign, Delivery, SendBatch, Suppression
 from campaigns.services import (
     CampaignInvalid,
@@ -234,6 +234,58 @@ def test_pause_keeps_batches_queued_and_resume_sends_them(django_capture_on_comm
     _send_all(campaign)
     assert _outcome(member)[0] == "sent"
     campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+
+
+class PausesAfterFirstCall(SandboxBackend):
+    """One message a call; the marketer presses pause while the first call is in progress."""
+
+    channel = "email"
+    max_batch_size = 1
+    calls = 0
+
+    def send_batch(self, messages, *, retry_key):
+        PausesAfterFirstCall.calls += 1
+        if PausesAfterFirstCall.calls == 1:
+            campaign_pause(campaign=Campaign.objects.get())
+        return super().send_batch(messages, retry_key=retry_key)
+
+
+def test_pause_while_sending_stops_the_batch_between_calls(settings, monkeypatch):
+    monkeypatch.setattr("campaigns.services.sending.CHECK_INTERVAL_SECONDS", 0)
+    monkeypatch.setitem(REFUSED_SHARE, "email", 0.0)
+    settings.CAMPAIGN_BACKENDS = {
+        **settings.CAMPAIGN_BACKENDS,
+        "email": f"{__name__}.PausesAfterFirstCall",
+    }
+    PausesAfterFirstCall.calls = 0
+    members = [_member(email=True) for _ in range(3)]
+    campaign = _launch(_campaign(channels=["email"]))
+    batch = SendBatch.objects.get(campaign=campaign)
+
+    assert send_batch_run(batch_id=batch.pk).state == "requeued"
+
+    assert PausesAfterFirstCall.calls == 1
+    assert [_outcome(m)[0] for m in members] == ["sent", "pending", "pending"]
+    batch.refresh_from_db()
+    assert batch.status == SendBatch.Status.QUEUED
+
+
+def test_resume_of_a_campaign_paused_before_its_audience_was_ready_prepares_it(
+    django_capture_on_commit_callbacks, eager_celery
+):
+    member = _member(line=True)
+    with django_capture_on_commit_callbacks():  # the snapshot task is dropped: pause came first
+        campaign = campaign_launch(campaign=_campaign(channels=["line"]))
+    campaign = campaign_pause(campaign=campaign)
+    assert not campaign.batches.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_resume(campaign=campaign)
+
+    assert campaign.status == Campaign.Status.LAUNCHING  # one write, straight to preparing
+    campaign.refresh_from_db()
+    assert _outcome(member)[0] == "sent"
     assert campaign.status == Campaign.Status.DONE
 
 

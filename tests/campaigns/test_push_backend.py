@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.backends.base import OutboundMessage
-from campaigns.backends.push import PushBackend, retry_after_seconds
+from campaigns.backends.push import PushBackend
 from campaigns.models import Delivery, SendBatch, WebPushSubscription
 from campaigns.reachability import addresses_for, reachable_q
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
@@ -246,13 +246,6 @@ def test_push_addresses_forget_removes_tokens_and_subscriptions_set_wise(
     assert removed == 2
     assert Identity.objects.filter(pk=phone.pk).exists()  # only push tokens go
     assert not addresses_for(channel="push", member_ids=[token.member_id])
-
-
-def test_retry_after_reads_seconds_and_http_dates():
-    assert retry_after_seconds("120") == 120.0
-    assert retry_after_seconds(None) is None
-    later = timezone.now() + timedelta(seconds=90)
-    assert 80 < retry_after_seconds(later.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 90
 
 
 def test_a_network_error_is_retryable(settings, webpush_server):

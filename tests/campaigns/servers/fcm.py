@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -302,12 +303,13 @@ def _handler_for(server: FcmServer):
 
 def main() -> None:
     """Run a local FCM by hand: writes a service account key pointing at it and prints the
-    settings to use (`python -m tests.campaigns.servers.fcm --port 8091 --dir var/fcm`)."""
+    settings to use (`python -m tests.campaigns.servers.fcm --port 8905 --dir var/fcm`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--port", type=int, default=8905)
     parser.add_argument("--dir", default="var/fcm", help="where to write the key file")
     parser.add_argument("--unregistered", action="append", default=[], help="a dead token")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # the settings show at once when piped
     server = FcmServer(port=args.port, unregistered=set(args.unregistered))
     server.start()
     folder = Path(args.dir)

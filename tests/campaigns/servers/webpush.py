@@ -18,6 +18,7 @@ import base64
 import itertools
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -252,11 +253,12 @@ def _handler_for(server: WebPushServer):
 def main() -> None:
     """Run a local push service by hand: writes a VAPID key, makes one subscription and prints
     it and the settings, then each payload that arrives, decrypted
-    (`python -m tests.campaigns.servers.webpush --port 8092 --dir var/webpush`)."""
+    (`python -m tests.campaigns.servers.webpush --port 8906 --dir var/webpush`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8092)
+    parser.add_argument("--port", type=int, default=8906)
     parser.add_argument("--dir", default="var/webpush")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # the settings show at once when piped
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     keys = vapid_keys_write(folder)

@@ -21,7 +21,6 @@ worker's message in flight ends "outcome unknown" rather than going twice.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -39,8 +38,6 @@ from pywebpush import WebPushException, webpush
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
 from campaigns.backends.retry_after import retry_after_seconds
 from campaigns.models import DeliveryReason
-
-logger = logging.getLogger(__name__)
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 TIMEOUT_SECONDS = 15

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool
 
 from campaigns.models import Campaign
@@ -211,7 +211,7 @@ def campaigns_launch(
     auth=CAMPAIGNS_READ,
 )
 def campaigns_get(request: HttpRequest, campaign_id: Annotated[int, Field(ge=1, le=2**63 - 1)]):
-    return 200, _campaign_out(_campaign(campaign_id))
+    return Status(200, _campaign_out(_campaign(campaign_id)))
 
 
 # --- campaigns' errors --------------------------------------------------------------------------

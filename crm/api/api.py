@@ -5,7 +5,7 @@ object, keys, idempotency, limits and the shared error shapes are omnichannel/ap
 """
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from crm.api.schemas import (
     PAGE_LIMIT_DEFAULT,
@@ -193,7 +193,7 @@ def segments_list(
     segments, total = segments_page(limit=limit, offset=offset)
     counts = segments_count_live(segments)
     items = [SegmentOut(id=s.pk, name=s.name, count=counts.get(s.pk)) for s in segments]
-    return 200, SegmentsPageOut(items=items, count=total)
+    return Status(200, SegmentsPageOut(items=items, count=total))
 
 
 def _identifiers(identifiers: IdentifiersIn) -> dict[str, str]:

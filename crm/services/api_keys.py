@@ -45,7 +45,7 @@ PURGE_BATCH = 10_000  # expired idempotency records deleted per statement
 
 ERROR_NAME_REQUIRED = _("Give the key a name that says which system uses it.")
 ERROR_NAME_TAKEN = _("A key with this name already exists.")
-ERROR_CHANNEL = _("Unknown channel %(channel)s.")
+ERROR_CHANNEL = _("Unknown channel %(channel)s; the channels are %(known)s.")
 ERROR_SCOPES_REQUIRED = _("Give the key at least one scope.")
 ERROR_SCOPE_UNKNOWN = _("Unknown scope %(scope)s; the scopes are %(known)s.")
 ERROR_UNKNOWN_KEY = _("Unknown API key.")
@@ -104,7 +104,7 @@ def api_key_create(
     if not name:
         raise ApiKeyError(ERROR_NAME_REQUIRED)
     if channel not in Channel.values:
-        raise ApiKeyError(ERROR_CHANNEL % {"channel": channel})
+        raise ApiKeyError(ERROR_CHANNEL % {"channel": channel, "known": ", ".join(Channel.values)})
     scopes = api_key_scopes_check(scopes)
     key = secrets.token_urlsafe(KEY_BYTES)
     try:

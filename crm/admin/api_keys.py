@@ -57,8 +57,8 @@ class ApiKeyAdmin(BoundedAdmin):
 
     @admin.display(description=_("scopes"))
     def scopes_shown(self, obj: ApiKey) -> str:
-        labels = dict(Scope.choices)
-        return ", ".join(str(labels.get(scope, scope)).split(":")[0] for scope in obj.scopes or [])
+        # The scopes' own names, as create_api_key --scope and the API's 403 spell them.
+        return ", ".join(obj.scopes or []) or "—"
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.api import ERROR_CAMPAIGN_UNKNOWN, ERROR_SEGMENT_UNKNOWN
 from campaigns.content.sms import ERROR_NO_TEXT
@@ -19,6 +19,14 @@ from omnichannel.models import AuditEvent
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages compared in English: the calls ask for it, the constants are read in it."""
+    with translation.override("en"):
+        yield
+
 
 WOMEN = {"op": "and", "rules": [{"rule": "gender", "operator": "is", "value": "female"}]}
 LINE = {"messages": [{"type": "text", "text": "{{name}}，週年慶開跑！"}]}
@@ -38,7 +46,7 @@ def api(key):
     client = Client()
 
     def _call(method: str, path: str, body=None, *, idempotency_key: str | None = None):
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         if method == "get":

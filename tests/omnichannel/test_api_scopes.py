@@ -8,6 +8,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from ninja.errors import AuthorizationError
 
 from campaigns.models import Campaign
@@ -26,6 +27,14 @@ from omnichannel.api.scopes import Scope
 from omnichannel.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages compared in English: the calls ask for it, the constants are read in it."""
+    with translation.override("en"):
+        yield
+
 
 SALE = {
     "channel": "store",
@@ -49,7 +58,7 @@ def key_with(alice):
 
 def _call(method: str, path: str, key: str, body=None):
     client = Client()
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
     if method == "get":
         return client.get(f"/api/v1/{path}", headers=headers)
     return client.post(

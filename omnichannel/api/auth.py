@@ -74,11 +74,12 @@ class ApiKeyAuth(HttpBearer):
             return None
         except ApiKeyRevoked as exc:
             raise AuthorizationError(message=str(exc)) from None
-        self.scope_check(api_key)
         limit = rate_limit_per_minute()
         retry_after = api_key_rate_check(api_key=api_key, limit=limit)
         if retry_after is not None:
             raise RateLimited(limit, retry_after)
+        # After the rate limit, so a key calling what it may not is limited all the same.
+        self.scope_check(api_key)
         body_size_check(request)
         return api_key
 

@@ -139,8 +139,12 @@ def idempotent(
     with transaction.atomic():
         record = None
         if key is not None:
-            # A body-less write (a launch) is fingerprinted by its method and path alone.
-            data = _parse_json(request.body) if request.body else None
+            # A body-less write (a launch) is fingerprinted by its method and path alone; one
+            # sent a body anyway (ninja never parsed it) by that body's text.
+            try:
+                data = _parse_json(request.body) if request.body else None
+            except ValueError:
+                data = request.body.decode("utf-8", "replace")
             request_hash = idempotency_request_hash(
                 method=request.method or "", path=request.path, data=data
             )

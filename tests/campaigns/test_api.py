@@ -237,6 +237,20 @@ def test_launch_replayed_with_its_idempotency_key_is_not_a_409(api):
     assert AuditEvent.objects.filter(action="campaign.launched").count() == 1
 
 
+def test_launch_with_a_stray_body_and_an_idempotency_key_is_no_server_error(api, key):
+    segment = Segment.objects.create(name="Women", definition=WOMEN)
+    campaign_id = api("post", "campaigns", _body(segment)).json()["id"]
+
+    response = Client().post(
+        f"/api/v1/campaigns/{campaign_id}/launch",
+        data=b"not json \xff",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "l-2"},
+    )
+
+    assert response.status_code == 200
+
+
 # --- Refusals, with a reason per field ---------------------------------------------------------
 
 

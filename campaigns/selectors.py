@@ -6,12 +6,26 @@ from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from campaigns.content import content_fields, content_render
-from campaigns.models import Campaign, Delivery, DeliveryReason, SendBatch
+from campaigns.models import Campaign, Delivery, DeliveryReason, Message, SendBatch
 from campaigns.personalise import PERSONALISATION_FIELDS, personalisation_values, substitute_with
 from campaigns.reachability import reachable_q, unreachable_reasons
 from crm.models import Segment
 from crm.pii import mask_text
 from crm.segments.definition import segment_queryset
+
+
+def message_contents(
+    *, campaign_id: int, channel: str | None = None
+) -> dict[tuple[str, str], dict]:
+    """The content of each of a campaign's messages by (channel, variant): the one read of
+    what a campaign says, for the builder, the API and the workers alike."""
+    messages = Message.objects.filter(campaign_id=campaign_id)
+    if channel is not None:
+        messages = messages.filter(channel=channel)
+    return {
+        (channel_, variant): content
+        for channel_, variant, content in messages.values_list("channel", "variant", "content")
+    }
 
 
 def campaigns_list() -> QuerySet[Campaign]:

@@ -30,3 +30,7 @@ def eager_celery(monkeypatch):
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+# --- line: the local LINE Messaging API (tests/campaigns/servers/line.py) --------------------
+from tests.campaigns.servers.fixtures import line_server  # noqa: E402, F401

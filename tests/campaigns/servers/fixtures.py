@@ -2,6 +2,7 @@
 
 import pytest
 
+from campaigns.services.line_quota import line_quota_forget
 from tests.campaigns.servers.line import DEFAULT_TOKEN, LineServer
 
 LINE_TEST_SECRET = "test-line-channel-secret"
@@ -18,4 +19,6 @@ def line_server(settings):
             **settings.CAMPAIGN_BACKENDS,
             "line": "campaigns.backends.line.LineBackend",
         }
+        # The cache outlives the test run; a port used again must not find an old quota.
+        line_quota_forget()
         yield server

@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.backends.base import OutboundMessage
 from campaigns.backends.line import LineBackend, line_retry_key
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services.suppressions import suppression_record
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
 from tests.campaigns.servers.line import MONTHLY_LIMIT, MULTICAST, PUSH, LineServer, LineState
@@ -245,3 +247,48 @@ def test_the_server_keeps_state_reusable():
         json.dumps({"to": "U1", "messages": [{"type": "text", "text": "hi"}]}).encode(),
     )
     assert status == 200 and headers["x-line-request-id"] and json.loads(body)["sentMessages"]
+
+
+@pytest.mark.django_db
+def test_whole_campaign_through_celery_reaches_line_once_each(
+    line_server, settings, eager_celery, django_capture_on_commit_callbacks
+):
+    settings.CAMPAIGN_BATCH_SIZE = 4
+    for _ in range(10):
+        member = MemberFactory()
+        IdentityFactory(member=member, line=True)
+        ConsentFactory(member=member, channel="line")
+    blocked = Identity.objects.filter(kind="line_user_id").first()
+    suppression_record(
+        member_ids=[blocked.member_id], channel="line", reason="line_blocked", source="test"
+    )
+    line_server.state.fail_next(500)  # one batch's first call fails: retried, same key
+    settings.CAMPAIGN_RETRY_BACKOFF_SECONDS = 0
+    campaign = campaign_save(
+        name="LINE",
+        segment=Segment.objects.create(name="All", definition=EMPTY_DEFINITION),
+        channels=["line"],
+        contents={"line": SAME},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_launch(campaign=campaign)
+    for batch_id in SendBatch.objects.filter(status="queued").values_list("pk", flat=True):
+        send_batch_run(batch_id=batch_id)  # the retried batch (the sweep's job in production)
+    campaign.refresh_from_db()
+    counts = dict(Delivery.objects.values_list("status").annotate(n=Count("pk")))
+    assert counts == {"sent": 9, "suppressed": 1}
+    sent_to = set(
+        Identity.objects.filter(kind="line_user_id")
+        .exclude(pk=blocked.pk)
+        .values_list("value", flat=True)
+    )
+    assert line_server.state.count_by_user() == dict.fromkeys(sent_to, 1)
+    sends = line_server.state.sends()
+    [failed] = [r for r in sends if r.status == 500]
+    retried = [
+        r for r in sends if r.headers["x-line-retry-key"] == failed.headers["x-line-retry-key"]
+    ]
+    assert [r.status for r in retried] == [500, 200]
+    # Batches of 4, 4 and 1: two multicasts and a push (one member, nobody to share with).
+    accepted = sorted((r.path, len(r.json()["to"])) for r in sends if r.status == 200)
+    assert accepted == [(MULTICAST, 4), (MULTICAST, 4), (PUSH, 33)]

@@ -229,6 +229,9 @@ class LineState:
 def _handler_for(state: LineState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+        # Headers and body are two writes: with Nagle on, the body waits for the client's
+        # delayed ACK (40 ms a request on Linux).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -103,7 +103,9 @@ class LineBackend(ChannelBackend):
         # shared by several members, one push for content only one member gets.
         groups: dict[str, list[int]] = {}
         for index, message in enumerate(messages):
-            signature = json.dumps(message.content.get("messages"), sort_keys=True)
+            # repr, not json.dumps: twice as fast, and contents rendered from one template
+            # keep one key order, so equal content gives an equal signature.
+            signature = repr(message.content.get("messages"))
             groups.setdefault(signature, []).append(index)
         results: list[SendResult | None] = [None] * len(messages)
         for indexes in groups.values():
@@ -126,11 +128,16 @@ class LineBackend(ChannelBackend):
         return self._call(self.api.push_message_with_http_info, request, key)
 
     def _multicast(self, messages: Sequence[OutboundMessage], *, retry_key: str) -> SendResult:
-        request = MulticastRequest.from_dict(
-            {
-                "to": [message.address for message in messages],
-                "messages": messages[0].content.get("messages") or [],
-            }
+        # The messages are validated by the SDK's models once; the 500 ids need no model (the
+        # pipeline's addresses are normalised LINE user ids), and validating each costs more
+        # than the HTTP call to a fast server.
+        shared = PushMessageRequest.from_dict(
+            {"to": messages[0].address, "messages": messages[0].content.get("messages") or []}
+        )
+        request = MulticastRequest.construct(
+            to=[message.address for message in messages],
+            messages=shared.messages,
+            notification_disabled=False,
         )
         key = line_retry_key(retry_key, [message.key for message in messages])
         return self._call(self.api.multicast_with_http_info, request, key)

@@ -79,6 +79,15 @@ def _error_text(exc: ApiException) -> str:
     return f"LINE {exc.status}: {words}" + (f" ({details})" if details else "")
 
 
+def _invalid(error: Exception) -> SendResult:
+    """Content the SDK's models refuse (the builder's checks should have caught it): LINE would
+    answer 400, so it is not sent and not retried."""
+    words = " ".join(str(error).split())[:300]
+    return SendResult.failed(
+        f"LINE message invalid: {words}", reason=DeliveryReason.PROVIDER_REJECTED
+    )
+
+
 class LineBackend(ChannelBackend):
     channel = "line"
     name = "line"
@@ -121,9 +130,12 @@ class LineBackend(ChannelBackend):
         return results  # type: ignore[return-value]  (every index is filled above)
 
     def _push(self, message: OutboundMessage, *, retry_key: str) -> SendResult:
-        request = PushMessageRequest.from_dict(
-            {"to": message.address, "messages": message.content.get("messages") or []}
-        )
+        try:
+            request = PushMessageRequest.from_dict(
+                {"to": message.address, "messages": message.content.get("messages") or []}
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            return _invalid(error)
         key = line_retry_key(retry_key, [message.key])
         return self._call(self.api.push_message_with_http_info, request, key)
 
@@ -131,9 +143,12 @@ class LineBackend(ChannelBackend):
         # The messages are validated by the SDK's models once; the 500 ids need no model (the
         # pipeline's addresses are normalised LINE user ids), and validating each costs more
         # than the HTTP call to a fast server.
-        shared = PushMessageRequest.from_dict(
-            {"to": messages[0].address, "messages": messages[0].content.get("messages") or []}
-        )
+        try:
+            shared = PushMessageRequest.from_dict(
+                {"to": messages[0].address, "messages": messages[0].content.get("messages") or []}
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            return _invalid(error)
         request = MulticastRequest.construct(
             to=[message.address for message in messages],
             messages=shared.messages,

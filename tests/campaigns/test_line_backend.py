@@ -122,6 +122,14 @@ def test_bad_request_is_not_retried_and_keeps_the_providers_words(line_server):
     assert "messages[0].text" in results[0].error
 
 
+def test_content_the_sdk_refuses_fails_without_a_call(line_server):
+    broken = {"messages": [{"type": "flex", "altText": "a", "contents": {"type": "bubbl"}}]}
+    results = _send(_messages(2, content=broken)) + _send(_messages(1, content=broken))
+    assert all(not r.ok and not r.retryable and r.reason == "provider_rejected" for r in results)
+    assert "invalid" in results[0].error
+    assert line_server.state.sends() == []
+
+
 def test_server_errors_and_an_unreachable_api_are_retryable(line_server, settings):
     line_server.state.fail_next(500)
     [result] = _send(_messages(1))

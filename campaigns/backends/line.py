@@ -28,6 +28,7 @@ from linebot.v3.messaging import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.retry_after import retry_after_seconds
 from campaigns.models import DeliveryReason
 
 MULTICAST_MAX_RECIPIENTS = 500
@@ -53,11 +54,7 @@ def _header(headers, name: str) -> str:
 
 
 def _retry_after(headers) -> float | None:
-    value = _header(headers, "retry-after")
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None  # an HTTP date: LINE sends seconds; the pipeline's backoff applies
+    return retry_after_seconds(_header(headers, "retry-after") or None)
 
 
 def _error_text(exc: ApiException) -> str:

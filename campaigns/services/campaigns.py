@@ -16,7 +16,7 @@ from campaigns.content import content_render, content_validate
 from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendBatch
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
-from campaigns.selectors import audience_estimate
+from campaigns.selectors import audience_estimate, message_contents
 from campaigns.services.line_quota import line_quota_check
 from crm.models import Segment
 from omnichannel.audit import audit_record
@@ -40,6 +40,11 @@ ERROR_TEST_ADDRESS = _("Give an address to send the test to.")
 
 AUDIT_LAUNCHED = gettext_noop("Launched campaign %(name)s")
 AUDIT_SCHEDULED = gettext_noop("Scheduled campaign %(name)s for %(send_at)s")
+# Launched through the API: the actor is a system's key, not a user; its name is the record.
+AUDIT_LAUNCHED_BY_KEY = gettext_noop("Launched campaign %(name)s with API key %(key)s")
+AUDIT_SCHEDULED_BY_KEY = gettext_noop(
+    "Scheduled campaign %(name)s for %(send_at)s with API key %(key)s"
+)
 AUDIT_PAUSED = gettext_noop("Paused campaign %(name)s")
 AUDIT_RESUMED = gettext_noop("Resumed campaign %(name)s")
 AUDIT_CANCELLED = gettext_noop("Cancelled campaign %(name)s")
@@ -153,9 +158,11 @@ def campaign_save(
 
 
 def campaign_contents(campaign: Campaign) -> dict[str, dict]:
+    """Content per channel of the campaign's (first) variant."""
     return {
-        message.channel: message.content
-        for message in campaign.messages.filter(variant=VARIANT_DEFAULT)
+        channel: content
+        for (channel, variant), content in message_contents(campaign_id=campaign.pk).items()
+        if variant == VARIANT_DEFAULT
     }
 
 
@@ -166,8 +173,12 @@ def _line_quota_errors(campaign: Campaign) -> dict[str, list[str]]:
     return {"channels": [message]} if message else {}
 
 
-def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = None) -> Campaign:
+def campaign_launch(
+    *, campaign: Campaign, actor=None, api_key=None, now: datetime | None = None
+) -> Campaign:
     """Send now, or at `send_at` when it is in the future (the sweep launches it then).
+
+    `api_key` (a crm ApiKey) when a system launched it through the API: the audit names it.
 
     Raises CampaignInvalid (content a provider would refuse, a missing audience) or
     CampaignStateError (already launched).
@@ -206,12 +217,17 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
             actor=actor,
             object_type="campaigns.campaign",
             object_id=campaign.pk,
-            summary=AUDIT_SCHEDULED if scheduled else AUDIT_LAUNCHED,
+            summary=(
+                (AUDIT_SCHEDULED_BY_KEY if scheduled else AUDIT_LAUNCHED_BY_KEY)
+                if api_key is not None
+                else (AUDIT_SCHEDULED if scheduled else AUDIT_LAUNCHED)
+            ),
             summary_params={
                 "name": campaign.name,
                 "send_at": timezone.localtime(campaign.send_at).strftime("%Y/%m/%d %H:%M")
                 if scheduled
                 else "",
+                **({"key": f"{api_key.prefix}… “{api_key.name}”"} if api_key is not None else {}),
             },
         )
         if not scheduled:
@@ -221,7 +237,7 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
 
 
 def _status_move(
-    *, campaign: Campaign, from_statuses, to_status, error, audit: str, actor
+    *, campaign: Campaign, from_statuses, to_status, error, audit: str, actor, action: str = ""
 ) -> Campaign:
     with transaction.atomic():
         moved = Campaign.objects.filter(pk=campaign.pk, status__in=from_statuses).update(
@@ -230,7 +246,7 @@ def _status_move(
         if not moved:
             raise CampaignStateError(str(error))
         audit_record(
-            action=f"campaign.{to_status}",
+            action=action or f"campaign.{to_status}",
             actor=actor,
             object_type="campaigns.campaign",
             object_id=campaign.pk,
@@ -256,20 +272,20 @@ def campaign_pause(*, campaign: Campaign, actor=None) -> Campaign:
 def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     """Raises CampaignStateError unless paused."""
     from campaigns.services.sweep import batches_dispatch_due
+    from campaigns.tasks import campaign_snapshot_task
 
+    # Paused while its audience was still being prepared: it resumes by preparing it.
+    unprepared = bool(campaign.launched_at) and not campaign.batches.exists()
     campaign = _status_move(
         campaign=campaign,
         from_statuses=[Campaign.Status.PAUSED],
-        to_status=Campaign.Status.SENDING,
+        to_status=Campaign.Status.LAUNCHING if unprepared else Campaign.Status.SENDING,
         error=ERROR_NOT_RESUMABLE,
         audit=AUDIT_RESUMED,
         actor=actor,
+        action="campaign.resumed",
     )
-    if not campaign.batches.exists() and campaign.launched_at:
-        # Paused while its audience was still being prepared: prepare it now.
-        from campaigns.tasks import campaign_snapshot_task
-
-        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.LAUNCHING)
+    if unprepared:
         transaction.on_commit(lambda: campaign_snapshot_task.delay(campaign.pk))
     else:
         batches_dispatch_due(campaign_id=campaign.pk, force=True)

@@ -1,12 +1,14 @@
 """What the builder and the confirm step show about cost and quota: SMS segments and NT$, the
 LINE monthly quota left.
 
-The SMS counter (campaigns.sms) and the LINE quota (campaigns.services.line_quota) come with
-the SMS and LINE branches; until the SMS/LINE branches land, each is imported under a guard and
-a missing one answers None, which the pages show as "unknown".
+The pages' shapes of campaigns.sms (segments, NT$) and campaigns.services.line_quota (None
+when LINE did not answer or the sandbox sends, which the pages show as "unknown").
 """
 
 from dataclasses import dataclass
+
+from campaigns.services.line_quota import line_quota_check, line_quota_get
+from campaigns.sms import sms_cost_estimate, sms_counter
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,7 @@ class LineQuotaLeft:
 
 
 def sms_estimate(*, text: str, recipients: int | None = None) -> SmsEstimate | None:
-    """Segments of `text` and, for `recipients`, the cost in NT$; None when unknown."""
-    try:  # until the SMS/LINE branches land
-        from campaigns.sms import sms_cost_estimate, sms_counter
-    except ImportError:
-        return None
+    """Segments of `text` and, for `recipients`, the cost in NT$."""
     count = sms_counter(text)
     cost = None
     if recipients is not None:
@@ -48,12 +46,8 @@ def sms_estimate(*, text: str, recipients: int | None = None) -> SmsEstimate | N
 
 
 def line_quota_left(*, needed: int = 0) -> LineQuotaLeft | None:
-    """This month's LINE quota and whether `needed` messages fit; None when unknown (no LINE
-    branch yet, or LINE did not answer)."""
-    try:  # until the SMS/LINE branches land
-        from campaigns.services.line_quota import line_quota_check, line_quota_get
-    except ImportError:
-        return None
+    """This month's LINE quota and whether `needed` messages fit; None when unknown (the
+    sandbox sends, or LINE did not answer)."""
     quota = line_quota_get()
     if quota is None:
         return None

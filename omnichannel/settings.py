@@ -304,6 +304,8 @@ OMNICHANNEL_PUBLIC_URL = env_str("OMNICHANNEL_PUBLIC_URL", "http://127.0.0.1:800
 LINE_API_BASE_URL = env_str("LINE_API_BASE_URL", "https://api.line.me").rstrip("/")
 LINE_CHANNEL_ACCESS_TOKEN = env_str("LINE_CHANNEL_ACCESS_TOKEN", "")
 LINE_CHANNEL_SECRET = env_str("LINE_CHANNEL_SECRET", "")
+# Seconds one LINE API call may take before it counts as failed (and is retried, same key).
+LINE_API_TIMEOUT_SECONDS = env_int("LINE_API_TIMEOUT_SECONDS", default=10)
 # SMS: "twilio" or "mitake" with their credentials, else the sandbox.
 SMS_PROVIDER = env_str("SMS_PROVIDER", "")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")

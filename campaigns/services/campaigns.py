@@ -16,7 +16,8 @@ from campaigns.content import content_render, content_validate
 from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendBatch
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
-from campaigns.selectors import message_contents
+from campaigns.selectors import audience_estimate, message_contents
+from campaigns.services.line_quota import line_quota_check
 from crm.models import Segment
 from omnichannel.audit import audit_record
 from omnichannel.channels import MESSAGING_CHANNELS
@@ -165,6 +166,13 @@ def campaign_contents(campaign: Campaign) -> dict[str, dict]:
     }
 
 
+def _line_quota_errors(campaign: Campaign) -> dict[str, list[str]]:
+    """A launch that would exceed this month's LINE quota is refused (issue 10)."""
+    needed = audience_estimate(segment=campaign.segment, channels=campaign.channels).get("line", 0)
+    message = line_quota_check(needed=needed)
+    return {"channels": [message]} if message else {}
+
+
 def campaign_launch(
     *, campaign: Campaign, actor=None, api_key=None, now: datetime | None = None
 ) -> Campaign:
@@ -186,6 +194,8 @@ def campaign_launch(
         quiet_hours=campaign.quiet_hours,
         frequency_cap=(campaign.frequency_cap_messages, campaign.frequency_cap_days),
     )
+    if not errors and "line" in campaign.channels:
+        errors = _line_quota_errors(campaign)
     if errors:
         raise CampaignInvalid(errors)
     scheduled = campaign.send_at is not None and campaign.send_at > now

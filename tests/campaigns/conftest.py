@@ -34,6 +34,8 @@ def eager_celery(monkeypatch):
 
 # --- sms helper: local Twilio and Mitake servers (tests/campaigns/servers/) -----------------
 
+# --- line: the local LINE Messaging API (tests/campaigns/servers/line.py) --------------------
+from tests.campaigns.servers.fixtures import line_server  # noqa: E402, F401
 from tests.campaigns.servers.mitake import mitake_server  # noqa: E402, F401
 
 # --- push helper: a local FCM and a local Web Push service ------------------------------------

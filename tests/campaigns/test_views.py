@@ -363,29 +363,20 @@ def test_confirm_shows_the_audience_by_channel_and_suppression_reason(login_as, 
     line = page.split('data-channel="line"')[1].split("</tr>")[0]
     assert '<td class="num">1</td>' in line
     assert 'data-reason="unsubscribed"' in page
-    assert "LINE" in page and "未知" in page  # the quota, until the LINE branch lands
+    assert "LINE" in page and "未知" in page  # the sandbox has no quota to tell
 
 
 def test_confirm_shows_the_line_quota_and_a_launch_that_exceeds_it(
-    login_as, segment, members, monkeypatch
+    login_as, segment, members, line_server
 ):
-    module = types.ModuleType("campaigns.services.line_quota")
-
-    @dataclass
-    class Quota:
-        limit: int | None
-        used: int
-        remaining: int | None
-
-    module.line_quota_get = lambda: Quota(limit=500, used=500, remaining=0)
-    module.line_quota_check = lambda *, needed: "超過本月 LINE 額度" if needed else None
-    monkeypatch.setitem(sys.modules, "campaigns.services.line_quota", module)
+    line_server.state.quota_limit = 500
+    line_server.state.used = 500  # this month's messages are spent
     campaign = _draft(segment)
 
     page = login_as("bob").get(f"/campaigns/{campaign.pk}/confirm/").content.decode()
 
     assert "0 / 500" in page
-    assert "超過本月 LINE 額度" in page
+    assert 'data-testid="line-quota-problem"' in page
 
 
 def test_test_send_goes_to_the_marketers_address(login_as, segment, settings, tmp_path):

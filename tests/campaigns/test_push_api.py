@@ -351,6 +351,15 @@ def test_malformed_token_bodies_are_422s(app_key, body):
     assert _register(body, app_key).status_code == 422
 
 
+def test_a_key_without_the_ingest_scope_cannot_register_or_remove_tokens(alice):
+    member = MemberFactory()
+    marketing = api_key_create(name="tool", channel="app", actor=alice, scopes=["campaigns"])[1]
+
+    assert _register({"member_no": member.member_no, "token": TOKEN}, marketing).status_code == 403
+    assert _unregister(TOKEN, marketing).status_code == 403
+    assert not _tokens()
+
+
 def test_the_service_refuses_an_inactive_member():
     erased = MemberFactory(status="erased")
     with pytest.raises(ValueError, match=str(ERROR_MEMBER_INACTIVE)):

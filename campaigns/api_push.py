@@ -1,5 +1,6 @@
 """campaigns' push operations on the project's API (/api/v1/): the web shop registers and
-removes a member's browser Web Push subscription.
+removes a member's browser Web Push subscription, and the brand's app its FCM registration
+token (a crm Identity of kind push_token, through crm's member_push_token_attach).
 
 The site's service worker subscribes (`pushManager.subscribe({applicationServerKey: <VAPID
 public key>})`) and the shop's backend, holding an API key, sends the PushSubscription's JSON
@@ -7,6 +8,7 @@ with the signed-in member's number. Keys, idempotency, limits and the error shap
 omnichannel/api/core.py's, as for crm's operations.
 """
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -16,12 +18,13 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints
 from campaigns.models import WebPushSubscription
 from campaigns.services.push_addresses import (
     WebPushSubscriptionInvalid,
+    push_addresses_forget,
     webpush_subscription_delete,
     webpush_subscription_save,
 )
 from crm.api.schemas import ErrorOut
-from crm.models import Member
-from crm.services.identity import member_survivor
+from crm.models import Identity, Member
+from crm.services import PushTokenError, member_push_token_attach, member_survivor
 from omnichannel.api.auth import ApiKeyAuth
 from omnichannel.api.core import IdempotencyKeyParam, api_error, field_error, idempotent
 from omnichannel.api.scopes import Scope
@@ -34,6 +37,7 @@ MEMBER_NO_MAX = Member._meta.get_field("member_no").max_length
 ENDPOINT_MAX = WebPushSubscription._meta.get_field("endpoint").max_length
 KEY_MAX = WebPushSubscription._meta.get_field("p256dh").max_length
 AUTH_MAX = WebPushSubscription._meta.get_field("auth").max_length
+TOKEN_MAX = Identity._meta.get_field("value").max_length
 
 ERROR_UNKNOWN_MEMBER = "no active member has this number"
 ERROR_NUL = "must not contain NUL characters"
@@ -146,6 +150,97 @@ def push_subscription_delete(request: HttpRequest, query: Query[SubscriptionDele
     return Status(200, SubscriptionDeletedOut(endpoint=query.endpoint, deleted=deleted))
 
 
+# --- the app's FCM tokens -----------------------------------------------------------------------
+
+
+class Platform(StrEnum):
+    ANDROID = "android"
+    IOS = "ios"
+
+
+class TokenRegisterIn(_In):
+    member_no: _text(MEMBER_NO_MAX) = Field(description="The signed-in member's number.")
+    token: _text(TOKEN_MAX) = Field(
+        description="The app's FCM registration token (getToken()): about 100 to 255 "
+        "characters of letters, digits, '_', '-' and ':'."
+    )
+    platform: Platform | None = Field(
+        None, description="The phone's platform; informational (FCM tokens serve both)."
+    )
+
+
+class TokenOut(Schema):
+    member_no: str = Field(description="The member's number (the survivor after a merge).")
+    token: str
+    platform: Platform | None = None
+    created: bool = Field(
+        description="False: the member already had this token. True also when the token "
+        "moved here from another member."
+    )
+
+
+class TokenDeletedOut(Schema):
+    token: str
+    deleted: bool = Field(description="False: no member had this token.")
+
+
+@router.post(
+    "/push/tokens",
+    auth=INGEST,
+    response={200: TokenOut, 201: TokenOut, **ERRORS},
+    summary="Register the app's FCM token for a member",
+    description="Adds the app's FCM registration token to the member (a merged number "
+    "registers on its survivor), so campaigns on the push channel reach this phone; 201 when "
+    "the token is new to the member, 200 when they had it already. A token another member "
+    "held moves to this one: a phone changes hands or the app is reinstalled, and the newest "
+    "registration wins. Registering a token is NOT consent to marketing push: a member is "
+    "sent campaigns on push only with their push consent, recorded apart (members' consents). "
+    "A token FCM later calls unregistered is removed when a message to it fails.",
+)
+def push_token_register(
+    request: HttpRequest,
+    payload: TokenRegisterIn,
+    idempotency_key: str | None = IdempotencyKeyParam,
+):
+    def write() -> tuple[int, dict]:
+        member = member_survivor(member_no=payload.member_no)
+        if member is None or member.status != Member.Status.ACTIVE:
+            raise UnknownMember(payload.member_no)
+        created = member_push_token_attach(
+            member=member, token=payload.token, source=request.auth.channel
+        )
+        out = TokenOut(
+            member_no=member.member_no,
+            token=payload.token,
+            platform=payload.platform,
+            created=created,
+        )
+        return (201 if created else 200), out.model_dump(mode="json")
+
+    return idempotent(request, idempotency_key, write)
+
+
+class TokenDeleteQuery(Schema):
+    # The pattern also keeps a Web Push endpoint (https://…/…) out: push_addresses_forget
+    # removes subscriptions by endpoint too, which is not this operation's to do.
+    token: _text(TOKEN_MAX) = Field(
+        description="The FCM registration token.", pattern=r"^[A-Za-z0-9_:\-]+$"
+    )
+
+
+@router.delete(
+    "/push/tokens",
+    auth=INGEST,
+    response={200: TokenDeletedOut, **ERRORS},
+    summary="Remove the app's FCM token",
+    description="The member signed out of the app, or it was uninstalled. Deleting is "
+    "idempotent by nature: a repeat answers deleted=false. Consent is left as it was.",
+)
+def push_token_delete(request: HttpRequest, query: Query[TokenDeleteQuery]):
+    deleted = push_addresses_forget(addresses=[query.token]) > 0
+    return Status(200, TokenDeletedOut(token=query.token, deleted=deleted))
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 api_error(
@@ -159,5 +254,14 @@ api_error(
     lambda exc: [
         field_error(["body", "subscription", *field.split(".")], reason, "value_error")
         for field, reason in exc.errors
+    ],
+)
+api_error(
+    PushTokenError,
+    422,
+    lambda exc: [
+        field_error(
+            ["body", "member_no" if exc.field == "member" else exc.field], exc.reason, "value_error"
+        )
     ],
 )

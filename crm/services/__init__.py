@@ -20,6 +20,7 @@ from crm.services.merges import (
     members_merge,
     merge_blocking_undo,
 )
+from crm.services.push_tokens import PushTokenError, member_push_token_attach
 from crm.services.resolution import member_resolve
 from crm.services.resolution_batch import BatchRecord, BatchResolution, members_resolve_batch
 
@@ -32,6 +33,7 @@ __all__ = [
     "MergeError",
     "MergePair",
     "NormalizedIdentifiers",
+    "PushTokenError",
     "Resolution",
     "UndoBlocked",
     "identifiers_normalize",
@@ -39,6 +41,7 @@ __all__ = [
     "member_merge",
     "member_merge_by_hand",
     "member_numbers_allocate",
+    "member_push_token_attach",
     "member_resolve",
     "member_survivor",
     "member_unmerge",

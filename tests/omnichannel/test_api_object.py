@@ -39,6 +39,10 @@ def test_the_openapi_document_keeps_its_paths_and_operation_ids():
         "/api/v1/campaigns": ["campaigns_api_campaigns_create"],
         "/api/v1/campaigns/{campaign_id}": ["campaigns_api_campaigns_get"],
         "/api/v1/campaigns/{campaign_id}/launch": ["campaigns_api_campaigns_launch"],
+        "/api/v1/push/tokens": [
+            "campaigns_api_push_push_token_delete",
+            "campaigns_api_push_push_token_register",
+        ],
     }
     assert document["info"]["title"] == "Omnichannel ingest API"
     assert document["info"]["description"].startswith("The ingest API, /api/v1/")

@@ -296,6 +296,10 @@ else:
     _email_backend_default = "django.core.mail.backends.console.EmailBackend"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "") or _email_backend_default
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
+# Campaign e-mail: the From of marketing messages, and the domain of their Message-IDs (empty:
+# the From address's domain). A Message-ID is fixed per delivery, so a retry keeps it.
+CAMPAIGN_EMAIL_FROM = env_str("CAMPAIGN_EMAIL_FROM", "") or DEFAULT_FROM_EMAIL
+CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN = env_str("CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN", "")
 
 # Campaigns (campaigns/). The public address members' links point to (unsubscribe, tracking):
 # HTTPS in production.

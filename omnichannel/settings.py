@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "crm",
     "loyalty",
     "campaigns",
+    "anymail",
 ]
 
 MIDDLEWARE = [

@@ -208,3 +208,84 @@ def test_the_from_address_and_member_address_are_those_of_the_settings_and_ident
     assert address == Identity.objects.get(member=member).value
     assert received.rcpt_tos == [address]
     assert received.email["Message-ID"].endswith("@other.example.com>")
+
+
+# --- through an ESP: anymail's Postmark backend against a local Postmark API ---------------
+
+
+@pytest.fixture
+def postmark(settings):
+    from tests.campaigns.servers.postmark import PostmarkServer
+
+    with PostmarkServer() as server:
+        settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+        settings.ANYMAIL = {
+            **settings.ANYMAIL,
+            "POSTMARK_SERVER_TOKEN": "server-token",
+            "POSTMARK_API_URL": server.url,
+        }
+        settings.CAMPAIGN_BACKENDS = {
+            **settings.CAMPAIGN_BACKENDS,
+            "email": "campaigns.backends.email.EmailBackend",
+        }
+        yield server
+
+
+def test_through_an_esp_the_message_carries_the_same_headers_and_the_esps_id(postmark):
+    member, address = _member()
+    _send_all(_campaign())
+    (request,) = postmark.requests
+    assert request["path"] == "/email"
+    assert request["headers"]["X-Postmark-Server-Token"] == "server-token"
+    sent = request["json"]
+    assert sent["To"] == address
+    assert sent["Subject"] == f"{member.name}，週年慶開跑！"
+    assert sent["TextBody"].startswith(f"Hi {member.name}")
+    assert "<p>Hi" in sent["HtmlBody"]
+    headers = {header["Name"]: header["Value"] for header in sent["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Unsubscribe"].startswith("<https://crm.example.com/u/")
+    delivery = Delivery.objects.get(member=member)
+    assert delivery.status == "sent"
+    assert len(delivery.provider_id) == 36  # Postmark's MessageID, which its webhooks name
+
+
+def test_through_an_esp_an_inactive_recipient_fails_and_is_suppressed(postmark):
+    member, address = _member()
+    postmark.inactive.add(address)
+    _send_all(_campaign())
+    delivery = Delivery.objects.get(member=member)
+    assert (delivery.status, delivery.reason) == ("failed", "address_invalid")
+    assert Suppression.objects.get(member=member).reason == "bounced"
+
+
+@pytest.mark.parametrize(("status", "retried"), [(500, True), (429, True), (401, False)])
+def test_through_an_esp_server_errors_are_retried_and_refusals_are_not(postmark, status, retried):
+    member, _ = _member()
+    postmark.fail_status = status
+    campaign = _campaign()
+    batch = SendBatch.objects.get(campaign=campaign)
+    outcome = send_batch_run(batch_id=batch.pk)
+    delivery = Delivery.objects.get(member=member)
+    if retried:
+        assert outcome.state == "requeued" and delivery.status == "pending"
+    else:
+        assert (delivery.status, delivery.reason) == ("failed", "provider_rejected")
+    assert not Suppression.objects.exists()
+
+
+def test_a_test_send_reaches_the_marketer_without_an_unsubscribe_link(smtp_sink):
+    from campaigns.services import campaign_test_send
+
+    campaign = campaign_save(
+        name="週年慶",
+        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
+        channels=["email"],
+        contents={"email": EMAIL},
+    )
+    result = campaign_test_send(campaign=campaign, channel="email", address="bob@example.com")
+    assert result.ok
+    (received,) = smtp_sink.messages
+    assert received.rcpt_tos == ["bob@example.com"]
+    assert "List-Unsubscribe" not in received.email
+    assert "週年慶開跑" in received.email["Subject"]

@@ -289,6 +289,13 @@ ANYMAIL = {
     "API_KEY": env_str("ANYMAIL_API_KEY", ""),
     "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
 }
+if ANYMAIL_ESP and ANYMAIL["API_KEY"]:
+    # anymail reads each ESP's key under its own name (MAILGUN_API_KEY, POSTMARK_SERVER_TOKEN).
+    _esp_key = {"postmark": "SERVER_TOKEN"}.get(ANYMAIL_ESP, "API_KEY")
+    ANYMAIL[f"{ANYMAIL_ESP.upper()}_{_esp_key}"] = ANYMAIL["API_KEY"]
+if PRODUCTION and ANYMAIL_ESP and not ANYMAIL["WEBHOOK_SECRET"]:
+    # The ESP's webhooks (/hooks/anymail/) suppress members on its word: never open to anyone.
+    raise ImproperlyConfigured("Set ANYMAIL_WEBHOOK_SECRET (user:password) for the ESP webhooks")
 if EMAIL_HOST:
     _email_backend_default = "django.core.mail.backends.smtp.EmailBackend"
 elif ANYMAIL_ESP:

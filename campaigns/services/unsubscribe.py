@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.unsubscribe import unsubscribe_target
+from crm.labels import UNSUBSCRIBE_SOURCE
 from crm.models import Consent, Member
 from crm.services.consent import ConsentError, consent_record, consent_states
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
@@ -22,7 +23,6 @@ ERROR_LINK_INVALID = _(
     "This unsubscribe link is not valid: it may have been cut off when it was copied. "
     "Open it again from the message."
 )
-UNSUBSCRIBE_SOURCE = "unsubscribe"
 USER_AGENT_MAX = 300
 
 

@@ -5,10 +5,24 @@ from dataclasses import dataclass, field
 from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from campaigns.models import Campaign, Delivery, DeliveryReason, SendBatch
+from campaigns.models import Campaign, Delivery, DeliveryReason, Message, SendBatch
 from campaigns.reachability import reachable_q, unreachable_reasons
 from crm.models import Segment
 from crm.segments.definition import segment_queryset
+
+
+def message_contents(
+    *, campaign_id: int, channel: str | None = None
+) -> dict[tuple[str, str], dict]:
+    """The content of each of a campaign's messages by (channel, variant): the one read of
+    what a campaign says, for the builder, the API and the workers alike."""
+    messages = Message.objects.filter(campaign_id=campaign_id)
+    if channel is not None:
+        messages = messages.filter(channel=channel)
+    return {
+        (channel_, variant): content
+        for channel_, variant, content in messages.values_list("channel", "variant", "content")
+    }
 
 
 def campaigns_list() -> QuerySet[Campaign]:

@@ -5,7 +5,7 @@ not the broker, are the record of what was sent, so a message redelivered after 
 is harmless (the claim decides) and one that is lost is found again by the sweep.
 """
 
-from celery import shared_task
+from celery import current_app, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
@@ -13,7 +13,11 @@ from django.db import OperationalError
 
 from campaigns.services import audience, sandbox, sending, sweep
 
-SWEEP_ARMED_KEY = "campaigns:sweep-armed"
+
+def _sweep_armed_key() -> str:
+    # One chain per queue: deployments (or test runs) that share a cache but not a queue must
+    # not stop each other's sweep.
+    return f"campaigns:sweep-armed:{current_app.conf.task_default_queue}"
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -40,7 +44,7 @@ def campaigns_sweep_task(rearm: bool = True) -> dict:
     if rearm and sweep.campaigns_active():
         seconds = settings.CAMPAIGN_SWEEP_SECONDS
         # The key lapses a little before the next run, so that run can arm the one after it.
-        if cache.add(SWEEP_ARMED_KEY, 1, timeout=max(1, seconds - 2)):
+        if cache.add(_sweep_armed_key(), 1, timeout=max(1, seconds - 2)):
             campaigns_sweep_task.apply_async(kwargs={"rearm": True}, countdown=seconds)
     return result
 
@@ -49,5 +53,5 @@ def campaigns_sweep_task(rearm: bool = True) -> dict:
 def _sweep_when_a_worker_starts(**kwargs) -> None:
     # A worker that starts (after a crash, a deploy) looks for work a dead one left behind.
     # The armed key may be the dead chain's: drop it so this worker starts a live one.
-    cache.delete(SWEEP_ARMED_KEY)
+    cache.delete(_sweep_armed_key())
     campaigns_sweep_task.delay(rearm=True)

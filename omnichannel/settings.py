@@ -327,6 +327,8 @@ MITAKE_USERNAME = env_str("MITAKE_USERNAME", "")
 MITAKE_PASSWORD = env_str("MITAKE_PASSWORD", "")
 # What one SMS segment costs, in hundredths of NT$ (the estimate rounds the total up to NT$).
 SMS_SEGMENT_PRICE_CENTS = env_int("SMS_SEGMENT_PRICE_CENTS", default=90)
+# The builder refuses an SMS longer than this many segments for its longest member's copy.
+CAMPAIGN_SMS_MAX_SEGMENTS = env_int("CAMPAIGN_SMS_MAX_SEGMENTS", default=5)
 # Push: FCM HTTP v1 (a service account's JSON key file) and Web Push (VAPID).
 FCM_API_BASE_URL = env_str("FCM_API_BASE_URL", "https://fcm.googleapis.com").rstrip("/")
 FCM_SERVICE_ACCOUNT_FILE = env_str("FCM_SERVICE_ACCOUNT_FILE", "")

@@ -86,6 +86,10 @@ class ChannelBackend(abc.ABC):
     name: ClassVar[str]  # "line", "sandbox", "smtp", … shown on the campaign page
     max_batch_size: ClassVar[int] = 1
     idempotent: ClassVar[bool] = False
+    # The sandbox answers for its members too: the pipeline then asks it to simulate their
+    # opens, clicks and blocks (campaigns/services/sandbox.py). Real providers report those
+    # through their webhooks.
+    simulates_events: ClassVar[bool] = False
 
     @abc.abstractmethod
     def send_batch(

@@ -40,6 +40,7 @@ class SandboxBackend(ChannelBackend):
     name = "sandbox"
     max_batch_size = 500
     idempotent = True  # nothing leaves the machine, so a repeated call harms nobody
+    simulates_events = True
 
     def send_batch(
         self, messages: Sequence[OutboundMessage], *, retry_key: str

@@ -16,6 +16,7 @@ from campaigns.content import content_render, content_validate
 from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendBatch
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
+from campaigns.selectors import message_contents
 from crm.models import Segment
 from omnichannel.audit import audit_record
 from omnichannel.channels import MESSAGING_CHANNELS
@@ -151,9 +152,11 @@ def campaign_save(
 
 
 def campaign_contents(campaign: Campaign) -> dict[str, dict]:
+    """Content per channel of the campaign's (first) variant."""
     return {
-        message.channel: message.content
-        for message in campaign.messages.filter(variant=VARIANT_DEFAULT)
+        channel: content
+        for (channel, variant), content in message_contents(campaign_id=campaign.pk).items()
+        if variant == VARIANT_DEFAULT
     }
 
 
@@ -210,7 +213,7 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
 
 
 def _status_move(
-    *, campaign: Campaign, from_statuses, to_status, error, audit: str, actor
+    *, campaign: Campaign, from_statuses, to_status, error, audit: str, actor, action: str = ""
 ) -> Campaign:
     with transaction.atomic():
         moved = Campaign.objects.filter(pk=campaign.pk, status__in=from_statuses).update(
@@ -219,7 +222,7 @@ def _status_move(
         if not moved:
             raise CampaignStateError(str(error))
         audit_record(
-            action=f"campaign.{to_status}",
+            action=action or f"campaign.{to_status}",
             actor=actor,
             object_type="campaigns.campaign",
             object_id=campaign.pk,
@@ -245,20 +248,20 @@ def campaign_pause(*, campaign: Campaign, actor=None) -> Campaign:
 def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     """Raises CampaignStateError unless paused."""
     from campaigns.services.sweep import batches_dispatch_due
+    from campaigns.tasks import campaign_snapshot_task
 
+    # Paused while its audience was still being prepared: it resumes by preparing it.
+    unprepared = bool(campaign.launched_at) and not campaign.batches.exists()
     campaign = _status_move(
         campaign=campaign,
         from_statuses=[Campaign.Status.PAUSED],
-        to_status=Campaign.Status.SENDING,
+        to_status=Campaign.Status.LAUNCHING if unprepared else Campaign.Status.SENDING,
         error=ERROR_NOT_RESUMABLE,
         audit=AUDIT_RESUMED,
         actor=actor,
+        action="campaign.resumed",
     )
-    if not campaign.batches.exists() and campaign.launched_at:
-        # Paused while its audience was still being prepared: prepare it now.
-        from campaigns.tasks import campaign_snapshot_task
-
-        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.LAUNCHING)
+    if unprepared:
         transaction.on_commit(lambda: campaign_snapshot_task.delay(campaign.pk))
     else:
         batches_dispatch_due(campaign_id=campaign.pk, force=True)

@@ -16,13 +16,16 @@ provider lets us:
    the channel's shared rate limit, call the provider, write each result and commit; then
    heartbeat. A retryable failure (timeouts, 5xx, 429) puts the rest of the batch back in the
    queue after a backoff (429: after the provider's Retry-After); after
-   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer.
+   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer. A refusal
+   because the member opted out at the provider (reason "unsubscribed": an SMS STOP reply)
+   ends the delivery suppressed and records an opt-out Consent on the channel.
 5. Quiet hours, pause and cancel are looked at before each chunk: the batch goes back to the
    queue until the quiet window ends or the campaign resumes; a cancelled campaign's waiting
    deliveries end suppressed.
 """
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,15 +40,17 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.backends import backend_for
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
 from campaigns.content import content_fields, content_render
-from campaigns.models import Campaign, Delivery, Message, SendBatch, Suppression
+from campaigns.models import Campaign, Delivery, SendBatch, Suppression
 from campaigns.personalise import personalisation_values, substitute_with
 from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import addresses_for, reachable_q
+from campaigns.selectors import message_contents
 from campaigns.services.audience import deliveries_suppress_unreachable
 from campaigns.services.suppressions import suppression_record
 from campaigns.throttle import provider_call_acquire
 from campaigns.unsubscribe import unsubscribe_url
 from crm.models import Member
+from crm.services.consent import consents_record_batch
 from omnichannel.jobs import LeasedStep, LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,10 @@ logger = logging.getLogger(__name__)
 BOUNCE_ON_ADDRESS_INVALID = frozenset({"email"})
 
 ERROR_WORKER_STOPPED = _("The worker stopped and the batch was not taken over in time.")
+
+# How often a running batch looks at its campaign's status (pause, cancel), quiet hours and
+# renews its lease. Tests set it to 0 to act between any two calls.
+CHECK_INTERVAL_SECONDS = 1.0
 
 SEND_STEP = LeasedStep(
     name="campaigns.send_batch",
@@ -121,8 +130,10 @@ class _BatchSender:
         self.token = token
         self.rows = Delivery.objects.filter(batch=batch)
         self.contents = {
-            message.variant: message.content
-            for message in Message.objects.filter(campaign=campaign, channel=batch.channel)
+            variant: content
+            for (_, variant), content in message_contents(
+                campaign_id=campaign.pk, channel=batch.channel
+            ).items()
         }
 
     # -- the steps -------------------------------------------------------------------------
@@ -138,6 +149,15 @@ class _BatchSender:
                 status=Delivery.Status.FAILED, reason=Delivery.Reason.OUTCOME_UNKNOWN
             )
             in_flight = []
+        size = max(1, self.backend.max_batch_size)
+        # A dead worker's call is repeated first, whatever the hour or the campaign's status:
+        # the provider may have accepted it already, and it remembers the key only so long
+        # (Mitake: 12 hours, shorter than a night's quiet hours).
+        resend = self._messages(in_flight)
+        for i in range(0, len(resend), size):
+            retry = self._send_chunk(resend[i : i + size], resend=True)
+            if retry is not None:
+                return self._requeue(*retry)
         stop = self._stop_reason()
         if stop is not None:
             return stop
@@ -147,20 +167,24 @@ class _BatchSender:
             .order_by("pk")
             .values_list("pk", "member_id", "variant")
         )
-        size = max(1, self.backend.max_batch_size)
-        chunks = [in_flight[i : i + size] for i in range(0, len(in_flight), size)]
-        chunks += [waiting[i : i + size] for i in range(0, len(waiting), size)]
-        for index, chunk in enumerate(chunks):
-            if index:
+        # Addresses and personalisation are read once for the whole batch (at most
+        # CAMPAIGN_BATCH_SIZE rows), not per provider call: a provider that takes one message
+        # per call (SMTP, Twilio, FCM) would otherwise cost a handful of queries per message.
+        fresh = self._messages(waiting)
+        chunks = [fresh[i : i + size] for i in range(0, len(fresh), size)]
+        checked_at = time.monotonic()
+        for chunk in chunks:
+            if time.monotonic() - checked_at >= CHECK_INTERVAL_SECONDS:
+                # Pause, cancel, quiet hours and the lease, about once a second rather than
+                # per call: a pause takes effect within a second, at a query a second.
                 stop = self._stop_reason()
                 if stop is not None:
                     return stop
-            retry = self._send_chunk(
-                chunk, resend=index < len(in_flight) // size + bool(len(in_flight) % size)
-            )
+                job_heartbeat(step=SEND_STEP, job_id=self.batch.pk, token=self.token)
+                checked_at = time.monotonic()
+            retry = self._send_chunk(chunk, resend=False)
             if retry is not None:
                 return self._requeue(*retry)
-            job_heartbeat(step=SEND_STEP, job_id=self.batch.pk, token=self.token)
         return self._finish()
 
     def _stop_reason(self) -> BatchOutcome | None:
@@ -204,9 +228,13 @@ class _BatchSender:
                     status=Delivery.Status.SUPPRESSED, reason=Delivery.Reason.FREQUENCY_CAP
                 )
 
-    def _messages(self, chunk: Sequence[tuple[int, int, str]]) -> list[OutboundMessage]:
+    def _messages(self, rows: Sequence[tuple[int, int, str]]) -> list[OutboundMessage]:
+        """The addressed, personalised message of each row; rows without an address left
+        end suppressed (no channel)."""
+        if not rows:
+            return []
         channel = self.batch.channel
-        member_ids = [member_id for _, member_id, _ in chunk]
+        member_ids = [member_id for _, member_id, _ in rows]
         addresses = addresses_for(channel=channel, member_ids=member_ids)
         fields: set[str] = set()
         for content in self.contents.values():
@@ -215,7 +243,7 @@ class _BatchSender:
         numbers = dict(Member.objects.filter(pk__in=member_ids).values_list("pk", "member_no"))
         messages = []
         no_address = []
-        for delivery_id, member_id, variant in chunk:
+        for delivery_id, member_id, variant in rows:
             address = addresses.get(member_id)
             if address is None:
                 no_address.append(delivery_id)
@@ -246,18 +274,26 @@ class _BatchSender:
         return messages
 
     def _send_chunk(
-        self, chunk: Sequence[tuple[int, int, str]], *, resend: bool
+        self, messages: Sequence[OutboundMessage], *, resend: bool
     ) -> tuple[float, str] | None:
         """Send one chunk; (seconds to wait, error) when the rest must wait for a retry."""
-        messages = self._messages(chunk)
-        if not messages:
-            return None
         ids = [message.delivery_id for message in messages]
         if not resend:
-            # The outbox mark that tells a successor this call may have happened.
-            self.rows.filter(pk__in=ids, status=Delivery.Status.PENDING).update(
+            # The outbox mark that tells a successor this call may have happened. Rows that
+            # stopped being pending since the batch was read (an operator's change) are not
+            # sent.
+            marked = self.rows.filter(pk__in=ids, status=Delivery.Status.PENDING).update(
                 status=Delivery.Status.SENDING
             )
+            if marked != len(ids):
+                still = set(
+                    self.rows.filter(pk__in=ids, status=Delivery.Status.SENDING).values_list(
+                        "pk", flat=True
+                    )
+                )
+                messages = [m for m in messages if m.delivery_id in still]
+                if not messages:
+                    return None
         provider_call_acquire(channel=self.batch.channel)
         results = self.backend.send_batch(messages, retry_key=str(self.batch.retry_key))
         if len(results) != len(messages):
@@ -273,6 +309,7 @@ class _BatchSender:
         now = self.clock()
         by_outcome: dict[tuple, list[int]] = defaultdict(list)
         retry_ids: list[int] = []
+        opted_out: list[int] = []
         gone: list[str] = []
         retry_wait = 0.0
         retry_error = ""
@@ -283,6 +320,14 @@ class _BatchSender:
                 retry_ids.append(message.delivery_id)
                 retry_wait = max(retry_wait, result.retry_after or 0.0)
                 retry_error = result.error
+                continue
+            if not result.ok and result.reason == Delivery.Reason.UNSUBSCRIBED:
+                # The member opted out at the provider (replied STOP to an SMS): suppressed,
+                # and an opt-out Consent on the channel so no later campaign tries again.
+                opted_out.append(message.delivery_id)
+                by_outcome[(Delivery.Status.SUPPRESSED, "", result.reason, result.error)].append(
+                    message.delivery_id
+                )
                 continue
             by_outcome[(result.status, result.provider_id, result.reason, result.error)].append(
                 message.delivery_id
@@ -301,6 +346,13 @@ class _BatchSender:
                 )
             if gone:
                 _addresses_forget(channel=self.batch.channel, addresses=gone)
+            if opted_out:
+                _opt_out_at_provider(
+                    channel=self.batch.channel,
+                    delivery_ids=opted_out,
+                    source=f"provider:{getattr(self.backend, 'name', '')}",
+                    at=now,
+                )
             self._record_bounces(by_outcome)
         if retry_ids:
             return retry_wait, retry_error
@@ -357,7 +409,7 @@ class _BatchSender:
             **fields,
         )
         campaign_finish_if_done(campaign_id=self.campaign.pk)
-        if getattr(self.backend, "name", "") == "sandbox":
+        if self.backend.simulates_events:
             from campaigns.tasks import sandbox_events_task
 
             sandbox_events_task.delay(self.batch.pk)
@@ -428,3 +480,16 @@ def _addresses_forget(*, channel: str, addresses: Sequence[str]) -> None:
         from campaigns.services.push_addresses import push_addresses_forget
 
         push_addresses_forget(addresses=addresses)
+
+
+def _opt_out_at_provider(
+    *, channel: str, delivery_ids: Sequence[int], source: str, at: datetime
+) -> None:
+    """Members the provider says opted out (an SMS STOP reply): an opt-out Consent each, the
+    provider's refusal of this delivery being the proof."""
+    member_ids = Delivery.objects.filter(pk__in=delivery_ids).values_list("member_id", flat=True)
+    consents_record_batch(
+        decisions=[(member_id, channel, False) for member_id in member_ids],
+        source=source[:50],
+        at=at,
+    )

@@ -40,7 +40,10 @@ DESCRIPTION = (
 )
 
 # Each app's router, added under the API's root; a later app appends its own line.
-API_ROUTERS = (("", "crm.api.api.router"),)
+API_ROUTERS = (
+    ("", "crm.api.api.router"),
+    ("", "campaigns.api_push.router"),
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 255

@@ -32,6 +32,14 @@ def eager_celery(monkeypatch):
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
 
 
+# --- sms helper: local Twilio and Mitake servers (tests/campaigns/servers/) -----------------
+
+from tests.campaigns.servers.mitake import mitake_server  # noqa: E402, F401
+
+# --- push helper: a local FCM and a local Web Push service ------------------------------------
+from tests.campaigns.servers.push_fixtures import fcm_server, webpush_server  # noqa: E402, F401
+from tests.campaigns.servers.twilio import twilio_server  # noqa: E402, F401
+
 # --- email: the SMTP sink (tests/campaigns/servers/smtp.py) ----------------------------------
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.backends.base import SendResult
-from campaigns.backends.sandbox import SandboxBackend
+from campaigns.backends.sandbox import REFUSED_SHARE, SandboxBackend
 from campaigns.models import Campaign, Delivery, SendBatch, Suppression
 from campaigns.services import (
     CampaignInvalid,
@@ -237,6 +237,58 @@ def test_pause_keeps_batches_queued_and_resume_sends_them(django_capture_on_comm
     assert campaign.status == Campaign.Status.DONE
 
 
+class PausesAfterFirstCall(SandboxBackend):
+    """One message a call; the marketer presses pause while the first call is in progress."""
+
+    channel = "email"
+    max_batch_size = 1
+    calls = 0
+
+    def send_batch(self, messages, *, retry_key):
+        PausesAfterFirstCall.calls += 1
+        if PausesAfterFirstCall.calls == 1:
+            campaign_pause(campaign=Campaign.objects.get())
+        return super().send_batch(messages, retry_key=retry_key)
+
+
+def test_pause_while_sending_stops_the_batch_between_calls(settings, monkeypatch):
+    monkeypatch.setattr("campaigns.services.sending.CHECK_INTERVAL_SECONDS", 0)
+    monkeypatch.setitem(REFUSED_SHARE, "email", 0.0)
+    settings.CAMPAIGN_BACKENDS = {
+        **settings.CAMPAIGN_BACKENDS,
+        "email": f"{__name__}.PausesAfterFirstCall",
+    }
+    PausesAfterFirstCall.calls = 0
+    members = [_member(email=True) for _ in range(3)]
+    campaign = _launch(_campaign(channels=["email"]))
+    batch = SendBatch.objects.get(campaign=campaign)
+
+    assert send_batch_run(batch_id=batch.pk).state == "requeued"
+
+    assert PausesAfterFirstCall.calls == 1
+    assert [_outcome(m)[0] for m in members] == ["sent", "pending", "pending"]
+    batch.refresh_from_db()
+    assert batch.status == SendBatch.Status.QUEUED
+
+
+def test_resume_of_a_campaign_paused_before_its_audience_was_ready_prepares_it(
+    django_capture_on_commit_callbacks, eager_celery
+):
+    member = _member(line=True)
+    with django_capture_on_commit_callbacks():  # the snapshot task is dropped: pause came first
+        campaign = campaign_launch(campaign=_campaign(channels=["line"]))
+    campaign = campaign_pause(campaign=campaign)
+    assert not campaign.batches.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = campaign_resume(campaign=campaign)
+
+    assert campaign.status == Campaign.Status.LAUNCHING  # one write, straight to preparing
+    campaign.refresh_from_db()
+    assert _outcome(member)[0] == "sent"
+    assert campaign.status == Campaign.Status.DONE
+
+
 def test_cancel_suppresses_what_is_still_waiting():
     member = _member(line=True)
     campaign = _launch(_campaign(channels=["line"]))
@@ -339,6 +391,24 @@ def test_a_dead_workers_call_is_repeated_with_the_same_key_when_the_provider_ded
     Delivery.objects.filter(campaign=campaign).update(status=Delivery.Status.SENDING)
     assert send_batch_run(batch_id=batch.pk).state == "done"
     assert [_outcome(m)[0] for m in members] == ["sent", "sent"]
+
+
+def test_a_dead_workers_call_is_repeated_at_once_even_in_quiet_hours(settings):
+    # The provider remembers the key only so long (Mitake: 12 hours); the rest waits.
+    settings.CAMPAIGN_QUIET_HOURS = {**settings.CAMPAIGN_QUIET_HOURS, "line": "00:00-23:59"}
+    members = [_member(line=True) for _ in range(2)]
+    campaign = _launch(_campaign(channels=["line"]))
+    batch = SendBatch.objects.get(campaign=campaign)
+    SendBatch.objects.filter(pk=batch.pk).update(
+        status=SendBatch.Status.RUNNING,
+        worker="dead",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    Delivery.objects.filter(member=members[0]).update(status=Delivery.Status.SENDING)
+
+    assert send_batch_run(batch_id=batch.pk).state == "requeued"
+
+    assert [_outcome(m)[0] for m in members] == ["sent", "pending"]
 
 
 def test_a_live_lease_is_not_taken_over():

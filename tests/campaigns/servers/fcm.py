@@ -1,0 +1,333 @@
+"""A local FCM: Google's OAuth2 token endpoint for service accounts and FCM HTTP v1's
+`messages:send`, on 127.0.0.1, for the push backend's tests (and by hand: see `main`).
+
+- `POST /token` (the service account's token_uri points here): the JWT-bearer grant
+  (RFC 7523) whose assertion must be RS256-signed by the service account's key, issued by
+  its client_email, for Google's token audience and the firebase.messaging scope; answers
+  an access token.
+- `POST /v1/projects/{project}/messages:send`: needs `Authorization: Bearer <a token we
+  issued>`, validates the message as FCM does (one target, string data values, known fields)
+  and answers {"name": "projects/…/messages/…"} or an error in FCM's format
+  ({"error": {"code", "message", "status", "details": [FcmError | BadRequest]}}).
+
+Knobs: `unregistered` (tokens FCM no longer knows: 404 UNREGISTERED), `revoke_tokens()`
+(every access token issued so far now gets 401), `fail_next(status, retry_after)` (429/503
+for the next sends). Every request is recorded in `requests`.
+"""
+
+import argparse
+import itertools
+import json
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import exceptions as auth_exceptions
+from google.auth import jwt as google_jwt
+
+# Google checks the assertion's aud against its own token endpoint, whatever URL it was posted
+# to (google-auth always signs for this one).
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+MESSAGE_FIELDS = {
+    "name", "data", "notification", "android", "webpush", "apns", "fcm_options",
+    "token", "topic", "condition",
+}  # fmt: skip
+NOTIFICATION_FIELDS = {"title", "body", "image"}
+STATUS_NAME = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+               404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+               503: "UNAVAILABLE"}  # fmt: skip
+FCM_CODE = {400: "INVALID_ARGUMENT", 401: "THIRD_PARTY_AUTH_ERROR", 403: "SENDER_ID_MISMATCH",
+            404: "UNREGISTERED", 429: "QUOTA_EXCEEDED", 500: "INTERNAL",
+            503: "UNAVAILABLE"}  # fmt: skip
+
+
+@dataclass
+class ServiceAccount:
+    path: Path
+    project_id: str
+    client_email: str
+    public_key_pem: bytes
+
+
+def service_account_write(folder: Path, *, token_uri: str, project_id: str = "omni-test"):
+    """A throwaway service account's JSON key file (a new RSA key), as the Firebase console
+    downloads it, with token_uri pointing at the local server."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    email = f"firebase-adminsdk@{project_id}.iam.gserviceaccount.com"
+    info = {
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": private_pem,
+        "client_email": email,
+        "client_id": str(secrets.randbelow(10**20)),
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+    }
+    path = Path(folder) / "service-account.json"
+    path.write_text(json.dumps(info, indent=2))
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return ServiceAccount(path, project_id, email, public_pem)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    body: bytes
+    status: int = 0
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+
+@dataclass
+class FcmServer:
+    host: str = "127.0.0.1"
+    port: int = 0
+    accounts: dict = field(default_factory=dict)  # client_email -> (project_id, public key PEM)
+    unregistered: set = field(default_factory=set)
+    requests: list = field(default_factory=list)
+    token_lifetime: int = 3600
+
+    def __post_init__(self):
+        self._tokens: set[str] = set()
+        self._failures: list[tuple[int, str | None]] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.httpd: ThreadingHTTPServer | None = None
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def start(self) -> "FcmServer":
+        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.url}/token"
+
+    def add_account(self, account: ServiceAccount) -> None:
+        self.accounts[account.client_email] = (account.project_id, account.public_key_pem)
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def fail_next(self, status: int, *, retry_after: str | None = None, times: int = 1) -> None:
+        with self._lock:
+            self._failures.extend([(status, retry_after)] * times)
+
+    # -- what arrived ------------------------------------------------------------------------
+
+    def sends(self, *, ok_only: bool = False) -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if r.path.endswith("/messages:send") and (not ok_only or r.status == 200)
+        ]
+
+    def token_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path == "/token"]
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def handle_token(self, form: dict[str, str]) -> tuple[int, dict, dict]:
+        if form.get("grant_type") != JWT_GRANT or not form.get("assertion"):
+            return 400, {"error": "unsupported_grant_type"}, {}
+        try:
+            unverified = google_jwt.decode(form["assertion"], verify=False)
+            account = self.accounts.get(unverified.get("iss"))
+            if account is None:
+                return 400, {"error": "invalid_grant", "error_description": "Invalid email"}, {}
+            claims = google_jwt.decode(
+                form["assertion"], certs=account[1], audience=GOOGLE_TOKEN_AUDIENCE
+            )
+        except (ValueError, auth_exceptions.GoogleAuthError) as exc:
+            return 400, {"error": "invalid_grant", "error_description": str(exc)}, {}
+        if SCOPE not in str(claims.get("scope", "")).split():
+            return 400, {"error": "invalid_scope", "error_description": "scope"}, {}
+        token = "ya29.local-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens.add(token)
+        body = {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
+        return 200, body, {}
+
+    def handle_send(self, path: str, headers: dict, body: bytes) -> tuple[int, dict, dict]:
+        auth = headers.get("authorization", "")
+        with self._lock:
+            known = auth.startswith("Bearer ") and auth[7:] in self._tokens
+        if not known:
+            return _error(401, "Request had invalid authentication credentials.", None)
+        project = path.split("/")[3] if path.count("/") >= 4 else ""
+        if project not in {p for p, _key in self.accounts.values()}:
+            return _error(403, "Permission denied for this project.", "SENDER_ID_MISMATCH")
+        with self._lock:
+            failure = self._failures.pop(0) if self._failures else None
+        if failure:
+            status, retry_after = failure
+            extra = {"Retry-After": retry_after} if retry_after else {}
+            return *_error(status, "Quota exceeded or service unavailable.", None)[:2], extra
+        try:
+            message = json.loads(body)["message"]
+            assert isinstance(message, dict)
+        except (ValueError, KeyError, AssertionError):
+            return _bad_request("message", "Invalid JSON payload received.")
+        unknown = set(message) - MESSAGE_FIELDS
+        if unknown:
+            name = sorted(unknown)[0]
+            return _bad_request(
+                "message", f"Invalid JSON payload received. Unknown name \"{name}\" at 'message'"
+            )
+        targets = [k for k in ("token", "topic", "condition") if message.get(k)]
+        if len(targets) != 1:
+            return _bad_request("message", "Exactly one of token, topic or condition is required")
+        notification = message.get("notification") or {}
+        if not isinstance(notification, dict) or set(notification) - NOTIFICATION_FIELDS:
+            return _bad_request("message.notification", "Invalid notification")
+        for key, value in notification.items():
+            if not isinstance(value, str):
+                return _bad_request(f"message.notification.{key}", "must be a string")
+        data = message.get("data") or {}
+        for key, value in data.items():
+            if not isinstance(value, str):
+                return _bad_request(
+                    f"message.data[{key}].value",
+                    f"Invalid value at 'message.data[0].value' (TYPE_STRING), {value}",
+                )
+        token = message.get("token", "")
+        if token and (len(token) < 8 or " " in token):
+            return _error(
+                400, "The registration token is not a valid FCM registration token",
+                "INVALID_ARGUMENT",
+            )  # fmt: skip
+        if token in self.unregistered:
+            return _error(404, "Requested entity was not found.", "UNREGISTERED")
+        name = f"projects/{project}/messages/0:{int(time.time() * 1000)}%{next(self._ids):08x}"
+        return 200, {"name": name}, {}
+
+
+def _error(status: int, message: str, code: str | None) -> tuple[int, dict, dict]:
+    details = [{"@type": FCM_ERROR, "errorCode": code or FCM_CODE.get(status, "UNSPECIFIED_ERROR")}]
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "status": STATUS_NAME.get(status, "UNKNOWN"),
+            "details": details,
+        }
+    }
+    return status, body, {}
+
+
+def _bad_request(field_name: str, description: str) -> tuple[int, dict, dict]:
+    body = {
+        "error": {
+            "code": 400,
+            "message": description,
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": BAD_REQUEST,
+                    "fieldViolations": [{"field": field_name, "description": description}],
+                }
+            ],
+        }
+    }
+    return 400, body, {}
+
+
+def _handler_for(server: FcmServer):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            record = Recorded("POST", self.path, headers, body)
+            server.requests.append(record)
+            if self.path == "/token":
+                status, answer, extra = server.handle_token(record.form)
+            elif self.path.startswith("/v1/projects/") and self.path.endswith("/messages:send"):
+                status, answer, extra = server.handle_send(self.path, headers, body)
+            else:
+                status, answer, extra = _error(404, "Not found", "UNSPECIFIED_ERROR")
+            record.status = status
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):  # quiet in tests
+            pass
+
+    return Handler
+
+
+def main() -> None:
+    """Run a local FCM by hand: writes a service account key pointing at it and prints the
+    settings to use (`python -m tests.campaigns.servers.fcm --port 8905 --dir var/fcm`)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8905)
+    parser.add_argument("--dir", default="var/fcm", help="where to write the key file")
+    parser.add_argument("--unregistered", action="append", default=[], help="a dead token")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # the settings show at once when piped
+    server = FcmServer(port=args.port, unregistered=set(args.unregistered))
+    server.start()
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    account = service_account_write(folder, token_uri=server.token_uri)
+    server.add_account(account)
+    print(f"FCM_API_BASE_URL={server.url}")
+    print(f"FCM_SERVICE_ACCOUNT_FILE={account.path.resolve()}")
+    seen = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            for record in server.requests[seen:]:
+                print(record.status, record.path, record.body.decode(errors="replace")[:500])
+            seen = len(server.requests)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

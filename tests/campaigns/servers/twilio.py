@@ -1,0 +1,181 @@
+"""A local server that speaks Twilio's Messages API (what campaigns.backends.twilio calls).
+
+    POST /2010-04-01/Accounts/{AccountSid}/Messages.json   (HTTP Basic AccountSid:AuthToken)
+    form: To, Body, and From or MessagingServiceSid        → 201 {"sid": "SM…", …}
+
+Errors answer as Twilio does, {"code", "message", "more_info", "status"}: 401/20003 for wrong
+credentials, 400/21211 for a number that is not E.164, 400/21610 for a number that replied
+STOP (`unsubscribed`), 400/21614 for `not_mobile`. Knobs: `answers` (a queue of (status, body,
+headers) served before anything else, e.g. a 429 with Retry-After or a 503), `stall_seconds`
+(accept, then answer late: the client's read timeout).
+
+    python -m tests.campaigns.servers.twilio --port 8903
+"""
+
+import argparse
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "local-twilio-token"
+PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-f]{32})/Messages\.json$")
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict
+    body: bytes
+    form: dict  # name → value (the last one)
+    status: int
+
+
+@dataclass
+class TwilioState:
+    account_sid: str = ACCOUNT_SID
+    auth_token: str = AUTH_TOKEN
+    requests: list[Recorded] = field(default_factory=list)
+    delivered: list[dict] = field(default_factory=list)  # accepted messages, in order
+    answers: list[tuple[int, dict, dict]] = field(default_factory=list)
+    unsubscribed: set[str] = field(default_factory=set)
+    not_mobile: set[str] = field(default_factory=set)
+    stall_seconds: float = 0.0  # take the message, then answer this late (a read timeout)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _error(status: int, code: int, message: str) -> tuple[int, dict, dict]:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return status, body, {}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "TwilioServer"
+
+    def log_message(self, *args) -> None:  # quiet in tests
+        pass
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        with state.lock:
+            status, answer, headers = self._answer(state, form)
+            state.requests.append(
+                Recorded(self.path, dict(self.headers.items()), body, form, status)
+            )
+        payload = json.dumps(answer).encode()
+        if state.stall_seconds:
+            time.sleep(state.stall_seconds)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _answer(self, state: TwilioState, form: dict) -> tuple[int, dict, dict]:
+        match = PATH.match(self.path)
+        if match is None:
+            return _error(404, 20404, "The requested resource was not found")
+        expected = base64.b64encode(f"{state.account_sid}:{state.auth_token}".encode()).decode()
+        if match["sid"] != state.account_sid or self.headers.get("Authorization") != (
+            f"Basic {expected}"
+        ):
+            return _error(401, 20003, "Authenticate")
+        if state.answers:
+            return state.answers.pop(0)
+        to = form.get("To", "")
+        if not form.get("Body"):
+            return _error(400, 21602, "Message body is required.")
+        if not (form.get("From") or form.get("MessagingServiceSid")):
+            return _error(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
+        if not E164.match(to):
+            return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if to in state.not_mobile:
+            return _error(400, 21614, f"'To' number {to} is not a valid mobile number")
+        if to in state.unsubscribed:
+            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+        sid = "SM" + uuid.uuid4().hex
+        message = {
+            "sid": sid,
+            "account_sid": state.account_sid,
+            "to": to,
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form["Body"],
+            "status": "queued",
+        }
+        state.delivered.append(message)
+        return 201, message, {}
+
+
+class TwilioServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.state = TwilioState()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> "TwilioServer":
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+@pytest.fixture
+def twilio_server(settings):
+    """A running local Twilio, and the settings that send SMS through it."""
+    with TwilioServer() as server:
+        settings.SMS_PROVIDER = "twilio"
+        settings.TWILIO_API_BASE_URL = server.url
+        settings.TWILIO_ACCOUNT_SID = server.state.account_sid
+        settings.TWILIO_AUTH_TOKEN = server.state.auth_token
+        settings.TWILIO_FROM = "+15005550006"
+        settings.CAMPAIGN_BACKENDS = {
+            **settings.CAMPAIGN_BACKENDS,
+            "sms": "campaigns.backends.twilio.TwilioBackend",
+        }
+        yield server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8903)
+    port = parser.parse_args().port
+    server = TwilioServer(port)
+    print(f"TWILIO_API_BASE_URL={server.url}", flush=True)
+    print(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}", flush=True)
+    print(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

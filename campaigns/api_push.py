@@ -22,9 +22,13 @@ from campaigns.services.push_addresses import (
 from crm.api.schemas import ErrorOut
 from crm.models import Member
 from crm.services.identity import member_survivor
+from omnichannel.api.auth import ApiKeyAuth
 from omnichannel.api.core import IdempotencyKeyParam, api_error, field_error, idempotent
+from omnichannel.api.scopes import Scope
 
 router = Router(tags=["push"])
+# The brand's app and site register their members' devices, as they ingest their data.
+INGEST = ApiKeyAuth(Scope.INGEST)
 
 MEMBER_NO_MAX = Member._meta.get_field("member_no").max_length
 ENDPOINT_MAX = WebPushSubscription._meta.get_field("endpoint").max_length
@@ -93,6 +97,7 @@ class SubscriptionDeletedOut(Schema):
 
 @router.post(
     "/push/subscriptions",
+    auth=INGEST,
     response={200: SubscriptionOut, 201: SubscriptionOut, **ERRORS},
     summary="Register a browser's Web Push subscription",
     description="Stores the member's browser subscription so campaigns on the push channel "
@@ -130,6 +135,7 @@ class SubscriptionDeleteQuery(Schema):
 
 @router.delete(
     "/push/subscriptions",
+    auth=INGEST,
     response={200: SubscriptionDeletedOut, **ERRORS},
     summary="Remove a browser's Web Push subscription",
     description="The browser unsubscribed (or the member signed out of a shared browser). "

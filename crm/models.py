@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from omnichannel.api.scopes import DEFAULT_SCOPES
 from omnichannel.channels import Channel, MessagingChannel, SalesChannel
 from omnichannel.jobs import LeasedJob
 
@@ -698,6 +699,10 @@ class ExportJob(LeasedJob):
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
+def _default_scopes() -> list[str]:
+    return list(DEFAULT_SCOPES)
+
+
 class ApiKey(models.Model):
     """A key one of the brand's systems writes to the ingest API with, for one channel.
 
@@ -710,6 +715,9 @@ class ApiKey(models.Model):
     name = models.CharField(_("name"), max_length=40, unique=True)
     channel = models.CharField(_("channel it writes"), max_length=20, choices=CHANNEL_CHOICES)
     prefix = models.CharField(_("key starts with"), max_length=8)
+    # omnichannel.api.scopes.Scope values: what the key may do (an ingest key cannot launch a
+    # campaign). A key with none may do nothing.
+    scopes = models.JSONField(_("scopes"), default=_default_scopes, blank=True)
     secret_hash = models.CharField(
         max_length=64, unique=True, editable=False, verbose_name=_("secret hash")
     )

@@ -27,7 +27,7 @@ from crm.models import (
     net_revenue,
     sale_q,
 )
-from crm.segments import segment_q, segment_queryset
+from crm.segments import SegmentDefinitionError, segment_q, segment_queryset
 from crm.segments.ready_made import READY_MADE
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel, MessagingChannel
 from omnichannel.counting import RowCount, rows_count
@@ -508,6 +508,38 @@ def segments_for_list(*, limit: int = SEGMENT_LIST_LIMIT) -> tuple[list, list, b
         .order_by("name", "pk")[: limit + 1]
     )
     return ready_made, saved[:limit], len(saved) > limit
+
+
+def segments_page(*, limit: int, offset: int) -> tuple[list[Segment], int]:
+    """A page of segments by name (the API's list), and how many there are: two queries."""
+    segments = Segment.objects.defer("description").order_by("name", "pk")
+    return list(segments[offset : offset + limit]), segments.count()
+
+
+def segments_count_live(
+    segments: list[Segment], *, now: datetime | None = None
+) -> dict[int, int | None]:
+    """How many active members each segment matches now, {segment id: count}, in ONE query: a
+    filtered COUNT per segment over one scan of the members, not a query per segment. A
+    segment whose rules no longer compile (a removed app's rule) counts None.
+
+    The rules' lookups are single-valued (stats is 1:1; tags and orders are subqueries), so the
+    filters add no row-multiplying join; a rule that did would need distinct=True here.
+    """
+    now = now or timezone.now()
+    counts: dict[int, int | None] = {}
+    aggregates = {}
+    for segment in segments:
+        try:
+            q = segment_q(segment.definition, now=now)
+        except SegmentDefinitionError:
+            counts[segment.pk] = None
+            continue
+        aggregates[f"s{segment.pk}"] = Count("pk", filter=q) if q else Count("pk")
+    if aggregates:
+        totals = Member.objects.filter(status=Member.Status.ACTIVE).aggregate(**aggregates)
+        counts.update({int(key[1:]): value for key, value in totals.items()})
+    return counts
 
 
 # --- The order-change feed (crm.services.order_feed has the contract and the race) -----------

@@ -39,6 +39,11 @@ ERROR_TEST_ADDRESS = _("Give an address to send the test to.")
 
 AUDIT_LAUNCHED = gettext_noop("Launched campaign %(name)s")
 AUDIT_SCHEDULED = gettext_noop("Scheduled campaign %(name)s for %(send_at)s")
+# Launched through the API: the actor is a system's key, not a user; its name is the record.
+AUDIT_LAUNCHED_BY_KEY = gettext_noop("Launched campaign %(name)s with API key %(key)s")
+AUDIT_SCHEDULED_BY_KEY = gettext_noop(
+    "Scheduled campaign %(name)s for %(send_at)s with API key %(key)s"
+)
 AUDIT_PAUSED = gettext_noop("Paused campaign %(name)s")
 AUDIT_RESUMED = gettext_noop("Resumed campaign %(name)s")
 AUDIT_CANCELLED = gettext_noop("Cancelled campaign %(name)s")
@@ -160,8 +165,12 @@ def campaign_contents(campaign: Campaign) -> dict[str, dict]:
     }
 
 
-def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = None) -> Campaign:
+def campaign_launch(
+    *, campaign: Campaign, actor=None, api_key=None, now: datetime | None = None
+) -> Campaign:
     """Send now, or at `send_at` when it is in the future (the sweep launches it then).
+
+    `api_key` (a crm ApiKey) when a system launched it through the API: the audit names it.
 
     Raises CampaignInvalid (content a provider would refuse, a missing audience) or
     CampaignStateError (already launched).
@@ -198,12 +207,17 @@ def campaign_launch(*, campaign: Campaign, actor=None, now: datetime | None = No
             actor=actor,
             object_type="campaigns.campaign",
             object_id=campaign.pk,
-            summary=AUDIT_SCHEDULED if scheduled else AUDIT_LAUNCHED,
+            summary=(
+                (AUDIT_SCHEDULED_BY_KEY if scheduled else AUDIT_LAUNCHED_BY_KEY)
+                if api_key is not None
+                else (AUDIT_SCHEDULED if scheduled else AUDIT_LAUNCHED)
+            ),
             summary_params={
                 "name": campaign.name,
                 "send_at": timezone.localtime(campaign.send_at).strftime("%Y/%m/%d %H:%M")
                 if scheduled
                 else "",
+                **({"key": f"{api_key.prefix}… “{api_key.name}”"} if api_key is not None else {}),
             },
         )
         if not scheduled:

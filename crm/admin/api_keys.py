@@ -1,5 +1,6 @@
 """API keys of the brand's systems."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -7,7 +8,24 @@ from django.utils.translation import ngettext
 from crm import resources
 from crm.admin.base import BoundedAdmin
 from crm.models import ApiKey
-from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.services.api_keys import api_key_create, api_key_revoke, api_key_scopes_set
+from omnichannel.api.scopes import DEFAULT_SCOPES, Scope
+
+
+class ApiKeyForm(forms.ModelForm):
+    """Scopes as checkboxes, not the JSON text a JSONField would show."""
+
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"),
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(DEFAULT_SCOPES),
+        help_text=_("What the key may do; a call needing another scope is refused (403)."),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "channel", "scopes")
 
 
 @admin.register(ApiKey)
@@ -17,9 +35,11 @@ class ApiKeyAdmin(BoundedAdmin):
     bulk_delete = True
     resource_classes = (resources.ApiKeyResource,)
     export_permission = None
+    form = ApiKeyForm
     list_display = (
         "name",
         "channel",
+        "scopes_shown",
         "key_prefix",
         "created_by",
         "created_at",
@@ -35,12 +55,18 @@ class ApiKeyAdmin(BoundedAdmin):
     def key_prefix(self, obj: ApiKey) -> str:
         return f"{obj.prefix}…"
 
+    @admin.display(description=_("scopes"))
+    def scopes_shown(self, obj: ApiKey) -> str:
+        # The scopes' own names, as create_api_key --scope and the API's 403 spell them.
+        return ", ".join(obj.scopes or []) or "—"
+
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("name", "channel")
+            return ("name", "channel", "scopes")
         return (
             "name",
             "channel",
+            "scopes",
             "key_prefix",
             "created_by",
             "created_at",
@@ -50,15 +76,29 @@ class ApiKeyAdmin(BoundedAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        # A key is never edited: to change its channel, make a new key and revoke this one.
-        return () if obj is None else self.get_fields(request, obj)
+        # Only the scopes of a key change: to change its channel, make a new key and revoke
+        # this one. A revoked key stays as it was.
+        if obj is None:
+            return ()
+        fields = self.get_fields(request, obj)
+        return fields if obj.revoked else tuple(f for f in fields if f != "scopes")
 
     def save_model(self, request, obj, form, change):
         if change:
+            if "scopes" in form.changed_data:
+                api_key_scopes_set(
+                    api_key=obj, scopes=form.cleaned_data["scopes"], actor=request.user
+                )
             return
-        api_key, key = api_key_create(name=obj.name, channel=obj.channel, actor=request.user)
+        # The form has checked the name, channel and scopes api_key_create checks again.
+        api_key, key = api_key_create(
+            name=obj.name,
+            channel=obj.channel,
+            actor=request.user,
+            scopes=form.cleaned_data["scopes"],
+        )
         obj.pk = api_key.pk
-        for name in ("prefix", "secret_hash", "created_by", "created_at"):
+        for name in ("prefix", "scopes", "secret_hash", "created_by", "created_at"):
             setattr(obj, name, getattr(api_key, name))
         self.message_user(
             request,

@@ -5,9 +5,11 @@ object, keys, idempotency, limits and the shared error shapes are omnichannel/ap
 """
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router, Status
 
 from crm.api.schemas import (
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
     ErrorOut,
     EventIn,
     EventOut,
@@ -18,11 +20,20 @@ from crm.api.schemas import (
     OrderOut,
     ReturnIn,
     ReturnOut,
+    SegmentOut,
+    SegmentsPageOut,
 )
+from crm.selectors import segments_count_live, segments_page
 from crm.services import Resolution, ingest
+from omnichannel.api.auth import ApiKeyAuth
 from omnichannel.api.core import IdempotencyKeyParam, api_error, field_error, idempotent
+from omnichannel.api.scopes import Scope
 
 router = Router()
+
+# Every operation names its scope (the API's default opens nothing).
+INGEST = ApiKeyAuth(Scope.INGEST)
+READ = ApiKeyAuth(Scope.CAMPAIGNS, Scope.READ)
 
 ERRORS = {
     400: ErrorOut,
@@ -44,6 +55,7 @@ ERRORS = {
     description="Resolves the identifiers to one member (new, or existing ones merged), fills "
     "its blank profile fields and records the consent decisions. 201 when a member was made.",
     tags=["members"],
+    auth=INGEST,
 )
 def members_upsert(
     request: HttpRequest, payload: MemberIn, idempotency_key: str | None = IdempotencyKeyParam
@@ -81,6 +93,7 @@ def members_upsert(
     description="Inserts the order, or updates the one with the same channel and number. With "
     "identifiers it lands on their member; without, it is an anonymous sale. 201 when new.",
     tags=["orders"],
+    auth=INGEST,
 )
 def orders_record(
     request: HttpRequest, payload: OrderIn, idempotency_key: str | None = IdempotencyKeyParam
@@ -109,6 +122,7 @@ def orders_record(
     description="A return is its own order with a negative amount naming its sale; it is "
     "linked whichever arrives first, and a sale returned in full is marked returned.",
     tags=["orders"],
+    auth=INGEST,
 )
 def returns_record(
     request: HttpRequest, payload: ReturnIn, idempotency_key: str | None = IdempotencyKeyParam
@@ -137,6 +151,7 @@ def returns_record(
     description="Something the person did on the key's channel: store_visit, page_view, "
     "line_follow, line_block, app_open, …",
     tags=["events"],
+    auth=INGEST,
 )
 def events_record(
     request: HttpRequest, payload: EventIn, idempotency_key: str | None = IdempotencyKeyParam
@@ -159,6 +174,26 @@ def events_record(
         return 201, out.model_dump(mode="json")
 
     return idempotent(request, idempotency_key, write)
+
+
+@router.get(
+    "/segments",
+    response={200: SegmentsPageOut, **ERRORS},
+    summary="List segments with their live counts",
+    description="Saved and ready-made segments by name, each with how many active members it "
+    "matches now (one count over the members for the whole page). Pages with limit and offset.",
+    tags=["segments"],
+    auth=READ,
+)
+def segments_list(
+    request: HttpRequest,
+    limit: int = Query(PAGE_LIMIT_DEFAULT, ge=1, le=PAGE_LIMIT_MAX),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
+):
+    segments, total = segments_page(limit=limit, offset=offset)
+    counts = segments_count_live(segments)
+    items = [SegmentOut(id=s.pk, name=s.name, count=counts.get(s.pk)) for s in segments]
+    return Status(200, SegmentsPageOut(items=items, count=total))
 
 
 def _identifiers(identifiers: IdentifiersIn) -> dict[str, str]:

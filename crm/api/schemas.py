@@ -123,6 +123,10 @@ def _text(max_length: int, min_length: int = 0) -> Any:
 
 
 Moment = Annotated[AwareDatetime, BeforeValidator(_iso_time_text), AfterValidator(_moment)]
+# A JSON object a column can hold: no NUL characters, at most JSON_DEPTH_MAX levels (other apps'
+# API bodies use these too: campaigns' content).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+text_field = _text
 # 1280 and 1280.0 (the same JSON number); not 12.5, "1280" or true.
 WholeTwd = Annotated[int, BeforeValidator(_json_number)]
 IdentifierText = _text(IDENTIFIER_MAX)
@@ -268,3 +272,22 @@ class FieldErrorOut(Schema):
 
 class ErrorOut(Schema):
     detail: str | list[FieldErrorOut]
+
+
+# --- Segments (read by marketing tools choosing an audience) ----------------------------------
+
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 100
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    count: int | None = Field(
+        description="Active members the segment matches now (null: its rules no longer compile)."
+    )
+
+
+class SegmentsPageOut(Schema):
+    items: list[SegmentOut]
+    count: int = Field(description="How many segments there are in all.")

@@ -569,7 +569,7 @@ def test_admin_shows_a_new_key_once(login_as):
 
     response = client.post(
         reverse("admin:crm_apikey_add"),
-        {"name": "Shopee sync", "channel": "marketplace"},
+        {"name": "Shopee sync", "channel": "marketplace", "scopes": ["ingest"]},
         follow=True,
     )
 

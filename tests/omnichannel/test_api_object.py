@@ -13,6 +13,7 @@ def test_the_api_object_is_omnichannels_and_crm_adds_a_router():
     api_routers_install()
 
     assert ("", "crm.api.api.router") in API_ROUTERS
+    assert ("", "campaigns.api.router") in API_ROUTERS
     assert not hasattr(crm_api, "api")
     assert [router for _prefix, router in api._routers].count(crm_api.router) == 1
     assert resolve("/api/v1/members").namespace == "api-v1"
@@ -34,6 +35,10 @@ def test_the_openapi_document_keeps_its_paths_and_operation_ids():
             "campaigns_api_push_push_subscription_delete",
             "campaigns_api_push_push_subscription_register",
         ],
+        "/api/v1/segments": ["crm_api_api_segments_list"],
+        "/api/v1/campaigns": ["campaigns_api_campaigns_create"],
+        "/api/v1/campaigns/{campaign_id}": ["campaigns_api_campaigns_get"],
+        "/api/v1/campaigns/{campaign_id}/launch": ["campaigns_api_campaigns_launch"],
     }
     assert document["info"]["title"] == "Omnichannel ingest API"
     assert document["info"]["description"].startswith("The ingest API, /api/v1/")

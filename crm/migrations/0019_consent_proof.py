@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0017_order_change_feed'),
+        ('crm', '0018_apikey_scopes'),
     ]
 
     operations = [

@@ -25,9 +25,11 @@ TOUCHPOINT_KIND_LABELS: dict[str, Promise] = {
     "message_sent": _("Message sent"),
     "message_opened": _("Message opened"),
     "link_clicked": _("Link clicked"),
+    "unsubscribed": _("Unsubscribed"),
 }
 
 MANUAL_SOURCE = "manual"
+UNSUBSCRIBE_SOURCE = "unsubscribe"  # a message's unsubscribe link (campaigns)
 IMPORT_SOURCE_PREFIX = "import:"
 API_SOURCE_PREFIX = "api:"
 
@@ -50,6 +52,8 @@ def source_label(source: str) -> str:
         return str(Channel(source).label)
     if source == MANUAL_SOURCE:
         return gettext("By hand")
+    if source == UNSUBSCRIBE_SOURCE:
+        return gettext("Unsubscribe link")
     if source.startswith(IMPORT_SOURCE_PREFIX):
         from crm.imports.presets import PRESETS  # the import machinery only when needed
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "crm",
     "loyalty",
     "campaigns",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -288,6 +289,13 @@ ANYMAIL = {
     "API_KEY": env_str("ANYMAIL_API_KEY", ""),
     "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
 }
+if ANYMAIL_ESP and ANYMAIL["API_KEY"]:
+    # anymail reads each ESP's key under its own name (MAILGUN_API_KEY, POSTMARK_SERVER_TOKEN).
+    _esp_key = {"postmark": "SERVER_TOKEN"}.get(ANYMAIL_ESP, "API_KEY")
+    ANYMAIL[f"{ANYMAIL_ESP.upper()}_{_esp_key}"] = ANYMAIL["API_KEY"]
+if PRODUCTION and ANYMAIL_ESP and not ANYMAIL["WEBHOOK_SECRET"]:
+    # The ESP's webhooks (/hooks/anymail/) suppress members on its word: never open to anyone.
+    raise ImproperlyConfigured("Set ANYMAIL_WEBHOOK_SECRET (user:password) for the ESP webhooks")
 if EMAIL_HOST:
     _email_backend_default = "django.core.mail.backends.smtp.EmailBackend"
 elif ANYMAIL_ESP:
@@ -296,6 +304,10 @@ else:
     _email_backend_default = "django.core.mail.backends.console.EmailBackend"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "") or _email_backend_default
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
+# Campaign e-mail: the From of marketing messages, and the domain of their Message-IDs (empty:
+# the From address's domain). A Message-ID is fixed per delivery, so a retry keeps it.
+CAMPAIGN_EMAIL_FROM = env_str("CAMPAIGN_EMAIL_FROM", "") or DEFAULT_FROM_EMAIL
+CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN = env_str("CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN", "")
 
 # Campaigns (campaigns/). The public address members' links point to (unsubscribe, tracking):
 # HTTPS in production.

@@ -29,6 +29,7 @@ KNOWN_KINDS = (
     "message_sent",
     "message_opened",
     "link_clicked",
+    "unsubscribed",
 )
 BATCH_SIZE = 2_000
 KIND_MAX_LENGTH = Touchpoint._meta.get_field("kind").max_length

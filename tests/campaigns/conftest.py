@@ -41,3 +41,26 @@ from tests.campaigns.servers.mitake import mitake_server  # noqa: E402, F401
 # --- push helper: a local FCM and a local Web Push service ------------------------------------
 from tests.campaigns.servers.push_fixtures import fcm_server, webpush_server  # noqa: E402, F401
 from tests.campaigns.servers.twilio import twilio_server  # noqa: E402, F401
+
+# --- email: the SMTP sink (tests/campaigns/servers/smtp.py) ----------------------------------
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A running SMTP sink, with Django's SMTP backend and the e-mail channel pointed at it."""
+    from tests.campaigns.servers.smtp import SmtpSink
+
+    with SmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = sink.host
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 10
+        settings.CAMPAIGN_BACKENDS = {
+            **settings.CAMPAIGN_BACKENDS,
+            "email": "campaigns.backends.email.EmailBackend",
+        }
+        yield sink

@@ -2,10 +2,6 @@
 page with its progress and deliveries, and who may do what. An analyst never sees a member's
 name, phone or email on any of them."""
 
-import sys
-import types
-from dataclasses import dataclass
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -314,41 +310,16 @@ def test_audience_gives_the_live_count_and_members_to_preview(login_as, segment,
     assert page.count('<option value="') == 3
 
 
-def test_sms_segments_and_cost_are_unknown_until_the_counter_lands(login_as, segment, monkeypatch):
-    monkeypatch.setitem(sys.modules, "campaigns.sms", None)  # import fails
-    data = _builder_post(segment, channel_1="sms", channel_2="", sms_text="週年慶")
-
-    page = login_as("bob").post("/campaigns/check/", data, **HTMX).content.decode()
-
-    assert "簡訊則數與費用：未知" in page
-
-
-@dataclass
-class _Count:
-    encoding: str
-    characters: int
-    segments: int
-    per_segment: int
-    remaining: int
-
-
-def _fake_sms_module():
-    module = types.ModuleType("campaigns.sms")
-    module.sms_counter = lambda text: _Count("UCS-2", len(text), 2, 67, 10)
-    module.sms_cost_estimate = lambda *, segments, recipients: segments * recipients * 1
-    return module
-
-
-def test_sms_counter_and_cost_show_as_the_marketer_types(login_as, segment, monkeypatch):
-    monkeypatch.setitem(sys.modules, "campaigns.sms", _fake_sms_module())
+def test_sms_counter_and_cost_show_as_the_marketer_types(login_as, segment, settings):
+    settings.SMS_SEGMENT_PRICE_CENTS = 90
     data = _builder_post(
-        segment, channel_1="sms", channel_2="", sms_text="週年慶", audience_count="1000"
+        segment, channel_1="sms", channel_2="", sms_text="週年慶" * 30, audience_count="1000"
     )
 
     page = login_as("bob").post("/campaigns/check/", data, **HTMX).content.decode()
 
-    assert "3 個字元（UCS-2）：2 則" in page
-    assert "NT$2,000" in page
+    assert "90 個字元（UCS-2）：2 則" in page  # Chinese is UCS-2: 67 a part past 70
+    assert "NT$1,800" in page  # 2 segments × 1,000 members × NT$0.90
 
 
 # --- Confirm, test send, launch --------------------------------------------------------------

@@ -188,6 +188,9 @@ class Consent(models.Model):
     source = models.CharField(_("source"), max_length=50, blank=True)
     at = models.DateTimeField(_("decided at"), default=timezone.now)
     recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
+    # How the decision was made, for whoever asks for proof (PDPA, GDPR): e.g. an unsubscribe
+    # link's campaign and delivery, the client's address and user agent.
+    proof = models.JSONField(_("proof"), default=dict, blank=True)
 
     objects = ConsentQuerySet.as_manager()
 

@@ -299,6 +299,10 @@ else:
     _email_backend_default = "django.core.mail.backends.console.EmailBackend"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "") or _email_backend_default
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Omnichannel <noreply@example.com>")
+# Campaign e-mail: the From of marketing messages, and the domain of their Message-IDs (empty:
+# the From address's domain). A Message-ID is fixed per delivery, so a retry keeps it.
+CAMPAIGN_EMAIL_FROM = env_str("CAMPAIGN_EMAIL_FROM", "") or DEFAULT_FROM_EMAIL
+CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN = env_str("CAMPAIGN_EMAIL_MESSAGE_ID_DOMAIN", "")
 
 # Campaigns (campaigns/). The public address members' links point to (unsubscribe, tracking):
 # HTTPS in production.
@@ -307,6 +311,8 @@ OMNICHANNEL_PUBLIC_URL = env_str("OMNICHANNEL_PUBLIC_URL", "http://127.0.0.1:800
 LINE_API_BASE_URL = env_str("LINE_API_BASE_URL", "https://api.line.me").rstrip("/")
 LINE_CHANNEL_ACCESS_TOKEN = env_str("LINE_CHANNEL_ACCESS_TOKEN", "")
 LINE_CHANNEL_SECRET = env_str("LINE_CHANNEL_SECRET", "")
+# Seconds one LINE API call may take before it counts as failed (and is retried, same key).
+LINE_API_TIMEOUT_SECONDS = env_int("LINE_API_TIMEOUT_SECONDS", default=10)
 # SMS: "twilio" or "mitake" with their credentials, else the sandbox.
 SMS_PROVIDER = env_str("SMS_PROVIDER", "")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")

@@ -37,17 +37,21 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.backends import backend_for
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
 from campaigns.content import content_fields, content_render
-from campaigns.models import Campaign, Delivery, Message, SendBatch
+from campaigns.models import Campaign, Delivery, Message, SendBatch, Suppression
 from campaigns.personalise import personalisation_values, substitute_with
 from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import addresses_for, reachable_q
 from campaigns.services.audience import deliveries_suppress_unreachable
+from campaigns.services.suppressions import suppression_record
 from campaigns.throttle import provider_call_acquire
 from campaigns.unsubscribe import unsubscribe_url
 from crm.models import Member
 from omnichannel.jobs import LeasedStep, LeaseLost, job_claim, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
+
+# Channels where "address refused by the provider" at send time is a hard bounce to suppress.
+BOUNCE_ON_ADDRESS_INVALID = frozenset({"email"})
 
 ERROR_WORKER_STOPPED = _("The worker stopped and the batch was not taken over in time.")
 
@@ -297,9 +301,26 @@ class _BatchSender:
                 )
             if gone:
                 _addresses_forget(channel=self.batch.channel, addresses=gone)
+            self._record_bounces(by_outcome)
         if retry_ids:
             return retry_wait, retry_error
         return None
+
+    def _record_bounces(self, by_outcome: dict[tuple, list[int]]) -> None:
+        """A hard bounce answered during the send (SMTP 550) suppresses the address as an ESP's
+        bounce webhook would, so the member's next campaign does not try it again."""
+        if self.batch.channel not in BOUNCE_ON_ADDRESS_INVALID:
+            return
+        for (status, _provider_id, reason, error), ids in by_outcome.items():
+            if status == Delivery.Status.FAILED and reason == Delivery.Reason.ADDRESS_INVALID:
+                suppression_record(
+                    member_ids=self.rows.filter(pk__in=ids).values_list("member_id", flat=True),
+                    channel=self.batch.channel,
+                    reason=Suppression.Reason.BOUNCED,
+                    source=f"send:{getattr(self.backend, 'name', '')}",
+                    detail=error,
+                    at=self.clock(),
+                )
 
     def _requeue(self, wait: float, error: str) -> BatchOutcome:
         attempts = self.batch.provider_attempts + 1

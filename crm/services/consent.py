@@ -1,6 +1,6 @@
 """Consent per messaging channel: rows are proof (Taiwan PDPA), the newest per channel the state."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -79,8 +79,10 @@ def consent_record(
     source: str = "manual",
     at: datetime | None = None,
     actor=None,
+    proof: Mapping | None = None,
 ) -> Consent:
-    """Record one consent decision (a marketer's, by default) as the member's newest.
+    """Record one consent decision (a marketer's, by default) as the member's newest, with its
+    `proof` (JSON: how and where it was made, e.g. an unsubscribe link's delivery and client).
 
     Unlike imports it always writes: a decision confirmed again is proof too. Raises
     ConsentError for a channel that is not a messaging channel or a member that is not active.
@@ -96,6 +98,7 @@ def consent_record(
             state=Consent.State.OPTED_IN if opted_in else Consent.State.OPTED_OUT,
             source=source,
             at=at or timezone.now(),
+            proof=dict(proof or {}),
         )
         audit_record(
             action=AuditEvent.Action.CONSENT,

@@ -30,3 +30,30 @@ def eager_celery(monkeypatch):
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+# --- line: the local LINE Messaging API (tests/campaigns/servers/line.py) --------------------
+from tests.campaigns.servers.fixtures import line_server  # noqa: E402, F401
+
+# --- email: the SMTP sink (tests/campaigns/servers/smtp.py) ----------------------------------
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A running SMTP sink, with Django's SMTP backend and the e-mail channel pointed at it."""
+    from tests.campaigns.servers.smtp import SmtpSink
+
+    with SmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = sink.host
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 10
+        settings.CAMPAIGN_BACKENDS = {
+            **settings.CAMPAIGN_BACKENDS,
+            "email": "campaigns.backends.email.EmailBackend",
+        }
+        yield sink

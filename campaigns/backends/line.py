@@ -1,0 +1,167 @@
+"""LINE Messaging API through the official line-bot-sdk (v3).
+
+Messages of a batch whose rendered content is the same go out as multicasts of at most 500
+user ids; personalised ones (content that differs per member) as one push each. Every request
+carries an `X-Line-Retry-Key` derived from the batch's `retry_key` (stored on the SendBatch
+before any call) and the keys of the messages it carries, so the same request after a crash or
+a timeout carries the same key: LINE answers 409 ("already accepted") and the messages count as
+sent, never as a second copy.
+
+Answers: 409 → sent (the accepted request's id); 429 → retry after `Retry-After`, except the
+monthly limit (no retry can succeed this month); 400/401/403/… → failed, not retried; 5xx and
+network errors → retryable (the retry key makes the repeat safe).
+"""
+
+import json
+import uuid
+from collections.abc import Sequence
+
+from django.conf import settings
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessagingApi,
+    MulticastRequest,
+    PushMessageRequest,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.models import DeliveryReason
+
+MULTICAST_MAX_RECIPIENTS = 500
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+
+
+def line_retry_key(batch_retry_key: str, message_keys: Sequence[str]) -> str:
+    """The X-Line-Retry-Key of one request: fixed by the batch and the messages it carries."""
+    try:
+        namespace = uuid.UUID(batch_retry_key)
+    except ValueError:
+        namespace = uuid.uuid5(uuid.NAMESPACE_URL, batch_retry_key)
+    return str(uuid.uuid5(namespace, ",".join(message_keys)))
+
+
+def _header(headers, name: str) -> str:
+    if not headers:
+        return ""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _retry_after(headers) -> float | None:
+    value = _header(headers, "retry-after")
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None  # an HTTP date: LINE sends seconds; the pipeline's backoff applies
+
+
+def _error_text(exc: ApiException) -> str:
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return f"LINE {exc.status}: {body or exc.reason}"
+    if not isinstance(data, dict):
+        return f"LINE {exc.status}: {body}"
+    words = str(data.get("message") or exc.reason or "")
+    details = "; ".join(
+        f"{d.get('property', '')}: {d.get('message', '')}"
+        for d in data.get("details") or []
+        if isinstance(d, dict)
+    )
+    return f"LINE {exc.status}: {words}" + (f" ({details})" if details else "")
+
+
+class LineBackend(ChannelBackend):
+    channel = "line"
+    name = "line"
+    max_batch_size = MULTICAST_MAX_RECIPIENTS
+    idempotent = True
+
+    def __init__(self) -> None:
+        configuration = Configuration(
+            host=settings.LINE_API_BASE_URL, access_token=settings.LINE_CHANNEL_ACCESS_TOKEN
+        )
+        self.timeout = float(settings.LINE_API_TIMEOUT_SECONDS)
+        self.client = ApiClient(configuration)
+        self.api = MessagingApi(self.client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send_batch(
+        self, messages: Sequence[OutboundMessage], *, retry_key: str
+    ) -> list[SendResult]:
+        # Group by rendered content, in first-seen order: one multicast per distinct content
+        # shared by several members, one push for content only one member gets.
+        groups: dict[str, list[int]] = {}
+        for index, message in enumerate(messages):
+            signature = json.dumps(message.content.get("messages"), sort_keys=True)
+            groups.setdefault(signature, []).append(index)
+        results: list[SendResult | None] = [None] * len(messages)
+        for indexes in groups.values():
+            if len(indexes) == 1:
+                index = indexes[0]
+                results[index] = self._push(messages[index], retry_key=retry_key)
+                continue
+            for start in range(0, len(indexes), MULTICAST_MAX_RECIPIENTS):
+                chunk = indexes[start : start + MULTICAST_MAX_RECIPIENTS]
+                result = self._multicast([messages[i] for i in chunk], retry_key=retry_key)
+                for i in chunk:
+                    results[i] = result
+        return results  # type: ignore[return-value]  (every index is filled above)
+
+    def _push(self, message: OutboundMessage, *, retry_key: str) -> SendResult:
+        request = PushMessageRequest.from_dict(
+            {"to": message.address, "messages": message.content.get("messages") or []}
+        )
+        key = line_retry_key(retry_key, [message.key])
+        return self._call(self.api.push_message_with_http_info, request, key)
+
+    def _multicast(self, messages: Sequence[OutboundMessage], *, retry_key: str) -> SendResult:
+        request = MulticastRequest.from_dict(
+            {
+                "to": [message.address for message in messages],
+                "messages": messages[0].content.get("messages") or [],
+            }
+        )
+        key = line_retry_key(retry_key, [message.key for message in messages])
+        return self._call(self.api.multicast_with_http_info, request, key)
+
+    def _call(self, method, request, key: str) -> SendResult:
+        try:
+            response = method(request, x_line_retry_key=key, _request_timeout=self.timeout)
+        except ApiException as exc:
+            return self._refusal(exc)
+        except (Urllib3Error, OSError) as exc:
+            return SendResult.failed(
+                f"LINE unreachable: {exc}", reason=DeliveryReason.PROVIDER_ERROR, retryable=True
+            )
+        return SendResult.sent(_header(response.headers, "x-line-request-id"))
+
+    def _refusal(self, exc: ApiException) -> SendResult:
+        status = exc.status or 0
+        error = _error_text(exc)
+        if status == 409:
+            # The same key was accepted before (a retry after a crash or a timeout): sent.
+            accepted = _header(exc.headers, "x-line-accepted-request-id")
+            return SendResult.sent(accepted or _header(exc.headers, "x-line-request-id"))
+        if status == 429:
+            if MONTHLY_LIMIT_MESSAGE.lower() in error.lower():
+                return SendResult.failed(error, reason=DeliveryReason.PROVIDER_REJECTED)
+            return SendResult.failed(
+                error,
+                reason=DeliveryReason.PROVIDER_ERROR,
+                retryable=True,
+                retry_after=_retry_after(exc.headers),
+            )
+        if status >= 500 or status in (0, 408):
+            return SendResult.failed(error, reason=DeliveryReason.PROVIDER_ERROR, retryable=True)
+        return SendResult.failed(error, reason=DeliveryReason.PROVIDER_REJECTED)

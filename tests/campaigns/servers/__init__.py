@@ -1,0 +1,1 @@
+"""Local servers that speak each provider's protocol, for tests, the benchmark and the demo."""

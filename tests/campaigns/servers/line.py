@@ -1,0 +1,307 @@
+"""A local LINE Messaging API (the parts we use), for tests, the benchmark and demos.
+
+It speaks the real protocol (developers.line.biz/en/reference/messaging-api/):
+
+- POST /v2/bot/message/push      {"to": userId, "messages": [1–5]} → 200 {"sentMessages": […]}
+- POST /v2/bot/message/multicast {"to": [≤500 userIds], "messages": [1–5]} → 200 {}
+- GET  /v2/bot/message/quota              → {"type": "limited", "value": N} | {"type": "none"}
+- GET  /v2/bot/message/quota/consumption  → {"totalUsage": N}
+
+`Authorization: Bearer <token>` is checked (401 otherwise). `X-Line-Retry-Key` (a UUID) makes a
+send happen once: a repeated key answers 409 with `x-line-accepted-request-id` and delivers
+nothing again. Every answer carries `x-line-request-id`. A message counts one per recipient
+against the monthly quota; over the limit: 429 "You have reached your monthly limit.".
+
+Knobs: `state.fail_next(status, times=, retry_after=, body=)` makes the next sends fail;
+`state.quota_limit` (None = unlimited). `LineState.handle` is the whole behaviour and may be
+overridden (a subclass can hold calls to simulate a slow provider or a worker killed mid-call).
+
+CLI (bench, demo): python -m tests.campaigns.servers.line --port 8901 [--token T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_TOKEN = "test-line-token"
+PUSH = "/v2/bot/message/push"
+MULTICAST = "/v2/bot/message/multicast"
+QUOTA = "/v2/bot/message/quota"
+CONSUMPTION = "/v2/bot/message/quota/consumption"
+MONTHLY_LIMIT = "You have reached your monthly limit."
+RATE_LIMIT = "The API rate limit has been exceeded. Try again later."
+
+
+@dataclass
+class LineRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    status: int = 0
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    retry_after: float | None
+    body: dict | None
+
+
+@dataclass
+class LineState:
+    token: str = DEFAULT_TOKEN
+    quota_limit: int | None = None  # messages a month; None = unlimited ("type": "none")
+    used: int = 0
+    requests: list[LineRequest] = field(default_factory=list)
+    delivered: list[tuple[str, dict, str]] = field(default_factory=list)  # (user, message, key)
+    record_requests: bool = True  # the benchmark turns it off to keep memory flat
+    accepted: dict[str, str] = field(default_factory=dict)  # retry key → request id
+    failures: list[_Failure] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # -- knobs and reads -------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        body: dict | None = None,
+    ) -> None:
+        """The next `times` sends (push or multicast) answer `status` and deliver nothing."""
+        with self.lock:
+            self.failures.append(_Failure(status, times, retry_after, body))
+
+    def count_by_user(self) -> Counter:
+        with self.lock:
+            return Counter(user for user, _, _ in self.delivered)
+
+    def sends(self) -> list[LineRequest]:
+        with self.lock:
+            return [r for r in self.requests if r.path in (PUSH, MULTICAST)]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.delivered.clear()
+            self.accepted.clear()
+            self.failures.clear()
+            self.used = 0
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request → (status, headers, body). `headers` has lower-cased names."""
+        request = LineRequest(method, path, headers, body)
+        status, out_headers, payload = self._answer(request)
+        request.status = status
+        if self.record_requests:
+            with self.lock:
+                self.requests.append(request)
+        out_headers.setdefault("x-line-request-id", str(uuid.uuid4()))
+        out_headers["Content-Type"] = "application/json"
+        return status, out_headers, json.dumps(payload).encode()
+
+    def _answer(self, request: LineRequest) -> tuple[int, dict[str, str], dict]:
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return (
+                401,
+                {},
+                {
+                    "message": "Authentication failed. Confirm that the access token "
+                    "in the authorization header is valid."
+                },
+            )
+        if request.method == "GET" and request.path == QUOTA:
+            with self.lock:
+                if self.quota_limit is None:
+                    return 200, {}, {"type": "none"}
+                return 200, {}, {"type": "limited", "value": self.quota_limit}
+        if request.method == "GET" and request.path == CONSUMPTION:
+            with self.lock:
+                return 200, {}, {"totalUsage": self.used}
+        if request.method == "POST" and request.path in (PUSH, MULTICAST):
+            return self._send(request)
+        return 404, {}, {"message": "Not found"}
+
+    def _send(self, request: LineRequest) -> tuple[int, dict[str, str], dict]:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return (
+                400,
+                {},
+                {
+                    "message": "The request body has 1 error(s)",
+                    "details": [{"message": "Invalid JSON", "property": ""}],
+                },
+            )
+        key = request.headers.get("x-line-retry-key", "")
+        if key:
+            try:
+                uuid.UUID(key)
+            except ValueError:
+                return (
+                    400,
+                    {},
+                    {"message": "The value for the 'X-Line-Retry-Key' header is invalid"},
+                )
+        multicast = request.path == MULTICAST
+        to = data.get("to") if isinstance(data, dict) else None
+        messages = data.get("messages") if isinstance(data, dict) else None
+        details = []
+        if multicast and (not isinstance(to, list) or not 1 <= len(to) <= 500):
+            details.append({"message": "Size must be between 1 and 500", "property": "to"})
+        if not multicast and not isinstance(to, str):
+            details.append({"message": "Must be a string", "property": "to"})
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+            details.append({"message": "Size must be between 1 and 5", "property": "messages"})
+        else:
+            for index, message in enumerate(messages):
+                if not isinstance(message, dict) or "type" not in message:
+                    details.append(
+                        {"message": "Must be specified", "property": f"messages[{index}].type"}
+                    )
+                elif message["type"] == "text" and not (0 < len(message.get("text") or "") <= 5000):
+                    details.append(
+                        {
+                            "message": "Length must be between 1 and 5000",
+                            "property": f"messages[{index}].text",
+                        }
+                    )
+        if details:
+            return (
+                400,
+                {},
+                {"message": f"The request body has {len(details)} error(s)", "details": details},
+            )
+        recipients = to if multicast else [to]
+        with self.lock:
+            if key and key in self.accepted:
+                return (
+                    409,
+                    {"x-line-accepted-request-id": self.accepted[key]},
+                    {"message": "The retry key is already accepted"},
+                )
+            if self.failures:
+                failure = self.failures[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    self.failures.pop(0)
+                headers = {}
+                if failure.retry_after is not None:
+                    headers["Retry-After"] = f"{failure.retry_after:g}"
+                body = failure.body or {
+                    "message": RATE_LIMIT if failure.status == 429 else "An error occurred"
+                }
+                return failure.status, headers, body
+            if self.quota_limit is not None and self.used + len(recipients) > self.quota_limit:
+                return 429, {}, {"message": MONTHLY_LIMIT}
+            request_id = str(uuid.uuid4())
+            if key:
+                self.accepted[key] = request_id
+            self.used += len(recipients)
+            self.delivered.extend(
+                (user, message, key) for user in recipients for message in messages
+            )
+        if multicast:
+            return 200, {"x-line-request-id": request_id}, {}
+        sent = [
+            {"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex} for _ in messages
+        ]
+        return 200, {"x-line-request-id": request_id}, {"sentMessages": sent}
+
+
+def _handler_for(state: LineState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, out_headers, payload = state.handle(
+                self.command, self.path.split("?", 1)[0], headers, body
+            )
+            self.send_response(status)
+            for name, value in out_headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _serve
+        do_POST = _serve
+
+        def log_message(self, format, *args):
+            pass
+
+    return Handler
+
+
+class LineServer:
+    """`with LineServer() as line: …line.url…, line.state…` (127.0.0.1, a free port)."""
+
+    def __init__(self, state: LineState | None = None, *, port: int = 0):
+        self.state = state if state is not None else LineState()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self.state))
+        self.httpd.daemon_threads = True
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LineServer:
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> LineServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A local LINE Messaging API.")
+    parser.add_argument("--port", type=int, default=8901)
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument("--quota", type=int, default=None, help="monthly limit (none: unlimited)")
+    args = parser.parse_args()
+    state = LineState(token=args.token, quota_limit=args.quota, record_requests=False)
+    server = LineServer(state, port=args.port)
+    print(f"LINE API on {server.url} (token {args.token!r}); Ctrl-C stops it", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        print(f"delivered {len(state.delivered)} messages", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -326,16 +326,21 @@ def _run_kill_scenario(
             # in flight.
             caught: set[str] = set()
             for round_no in (1, 2):
-                for hold in (line_state, smtp_hold):
+                servers = {"line": line_state, "email": smtp_hold}
+                # Hold only the channels not caught yet: a pool process held on a channel
+                # already caught would leave the other alone to work through the batches.
+                armed = [servers[c] for c in servers if c not in caught] or list(servers.values())
+                for hold in servers.values():
                     hold.held.clear()
                     hold.release.clear()
+                for hold in armed:
                     hold.arm.set()
                 workers.append(Worker(env, log, f"kill{round_no}"))
-                holds = {"line": line_state.held, "email": smtp_hold.held}
-                wanted = [holds[c] for c in holds if c not in caught] or list(holds.values())
+                holds = {channel: hold.held for channel, hold in servers.items()}
+                wanted = [hold.held for hold in armed]
                 _wait(
                     lambda wanted=wanted: any(event.is_set() for event in wanted),
-                    timeout=HOLD_WAIT_SECONDS,
+                    timeout=HOLD_WAIT_SECONDS + members * 0.02,
                     what=f"round {round_no}: a call held in flight",
                     workers=workers,
                 )

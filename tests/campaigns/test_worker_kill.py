@@ -273,11 +273,7 @@ def _campaign(batch_size: int) -> Campaign:
 def _run_kill_scenario(
     *, broker_url: str, tmp_path: Path, members: int = MEMBERS, throttle_every: int = 0
 ) -> dict:
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "the worker-kill test needs PostgreSQL: a worker subprocess must see the test "
-            "database (set DATABASE_URL=postgres://…)"
-        )
+    _skip_unless_postgresql()
     batch_size = min(500, max(50, members // 20))
     _seed(members)
     campaign = _campaign(batch_size)
@@ -452,8 +448,17 @@ def _assert_exactly_once(campaign, members, line_counts, smtp_counts, report) ->
     report["outcome_unknown"] = unknown
 
 
+def _skip_unless_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the worker-kill test needs PostgreSQL: a worker subprocess must see the test "
+            "database (set DATABASE_URL=postgres://…)"
+        )
+
+
 @pytest.fixture
-def redis_broker():
+def redis_broker(transactional_db):
+    _skip_unless_postgresql()
     url = settings.CELERY_BROKER_URL
     if not url.startswith("redis"):
         pytest.skip(

@@ -233,6 +233,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue tasks go to and workers read by default: a test or a bench that starts its own worker
+# process on a shared broker names a queue of its own, so no other worker takes its tasks.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 # A background job's worker must report progress (a heartbeat) within this many seconds, or the
 # reaper (omnichannel/jobs.py, every 5 minutes) takes it for dead: it redoes or fails the job.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", default=5 * 60)

@@ -13,6 +13,7 @@ from campaigns.services import campaign_launch, campaign_save, campaign_snapshot
 from campaigns.unsubscribe import unsubscribe_token_read
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
+from tests.campaigns.servers.smtp import SinkHandler, SmtpSink
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -289,3 +290,81 @@ def test_a_test_send_reaches_the_marketer_without_an_unsubscribe_link(smtp_sink)
     assert received.rcpt_tos == ["bob@example.com"]
     assert "List-Unsubscribe" not in received.email
     assert "週年慶開跑" in received.email["Subject"]
+
+
+# --- in doubt or not: when a failure may have left the message with the server ---------------
+# (the reply timeout after DATA itself: tests/campaigns/test_email_in_doubt.py)
+
+
+def _message(key: str, address: str) -> OutboundMessage:
+    return OutboundMessage(
+        key=key, channel="email", address=address, content={"subject": "Hi", "text": "Hello"}
+    )
+
+
+def test_a_kept_session_the_server_closed_while_idle_is_reopened_and_the_message_sent_once(
+    smtp_sink,
+):
+    with EmailBackend() as backend:
+        (first,) = backend.send_batch([_message("t1", "a@example.com")], retry_key="k")
+        smtp_sink.drop_sessions()  # the server's idle timeout, between two calls
+        (second,) = backend.send_batch([_message("t2", "b@example.com")], retry_key="k")
+    assert first.ok and second.ok
+    assert smtp_sink.count_by_rcpt() == {"a@example.com": 1, "b@example.com": 1}
+    assert smtp_sink.session_count() == 2
+
+
+def test_a_451_at_rcpt_is_retried_not_an_unknown_outcome(smtp_sink):
+    smtp_sink.reject_temporarily("a@example.com", code=451)
+    with EmailBackend() as backend:
+        (result,) = backend.send_batch([_message("t1", "a@example.com")], retry_key="k")
+    assert (result.ok, result.retryable, result.reason) == (False, True, "provider_error")
+    assert "451" in result.error
+    assert not smtp_sink.messages
+
+
+class RefuseAfterData(SinkHandler):
+    """Takes the message, then answers 451: the server said it did not keep it."""
+
+    async def handle_DATA(self, server, session, envelope):
+        return "451 4.3.0 Temporary failure, try again later"
+
+
+def test_a_4xx_answer_to_the_message_itself_is_retried(settings):
+    with SmtpSink(handler=RefuseAfterData()) as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        with EmailBackend() as backend:
+            (result,) = backend.send_batch([_message("t1", "a@example.com")], retry_key="k")
+    assert (result.ok, result.retryable, result.reason) == (False, True, "provider_error")
+    assert "451" in result.error
+
+
+def test_through_an_esp_no_answer_after_the_request_is_an_unknown_outcome(postmark, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": 0.5}
+    postmark.delay = 2  # the ESP took the message; its answer comes too late
+    member, _ = _member()
+    campaign = _campaign()
+    batch = SendBatch.objects.get(campaign=campaign)
+
+    outcome = send_batch_run(batch_id=batch.pk)
+
+    assert outcome.state == "done"
+    delivery = Delivery.objects.get(member=member)
+    assert (delivery.status, delivery.reason) == ("failed", "outcome_unknown")
+    assert len(postmark.requests) == 1
+
+
+def test_through_an_esp_a_connection_that_does_not_open_is_retried(postmark, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_API_URL": "http://127.0.0.1:9/"}
+    member, _ = _member()
+    campaign = _campaign()
+    batch = SendBatch.objects.get(campaign=campaign)
+
+    outcome = send_batch_run(batch_id=batch.pk)
+
+    assert outcome.state == "requeued"
+    delivery = Delivery.objects.get(member=member)
+    assert delivery.status == "pending" and "Connection refused" in delivery.error

@@ -4,13 +4,15 @@ django-anymail's Postmark backend (ANYMAIL POSTMARK_API_URL points here).
 Answers as Postmark documents: 200 {"To", "SubmittedAt", "MessageID", "ErrorCode": 0,
 "Message": "OK"}; for an address in `inactive`, 422 with ErrorCode 406 (a recipient marked
 inactive after a hard bounce or a complaint); `fail_status` answers every call with that HTTP
-status (500, 429) and an error body.
+status (500, 429) and an error body; `delay` seconds are waited (after the message is taken)
+before answering, as an ESP that queued the message but whose answer never reached us.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,6 +23,7 @@ class PostmarkServer:
         self.requests: list[dict] = []  # {"path", "headers", "json"}
         self.inactive: set[str] = set()
         self.fail_status: int | None = None
+        self.delay = 0.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +36,9 @@ class PostmarkServer:
                     )
                     inactive = set(server.inactive)
                     fail = server.fail_status
+                    delay = server.delay
+                if delay:
+                    time.sleep(delay)
                 if fail is not None:
                     return self._answer(fail, {"ErrorCode": 100, "Message": "Server error"})
                 to = data.get("To", "")
@@ -60,11 +66,14 @@ class PostmarkServer:
 
             def _answer(self, status: int, payload: dict) -> None:
                 body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped waiting
+                    pass
 
             def log_message(self, *args) -> None:
                 pass

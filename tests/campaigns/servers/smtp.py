@@ -11,6 +11,8 @@ Knobs (set any time, from any thread):
 - `sink.reject_temporarily("x@example.com")`: 451 (greylisting, a full mailbox: try later);
   `code=421` answers 421 and closes the connection, as a server shutting down does.
 - `sink.accept("x@example.com")`: takes a rejection back.
+- `sink.drop_sessions()`: the server closes every open session, as one does to an idle client
+  after its timeout or on a restart; the client finds out on its next command.
 - `sink.hold`: a threading.Event; while it is set to "held" (`sink.hold_messages()`), DATA is
   not answered until `sink.release_messages()` (a worker can be killed with a message in
   flight). A subclass of `SinkHandler` may override `before_accept` for anything else.
@@ -66,6 +68,7 @@ class SinkHandler:
         self.rejections: dict[str, str] = {}  # address (lower-case) -> the SMTP reply
         self.closing: set[str] = set()  # addresses whose reply closes the connection (421)
         self.sessions: Counter = Counter()  # peer -> EHLO/HELO count
+        self.servers: list = []  # the aiosmtpd SMTP protocol of every session, for drop_sessions
         self.hold = threading.Event()
         self.hold.set()  # set = let messages through; cleared = hold DATA
 
@@ -75,12 +78,14 @@ class SinkHandler:
         session.host_name = hostname
         with self.lock:
             self.sessions[session.peer] += 1
+            self.servers.append(server)
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
         session.host_name = hostname
         with self.lock:
             self.sessions[session.peer] += 1
+            self.servers.append(server)
         return f"250 {server.hostname}"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -197,6 +202,21 @@ class SmtpSink:
             for address in addresses:
                 self.handler.rejections.pop(address.lower(), None)
                 self.handler.closing.discard(address.lower())
+
+    def drop_sessions(self) -> None:
+        """Close every open session from the server's side (and wait until it is closed)."""
+        with self.handler.lock:
+            servers, self.handler.servers = list(self.handler.servers), []
+        done = threading.Event()
+
+        def close() -> None:
+            for server in servers:
+                if server.transport is not None:
+                    server.transport.close()
+            done.set()
+
+        self.controller.loop.call_soon_threadsafe(close)
+        done.wait(5)
 
     def hold_messages(self) -> None:
         self.handler.hold.clear()

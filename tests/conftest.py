@@ -128,6 +128,37 @@ def browser_context_args(browser_context_args):
     }
 
 
+# Errors a page must never log: htmx refusing an eval (an event filter in hx-trigger, js: in
+# hx-vals, hx-on), an hx-trigger it cannot parse, a Content-Security-Policy violation, or an
+# uncaught script error. Under the policy htmx skips the eval and logs the error, so the page
+# still half-works and a test of its visible behaviour alone would pass.
+POLICY_ERRORS = ("htmx:evalDisallowedError", "htmx:syntax:error", "Content Security Policy")
+WATCH_CSP = """
+window.addEventListener("securitypolicyviolation", (e) => {
+  const where = `${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`;
+  console.error(`Content Security Policy: ${e.violatedDirective} ${where}`);
+});
+"""
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page, failing the test on any policy error the page logs."""
+    errors: list[str] = []
+    page.add_init_script(WATCH_CSP)
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"{page.url}: {msg.text}")
+            if any(marker in msg.text for marker in POLICY_ERRORS)
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught {error}"))
+    yield page
+    assert errors == [], f"the page logged policy or script errors: {errors}"
+
+
 @pytest.fixture
 def offsite_requests(page, live_server):
     """Every request the page makes to a host other than the test server (must stay empty)."""

@@ -8,7 +8,9 @@
    - data-drop-empty-params on an htmx form: leave empty fields out of its requests, so a
      search URL holds only the filters in use;
    - class js-check on a field: its input and change fire "fields-changed" on its form (an
-     htmx trigger; an event filter in hx-trigger would need eval, which the policy forbids);
+     htmx trigger; an event filter in hx-trigger would need eval, which the policy forbids,
+     and htmx would then ignore the filter and fire on every field). The campaign builder
+     checks its message and the segment builder counts its audience this way;
    - data-insert-field="name" data-insert-target="id" on a button: put {{name}} at the cursor
      of that field and fire its input event, so htmx checks and previews it again.
 

@@ -492,6 +492,32 @@ def test_batches_hold_at_most_the_batch_size(settings):
     assert Delivery.objects.filter(status="sent").count() == 5
 
 
+def test_each_delivery_is_in_a_batch_of_its_own_channel_in_member_order(settings):
+    from django.db.models import Count
+
+    settings.CAMPAIGN_BATCH_SIZE = 2
+    line = [_member(line=True) for _ in range(3)]
+    email = [_member(email=True) for _ in range(3)]
+    nowhere = _member()
+    campaign = _launch(_campaign(channels=["line", "email"]))
+
+    rows = Delivery.objects.filter(campaign=campaign).select_related("batch")
+    placed = {d.member_id: (d.channel, d.batch and (d.batch.channel, d.batch.seq)) for d in rows}
+    assert [placed[m.pk] for m in line] == [
+        ("line", ("line", 0)),
+        ("line", ("line", 0)),
+        ("line", ("line", 1)),
+    ]
+    assert [placed[m.pk] for m in email] == [
+        ("email", ("email", 0)),
+        ("email", ("email", 0)),
+        ("email", ("email", 1)),
+    ]
+    assert placed[nowhere.pk] == ("", None)
+    sizes = SendBatch.objects.filter(campaign=campaign).annotate(n=Count("deliveries"))
+    assert all(batch.size == batch.n for batch in sizes)
+
+
 def test_sms_skips_landlines():
     member = MemberFactory()
     Identity.objects.create(member=member, kind="phone", value="+88622345678")

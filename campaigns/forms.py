@@ -94,6 +94,8 @@ def error_field(key: str) -> str | None:
         suffix = suffixes.get(parts[4], "type") if len(parts) > 4 else "type"
         return f"line_{index}_{suffix}"
     channel = key.split(".")[1] if key.startswith("content.") else ""
+    if channel == "line":
+        return "line_count"
     if channel in CONTENT_FIELDS:
         return CONTENT_FIELDS[channel][0]
     return None

@@ -344,6 +344,15 @@ class CampaignForm(forms.Form):
             )
         return rows
 
+    def line_focus(self, index: int) -> None:
+        """Focus the first field of message `index` when the page (or htmx's swap) shows it:
+        the one just added, so the keyboard is where the marketer will type."""
+        for suffix in ("text", "original", "alt"):
+            field = self.fields.get(f"line_{index}_{suffix}")
+            if field is not None:
+                field.widget.attrs["autofocus"] = True
+                return
+
     @property
     def line_full(self) -> bool:
         return len(self.line_drafts) >= MAX_MESSAGES

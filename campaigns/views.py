@@ -266,6 +266,8 @@ def _line_changed(request: HtmxHttpRequest) -> CampaignForm:
     if error:
         form.is_valid()
         form.add_error("line_count", error)
+    elif request.POST.get("line_action", "").startswith("add_"):
+        form.line_focus(len(form.line_drafts) - 1)
     return form
 
 

@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from campaigns.forms import error_field
 from campaigns.models import Campaign
 from campaigns.services import campaign_save
 from crm.models import Segment
@@ -181,6 +182,7 @@ def test_messages_are_added_moved_and_removed_keeping_what_was_typed(login_as, s
     values = form_values(f'<form id="campaign-builder">{page}</form>')
     assert values["line_count"] == "2" and values["line_1_type"] == "flex"
     assert "第一則</textarea>" in page and 'name="line_1_contents"' in page
+    assert 'name="line_1_alt" maxlength="1000" autofocus' in page  # the keyboard is there
 
     values.update(line_1_alt="優惠", line_1_contents="{}", line_action="up_1")
     page = client.post("/campaigns/line/", {**data, **values}, **HTMX).content.decode()
@@ -214,3 +216,14 @@ def test_an_image_message_is_saved_with_both_addresses(login_as, segment):
             }
         ]
     }
+
+
+def test_each_line_error_goes_beside_its_field():
+    assert error_field("content.line.messages.2.contents.body.contents.0.text") == (
+        "line_2_contents"
+    )
+    assert error_field("content.line.messages.3.previewImageUrl") == "line_3_preview"
+    assert error_field("content.line.messages.1.altText") == "line_1_alt"
+    assert error_field("content.line.messages.0") == "line_0_type"
+    assert error_field("content.line.messages") == "line_count"
+    assert error_field("content.line.anything") == "line_count"

@@ -6,14 +6,25 @@ campaigns.services.campaign_validate's, and `add_service_errors` puts each of it
 beside the field it is about. Whatever the marketer typed stays in the bound form.
 
 Channels in fallback order are four selects (first choice, then the next if that one cannot
-reach the member, …). LINE content here is a text message and an optional image; the API takes
-any LINE message list.
+reach the member, …).
+
+LINE content is a list of up to 5 messages, each text, image or Flex, as indexed fields
+(`line_count`, then `line_<i>_type` and the fields of that type: `line_<i>_text`;
+`line_<i>_original` and `line_<i>_preview`; `line_<i>_alt` and `line_<i>_contents`, the Flex
+JSON). Keys of a message the builder does not edit (a quickReply the API set, say) ride along in
+`line_<i>_extra` as JSON, so editing a draft never loses them. Adding, removing and moving a
+message (`line_action`) rewrites the posted data and shows the form again with all that was
+typed: `line_data_after` does that, for the page without JavaScript and for htmx alike.
 """
 
+import json
+
 from django import forms
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.content.line import MAX_MESSAGES
 from campaigns.models import Campaign
 from crm.models import Segment
 from omnichannel.channels import MessagingChannel
@@ -22,6 +33,24 @@ CHANNEL_SLOTS = 4
 SEND_NOW = "now"
 SEND_LATER = "later"
 ERROR_SEND_AT_MISSING = _("Choose the date and time to send, or send now.")
+ERROR_LINE_FULL = _("LINE sends at most %(max)d messages at once: remove one to add another.")
+
+LINE_TYPES = ("text", "image", "flex")
+LINE_TYPE_LABELS = {
+    "text": _("Text message"),
+    "image": _("Image message"),
+    "flex": _("Flex message"),
+}
+# How many indexed messages a post may carry: more than LINE takes, so a 6th is refused by the
+# content rules with their reason rather than silently cut off here.
+LINE_FIELDS_CAP = 20
+# The editable keys of each LINE message type → the builder's field suffix.
+LINE_KEYS = {
+    "text": {"text": "text"},
+    "image": {"originalContentUrl": "original", "previewImageUrl": "preview"},
+    "flex": {"altText": "alt", "contents": "contents"},
+}
+LINE_SUFFIXES = ("type", "text", "original", "preview", "alt", "contents", "extra")
 
 # Where each service error key is shown (content.<channel>.<field> from campaign_validate).
 ERROR_FIELDS = {
@@ -29,8 +58,8 @@ ERROR_FIELDS = {
     "segment": "segment",
     "channels": "channel_1",
     "send_at": "send_at",
-    "content.line": "line_text",
-    "content.line.messages": "line_text",
+    "content.line": "line_count",
+    "content.line.messages": "line_count",
     "content.email": "email_subject",
     "content.email.subject": "email_subject",
     "content.email.text": "email_text",
@@ -44,24 +73,119 @@ ERROR_FIELDS = {
 }
 # The fields of each channel's content, in the order the builder shows them.
 CONTENT_FIELDS = {
-    "line": ("line_text", "line_image_url"),
+    "line": (),  # indexed: CampaignForm.line_field_names
     "email": ("email_subject", "email_text", "email_html"),
     "sms": ("sms_text",),
     "push": ("push_title", "push_body", "push_url"),
 }
 
 
-def error_field(key: str, *, line_text_index: int = 0) -> str | None:
+def error_field(key: str) -> str | None:
     """The form field a service error key belongs to (None: the form as a whole)."""
     if key in ERROR_FIELDS:
         return ERROR_FIELDS[key]
     if key.startswith("content.line.messages."):
-        index = key.split(".")[3]
-        return "line_text" if index == str(line_text_index) else "line_image_url"
+        # content.line.messages.<i>[.<key>[.<path inside a Flex message>]]
+        parts = key.split(".")
+        index = parts[3]
+        if not index.isdigit():
+            return "line_count"
+        suffixes = {k: v for keys in LINE_KEYS.values() for k, v in keys.items()}
+        suffix = suffixes.get(parts[4], "type") if len(parts) > 4 else "type"
+        return f"line_{index}_{suffix}"
     channel = key.split(".")[1] if key.startswith("content.") else ""
+    if channel == "line":
+        return "line_count"
     if channel in CONTENT_FIELDS:
         return CONTENT_FIELDS[channel][0]
     return None
+
+
+def line_draft(message) -> dict[str, str]:
+    """A LINE message as the builder's field values (suffix → text)."""
+    if not isinstance(message, dict):
+        message = {}
+    kind = str(message.get("type", "text"))
+    keys = LINE_KEYS.get(kind, {})
+    draft = {"type": kind}
+    for key, suffix in keys.items():
+        value = message.get(key, "")
+        if key == "contents" and not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False, indent=2)
+        draft[suffix] = "" if value is None else str(value)
+    extra = {k: v for k, v in message.items() if k != "type" and k not in keys}
+    draft["extra"] = json.dumps(extra, ensure_ascii=False) if extra else ""
+    return draft
+
+
+def line_message(draft: dict[str, str]) -> dict:
+    """The builder's field values of one message as the LINE message the service takes."""
+    kind = draft.get("type") or "text"
+    try:
+        extra = json.loads(draft.get("extra") or "{}")
+    except ValueError:
+        extra = {}
+    message = {**(extra if isinstance(extra, dict) else {}), "type": kind}
+    if kind == "text":
+        message["text"] = draft.get("text", "")
+    elif kind == "image":
+        message["originalContentUrl"] = draft.get("original", "").strip()
+        message["previewImageUrl"] = draft.get("preview", "").strip()
+    elif kind == "flex":
+        message["altText"] = draft.get("alt", "")
+        raw = draft.get("contents", "")
+        try:
+            # Parsed when it is JSON; as typed when not, for the content rules to say why.
+            message["contents"] = json.loads(raw) if raw.strip() else ""
+        except ValueError:
+            message["contents"] = raw
+    return message
+
+
+def line_drafts_posted(data) -> list[dict[str, str]]:
+    """The LINE messages' field values in a post, in order."""
+    raw = str(data.get("line_count", ""))
+    count = min(int(raw), LINE_FIELDS_CAP) if raw.isdigit() else 0
+    return [
+        {suffix: str(data.get(f"line_{i}_{suffix}", "")) for suffix in LINE_SUFFIXES}
+        for i in range(count)
+    ]
+
+
+def line_fields_data(drafts: list[dict[str, str]]) -> dict[str, str]:
+    data = {"line_count": str(len(drafts))}
+    for i, draft in enumerate(drafts):
+        for suffix in LINE_SUFFIXES:
+            if suffix in draft:
+                data[f"line_{i}_{suffix}"] = draft[suffix]
+    return data
+
+
+def line_data_after(data, action: str) -> tuple[QueryDict, str | None]:
+    """The post with `action` applied to its LINE messages (add_<type>, remove_<i>, up_<i>,
+    down_<i>), and the reason it could not be (None when it was)."""
+    drafts = line_drafts_posted(data)
+    verb, _sep, arg = action.partition("_")
+    error = None
+    if verb == "add" and arg in LINE_TYPES:
+        if len(drafts) >= MAX_MESSAGES:
+            error = str(ERROR_LINE_FULL % {"max": MAX_MESSAGES})
+        else:
+            drafts.append(line_draft({"type": arg}))
+    elif arg.isdigit() and int(arg) < len(drafts):
+        i = int(arg)
+        if verb == "remove":
+            del drafts[i]
+        elif verb == "up" and i > 0:
+            drafts[i - 1], drafts[i] = drafts[i], drafts[i - 1]
+        elif verb == "down" and i + 1 < len(drafts):
+            drafts[i + 1], drafts[i] = drafts[i], drafts[i + 1]
+    changed = QueryDict(mutable=True)
+    for key, values in data.lists():
+        if not key.startswith("line_"):
+            changed.setlist(key, values)
+    changed.update(line_fields_data(drafts))
+    return changed, error
 
 
 class SegmentChoiceField(forms.ModelChoiceField):
@@ -83,10 +207,7 @@ class CampaignForm(forms.Form):
         required=False,
         empty_label=_("Choose a segment"),
     )
-    line_text = forms.CharField(label=_("LINE message"), required=False, widget=_text(rows=4))
-    line_image_url = forms.CharField(
-        label=_("LINE image (https address, optional)"), required=False, max_length=1000
-    )
+    line_count = forms.IntegerField(required=False, widget=forms.HiddenInput)
     email_subject = forms.CharField(label=_("Email subject"), required=False, max_length=200)
     email_text = forms.CharField(label=_("Email text part"), required=False, widget=_text(rows=5))
     email_html = forms.CharField(
@@ -126,7 +247,52 @@ class CampaignForm(forms.Form):
             self.fields[f"channel_{slot}"] = forms.ChoiceField(
                 label=_("Channel %(n)s") % {"n": slot}, choices=choices, required=False
             )
+        self.line_drafts = self._line_drafts()
+        for i, draft in enumerate(self.line_drafts):
+            self._add_line_fields(i, draft)
         self.order_fields(["name", "segment", *self.channel_field_names])
+
+    def _line_drafts(self) -> list[dict[str, str]]:
+        if self.is_bound:
+            return line_drafts_posted(self.data)
+        messages = self.initial.get("line_messages")
+        if messages is None:
+            messages = [{"type": "text", "text": ""}]  # a new campaign starts with a text
+        return [line_draft(message) for message in messages]
+
+    def _add_line_fields(self, i: int, draft: dict[str, str]) -> None:
+        kind = draft.get("type") or "text"
+        hidden = {"widget": forms.HiddenInput, "required": False}
+        fields: dict[str, forms.Field] = {
+            "type": forms.CharField(**hidden),
+            "extra": forms.CharField(**hidden),
+        }
+        if kind == "text":
+            fields["text"] = forms.CharField(label=_("Text"), required=False, widget=_text(rows=4))
+        elif kind == "image":
+            fields["original"] = forms.CharField(
+                label=_("Image address (https)"), required=False, max_length=2000
+            )
+            fields["preview"] = forms.CharField(
+                label=_("Preview image address (https)"), required=False, max_length=2000
+            )
+        elif kind == "flex":
+            fields["alt"] = forms.CharField(
+                label=_("Alternative text (shown in notifications)"),
+                required=False,
+                max_length=1000,
+            )
+            fields["contents"] = forms.CharField(
+                label=_("Flex contents (JSON: a bubble or a carousel)"),
+                required=False,
+                widget=_text(rows=8, spellcheck="false"),
+            )
+        for suffix, field in fields.items():
+            name = f"line_{i}_{suffix}"
+            self.fields[name] = field
+            if not self.is_bound:
+                self.initial[name] = draft.get(suffix, "")
+        self.initial.setdefault("line_count", len(self.line_drafts))
 
     def widgets_mark(self) -> None:
         """Bootstrap classes on every widget, `js-check` on those whose change re-checks the
@@ -134,7 +300,7 @@ class CampaignForm(forms.Form):
         errors = self.errors if self.is_bound else {}
         for name, field in self.fields.items():
             widget = field.widget
-            if isinstance(widget, forms.RadioSelect | forms.CheckboxInput):
+            if isinstance(widget, forms.RadioSelect | forms.CheckboxInput | forms.HiddenInput):
                 continue
             base = "form-select" if isinstance(widget, forms.Select) else "form-control"
             classes = [base, "js-check"] + (["is-invalid"] if name in errors else [])
@@ -151,11 +317,60 @@ class CampaignForm(forms.Form):
         return [self[name] for name in self.channel_field_names]
 
     def content_fields(self) -> list[tuple[str, str, list[forms.BoundField]]]:
-        """(channel, label, its fields) for every messaging channel, in the builder's order."""
+        """(channel, label, its fields) for every messaging channel, in the builder's order
+        (LINE's messages are `line_messages`)."""
         return [
             (channel, label, [self[name] for name in CONTENT_FIELDS[channel]])
             for channel, label in MessagingChannel.choices
         ]
+
+    def line_messages(self) -> list[dict]:
+        """Each LINE message's index, type, label, visible fields and hidden fields."""
+        rows = []
+        for i, draft in enumerate(self.line_drafts):
+            kind = draft.get("type") or "text"
+            names = [f"line_{i}_{s}" for s in LINE_SUFFIXES if f"line_{i}_{s}" in self.fields]
+            rows.append(
+                {
+                    "index": i,
+                    "type": kind,
+                    "label": LINE_TYPE_LABELS.get(kind, kind),
+                    "fields": [self[n] for n in names if not n.endswith(("_type", "_extra"))],
+                    "hidden": [self[n] for n in names if n.endswith(("_type", "_extra"))],
+                    "type_field": self[f"line_{i}_type"],
+                    "first": i == 0,
+                    "last": i == len(self.line_drafts) - 1,
+                }
+            )
+        return rows
+
+    def line_focus(self, index: int) -> None:
+        """Focus the first field of message `index` when the page (or htmx's swap) shows it:
+        the one just added, so the keyboard is where the marketer will type."""
+        for suffix in ("text", "original", "alt"):
+            field = self.fields.get(f"line_{index}_{suffix}")
+            if field is not None:
+                field.widget.attrs["autofocus"] = True
+                return
+
+    @property
+    def line_full(self) -> bool:
+        return len(self.line_drafts) >= MAX_MESSAGES
+
+    def line_field_names(self) -> list[str]:
+        """Every LINE field that shows errors (the messages' and the list's own)."""
+        return ["line_count"] + [
+            f"line_{i}_{s}"
+            for i in range(len(self.line_drafts))
+            for s in LINE_SUFFIXES
+            if s != "extra" and f"line_{i}_{s}" in self.fields
+        ]
+
+    def line_insertable(self) -> set[str]:
+        """The LINE fields that take personalisation fields: texts and Flex altTexts."""
+        return {
+            name for name in self.fields if name.startswith("line_") and name.endswith("_text")
+        } | {name for name in self.fields if name.startswith("line_") and name.endswith("_alt")}
 
     def clean(self):
         data = super().clean()
@@ -188,15 +403,11 @@ class CampaignForm(forms.Form):
     def content_for(self, channel: str) -> dict:
         v = self.typed
         if channel == "line":
-            messages: list[dict] = []
-            if v("line_text").strip():
-                messages.append({"type": "text", "text": v("line_text")})
-            if v("line_image_url").strip():
-                url = v("line_image_url").strip()
-                messages.append(
-                    {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
-                )
-            return {"messages": messages}
+            drafts = [
+                {s: v(f"line_{i}_{s}") for s in LINE_SUFFIXES if f"line_{i}_{s}" in self.fields}
+                for i in range(len(self.line_drafts))
+            ]
+            return {"messages": [line_message(draft) for draft in drafts]}
         if channel == "email":
             content = {"subject": v("email_subject"), "text": v("email_text")}
             if v("email_html").strip():
@@ -230,17 +441,15 @@ class CampaignForm(forms.Form):
             return None
         return self.cleaned_data.get("send_at")
 
-    def line_text_index(self) -> int:
-        """Where the text is in the LINE messages this form makes (-1: there is none)."""
-        return 0 if self.typed("line_text").strip() else -1
-
     def add_service_errors(self, errors: dict[str, list[str]], *, only_content: bool = False):
         """Put campaign_validate's messages beside their fields (content's alone while the
         marketer types: the rest are said when saving)."""
         for key, messages in errors.items():
             if only_content and not key.startswith("content."):
                 continue
-            field = error_field(key, line_text_index=self.line_text_index())
+            field = error_field(key)
+            if field is not None and field not in self.fields:
+                field = "line_count" if field.startswith("line_") else None
             for message in messages:
                 if message not in self.errors.get(field or "__all__", []):
                     self.add_error(field, message)
@@ -258,11 +467,9 @@ def initial_from_campaign(campaign: Campaign, contents: dict[str, dict]) -> dict
     for slot, channel in enumerate(campaign.channels[:CHANNEL_SLOTS], start=1):
         initial[f"channel_{slot}"] = channel
     line = contents.get("line") or {}
-    for message in line.get("messages") or []:
-        if message.get("type") == "text" and "line_text" not in initial:
-            initial["line_text"] = message.get("text", "")
-        elif message.get("type") == "image" and "line_image_url" not in initial:
-            initial["line_image_url"] = message.get("originalContentUrl", "")
+    messages = line.get("messages")
+    if isinstance(messages, list) and messages:
+        initial["line_messages"] = messages
     email = contents.get("email") or {}
     initial.update(
         email_subject=email.get("subject", ""),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.campaign_new, name="new"),
     path("check/", views.campaign_check, name="check"),
     path("audience/", views.campaign_audience, name="audience"),
+    path("line/", views.campaign_line, name="line"),
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/confirm/", views.campaign_confirm, name="confirm"),

@@ -38,6 +38,7 @@ ERROR_FLEX_JSON = _("The Flex contents are not valid JSON: %(error)s")
 ERROR_FLEX_SCHEMA = _("The Flex contents do not follow LINE's schema: %(error)s")
 
 FLEX_TEXT_TYPES = ("text", "span")
+FLEX_SUMMARY_TEXTS = 6
 
 
 def _flex_contents(message: dict):
@@ -183,3 +184,17 @@ def render(content: dict, substitute) -> dict:
             }
         messages.append(message)
     return {**content, "messages": messages}
+
+
+def flex_summary(contents) -> dict:
+    """What a Flex message shows, for a preview: its kind, how many bubbles, its first texts."""
+    try:
+        contents = _flex_contents({"contents": contents})
+    except ValueError:
+        return {"kind": "", "bubbles": 0, "texts": []}
+    if not isinstance(contents, dict):
+        return {"kind": "", "bubbles": 0, "texts": []}
+    kind = contents.get("type", "")
+    bubbles = len(contents.get("contents") or []) if kind == "carousel" else 1
+    texts = [text for _path, text in _flex_texts(contents, "") if text.strip()]
+    return {"kind": kind, "bubbles": bubbles, "texts": texts[:FLEX_SUMMARY_TEXTS]}

@@ -15,6 +15,12 @@ from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("celery-worker")]
 
 
+FLEX = (
+    '{"type": "bubble", "body": {"type": "box", "layout": "vertical",'
+    ' "contents": [{"type": "text", "text": "{{name}} 專屬 8 折"}]}}'
+)
+
+
 @pytest.fixture(autouse=True)
 def _sandbox(settings, tmp_path):
     """The sandbox for every channel, writing under tmp; no quiet hours, no rate limits."""
@@ -73,13 +79,13 @@ def test_build_preview_launch_and_watch_it_sent(
     page.select_option("#id_channel_2", "email")
 
     # A link that is not https is refused beside the field while typing; fixing it clears it.
-    page.fill("#id_line_text", "週年慶開跑 http://shop.example.com")
-    expect(page.locator("[data-testid=errors-line_text]")).to_contain_text("https://")
-    page.fill("#id_line_text", "您好！週年慶開跑 ")
-    page.locator("#id_line_text").press("Home")
+    page.fill("#id_line_0_text", "週年慶開跑 http://shop.example.com")
+    expect(page.locator("[data-testid=errors-line_0_text]")).to_contain_text("https://")
+    page.fill("#id_line_0_text", "您好！週年慶開跑 ")
+    page.locator("#id_line_0_text").press("Home")
     page.locator("[data-testid=content-line] [data-testid=insert-name]").click()
-    expect(page.locator("#id_line_text")).to_have_value("{{name}}您好！週年慶開跑 ")
-    expect(page.locator("[data-testid=errors-line_text]")).to_have_text("")
+    expect(page.locator("#id_line_0_text")).to_have_value("{{name}}您好！週年慶開跑 ")
+    expect(page.locator("[data-testid=errors-line_0_text]")).to_have_text("")
     page.fill("#id_email_subject", "週年慶")
     page.fill("#id_email_text", "{{name}} 您好")
     settled(page)
@@ -87,6 +93,18 @@ def test_build_preview_launch_and_watch_it_sent(
     # The preview is the chosen member's message.
     page.select_option("[data-testid=preview-member]", str(members[1].pk))
     expect(page.locator("[data-testid=preview-line]")).to_contain_text("張雅婷您好！週年慶開跑")
+
+    # A Flex message: its JSON is checked as it is typed, and the preview shows it.
+    page.click("[data-testid=line-add-flex]")
+    page.fill("#id_line_1_alt", "週年慶優惠")
+    page.fill("#id_line_1_contents", '{"type": "bubble", ')
+    expect(page.locator("[data-testid=errors-line_1_contents]")).to_contain_text("JSON")
+    page.fill("#id_line_1_contents", FLEX)
+    expect(page.locator("[data-testid=errors-line_1_contents]")).to_have_text("")
+    flex = page.locator("[data-testid=preview-line] [data-testid=preview-flex]")
+    expect(flex).to_contain_text("週年慶優惠")
+    expect(flex).to_contain_text("張雅婷 專屬 8 折")
+    expect(page.locator("#id_line_0_text")).to_have_value("{{name}}您好！週年慶開跑 ")
 
     page.click("[data-testid=campaign-save]")
     page.wait_for_url(re.compile(r"/campaigns/\d+/confirm/$"))

@@ -77,7 +77,9 @@ def _builder_post(segment, **overrides) -> dict:
         "segment": str(segment.pk),
         "channel_1": "line",
         "channel_2": "email",
-        "line_text": "{{name}} 您好！",
+        "line_count": "1",
+        "line_0_type": "text",
+        "line_0_text": "{{name}} 您好！",
         "email_subject": "雙 12",
         "email_text": "{{name}} 您好",
         "when": "now",
@@ -260,14 +262,14 @@ def test_a_launched_campaign_cannot_be_edited(login_as, segment, members, launch
 
 
 def test_check_shows_content_errors_beside_fields_as_the_marketer_types(login_as, segment):
-    data = _builder_post(segment, line_text="看這裡 http://x.example.com {{nope}}")
+    data = _builder_post(segment, line_0_text="看這裡 http://x.example.com {{nope}}")
     response = login_as("bob").post("/campaigns/check/", data, **HTMX)
     page = response.content.decode()
 
     assert response.status_code == 200
     assert page.lstrip().startswith('<section id="campaign-live"')
-    assert 'id="err-line_text" class="field-errors" hx-swap-oob="true"' in page
-    errors = page.split('id="err-line_text"')[1].split("</div>\n</div>")[0]
+    assert 'id="err-line_0_text" class="field-errors" hx-swap-oob="true"' in page
+    errors = page.split('id="err-line_0_text"')[1].split("</div>\n</div>")[0]
     assert "https://" in errors and "{{nope}}" in errors
     assert 'id="err-email_subject"' in page  # emptied where fixed
 

@@ -2,6 +2,7 @@
 default) served from a daemon thread, the request body read and the answer written, a queue of
 failures to serve next, and the loop `python -m tests.campaigns.servers.<provider>` runs."""
 
+import argparse
 import threading
 import time
 from collections.abc import Callable
@@ -122,3 +123,28 @@ def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
         server.serve_forever()
     except KeyboardInterrupt:
         server.server_close()
+
+
+def use_sms_provider(settings, provider: str, backend: str, **values) -> None:
+    """Point the SMS channel at `backend` (a CAMPAIGN_BACKENDS path), with its settings."""
+    settings.SMS_PROVIDER = provider
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.CAMPAIGN_BACKENDS = {**settings.CAMPAIGN_BACKENDS, "sms": backend}
+
+
+def run_by_hand(
+    make_server: Callable[[int], ThreadingHTTPServer],
+    *,
+    doc: str,
+    default_port: int,
+    settings: Callable[[ThreadingHTTPServer], dict[str, str]],
+) -> None:
+    """`python -m tests.campaigns.servers.<provider> --port N`: print the settings that point
+    at the server, then serve until ^C."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--port", type=int, default=default_port)
+    server = make_server(parser.parse_args().port)
+    for name, value in settings(server).items():
+        print(f"{name}={value}", flush=True)
+    serve_until_interrupted(server)

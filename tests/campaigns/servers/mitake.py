@@ -14,7 +14,6 @@ timeout after Mitake accepted).
     python -m tests.campaigns.servers.mitake --port 8902
 """
 
-import argparse
 import re
 import threading
 import time
@@ -27,8 +26,9 @@ from tests.campaigns.servers.base import (
     LocalHTTPServer,
     QuietHandler,
     read_body,
+    run_by_hand,
     send,
-    serve_until_interrupted,
+    use_sms_provider,
 )
 
 USERNAME = "local-mitake"
@@ -141,25 +141,28 @@ class MitakeServer(LocalHTTPServer):
 def mitake_server(settings):
     """A running local Mitake, and the settings that send SMS through it."""
     with MitakeServer() as server:
-        settings.SMS_PROVIDER = "mitake"
-        settings.MITAKE_API_BASE_URL = server.url
-        settings.MITAKE_USERNAME = server.state.username
-        settings.MITAKE_PASSWORD = server.state.password
-        settings.CAMPAIGN_BACKENDS = {
-            **settings.CAMPAIGN_BACKENDS,
-            "sms": "campaigns.backends.mitake.MitakeBackend",
-        }
+        use_sms_provider(
+            settings,
+            "mitake",
+            "campaigns.backends.mitake.MitakeBackend",
+            MITAKE_API_BASE_URL=server.url,
+            MITAKE_USERNAME=server.state.username,
+            MITAKE_PASSWORD=server.state.password,
+        )
         yield server
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8902)
-    server = MitakeServer(parser.parse_args().port)
-    print(f"MITAKE_API_BASE_URL={server.url}", flush=True)
-    print(f"MITAKE_USERNAME={USERNAME}", flush=True)
-    print(f"MITAKE_PASSWORD={PASSWORD}", flush=True)
-    serve_until_interrupted(server)
+    run_by_hand(
+        MitakeServer,
+        doc=__doc__,
+        default_port=8902,
+        settings=lambda server: {
+            "MITAKE_API_BASE_URL": server.url,
+            "MITAKE_USERNAME": USERNAME,
+            "MITAKE_PASSWORD": PASSWORD,
+        },
+    )
 
 
 if __name__ == "__main__":

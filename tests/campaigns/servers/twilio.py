@@ -12,7 +12,6 @@ headers) served before anything else, e.g. a 429 with Retry-After or a 503), `st
     python -m tests.campaigns.servers.twilio --port 8903
 """
 
-import argparse
 import base64
 import json
 import re
@@ -28,8 +27,9 @@ from tests.campaigns.servers.base import (
     LocalHTTPServer,
     QuietHandler,
     read_body,
+    run_by_hand,
     send,
-    serve_until_interrupted,
+    use_sms_provider,
 )
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -133,27 +133,29 @@ class TwilioServer(LocalHTTPServer):
 def twilio_server(settings):
     """A running local Twilio, and the settings that send SMS through it."""
     with TwilioServer() as server:
-        settings.SMS_PROVIDER = "twilio"
-        settings.TWILIO_API_BASE_URL = server.url
-        settings.TWILIO_ACCOUNT_SID = server.state.account_sid
-        settings.TWILIO_AUTH_TOKEN = server.state.auth_token
-        settings.TWILIO_FROM = "+15005550006"
-        settings.CAMPAIGN_BACKENDS = {
-            **settings.CAMPAIGN_BACKENDS,
-            "sms": "campaigns.backends.twilio.TwilioBackend",
-        }
+        use_sms_provider(
+            settings,
+            "twilio",
+            "campaigns.backends.twilio.TwilioBackend",
+            TWILIO_API_BASE_URL=server.url,
+            TWILIO_ACCOUNT_SID=server.state.account_sid,
+            TWILIO_AUTH_TOKEN=server.state.auth_token,
+            TWILIO_FROM="+15005550006",
+        )
         yield server
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8903)
-    port = parser.parse_args().port
-    server = TwilioServer(port)
-    print(f"TWILIO_API_BASE_URL={server.url}", flush=True)
-    print(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}", flush=True)
-    print(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}", flush=True)
-    serve_until_interrupted(server)
+    run_by_hand(
+        TwilioServer,
+        doc=__doc__,
+        default_port=8903,
+        settings=lambda server: {
+            "TWILIO_API_BASE_URL": server.url,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from bench_db import django_env, drop_database, migrate, recreate_database
 
 from tests.campaigns.load_content import EMAIL_CONTENT, LINE_CONTENT
+from tests.campaigns.workers import celery_worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/omni_send_bench"
@@ -354,26 +355,9 @@ def run(url: str, args, servers: Group, logs: Path) -> int:
 
     workers = [
         servers.start(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "omnichannel",
-                "worker",
-                "--pool",
-                "prefork",
-                "-c",
-                "1",
-                "-Q",
-                queue,
-                "-n",
-                f"bench{n}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "WARNING",
-            ],
+            celery_worker_command(
+                python, concurrency=1, queue=queue, name=f"bench{n}", loglevel="WARNING"
+            ),
             env,
             logs / f"worker{n}.log",
         )

@@ -48,6 +48,7 @@ from crm.segments.definition import EMPTY_DEFINITION
 from tests.campaigns.load_content import EMAIL_CONTENT, LINE_CONTENT
 from tests.campaigns.servers.line import DEFAULT_TOKEN, MULTICAST, PUSH, LineServer, LineState
 from tests.campaigns.servers.smtp import SinkHandler, SmtpSink
+from tests.campaigns.workers import celery_worker_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("worker-kill")]
 
@@ -197,26 +198,13 @@ class Worker:
         self.log = log
         self.out = log.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our own worker, fixed arguments)
-            [
+            celery_worker_command(
                 sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "omnichannel",
-                "worker",
-                "--pool",
-                "prefork",
-                "-c",
-                "2",
-                "-Q",
-                env["CELERY_TASK_DEFAULT_QUEUE"],
-                "-n",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
+                concurrency=2,
+                queue=env["CELERY_TASK_DEFAULT_QUEUE"],
+                name=name,
+                loglevel="INFO",
+            ),
             cwd=ROOT,
             env=env,
             stdout=self.out,

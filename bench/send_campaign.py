@@ -47,7 +47,12 @@ from urllib.parse import urlsplit
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The repository, for the content the worker-kill test sends too (tests/campaigns/).
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from bench_db import django_env, drop_database, migrate, recreate_database
+
+from tests.campaigns.load_content import EMAIL_CONTENT, LINE_CONTENT
+from tests.campaigns.workers import celery_worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/omni_send_bench"
@@ -55,12 +60,6 @@ SNAPSHOT_GOAL_S = 30.0
 CAPACITY_GOAL = 0.5
 RSS_GROWTH_LIMIT = 0.20
 LINE_TOKEN = "bench-line-token"  # noqa: S105 (the local server's token)
-LINE_CONTENT = {"messages": [{"type": "text", "text": "週年慶開跑，全館八折！"}]}
-EMAIL_CONTENT = {
-    "subject": "週年慶開跑",
-    "text": "{{name}} 您好，全館八折。",
-    "html": "<p>{{name}} 您好，全館八折。</p>",
-}
 
 # %(n)s (members) and %(line)s (members per thousand with LINE) are inlined: whole numbers.
 LOAD_SQL = [
@@ -356,26 +355,9 @@ def run(url: str, args, servers: Group, logs: Path) -> int:
 
     workers = [
         servers.start(
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "omnichannel",
-                "worker",
-                "--pool",
-                "prefork",
-                "-c",
-                "1",
-                "-Q",
-                queue,
-                "-n",
-                f"bench{n}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "WARNING",
-            ],
+            celery_worker_command(
+                python, concurrency=1, queue=queue, name=f"bench{n}", loglevel="WARNING"
+            ),
             env,
             logs / f"worker{n}.log",
         )

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign, Delivery
 from crm.models import Segment
 from crm.segments.definition import EMPTY_DEFINITION
+from tests.campaigns.settings_helpers import use_sandbox
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("celery-worker")]
@@ -24,18 +25,7 @@ FLEX = (
 @pytest.fixture(autouse=True)
 def _sandbox(settings, tmp_path):
     """The sandbox for every channel, writing under tmp; no quiet hours, no rate limits."""
-    settings.VAR_DIR = tmp_path
-    settings.CAMPAIGN_QUIET_HOURS = {"sms": "", "push": "", "line": "", "email": ""}
-    settings.CAMPAIGN_RATE_LIMITS = {"line": 0, "email": 0, "sms": 0, "push": 0}
-    settings.CAMPAIGN_BACKENDS = {
-        channel: f"campaigns.backends.sandbox.Sandbox{name}"
-        for channel, name in (
-            ("line", "Line"),
-            ("email", "Email"),
-            ("sms", "Sms"),
-            ("push", "Push"),
-        )
-    }
+    use_sandbox(settings, tmp_path)
 
 
 @pytest.fixture

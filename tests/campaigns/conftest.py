@@ -3,24 +3,14 @@ sets them, and Celery tasks run in the test's thread unless a test starts a real
 
 import pytest
 
+from tests.campaigns.settings_helpers import use_sandbox
+
 # --- lead: pipeline --------------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
 def _campaign_defaults(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
-    # Tests run at any hour; a test about quiet hours sets its own.
-    settings.CAMPAIGN_QUIET_HOURS = {"sms": "", "push": "", "line": "", "email": ""}
-    settings.CAMPAIGN_RATE_LIMITS = {"line": 0, "email": 0, "sms": 0, "push": 0}
-    settings.CAMPAIGN_BACKENDS = {
-        channel: f"campaigns.backends.sandbox.Sandbox{name}"
-        for channel, name in (
-            ("line", "Line"),
-            ("email", "Email"),
-            ("sms", "Sms"),
-            ("push", "Push"),
-        )
-    }
+    use_sandbox(settings, tmp_path)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from django.utils import timezone
 from campaigns.backends.base import OutboundMessage
 from campaigns.backends.email import EmailBackend, message_id_for
 from campaigns.models import Campaign, Delivery, SendBatch, Suppression
-from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services import campaign_save, send_batch_run
 from campaigns.unsubscribe import unsubscribe_token_read
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
+from tests.campaigns.helpers import launched_to_everyone
 from tests.campaigns.servers.smtp import SinkHandler, SmtpSink
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
@@ -41,15 +42,7 @@ def _member(email: str | None = None):
 
 
 def _campaign(content=EMAIL) -> Campaign:
-    campaign = campaign_save(
-        name="週年慶",
-        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
-        channels=["email"],
-        contents={"email": content},
-    )
-    campaign = campaign_launch(campaign=campaign)
-    campaign_snapshot(campaign_id=campaign.pk)
-    return campaign
+    return launched_to_everyone(channel="email", content=content)
 
 
 def _send_all(campaign: Campaign, now=None) -> None:

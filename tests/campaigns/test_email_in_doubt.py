@@ -14,9 +14,8 @@ from datetime import timedelta
 import pytest
 
 from campaigns.models import Delivery, SendBatch
-from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
-from crm.models import Segment
-from crm.segments.definition import EMPTY_DEFINITION
+from campaigns.services import send_batch_run
+from tests.campaigns.helpers import launched_to_everyone
 from tests.campaigns.servers.smtp import SinkHandler, SmtpSink
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
@@ -59,14 +58,7 @@ def test_a_message_the_server_stored_is_not_sent_again_after_a_reply_timeout(set
         member = MemberFactory()
         address = IdentityFactory(member=member, email=True).value
         ConsentFactory(member=member, channel="email")
-        campaign = campaign_save(
-            name="週年慶",
-            segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
-            channels=["email"],
-            contents={"email": EMAIL},
-        )
-        campaign_launch(campaign=campaign)
-        campaign_snapshot(campaign_id=campaign.pk)
+        campaign = launched_to_everyone(channel="email", content=EMAIL)
         batch = SendBatch.objects.get(campaign=campaign)
         try:
             send_batch_run(batch_id=batch.pk)  # the reply times out after 1 s

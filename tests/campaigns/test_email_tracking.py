@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from campaigns.models import Suppression, WebhookEvent
+from tests.campaigns.helpers import launched_to_everyone
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -155,25 +156,13 @@ def test_an_event_for_an_unknown_address_is_accepted_and_ignored():
 def test_a_bounced_member_is_suppressed_at_the_next_send(smtp_sink, settings):
     from campaigns.models import Delivery, SendBatch
     from campaigns.services import (
-        campaign_launch,
-        campaign_save,
-        campaign_snapshot,
         send_batch_run,
     )
-    from crm.models import Segment
-    from crm.segments.definition import EMPTY_DEFINITION
 
     settings.OMNICHANNEL_PUBLIC_URL = "https://crm.example.com"
     bounced = _member("gone@example.com")
     fine = _member("fine@example.com")
-    campaign = campaign_save(
-        name="週年慶",
-        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
-        channels=["email"],
-        contents={"email": {"subject": "週年慶", "text": "Hi"}},
-    )
-    campaign = campaign_launch(campaign=campaign)
-    campaign_snapshot(campaign_id=campaign.pk)
+    campaign = launched_to_everyone(channel="email", content={"subject": "週年慶", "text": "Hi"})
     # The bounce arrives after the launch, before the worker sends: the send-time check sees it.
     _post(bounce("gone@example.com"))
     for batch_id in SendBatch.objects.filter(campaign=campaign).values_list("pk", flat=True):

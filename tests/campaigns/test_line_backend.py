@@ -13,10 +13,11 @@ from django.utils import timezone
 from campaigns.backends.base import OutboundMessage
 from campaigns.backends.line import LineBackend, line_retry_key
 from campaigns.models import Campaign, Delivery, SendBatch
-from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services import campaign_launch, campaign_save, send_batch_run
 from campaigns.services.suppressions import suppression_record
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
+from tests.campaigns.helpers import launched_to_everyone
 from tests.campaigns.servers.line import MONTHLY_LIMIT, MULTICAST, PUSH, LineServer, LineState
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
 
@@ -155,15 +156,7 @@ def _line_campaign(members: int, content=SAME):
         member = MemberFactory()
         IdentityFactory(member=member, line=True)
         ConsentFactory(member=member, channel="line")
-    campaign = campaign_save(
-        name="LINE 週年慶",
-        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
-        channels=["line"],
-        contents={"line": content},
-    )
-    campaign = campaign_launch(campaign=campaign)
-    campaign_snapshot(campaign_id=campaign.pk)
-    return campaign
+    return launched_to_everyone(channel="line", content=content, name="LINE 週年慶")
 
 
 @pytest.mark.django_db

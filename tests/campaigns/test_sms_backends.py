@@ -13,9 +13,9 @@ from django.utils import timezone
 from campaigns.backends.base import OutboundMessage
 from campaigns.backends.mitake import MitakeBackend, mitake_client_id
 from campaigns.models import Delivery, SendBatch
-from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
-from crm.models import Consent, Identity, Member, Segment
-from crm.segments.definition import EMPTY_DEFINITION
+from campaigns.services import send_batch_run
+from crm.models import Consent, Identity, Member
+from tests.campaigns.helpers import launched_to_everyone
 
 pytestmark = pytest.mark.django_db
 
@@ -41,15 +41,7 @@ def _members(count: int, *, first: int = 0, numbers=None) -> list[Member]:
 
 
 def _launch(text: str = TEXT):
-    campaign = campaign_save(
-        name="週年慶簡訊",
-        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
-        channels=["sms"],
-        contents={"sms": {"text": text}},
-    )
-    campaign = campaign_launch(campaign=campaign)
-    campaign_snapshot(campaign_id=campaign.pk)
-    return campaign
+    return launched_to_everyone(channel="sms", content={"text": text}, name="週年慶簡訊")
 
 
 def _send_all(campaign, now=None):

@@ -45,8 +45,10 @@ from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services import campaign_launch, campaign_save
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
+from tests.campaigns.load_content import EMAIL_CONTENT, LINE_CONTENT
 from tests.campaigns.servers.line import DEFAULT_TOKEN, MULTICAST, PUSH, LineServer, LineState
 from tests.campaigns.servers.smtp import SinkHandler, SmtpSink
+from tests.campaigns.workers import celery_worker_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("worker-kill")]
 
@@ -64,14 +66,6 @@ FINISH_WAIT_SECONDS = 300
 # and sweeps, nowhere near Redis's one-hour visibility timeout.
 TAKEOVER_LIMIT_SECONDS = 120
 RABBITMQ_URL = os.environ.get("WORKER_KILL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-# No personalisation in the LINE text: one multicast per batch carries the same message.
-LINE_CONTENT = {"messages": [{"type": "text", "text": "週年慶開跑，全館八折！"}]}
-EMAIL_CONTENT = {
-    "subject": "週年慶開跑",
-    "text": "{{name}} 您好，全館八折。",
-    "html": "<p>{{name}} 您好，全館八折。</p>",
-}
 
 # Members numbered i = 1…n: a LINE id opted in for i % 10 < 8 (they get LINE), a LINE id opted
 # out for i % 10 == 8 (they fall back to e-mail), no LINE id for the rest; every member has an
@@ -204,26 +198,13 @@ class Worker:
         self.log = log
         self.out = log.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our own worker, fixed arguments)
-            [
+            celery_worker_command(
                 sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "omnichannel",
-                "worker",
-                "--pool",
-                "prefork",
-                "-c",
-                "2",
-                "-Q",
-                env["CELERY_TASK_DEFAULT_QUEUE"],
-                "-n",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
+                concurrency=2,
+                queue=env["CELERY_TASK_DEFAULT_QUEUE"],
+                name=name,
+                loglevel="INFO",
+            ),
             cwd=ROOT,
             env=env,
             stdout=self.out,

@@ -20,10 +20,8 @@ import itertools
 import json
 import secrets
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -31,6 +29,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt as google_jwt
+
+from tests.campaigns.servers.base import (
+    FailNext,
+    QuietHandler,
+    ServedInThread,
+    echo_until_interrupted,
+    lowered_headers,
+    read_body,
+    send,
+)
 
 # Google checks the assertion's aud against its own token endpoint, whatever URL it was posted
 # to (google-auth always signs for this one).
@@ -105,7 +113,7 @@ class Recorded:
 
 
 @dataclass
-class FcmServer:
+class FcmServer(ServedInThread, FailNext):
     host: str = "127.0.0.1"
     port: int = 0
     accounts: dict = field(default_factory=dict)  # client_email -> (project_id, public key PEM)
@@ -115,27 +123,13 @@ class FcmServer:
 
     def __post_init__(self):
         self._tokens: set[str] = set()
-        self._failures: list[tuple[int, str | None]] = []
+        self._init_failures()
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self.httpd: ThreadingHTTPServer | None = None
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def start(self) -> "FcmServer":
-        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def handler_class(self):
+        return _handler_for(self)
 
     @property
     def token_uri(self) -> str:
@@ -147,10 +141,6 @@ class FcmServer:
     def revoke_tokens(self) -> None:
         with self._lock:
             self._tokens.clear()
-
-    def fail_next(self, status: int, *, retry_after: str | None = None, times: int = 1) -> None:
-        with self._lock:
-            self._failures.extend([(status, retry_after)] * times)
 
     # -- what arrived ------------------------------------------------------------------------
 
@@ -196,8 +186,7 @@ class FcmServer:
         project = path.split("/")[3] if path.count("/") >= 4 else ""
         if project not in {p for p, _key in self.accounts.values()}:
             return _error(403, "Permission denied for this project.", "SENDER_ID_MISMATCH")
-        with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+        failure = self._next_failure()
         if failure:
             status, retry_after = failure
             extra = {"Retry-After": retry_after} if retry_after else {}
@@ -272,11 +261,10 @@ def _bad_request(field_name: str, description: str) -> tuple[int, dict, dict]:
 
 
 def _handler_for(server: FcmServer):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            body = read_body(self)
+            headers = lowered_headers(self)
             record = Recorded("POST", self.path, headers, body)
             server.requests.append(record)
             if self.path == "/token":
@@ -287,16 +275,13 @@ def _handler_for(server: FcmServer):
                 status, answer, extra = _error(404, "Not found", "UNSPECIFIED_ERROR")
             record.status = status
             payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):  # quiet in tests
-            pass
+            send(
+                self,
+                status,
+                payload,
+                content_type="application/json; charset=UTF-8",
+                headers=extra,
+            )
 
     return Handler
 
@@ -318,15 +303,9 @@ def main() -> None:
     server.add_account(account)
     print(f"FCM_API_BASE_URL={server.url}")
     print(f"FCM_SERVICE_ACCOUNT_FILE={account.path.resolve()}")
-    seen = 0
-    try:
-        while True:
-            time.sleep(0.5)
-            for record in server.requests[seen:]:
-                print(record.status, record.path, record.body.decode(errors="replace")[:500])
-            seen = len(server.requests)
-    except KeyboardInterrupt:
-        server.stop()
+    echo_until_interrupted(
+        server, lambda r: f"{r.status} {r.path} {r.body.decode(errors='replace')[:500]}"
+    )
 
 
 if __name__ == "__main__":

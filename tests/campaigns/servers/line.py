@@ -27,7 +27,15 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.campaigns.servers.base import (
+    LocalHTTPServer,
+    QuietHandler,
+    lowered_headers,
+    read_body,
+    send,
+)
 
 DEFAULT_TOKEN = "test-line-token"
 PUSH = "/v2/bot/message/push"
@@ -227,31 +235,20 @@ class LineState:
 
 
 def _handler_for(state: LineState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
         # Headers and body are two writes: with Nagle on, the body waits for the client's
         # delayed ACK (40 ms a request on Linux).
         disable_nagle_algorithm = True
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
             status, out_headers, payload = state.handle(
-                self.command, self.path.split("?", 1)[0], headers, body
+                self.command, self.path.split("?", 1)[0], lowered_headers(self), read_body(self)
             )
-            self.send_response(status)
-            for name, value in out_headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            send(self, status, payload, content_type=None, headers=out_headers)
 
         do_GET = _serve
         do_POST = _serve
-
-        def log_message(self, format, *args):
-            pass
 
     return Handler
 
@@ -261,25 +258,18 @@ class LineServer:
 
     def __init__(self, state: LineState | None = None, *, port: int = 0):
         self.state = state if state is not None else LineState()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self.state))
-        self.httpd.daemon_threads = True
-        self.thread: threading.Thread | None = None
+        self.httpd = LocalHTTPServer(_handler_for(self.state), port)
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.httpd.url
 
     def start(self) -> LineServer:
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.httpd.__enter__()
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.httpd.__exit__()
 
     def __enter__(self) -> LineServer:
         return self.start()

@@ -14,15 +14,22 @@ timeout after Mitake accepted).
     python -m tests.campaigns.servers.mitake --port 8902
 """
 
-import argparse
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.campaigns.servers.base import (
+    LocalHTTPServer,
+    QuietHandler,
+    read_body,
+    run_by_hand,
+    send,
+    use_sms_provider,
+)
 
 USERNAME = "local-mitake"
 PASSWORD = "local-mitake-password"
@@ -57,17 +64,14 @@ class MitakeState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: "MitakeServer"
-
-    def log_message(self, *args) -> None:
-        pass
 
     def do_POST(self) -> None:
         state = self.server.state
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = read_body(self)
         lines = [line.split("$$", 6) for line in body.decode("utf-8").splitlines() if line]
         with state.lock:
             state.requests.append(
@@ -124,62 +128,41 @@ class _Handler(BaseHTTPRequestHandler):
         return block
 
     def _reply(self, status: int, text: str, headers: dict | None = None) -> None:
-        payload = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        send(self, status, text.encode(), content_type="text/plain; charset=utf-8", headers=headers)
 
 
-class MitakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class MitakeServer(LocalHTTPServer):
     def __init__(self, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(_Handler, port)
         self.state = MitakeState()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "MitakeServer":
-        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 @pytest.fixture
 def mitake_server(settings):
     """A running local Mitake, and the settings that send SMS through it."""
     with MitakeServer() as server:
-        settings.SMS_PROVIDER = "mitake"
-        settings.MITAKE_API_BASE_URL = server.url
-        settings.MITAKE_USERNAME = server.state.username
-        settings.MITAKE_PASSWORD = server.state.password
-        settings.CAMPAIGN_BACKENDS = {
-            **settings.CAMPAIGN_BACKENDS,
-            "sms": "campaigns.backends.mitake.MitakeBackend",
-        }
+        use_sms_provider(
+            settings,
+            "mitake",
+            "campaigns.backends.mitake.MitakeBackend",
+            MITAKE_API_BASE_URL=server.url,
+            MITAKE_USERNAME=server.state.username,
+            MITAKE_PASSWORD=server.state.password,
+        )
         yield server
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8902)
-    server = MitakeServer(parser.parse_args().port)
-    print(f"MITAKE_API_BASE_URL={server.url}", flush=True)
-    print(f"MITAKE_USERNAME={USERNAME}", flush=True)
-    print(f"MITAKE_PASSWORD={PASSWORD}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.server_close()
+    run_by_hand(
+        MitakeServer,
+        doc=__doc__,
+        default_port=8902,
+        settings=lambda server: {
+            "MITAKE_API_BASE_URL": server.url,
+            "MITAKE_USERNAME": USERNAME,
+            "MITAKE_PASSWORD": PASSWORD,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ headers) served before anything else, e.g. a 429 with Retry-After or a 503), `st
     python -m tests.campaigns.servers.twilio --port 8903
 """
 
-import argparse
 import base64
 import json
 import re
@@ -20,10 +19,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+
+from tests.campaigns.servers.base import (
+    LocalHTTPServer,
+    QuietHandler,
+    read_body,
+    run_by_hand,
+    send,
+    use_sms_provider,
+)
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "local-twilio-token"
@@ -63,15 +70,12 @@ def _error(status: int, code: int, message: str) -> tuple[int, dict, dict]:
     return status, body, {}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: "TwilioServer"
-
-    def log_message(self, *args) -> None:  # quiet in tests
-        pass
 
     def do_POST(self) -> None:
         state = self.server.state
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = read_body(self)
         form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
         with state.lock:
             status, answer, headers = self._answer(state, form)
@@ -81,13 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.dumps(answer).encode()
         if state.stall_seconds:
             time.sleep(state.stall_seconds)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        send(self, status, payload, content_type="application/json", headers=headers)
 
     def _answer(self, state: TwilioState, form: dict) -> tuple[int, dict, dict]:
         match = PATH.match(self.path)
@@ -125,56 +123,39 @@ class _Handler(BaseHTTPRequestHandler):
         return 201, message, {}
 
 
-class TwilioServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class TwilioServer(LocalHTTPServer):
     def __init__(self, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(_Handler, port)
         self.state = TwilioState()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "TwilioServer":
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 @pytest.fixture
 def twilio_server(settings):
     """A running local Twilio, and the settings that send SMS through it."""
     with TwilioServer() as server:
-        settings.SMS_PROVIDER = "twilio"
-        settings.TWILIO_API_BASE_URL = server.url
-        settings.TWILIO_ACCOUNT_SID = server.state.account_sid
-        settings.TWILIO_AUTH_TOKEN = server.state.auth_token
-        settings.TWILIO_FROM = "+15005550006"
-        settings.CAMPAIGN_BACKENDS = {
-            **settings.CAMPAIGN_BACKENDS,
-            "sms": "campaigns.backends.twilio.TwilioBackend",
-        }
+        use_sms_provider(
+            settings,
+            "twilio",
+            "campaigns.backends.twilio.TwilioBackend",
+            TWILIO_API_BASE_URL=server.url,
+            TWILIO_ACCOUNT_SID=server.state.account_sid,
+            TWILIO_AUTH_TOKEN=server.state.auth_token,
+            TWILIO_FROM="+15005550006",
+        )
         yield server
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8903)
-    port = parser.parse_args().port
-    server = TwilioServer(port)
-    print(f"TWILIO_API_BASE_URL={server.url}", flush=True)
-    print(f"TWILIO_ACCOUNT_SID={ACCOUNT_SID}", flush=True)
-    print(f"TWILIO_AUTH_TOKEN={AUTH_TOKEN}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.server_close()
+    run_by_hand(
+        TwilioServer,
+        doc=__doc__,
+        default_port=8903,
+        settings=lambda server: {
+            "TWILIO_API_BASE_URL": server.url,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ import itertools
 import json
 import secrets
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import http_ece
@@ -30,6 +28,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from tests.campaigns.servers.base import (
+    FailNext,
+    QuietHandler,
+    ServedInThread,
+    echo_until_interrupted,
+    lowered_headers,
+    read_body,
+    send,
+)
 
 MAX_EXP_SECONDS = 24 * 60 * 60  # RFC 8292 §2
 
@@ -99,7 +107,7 @@ class Push:
 
 
 @dataclass
-class WebPushServer:
+class WebPushServer(ServedInThread, FailNext):
     host: str = "127.0.0.1"
     port: int = 0
     application_server_key: str = ""  # when set, pushes must be signed with this key
@@ -108,25 +116,11 @@ class WebPushServer:
 
     def __post_init__(self):
         self.subscriptions: dict[str, Subscription] = {}
-        self._failures: list[tuple[int, str | None]] = []
+        self._init_failures()
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self.httpd: ThreadingHTTPServer | None = None
 
-    def start(self) -> "WebPushServer":
-        self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def handler_class(self):
+        return _handler_for(self)
 
     def subscribe(self) -> Subscription:
         sub_id = secrets.token_urlsafe(16)
@@ -138,10 +132,6 @@ class WebPushServer:
         )
         self.subscriptions[sub_id] = subscription
         return subscription
-
-    def fail_next(self, status: int, *, retry_after: str | None = None, times: int = 1) -> None:
-        with self._lock:
-            self._failures.extend([(status, retry_after)] * times)
 
     def delivered(self) -> list[Push]:
         return [push for push in self.requests if push.status == 201]
@@ -180,8 +170,7 @@ class WebPushServer:
             )
         except Exception as exc:
             return 400, f"cannot decrypt: {exc!r}", {}
-        with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+        failure = self._next_failure()
         if failure:
             status, retry_after = failure
             return status, "too many requests", {"Retry-After": retry_after} if retry_after else {}
@@ -225,27 +214,17 @@ class WebPushServer:
 
 
 def _handler_for(server: WebPushServer):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
+            body = read_body(self)
+            headers = lowered_headers(self)
             if self.path.startswith("/push/"):
                 status, error, extra = server.handle(self.path, headers, body)
             else:
                 status, error, extra = 404, "not found", {}
             payload = json.dumps({"errno": status, "message": error}).encode() if error else b""
-            self.send_response(status)
-            for key, value in extra.items():
-                self.send_header(key, value)
-            if payload:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):  # quiet in tests
-            pass
+            content_type = "application/json" if payload else None
+            send(self, status, payload, content_type=content_type, headers=extra)
 
     return Handler
 
@@ -265,15 +244,11 @@ def main() -> None:
     server = WebPushServer(port=args.port, application_server_key=keys.public_key).start()
     print(f"WEBPUSH_VAPID_PRIVATE_KEY={keys.path.resolve()}")
     print("subscription:", json.dumps(server.subscribe().json()))
-    seen = 0
-    try:
-        while True:
-            time.sleep(0.5)
-            for push in server.requests[seen:]:
-                print(push.status, push.error or (push.payload or b"").decode(errors="replace"))
-            seen = len(server.requests)
-    except KeyboardInterrupt:
-        server.stop()
+
+    def describe(push: Push) -> str:
+        return f"{push.status} {push.error or (push.payload or b'').decode(errors='replace')}"
+
+    echo_until_interrupted(server, describe)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from email.utils import parseaddr
 
 import requests
-import urllib3
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailError,
@@ -45,6 +44,7 @@ from django.utils.html import escape
 from django.utils.module_loading import import_string
 
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.http_errors import request_never_sent
 from campaigns.models import DeliveryReason
 
 logger = logging.getLogger(__name__)
@@ -124,18 +124,6 @@ def _words(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _never_connected(error: requests.RequestException) -> bool:
-    """The ESP call failed before the request went out: the connection did not open (refused,
-    no DNS answer, connect timeout, TLS handshake)."""
-    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    # anymail re-raises requests' error (as a subclass of it) with the original as the cause;
-    # requests keeps urllib3's MaxRetryError, whose reason says whether a connection was made.
-    original = error.__cause__ if isinstance(error.__cause__, requests.RequestException) else error
-    failure = original.args[0] if original.args else None
-    return isinstance(getattr(failure, "reason", None), urllib3.exceptions.NewConnectionError)
-
-
 def _outcome_unknown(words: str) -> SendResult:
     return SendResult.failed(
         f"no answer after the message was sent, not resent: {words}",
@@ -153,7 +141,7 @@ def result_for_error(error: Exception, *, handed_over: bool = True) -> tuple[Sen
     # An ESP call that got no HTTP answer (anymail's error for an HTTP status is a requests
     # HTTPError too, with the status: mapped below).
     if isinstance(error, requests.RequestException) and getattr(error, "status_code", None) is None:
-        if _never_connected(error) or not isinstance(
+        if request_never_sent(error) or not isinstance(
             error,
             requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
         ):

@@ -36,6 +36,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.http_errors import request_never_sent
 from campaigns.backends.retry_after import retry_after_seconds
 from campaigns.models import DeliveryReason
 
@@ -164,9 +165,13 @@ class PushBackend(ChannelBackend):
                 return self._send_webpush(message)
             return self._send_fcm(message)
         except requests.RequestException as exc:
-            # A network error: nothing was delivered that we know of; a later try may work.
+            if request_never_sent(exc):
+                return SendResult.failed(
+                    f"{transport}: {exc}", reason=DeliveryReason.PROVIDER_ERROR, retryable=True
+                )
+            # The push service may have taken it (no idempotency key): never a second push.
             return SendResult.failed(
-                f"{transport}: {exc}", reason=DeliveryReason.PROVIDER_ERROR, retryable=True
+                f"{transport}: no answer ({exc})", reason=DeliveryReason.OUTCOME_UNKNOWN
             )
         except GoogleAuthError as exc:
             # The token endpoint refused the service account (a revoked key: not retryable)

@@ -23,6 +23,7 @@ import requests
 from django.conf import settings
 
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.http_errors import request_never_sent
 from campaigns.backends.retry_after import retry_after_seconds
 from campaigns.models import DeliveryReason
 
@@ -64,14 +65,13 @@ class TwilioBackend(ChannelBackend):
         form["MessagingServiceSid" if self.sender.startswith("MG") else "From"] = self.sender
         try:
             response = self.session.post(self.url, data=form, timeout=TIMEOUT)
-        except requests.ConnectTimeout as error:
-            return SendResult.failed(f"twilio: {error}", retryable=True)
-        except requests.ReadTimeout as error:
+        except requests.RequestException as error:
+            if request_never_sent(error):
+                return SendResult.failed(f"twilio: {error}", retryable=True)
+            # Twilio may have taken it (no idempotency key): never a second SMS.
             return SendResult.failed(
                 f"twilio: no answer ({error})", reason=DeliveryReason.OUTCOME_UNKNOWN
             )
-        except requests.ConnectionError as error:
-            return SendResult.failed(f"twilio: {error}", retryable=True)
         if response.status_code in (200, 201):
             return SendResult.sent(_json(response).get("sid", ""))
         return self.refusal(response)

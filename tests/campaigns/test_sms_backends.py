@@ -183,6 +183,22 @@ def test_a_twilio_answer_that_never_comes_is_not_sent_again(twilio_server, monke
     assert len(twilio_server.state.requests) == 1  # Twilio has it; a retry could send twice
 
 
+def test_a_twilio_connection_dropped_after_the_request_is_not_sent_again(twilio_server):
+    twilio_server.state.hang_up = True
+    (member,) = _members(1)
+    _send_all(_launch())
+    delivery = _delivery(member)
+    assert (delivery.status, delivery.reason) == ("failed", "outcome_unknown")
+    assert len(twilio_server.state.requests) == 1
+
+
+def test_a_twilio_connection_refused_is_retried(twilio_server, settings):
+    settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens: never sent
+    (member,) = _members(1)
+    _send_all(_launch())
+    assert _delivery(member).status == "pending"  # back in the queue for a later try
+
+
 # --- Mitake -----------------------------------------------------------------------------------
 
 

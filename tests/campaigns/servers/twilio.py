@@ -57,6 +57,7 @@ class TwilioState:
     unsubscribed: set[str] = field(default_factory=set)
     not_mobile: set[str] = field(default_factory=set)
     stall_seconds: float = 0.0  # take the message, then answer this late (a read timeout)
+    hang_up: bool = False  # take the message, then drop the connection without an answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -83,6 +84,9 @@ class _Handler(QuietHandler):
                 Recorded(self.path, dict(self.headers.items()), body, form, status)
             )
         payload = json.dumps(answer).encode()
+        if state.hang_up:
+            self.close_connection = True
+            return
         if state.stall_seconds:
             time.sleep(state.stall_seconds)
         send(self, status, payload, content_type="application/json", headers=headers)

@@ -17,7 +17,7 @@ from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendB
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
 from campaigns.selectors import audience_estimate, message_contents
-from campaigns.services.line_quota import line_quota_check
+from campaigns.services.line_quota import line_quota_check, line_quota_get
 from crm.models import Segment
 from omnichannel.audit import audit_record
 from omnichannel.channels import MESSAGING_CHANNELS
@@ -168,6 +168,11 @@ def campaign_contents(campaign: Campaign) -> dict[str, dict]:
 
 def _line_quota_errors(campaign: Campaign) -> dict[str, list[str]]:
     """A launch that would exceed this month's LINE quota is refused (issue 10)."""
+    quota = line_quota_get()
+    if quota is None or quota.remaining is None:
+        # Unknown or unlimited: nothing to compare, so the audience is not counted (a count
+        # over the segment with every channel's reachability, seconds at a million members).
+        return {}
     needed = audience_estimate(segment=campaign.segment, channels=campaign.channels).get("line", 0)
     message = line_quota_check(needed=needed)
     return {"channels": [message]} if message else {}

@@ -81,3 +81,20 @@ def test_a_launch_over_the_remaining_quota_is_refused(line_server):
     line_server.state.quota_limit = 3
     line_quota_forget()
     assert campaign_launch(campaign=campaign).status != "draft"
+
+
+@pytest.mark.django_db
+def test_a_launch_counts_its_line_audience_only_when_the_quota_is_limited(line_server, monkeypatch):
+    def no_count(**kwargs):
+        raise AssertionError("the audience was counted for an unlimited quota")
+
+    monkeypatch.setattr("campaigns.services.campaigns.audience_estimate", no_count)
+    line_server.state.quota_limit = None  # a plan without a monthly cap
+    campaign = campaign_save(
+        name="LINE",
+        segment=Segment.objects.create(name="All", definition=EMPTY_DEFINITION),
+        channels=["line"],
+        contents={"line": {"messages": [{"type": "text", "text": "hi"}]}},
+    )
+
+    assert campaign_launch(campaign=campaign).status != "draft"

@@ -4,7 +4,8 @@ provider: the pipeline asks for this only after a sandbox batch).
 Rates are what Taiwanese retail programmes report (e-mail opens ~25 %, LINE clicks ~5 %, a LINE
 block per ~200 messages); each member's draw is fixed by the delivery, so a rerun writes the same.
 Events go through the same writes the real webhooks make: touchpoints (crm) for opens and
-clicks, and suppressions for LINE blocks and e-mail bounces.
+clicks, a suppression for a LINE block. An address the sandbox refuses is a hard bounce the
+pipeline itself suppresses as it writes the result, as for a real provider's refusal.
 """
 
 from datetime import timedelta
@@ -24,14 +25,12 @@ LINE_BLOCK_RATE = 0.005
 
 
 def sandbox_events_simulate(*, batch_id: int) -> int:
-    """Write the simulated opens, clicks, blocks and bounces of one sandbox batch; returns how
+    """Write the simulated opens, clicks and LINE blocks of one sandbox batch; returns how
     many events. Safe twice: a batch already simulated (its touchpoints exist) writes nothing."""
     batch = SendBatch.objects.filter(pk=batch_id, status=SendBatch.Status.DONE).first()
     if batch is None:
         return 0
-    rows = list(
-        Delivery.objects.filter(batch=batch).values_list("pk", "member_id", "status", "reason")
-    )
+    rows = list(Delivery.objects.filter(batch=batch).values_list("pk", "member_id", "status"))
     if Touchpoint.objects.filter(
         member_id__in=[row[1] for row in rows[:50]],
         properties__batch_id=batch.pk,
@@ -40,12 +39,9 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
     now = timezone.now()
     touchpoints: list[TouchpointIn] = []
     member_ids: list[int] = []
-    suppressed: dict[str, set[int]] = {
-        Suppression.Reason.BOUNCED: set(),
-        Suppression.Reason.LINE_BLOCKED: set(),
-    }
+    blocked: set[int] = set()
     channel = batch.channel
-    for delivery_id, member_id, status, reason in rows:
+    for delivery_id, member_id, status in rows:
         key = f"d{delivery_id}"
         properties = {
             "campaign_id": batch.campaign_id,
@@ -53,10 +49,8 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
             "batch_id": batch.pk,
             "simulated": True,
         }
-        if status == Delivery.Status.FAILED and reason == Delivery.Reason.ADDRESS_INVALID:
-            if channel == "email":
-                suppressed[Suppression.Reason.BOUNCED].add(member_id)
-            continue
+        # An address the sandbox refused (a hard bounce) was suppressed by the pipeline as it
+        # wrote the result, as for a real provider's refusal.
         if status != Delivery.Status.SENT:
             continue
         delay = timedelta(minutes=1 + int(sandbox_draw(key, "delay") * 90))
@@ -71,13 +65,14 @@ def sandbox_events_simulate(*, batch_id: int) -> int:
         if channel == "line" and sandbox_draw(key, "block") < LINE_BLOCK_RATE:
             touchpoints.append(TouchpointIn(channel, "line_block", now, properties))
             member_ids.append(member_id)
-            suppressed[Suppression.Reason.LINE_BLOCKED].add(member_id)
+            blocked.add(member_id)
     with transaction.atomic():
         written = touchpoints_write_batch(touchpoints=touchpoints, member_ids=member_ids)
-        new = sum(
-            suppression_record(
-                member_ids=ids, channel=channel, reason=reason, source="sandbox", at=now
-            )
-            for reason, ids in suppressed.items()
+        new = suppression_record(
+            member_ids=blocked,
+            channel=channel,
+            reason=Suppression.Reason.LINE_BLOCKED,
+            source="sandbox",
+            at=now,
         )
     return written + new

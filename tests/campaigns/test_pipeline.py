@@ -518,6 +518,20 @@ def test_each_delivery_is_in_a_batch_of_its_own_channel_in_member_order(settings
     assert all(batch.size == batch.n for batch in sizes)
 
 
+def test_an_address_the_sandbox_refuses_is_suppressed_as_a_bounce_once(
+    monkeypatch, eager_celery, django_capture_on_commit_callbacks
+):
+    monkeypatch.setitem(REFUSED_SHARE, "email", 1.0)  # every address bounces
+    member = _member(email=True)
+    campaign = _launch(_campaign(channels=["email"]))
+    with django_capture_on_commit_callbacks(execute=True):  # the simulated events run too
+        _send_all(campaign)
+
+    assert _outcome(member) == ("failed", "email", "address_invalid")
+    (bounce,) = Suppression.objects.filter(member=member)
+    assert (bounce.channel, bounce.reason, bounce.lifted_at) == ("email", "bounced", None)
+
+
 def test_sms_skips_landlines():
     member = MemberFactory()
     Identity.objects.create(member=member, kind="phone", value="+88622345678")

@@ -5,7 +5,8 @@ One transaction, a handful of statements, none per member and no row written twi
    the first channel of the strategy that reaches the member, campaigns/reachability.py),
    counted per channel; the SendBatch rows are made from those counts.
 2. One INSERT … SELECT writes every Delivery final for the launch: its channel, and its batch
-   (ROW_NUMBER() per channel, divided by the batch size, joined to the batch's number);
+   (ROW_NUMBER() per channel, divided by the batch size, picks the batch id from the
+   channel's list of new batch ids, passed as a parameter);
    members reachable nowhere are written suppressed with no reason yet (ON CONFLICT DO
    NOTHING: the unique (campaign, member) makes a rerun harmless). The rows never leave the
    database, which beats COPY (COPY would first have to read a million ids out to write

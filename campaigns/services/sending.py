@@ -12,16 +12,18 @@ provider lets us:
    one message in flight (max_batch_size 1) ends "failed: outcome unknown", never sent twice.
 3. Consent, unsubscribe, blocks and bounces (campaigns/reachability.py) and the frequency cap
    are checked again for the waiting deliveries, now, not at launch: they end suppressed.
-4. Chunk by chunk (the backend's max_batch_size): mark the chunk SENDING and commit, wait for
-   the channel's shared rate limit, call the provider, write each result and commit; then
-   heartbeat. A retryable failure (timeouts, 5xx, 429) puts the rest of the batch back in the
-   queue after a backoff (429: after the provider's Retry-After); after
-   CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with the provider's last answer. A refusal
-   because the member opted out at the provider (reason "unsubscribed": an SMS STOP reply)
-   ends the delivery suppressed and records an opt-out Consent on the channel.
-5. Quiet hours, pause and cancel are looked at before each chunk: the batch goes back to the
+4. Addresses and personalisation are read once for the batch; then chunk by chunk (the
+   backend's max_batch_size): mark the chunk SENDING and commit, wait for the channel's shared
+   rate limit, call the provider, write each result and commit. A retryable failure
+   (timeouts, 5xx, 429) puts the rest of the batch back in the queue after a backoff (429:
+   after the provider's Retry-After); after CAMPAIGN_MAX_PROVIDER_ATTEMPTS the rest fails with
+   the provider's last answer. A refusal because the member opted out at the provider (reason
+   "unsubscribed": an SMS STOP reply) ends the delivery suppressed and records an opt-out
+   Consent on the channel; an e-mail address refused outright is suppressed as a bounce.
+5. Quiet hours, pause and cancel are looked at before the first chunk and then about once a
+   second (CHECK_INTERVAL_SECONDS), with the lease's heartbeat: the batch goes back to the
    queue until the quiet window ends or the campaign resumes; a cancelled campaign's waiting
-   deliveries end suppressed.
+   deliveries end suppressed. A dead worker's call (step 2) is repeated before these looks.
 """
 
 import logging
@@ -350,7 +352,7 @@ class _BatchSender:
                 _opt_out_at_provider(
                     channel=self.batch.channel,
                     delivery_ids=opted_out,
-                    source=f"provider:{getattr(self.backend, 'name', '')}",
+                    source=f"provider:{self.backend.name}",
                     at=now,
                 )
             self._record_bounces(by_outcome)
@@ -369,7 +371,7 @@ class _BatchSender:
                     member_ids=self.rows.filter(pk__in=ids).values_list("member_id", flat=True),
                     channel=self.batch.channel,
                     reason=Suppression.Reason.BOUNCED,
-                    source=f"send:{getattr(self.backend, 'name', '')}",
+                    source=f"send:{self.backend.name}",
                     detail=error,
                     at=self.clock(),
                 )

@@ -99,6 +99,15 @@ class SubscriptionDeletedOut(Schema):
     deleted: bool = Field(description="False: no subscription had this endpoint.")
 
 
+def _active_member(member_no: str) -> Member:
+    """The member a device registers for (the survivor of a merge); UnknownMember (422) when
+    there is none or they were erased."""
+    member = member_survivor(member_no=member_no)
+    if member is None or member.status != Member.Status.ACTIVE:
+        raise UnknownMember(member_no)
+    return member
+
+
 @router.post(
     "/push/subscriptions",
     auth=INGEST,
@@ -114,9 +123,7 @@ def push_subscription_register(
     idempotency_key: str | None = IdempotencyKeyParam,
 ):
     def write() -> tuple[int, dict]:
-        member = member_survivor(member_no=payload.member_no)
-        if member is None or member.status != Member.Status.ACTIVE:
-            raise UnknownMember(payload.member_no)
+        member = _active_member(payload.member_no)
         subscription = payload.subscription
         existed = WebPushSubscription.objects.filter(endpoint=subscription.endpoint).exists()
         webpush_subscription_save(
@@ -203,9 +210,7 @@ def push_token_register(
     idempotency_key: str | None = IdempotencyKeyParam,
 ):
     def write() -> tuple[int, dict]:
-        member = member_survivor(member_no=payload.member_no)
-        if member is None or member.status != Member.Status.ACTIVE:
-            raise UnknownMember(payload.member_no)
+        member = _active_member(payload.member_no)
         created = member_push_token_attach(
             member=member, token=payload.token, source=request.auth.channel
         )

@@ -9,6 +9,7 @@ end: sent (with the provider's id), failed (with a reason) or suppressed (with a
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +19,14 @@ from omnichannel.channels import MessagingChannel
 from omnichannel.jobs import LeasedJob
 
 VARIANT_DEFAULT = "A"
+# Up to four variants of a campaign's message (A/B/n).
+VARIANTS = ("A", "B", "C", "D")
+
+
+class WinnerMetric(models.TextChoices):
+    CLICKS = "clicks", _("Click rate")
+    CONVERSIONS = "conversions", _("Conversion rate")
+    REVENUE = "revenue", _("Revenue per member")
 
 
 class Campaign(models.Model):
@@ -66,6 +75,48 @@ class Campaign(models.Model):
     )
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    # A/B/n: the share of the sent audience per variant, {"A": 50, "B": 50} (percent, summing to
+    # 100); empty = one variant, A. The variants' contents are the Message rows.
+    variant_split = models.JSONField(_("variant split"), default=dict, blank=True)
+    # Winner mode: variants go to `winner_test_percent` of the sent audience; after
+    # `winner_after_hours` the variant best on `winner_metric` goes to the rest.
+    winner_metric = models.CharField(
+        _("winner chosen by"), max_length=12, choices=WinnerMetric.choices, blank=True
+    )
+    winner_test_percent = models.PositiveSmallIntegerField(
+        _("test share (%)"), default=20, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    winner_after_hours = models.PositiveSmallIntegerField(
+        _("winner after (hours)"), default=4, validators=[MinValueValidator(1)]
+    )
+    winner_variant = models.CharField(_("winner"), max_length=1, blank=True)
+    winner_chosen_at = models.DateTimeField(_("winner chosen at"), null=True, blank=True)
+    # Incrementality: a random share of the audience (deterministic from campaign and member)
+    # held out and never sent; and whole home stores held out (member-level randomisation
+    # cannot reach a store's sales).
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"), default=0, validators=[MaxValueValidator(50)]
+    )
+    holdout_stores = models.ManyToManyField(
+        "crm.Store", blank=True, related_name="+", verbose_name=_("held-out stores")
+    )
+    # Conversion windows: an order within this many days of a delivery, or of a click.
+    conversion_window_delivery_days = models.PositiveSmallIntegerField(
+        _("conversion window after delivery (days)"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+    )
+    conversion_window_click_days = models.PositiveSmallIntegerField(
+        _("conversion window after a click (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+    )
+    utm_campaign = models.SlugField(
+        _("UTM campaign"),
+        max_length=100,
+        blank=True,
+        help_text=_("Added to every tracked link as utm_campaign; empty = the campaign's id."),
     )
     audience_count = models.PositiveIntegerField(_("audience"), default=0)
     error = models.TextField(_("error"), blank=True)
@@ -148,6 +199,10 @@ class DeliveryReason(models.TextChoices):
     PROVIDER_REJECTED = "provider_rejected", _("Refused by the provider")
     PROVIDER_ERROR = "provider_error", _("Provider error after retries")
     OUTCOME_UNKNOWN = "outcome_unknown", _("Worker stopped during the call; not resent")
+    # held out (never sent, measured against the sent group)
+    HOLDOUT = "holdout", _("Holdout")
+    STORE_HOLDOUT = "store_holdout", _("Held-out store")
+    CONTROL_GROUP = "control_group", _("Global control group")
 
 
 class Delivery(models.Model):
@@ -159,8 +214,9 @@ class Delivery(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         SUPPRESSED = "suppressed", _("Suppressed")
+        HELD_OUT = "held_out", _("Held out")
 
-    FINAL = (Status.SENT, Status.FAILED, Status.SUPPRESSED)
+    FINAL = (Status.SENT, Status.FAILED, Status.SUPPRESSED, Status.HELD_OUT)
     Reason = DeliveryReason
 
     campaign = models.ForeignKey(
@@ -198,6 +254,12 @@ class Delivery(models.Model):
     is_marketing = models.BooleanField(_("marketing message"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # What the member did after it (first open, first click, credited orders). Nullable or
+    # with a database default: the launch writes deliveries with a raw INSERT … SELECT.
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True)
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
+    revenue_twd = models.IntegerField(_("credited revenue (NT$)"), default=0, db_default=0)
 
     class Meta:
         verbose_name = _("delivery")
@@ -360,3 +422,94 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}@{self.window}: {self.used}"
+
+
+class CampaignFigures(models.Model):
+    """A campaign's report figures for one arm, kept up to date as things happen, so the report
+    reads a handful of rows, never a million deliveries.
+
+    One row per (campaign, arm, variant, channel). `arm` "sent" holds the members meant to get
+    the message (sent, failed or suppressed); the held-out arms hold members never sent (variant
+    and channel empty). Writers: the sending figures are recounted set-wise from the outbox
+    (campaigns.services.figures); opens, clicks, conversions and revenue are added as they are
+    recorded, in the same transaction as the row that records them.
+    `revenue_sumsq` is the sum over members of (member's credited revenue)², so the report can
+    test revenue per member (mean and variance) from these figures alone.
+    """
+
+    class Arm(models.TextChoices):
+        SENT = "sent", _("Sent group")
+        HOLDOUT = DeliveryReason.HOLDOUT.value, DeliveryReason.HOLDOUT.label
+        STORE_HOLDOUT = DeliveryReason.STORE_HOLDOUT.value, DeliveryReason.STORE_HOLDOUT.label
+        CONTROL_GROUP = DeliveryReason.CONTROL_GROUP.value, DeliveryReason.CONTROL_GROUP.label
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="figures", verbose_name=_("campaign")
+    )
+    arm = models.CharField(_("group"), max_length=16, choices=Arm.choices)
+    variant = models.CharField(_("variant"), max_length=1, blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=MessagingChannel.choices, blank=True
+    )
+    members = models.PositiveIntegerField(_("members"), default=0)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    delivered = models.PositiveIntegerField(_("delivered"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    # {reason code: count} of the suppressed (DeliveryReason).
+    suppressed = models.JSONField(_("suppressed"), default=dict)
+    opened = models.PositiveIntegerField(_("opened"), default=0)
+    # Opens by Apple Mail Privacy Protection's proxy: counted apart, not as a member's open.
+    opened_machine = models.PositiveIntegerField(_("machine opens"), default=0)
+    clicked = models.PositiveIntegerField(_("clicked"), default=0)  # members who clicked
+    clicks = models.PositiveIntegerField(_("clicks"), default=0)
+    converted = models.PositiveIntegerField(_("converted"), default=0)  # members with an order
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue_online_twd = models.BigIntegerField(_("revenue online (NT$)"), default=0)
+    revenue_store_twd = models.BigIntegerField(_("revenue in store (NT$)"), default=0)
+    revenue_sumsq = models.BigIntegerField(default=0)
+    revenue_store_sumsq = models.BigIntegerField(default=0)  # the same of in-store revenue
+    unsubscribed = models.PositiveIntegerField(_("unsubscribed"), default=0)
+    line_blocked = models.PositiveIntegerField(_("LINE blocks"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign figures")
+        verbose_name_plural = _("campaign figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "arm", "variant", "channel"], name="figures_unique_arm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.arm} {self.variant} {self.channel}"
+
+    @property
+    def revenue_twd(self) -> int:
+        return self.revenue_online_twd + self.revenue_store_twd
+
+
+class CampaignFiguresDaily(models.Model):
+    """Conversions credited to a campaign per day (Asia/Taipei) of the order, per arm and
+    variant: the report's chart over time, kept like CampaignFigures."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="figures_daily", verbose_name=_("campaign")
+    )
+    day = models.DateField(_("day"))
+    arm = models.CharField(_("group"), max_length=16, choices=CampaignFigures.Arm.choices)
+    variant = models.CharField(_("variant"), max_length=1, blank=True)
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue_twd = models.BigIntegerField(_("revenue (NT$)"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign figures per day")
+        verbose_name_plural = _("campaign figures per day")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "day", "arm", "variant"], name="figures_daily_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day} {self.arm} {self.variant}"

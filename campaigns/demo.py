@@ -1,7 +1,8 @@
 """Demo campaigns for `make run`: one sent through the sandbox, one scheduled, one draft.
 
 The sent one runs the real pipeline end to end in this process (snapshot, batches, the send,
-the sandbox's simulated opens, clicks and blocks), so the campaign page, the members' timelines
+the sandbox's simulated opens, clicks and blocks, and LINE Insight's counts of its LINE
+requests), so the campaign page, the members' timelines
 and the suppression reasons have something to show the moment the app starts.
 """
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, SendBatch
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services.line_insight import line_insight_refresh
 from campaigns.services.sandbox import sandbox_events_simulate
 from crm.models import Segment
 
@@ -77,6 +79,9 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
     for batch_id in SendBatch.objects.filter(campaign=sent).values_list("pk", flat=True):
         send_batch_run(batch_id=batch_id, now=sent_at)
         sandbox_events_simulate(batch_id=batch_id)
+    # LINE's opens and clicks, as the sandbox imagines LINE would count them a day later: the
+    # same service the hourly job and the refresh button call, answered by the sandbox.
+    line_insight_refresh(campaign_id=sent.pk)
     scheduled = campaign_save(
         name=DEMO_SCHEDULED,
         segment=segment,

@@ -513,3 +513,64 @@ class CampaignFiguresDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.day} {self.arm} {self.variant}"
+
+
+class LineInsight(models.Model):
+    """LINE's own figures for one request (a multicast or a push) of a campaign: LINE reports
+    opens and clicks only in aggregate, per request id (GET /v2/bot/insight/message/event).
+
+    Written when the request's deliveries are old enough for LINE to have figures, fetched by
+    the LINE Insight job (campaigns.services.line_insight) and once more after 3 days. A figure
+    LINE withholds (fewer than 20 users, or not counted yet) stays None: "not yet available".
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="line_insights", verbose_name=_("campaign")
+    )
+    request_id = models.CharField(_("LINE request id"), max_length=200, unique=True)
+    sent_at = models.DateTimeField(_("sent at"))
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    fetched_at = models.DateTimeField(_("fetched at"), null=True, blank=True)
+    delivered = models.PositiveIntegerField(_("delivered"), null=True, blank=True)
+    unique_impression = models.PositiveIntegerField(_("opened"), null=True, blank=True)
+    unique_click = models.PositiveIntegerField(_("clicked"), null=True, blank=True)
+    unique_media_played = models.PositiveIntegerField(_("played media"), null=True, blank=True)
+    raw = models.JSONField(_("LINE's answer"), default=dict, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("LINE insight")
+        verbose_name_plural = _("LINE insights")
+        indexes = [models.Index(fields=["sent_at"], name="lineinsight_sent")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.request_id}"
+
+
+class ControlGroupFigures(models.Model):
+    """The global control group against everyone else, over the `window_days` days up to `day`
+    (Asia/Taipei): active members, buyers, net revenue and Σ revenue² per member of each group,
+    so the campaigns page tests revenue per member without reading orders. Written nightly."""
+
+    day = models.DateField(_("day"))
+    window_days = models.PositiveSmallIntegerField(_("window (days)"))
+    percent = models.PositiveSmallIntegerField(_("control group share (%)"))
+    control_members = models.PositiveIntegerField(default=0)
+    control_buyers = models.PositiveIntegerField(default=0)
+    control_revenue_twd = models.BigIntegerField(default=0)
+    control_revenue_sumsq = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    rest_members = models.PositiveIntegerField(default=0)
+    rest_buyers = models.PositiveIntegerField(default=0)
+    rest_revenue_twd = models.BigIntegerField(default=0)
+    rest_revenue_sumsq = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("control group figures")
+        verbose_name_plural = _("control group figures")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "window_days"], name="controlgroup_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.window_days}d {self.percent}%"

@@ -5,13 +5,15 @@ not the broker, are the record of what was sent, so a message redelivered after 
 is harmless (the claim decides) and one that is lost is found again by the sweep.
 """
 
+from dataclasses import asdict
+
 from celery import current_app, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError
 
-from campaigns.services import audience, sandbox, sending, sweep
+from campaigns.services import audience, control_group, line_insight, sandbox, sending, sweep
 
 
 def _sweep_armed_key() -> str:
@@ -55,3 +57,23 @@ def _sweep_when_a_worker_starts(**kwargs) -> None:
     # The armed key may be the dead chain's: drop it so this worker starts a live one.
     cache.delete(_sweep_armed_key())
     campaigns_sweep_task.delay(rearm=True)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def line_insights_collect_task() -> dict:
+    """Beat, hourly: LINE's opens and clicks of requests old enough (the rows decide what is
+    asked, so a second run asks nothing new)."""
+    return asdict(line_insight.line_insights_collect())
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def line_insight_refresh_task(campaign_id: int) -> dict:
+    """A marketer's refresh of one campaign's LINE figures."""
+    return asdict(line_insight.line_insight_refresh(campaign_id=campaign_id))
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def control_group_figures_task() -> int | None:
+    """Beat, nightly: the global control group against everyone else over 30 days."""
+    figures = control_group.control_group_figures_compute()
+    return figures.pk if figures else None

@@ -17,4 +17,9 @@ urlpatterns = [
     path("<int:pk>/pause/", views.campaign_pause_view, name="pause"),
     path("<int:pk>/resume/", views.campaign_resume_view, name="resume"),
     path("<int:pk>/cancel/", views.campaign_cancel_view, name="cancel"),
+    path(
+        "<int:pk>/line-insight/refresh/",
+        views.campaign_line_insight_refresh_view,
+        name="line_insight_refresh",
+    ),
 ]

@@ -41,6 +41,7 @@ from campaigns.selectors import (
     campaigns_progress,
     message_preview,
 )
+from campaigns.selectors_insight import control_group_card, line_insight_summary
 from campaigns.services import (
     CampaignInvalid,
     CampaignStateError,
@@ -53,6 +54,7 @@ from campaigns.services import (
     campaign_test_send,
     campaign_validate,
 )
+from campaigns.services.line_insight import line_insight_refresh_request
 from crm.models import Member, Segment
 from crm.segments import SegmentDefinitionError, segment_count
 from crm.selectors import segment_preview_members
@@ -99,6 +101,9 @@ NOT_LAUNCHABLE = gettext_lazy("The campaign cannot be launched yet:")
 TEST_SENT = gettext_lazy("Test sent to %(address)s.")
 TEST_FAILED = gettext_lazy("The test was not sent: %(error)s")
 BROKEN_PAGE_LINK = gettext_lazy("That page link no longer works: here is the first page.")
+LINE_INSIGHT_ASKED = gettext_lazy(
+    "Asking LINE for the latest opens and clicks: reload the page in a minute to see them."
+)
 
 
 def _campaign_or_404(pk: int) -> Campaign:
@@ -147,6 +152,8 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
         "status_query": urlencode({"status": status}) if status else "",
         "can_add": request.user.has_perm(ADD),
     }
+    if not request.htmx:
+        context["control_group"] = control_group_card()
     return render(request, htmx_partial(request, LIST_TEMPLATE, "campaign-table"), context)
 
 
@@ -636,8 +643,21 @@ def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         preview_member=member_id,
         can_launch=request.user.has_perm(LAUNCH),
         can_edit=request.user.has_perm(CHANGE) and campaign.status == Campaign.Status.DRAFT,
+        line_insight=line_insight_summary(campaign=campaign),
+        can_refresh_insight=request.user.has_perm(CHANGE),
     )
     return render(request, DETAIL_TEMPLATE, context)
+
+
+@require_POST
+@permission_required(CHANGE, raise_exception=True)
+def campaign_line_insight_refresh_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A marketer's "refresh" of LINE's figures: the asking runs in a worker (it may take a
+    call per LINE request, under the rate limit); the page says so."""
+    campaign = _campaign_or_404(pk)
+    line_insight_refresh_request(campaign_id=campaign.pk)
+    messages.info(request, LINE_INSIGHT_ASKED)
+    return redirect_htmx(request, reverse("campaigns:detail", args=[campaign.pk]))
 
 
 @require_GET

@@ -67,6 +67,25 @@ SCHEDULE = (
         "everyone: recompute all nightly at 03:30, before marketers and the 04:00 jobs.",
     ),
     Job(
+        name="fetch LINE opens and clicks",
+        task="campaigns.tasks.line_insights_collect_task",
+        minute="25",
+        hour="*",
+        why="LINE reports a message's opens and clicks only in aggregate, per request, some "
+        "time after the send. Hourly at :25, requests sent more than LINE_INSIGHT_DELAY_HOURS "
+        "(24) ago are asked about once, and once more 3 days after the send when the figures "
+        "have settled; never after 14 days. Rate-limited; a second run asks nothing new.",
+    ),
+    Job(
+        name="measure the global control group",
+        task="campaigns.tasks.control_group_figures_task",
+        minute="50",
+        hour="4",
+        why="The programme's total effect: members held out of every campaign against the "
+        "rest, over the last 30 days of orders. Nightly at 04:50, after the 03:30 member "
+        "rebuild and the night's imports; one aggregate query, rerun-safe (same day replaced).",
+    ),
+    Job(
         name="refresh segment counts",
         task="crm.tasks.segment_counts_refresh_task",
         minute="10",

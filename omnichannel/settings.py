@@ -379,6 +379,8 @@ CAMPAIGN_RATE_LIMITS = {
     "email": env_int("CAMPAIGN_RATE_LIMIT_EMAIL", default=200),
     "sms": env_int("CAMPAIGN_RATE_LIMIT_SMS", default=20),
     "push": env_int("CAMPAIGN_RATE_LIMIT_PUSH", default=500),
+    # LINE Insight reads (GET /v2/bot/insight/message/event): a background job, kept gentle.
+    "insight": env_int("CAMPAIGN_RATE_LIMIT_LINE_INSIGHT", default=5),
 }
 # A send batch's worker must report within this many seconds or another worker takes it over.
 SEND_BATCH_LEASE_SECONDS = env_int("SEND_BATCH_LEASE_SECONDS", default=60)
@@ -389,6 +391,15 @@ CAMPAIGN_RETRY_BACKOFF_SECONDS = env_int("CAMPAIGN_RETRY_BACKOFF_SECONDS", defau
 # queued batch's task again when it was sent this long ago and nobody took it (a lost message).
 CAMPAIGN_REDISPATCH_SECONDS = env_int("CAMPAIGN_REDISPATCH_SECONDS", default=300)
 CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
+# LINE Insight (opens and clicks of a LINE request, known only in aggregate): asked this many
+# hours after the send (LINE publishes the figures some time after), asked once more 3 days
+# after (the figures have settled), never after 14 days; at most this many requests a run.
+LINE_INSIGHT_DELAY_HOURS = env_int("LINE_INSIGHT_DELAY_HOURS", default=24)
+LINE_INSIGHT_MAX_PER_RUN = env_int("LINE_INSIGHT_MAX_PER_RUN", default=500)
+# Global control group: this percent of all members (0-50) never gets a marketing campaign, so
+# the programme's total effect can be measured; who is in it is fixed by the salt.
+CAMPAIGN_GLOBAL_CONTROL_PERCENT = env_int("CAMPAIGN_GLOBAL_CONTROL_PERCENT", default=0)
+CAMPAIGN_CONTROL_GROUP_SALT = env_str("CAMPAIGN_CONTROL_GROUP_SALT", "omnichannel-control")
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
 INSTALLED_APPS += ["ninja"]

@@ -119,3 +119,39 @@ def all_failed(
     """The same failure for every message of a call that failed as a whole."""
     result = SendResult.failed(error, reason=reason, retryable=retryable, retry_after=retry_after)
     return [result] * len(messages)
+
+
+# --- LINE Insight: what a LINE backend answers about one request it sent ----------------------
+
+INSIGHT_OK = "ok"
+INSIGHT_UNKNOWN = "unknown"  # LINE does not know the request id (400): do not ask again soon
+INSIGHT_RATE_LIMITED = "rate_limited"  # 429: stop this run, ask the rest later
+INSIGHT_ERROR = "error"  # network, 5xx, auth: ask again next run
+
+
+@dataclass(frozen=True)
+class MessageInsight:
+    """LINE's figures for one request id; a figure LINE withholds (fewer than 20 users, not
+    counted yet) is None."""
+
+    status: str
+    delivered: int | None = None
+    unique_impression: int | None = None
+    unique_click: int | None = None
+    unique_media_played: int | None = None
+    raw: dict = field(default_factory=dict)
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == INSIGHT_OK
+
+
+class InsightBackend(abc.ABC):
+    """A LINE backend that can say how members took one of its requests: the real LINE asks
+    the Insight API, the sandbox simulates it; campaigns.services.line_insight calls either."""
+
+    @abc.abstractmethod
+    def message_insight(self, request_id: str) -> MessageInsight:
+        """Never raises for LINE's refusal or a network error: those are statuses."""

@@ -6,13 +6,20 @@ It speaks the real protocol (developers.line.biz/en/reference/messaging-api/):
 - POST /v2/bot/message/multicast {"to": [≤500 userIds], "messages": [1–5]} → 200 {}
 - GET  /v2/bot/message/quota              → {"type": "limited", "value": N} | {"type": "none"}
 - GET  /v2/bot/message/quota/consumption  → {"totalUsage": N}
+- GET  /v2/bot/insight/message/event?requestId=… → {"overview": {requestId, timestamp,
+  delivered, uniqueImpression, uniqueClick, uniqueMediaPlayed, uniqueMediaPlayed100Percent},
+  "messages": [], "clicks": []} from what this server received: delivered = the recipients of
+  that request; opens and clicks as a test sets them (`state.insight_set(request_id,
+  impressions=…, clicks=…)`), withheld (null) under 20 users as LINE does; 400 for a request id
+  it never answered.
 
 `Authorization: Bearer <token>` is checked (401 otherwise). `X-Line-Retry-Key` (a UUID) makes a
 send happen once: a repeated key answers 409 with `x-line-accepted-request-id` and delivers
 nothing again. Every answer carries `x-line-request-id`. A message counts one per recipient
 against the monthly quota; over the limit: 429 "You have reached your monthly limit.".
 
-Knobs: `state.fail_next(status, times=, retry_after=, body=)` makes the next sends fail;
+Knobs: `state.fail_next(status, times=, retry_after=, body=)` makes the next sends fail,
+`state.fail_insight_next(…)` the same for the next insight reads;
 `state.quota_limit` (None = unlimited). `LineState.handle` is the whole behaviour and may be
 overridden (a subclass can hold calls to simulate a slow provider or a worker killed mid-call).
 
@@ -24,10 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs
 
 from tests.campaigns.servers.base import (
     LocalHTTPServer,
@@ -42,6 +51,8 @@ PUSH = "/v2/bot/message/push"
 MULTICAST = "/v2/bot/message/multicast"
 QUOTA = "/v2/bot/message/quota"
 CONSUMPTION = "/v2/bot/message/quota/consumption"
+INSIGHT_EVENT = "/v2/bot/insight/message/event"
+INSIGHT_MIN_USERS = 20  # LINE withholds a figure about fewer users than this
 MONTHLY_LIMIT = "You have reached your monthly limit."
 RATE_LIMIT = "The API rate limit has been exceeded. Try again later."
 
@@ -53,6 +64,7 @@ class LineRequest:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     status: int = 0
+    query: str = ""
 
     def json(self):
         return json.loads(self.body or b"null")
@@ -76,6 +88,10 @@ class LineState:
     record_requests: bool = True  # the benchmark turns it off to keep memory flat
     accepted: dict[str, str] = field(default_factory=dict)  # retry key → request id
     failures: list[_Failure] = field(default_factory=list)
+    insight_failures: list[_Failure] = field(default_factory=list)
+    # request id → (recipients, unix time) of every accepted send; opens/clicks set by tests
+    sent_requests: dict[str, tuple[int, int]] = field(default_factory=dict)
+    insight_figures: dict[str, dict] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- knobs and reads -------------------------------------------------------------------
@@ -92,6 +108,33 @@ class LineState:
         with self.lock:
             self.failures.append(_Failure(status, times, retry_after, body))
 
+    def fail_insight_next(
+        self, status: int, *, times: int = 1, retry_after: float | None = None
+    ) -> None:
+        """The next `times` insight reads answer `status`."""
+        with self.lock:
+            self.insight_failures.append(_Failure(status, times, retry_after, None))
+
+    def insight_set(
+        self,
+        request_id: str,
+        *,
+        impressions: int | None = None,
+        clicks: int | None = None,
+        media_played: int | None = None,
+    ) -> None:
+        """What LINE would have counted for a request: users who opened it and who tapped."""
+        with self.lock:
+            self.insight_figures[request_id] = {
+                "uniqueImpression": impressions,
+                "uniqueClick": clicks,
+                "uniqueMediaPlayed": media_played,
+            }
+
+    def insight_reads(self) -> list[LineRequest]:
+        with self.lock:
+            return [r for r in self.requests if r.path == INSIGHT_EVENT]
+
     def count_by_user(self) -> Counter:
         with self.lock:
             return Counter(user for user, _, _ in self.delivered)
@@ -106,6 +149,9 @@ class LineState:
             self.delivered.clear()
             self.accepted.clear()
             self.failures.clear()
+            self.insight_failures.clear()
+            self.sent_requests.clear()
+            self.insight_figures.clear()
             self.used = 0
 
     # -- the protocol ------------------------------------------------------------------------
@@ -113,8 +159,10 @@ class LineState:
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        """One request → (status, headers, body). `headers` has lower-cased names."""
-        request = LineRequest(method, path, headers, body)
+        """One request → (status, headers, body). `headers` has lower-cased names; `path` may
+        carry a query string."""
+        path, _, query = path.partition("?")
+        request = LineRequest(method, path, headers, body, query=query)
         status, out_headers, payload = self._answer(request)
         request.status = status
         if self.record_requests:
@@ -144,7 +192,42 @@ class LineState:
                 return 200, {}, {"totalUsage": self.used}
         if request.method == "POST" and request.path in (PUSH, MULTICAST):
             return self._send(request)
+        if request.method == "GET" and request.path == INSIGHT_EVENT:
+            return self._insight(request)
         return 404, {}, {"message": "Not found"}
+
+    def _insight(self, request: LineRequest) -> tuple[int, dict[str, str], dict]:
+        request_id = (parse_qs(request.query).get("requestId") or [""])[0]
+        with self.lock:
+            if self.insight_failures:
+                failure = self.insight_failures[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    self.insight_failures.pop(0)
+                headers = {}
+                if failure.retry_after is not None:
+                    headers["Retry-After"] = f"{failure.retry_after:g}"
+                words = RATE_LIMIT if failure.status == 429 else "An error occurred"
+                return failure.status, headers, {"message": words}
+            sent = self.sent_requests.get(request_id)
+            figures = dict(self.insight_figures.get(request_id) or {})
+        if not request_id or sent is None:
+            return 400, {}, {"message": "Invalid requestId"}
+        recipients, at = sent
+
+        def withheld(n):
+            return n if n is not None and n >= INSIGHT_MIN_USERS else None
+
+        overview = {
+            "requestId": request_id,
+            "timestamp": at,
+            "delivered": recipients,
+            "uniqueImpression": withheld(figures.get("uniqueImpression")),
+            "uniqueClick": withheld(figures.get("uniqueClick")),
+            "uniqueMediaPlayed": withheld(figures.get("uniqueMediaPlayed")),
+            "uniqueMediaPlayed100Percent": None,
+        }
+        return 200, {}, {"overview": overview, "messages": [], "clicks": []}
 
     def _send(self, request: LineRequest) -> tuple[int, dict[str, str], dict]:
         try:
@@ -222,6 +305,7 @@ class LineState:
             request_id = str(uuid.uuid4())
             if key:
                 self.accepted[key] = request_id
+            self.sent_requests[request_id] = (len(recipients), int(time.time()))
             self.used += len(recipients)
             self.delivered.extend(
                 (user, message, key) for user in recipients for message in messages
@@ -243,7 +327,7 @@ def _handler_for(state: LineState) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             status, out_headers, payload = state.handle(
-                self.command, self.path.split("?", 1)[0], lowered_headers(self), read_body(self)
+                self.command, self.path, lowered_headers(self), read_body(self)
             )
             send(self, status, payload, content_type=None, headers=out_headers)
 

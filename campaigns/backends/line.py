@@ -125,12 +125,13 @@ class LineBackend(ChannelBackend, InsightBackend):
 
     def message_insight(self, request_id: str) -> MessageInsight:
         if self._insight_client is None:
-            self._insight_client = InsightApiClient(
-                InsightConfiguration(
-                    host=settings.LINE_API_BASE_URL,
-                    access_token=settings.LINE_CHANNEL_ACCESS_TOKEN,
-                )
+            configuration = InsightConfiguration(
+                host=settings.LINE_API_BASE_URL, access_token=settings.LINE_CHANNEL_ACCESS_TOKEN
             )
+            # urllib3 would sleep out a 429's Retry-After and ask again inside the call; the
+            # job decides instead (it stops and leaves the rest to its next run).
+            configuration.retries = False
+            self._insight_client = InsightApiClient(configuration)
         api = Insight(self._insight_client)
         # The generated client pins api.line.me per call; the same base URL as the sends.
         api.line_base_path = settings.LINE_API_BASE_URL

@@ -159,7 +159,7 @@ def line_insights_fetch(*, insight_ids: Iterable[int], now: datetime | None = No
                 failed += 1
                 logger.warning("LINE insight %s: %s", row.request_id, answer.error)
                 continue
-            _apply(row, answer, timezone.now())
+            _apply(row, answer, now)
             done.append(row)
     fields = ["fetched_at", "error", "delivered", "unique_impression", "unique_click"]
     fields += ["unique_media_played", "raw"]

@@ -67,7 +67,8 @@ def test_insight_is_fetched_from_line_and_shown_on_the_campaign_page(line_server
 
     assert run.answered == 1 and not run.rate_limited
     [read] = line_server.state.insight_reads()
-    assert read.method == "GET" and read.query == f"requestId={request_id}"
+    assert (read.method, read.path) == ("GET", INSIGHT_EVENT)
+    assert read.query == f"requestId={request_id}"
     assert read.headers["authorization"] == "Bearer test-line-token"
     row = LineInsight.objects.get()
     assert (row.campaign_id, row.request_id, row.recipients) == (campaign.pk, request_id, 25)

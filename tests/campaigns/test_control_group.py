@@ -111,7 +111,8 @@ def test_the_nightly_figures_and_the_lift_equal_scipy_on_a_hand_data_set(setting
     card = control_group_card()
     welch = stats.ttest_ind(rest, control, equal_var=False)
     low, high = welch.confidence_interval(0.95)
-    assert card.lift.difference == pytest.approx(sum(rest) / len(rest) - sum(control) / len(control))
+    difference = sum(rest) / len(rest) - sum(control) / len(control)
+    assert card.lift.difference == pytest.approx(difference)
     assert card.lift.p_value == pytest.approx(welch.pvalue, rel=1e-9)
     assert (card.lift.ci_low, card.lift.ci_high) == (
         pytest.approx(low, rel=1e-9),
@@ -157,8 +158,8 @@ def test_the_card_shows_the_lift_to_an_analyst_without_personal_data(settings, l
     section = html[start : html.index("</section>", start)]
     assert 'data-testid="control-group-table"' in section
     assert 'data-testid="control-group-lift"' in section
-    significance = 'data-significant="true"' if card.lift.significant else 'data-significant="false"'
-    assert significance in section
+    significant = "true" if card.lift.significant else "false"
+    assert f'data-significant="{significant}"' in section
     assert f"NT${round(card.lift.difference):,}".replace("NT$-", "-NT$") in section
     for member in Member.objects.all():
         assert member.member_no not in section and member.name not in section

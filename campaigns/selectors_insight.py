@@ -113,11 +113,14 @@ class ControlGroupCard:
 
 
 def control_group_card() -> ControlGroupCard:
-    """The campaigns list's card: the latest nightly figures and the lift (one query)."""
+    """The campaigns list's card: the latest nightly figures and the lift (one query; none
+    without a control group)."""
     percent = control_group_percent()
+    if percent <= 0:
+        return ControlGroupCard(percent, None, None, None, None)
     figures = ControlGroupFigures.objects.order_by("-day", "-window_days").first()
-    if percent <= 0 or figures is None:
-        return ControlGroupCard(percent, figures if percent > 0 else None, None, None, None)
+    if figures is None:
+        return ControlGroupCard(percent, None, None, None, None)
     control = GroupFigures(
         members=figures.control_members,
         buyers=figures.control_buyers,

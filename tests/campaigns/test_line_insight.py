@@ -3,6 +3,7 @@ server (line-bot-sdk's Insight client) or answered by the sandbox, kept per requ
 the campaign page and into the campaign's figures."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -232,3 +233,15 @@ def test_the_demo_campaign_shows_line_insight(login_as):
 
     assert 'data-testid="line-insight-figures"' in html
     assert _text(html, "line-insight-delivered") == f"{sent:,}"
+
+
+@pytest.mark.django_db
+def test_each_read_passes_the_shared_rate_limit(line_server, settings):
+    # One read a second: three reads cross at least two second boundaries.
+    settings.CAMPAIGN_RATE_LIMITS = {**settings.CAMPAIGN_RATE_LIMITS, "insight": 1}
+    for name in ("一", "二", "三"):
+        _sent_line_campaign(20 if name == "一" else 0, name=name)
+    started = time.monotonic()
+    run = line_insights_collect(now=_later(hours=25))
+    assert run.answered == 3
+    assert time.monotonic() - started > 1.0

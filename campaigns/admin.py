@@ -14,7 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import (
     Campaign,
+    ControlGroupFigures,
     Delivery,
+    LineInsight,
     Message,
     SendBatch,
     Suppression,
@@ -287,3 +289,45 @@ class WebPushSubscriptionAdmin(MaskedFieldsMixin, MemberSearchMixin, BoundedList
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a deleted subscription is re-made by the browser; an edited one is wrong
+
+
+@admin.register(LineInsight)
+class LineInsightAdmin(ReadOnlyMixin, BoundedListAdmin):
+    """LINE's figures per request (the LINE Insight job writes them); read-only."""
+
+    list_display = (
+        "campaign",
+        "request_id",
+        "sent_at",
+        "recipients",
+        "fetched_at",
+        "delivered",
+        "unique_impression",
+        "unique_click",
+        "error",
+    )
+    list_filter = ("campaign",)
+    list_select_related = ("campaign",)
+    search_fields = ("=request_id",)
+    sortable_by = ()
+    ordering = ("-pk",)
+
+
+@admin.register(ControlGroupFigures)
+class ControlGroupFiguresAdmin(ReadOnlyMixin, BoundedListAdmin):
+    """The nightly control-group figures; read-only."""
+
+    list_display = (
+        "day",
+        "window_days",
+        "percent",
+        "control_members",
+        "control_buyers",
+        "control_revenue_twd",
+        "rest_members",
+        "rest_buyers",
+        "rest_revenue_twd",
+        "computed_at",
+    )
+    sortable_by = ()
+    ordering = ("-day",)

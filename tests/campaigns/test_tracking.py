@@ -371,3 +371,54 @@ def test_the_sms_counter_counts_the_tracked_link_not_the_original(settings):
     settings.CAMPAIGN_SMS_MAX_SEGMENTS = 1
     assert sms_validate({"text": long}) == []
     assert sms_validate({"text": "x" * (160 - len(stand_in)) + " https://a.co"}) != []
+
+
+# --- the links panel -------------------------------------------------------------------------
+
+
+def _draft_with_links():
+    return campaign_save(
+        name="c",
+        segment=Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION),
+        channels=["sms"],
+        contents={"sms": {"text": "A https://shop.example.com/a B https://shop.example.com/b"}},
+    )
+
+
+def test_the_links_panel_lists_the_links_in_a_bounded_number_of_queries(
+    login_as, django_assert_max_num_queries
+):
+    campaign = _draft_with_links()
+    for link in TrackedLink.objects.filter(campaign=campaign):
+        tracked_links_update(
+            campaign=campaign, choices={link.pk: (True, [Tag.objects.create(name=link.url).pk])}
+        )
+    client = login_as("bob")
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/campaigns/{campaign.pk}/links/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="links-panel"' in html and "<html" not in html  # the partial
+    assert "https://shop.example.com/a" in html and "https://shop.example.com/b" in html
+
+
+def test_a_marketer_saves_the_links_an_analyst_may_only_look(login_as):
+    campaign = _draft_with_links()
+    a, b = TrackedLink.objects.filter(campaign=campaign).order_by("number")
+    tag = Tag.objects.create(name="VIP")
+
+    carol = login_as("carol")
+    assert carol.get(f"/campaigns/{campaign.pk}/links/").status_code == 200
+    refused = carol.post(f"/campaigns/{campaign.pk}/links/", {"link": [a.pk], "tracked": []})
+    assert refused.status_code == 403
+    a.refresh_from_db()
+    assert a.tracked
+
+    response = login_as("bob").post(
+        f"/campaigns/{campaign.pk}/links/",
+        {"link": [a.pk, b.pk], "tracked": [b.pk], f"tags_{b.pk}": [tag.pk]},
+    )
+    assert response.status_code == 200
+    a.refresh_from_db()
+    assert not a.tracked and list(a.tags.all()) == []
+    assert list(b.tags.all()) == [tag]

@@ -142,7 +142,8 @@ def tracked_links_update(
         if not Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).exists():
             raise LinksLocked(str(ERROR_LINKS_LOCKED))
         links = list(TrackedLink.objects.filter(campaign=campaign, pk__in=list(choices)))
-        tags = set(Tag.objects.values_list("pk", flat=True))
+        asked = {tag_id for _tracked, tag_ids in choices.values() for tag_id in tag_ids}
+        tags = set(Tag.objects.filter(pk__in=asked).values_list("pk", flat=True))
         for link in links:
             link.tracked = bool(choices[link.pk][0])
         TrackedLink.objects.bulk_update(links, ["tracked"])

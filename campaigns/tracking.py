@@ -39,6 +39,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MAC_LENGTH = 8
 MAX_LINKS = len(ALPHABET) - 1  # numbers 1..61; number 0 is the message itself
 OPEN_NUMBER = 0
+URL_MAX = 2000  # TrackedLink.url
 # The longest code: delivery ids below 62**6 (56,800,235,584).
 CODE_MAX_LENGTH = 1 + MAC_LENGTH + 6
 CODE_PATTERN = re.compile(rf"^[0-9A-Za-z]{{{MAC_LENGTH + 2},{MAC_LENGTH + 12}}}$")
@@ -219,11 +220,12 @@ def content_links_rewrite(
 
 def content_links(*, channel: str, content: dict) -> list[str]:
     """The distinct link URLs of a content, in the order they first appear (at most
-    MAX_LINKS; links past that are not tracked)."""
+    MAX_LINKS; links past that, and URLs longer than URL_MAX, are not tracked)."""
     seen: dict[str, None] = {}
 
     def note(url: str) -> None:
-        seen.setdefault(url, None)
+        if len(url) <= URL_MAX:
+            seen.setdefault(url, None)
 
     content_links_rewrite(channel=channel, content=content, replace=note)
     return list(seen)[:MAX_LINKS]

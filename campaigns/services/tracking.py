@@ -263,11 +263,11 @@ def link_click_record(
         raise TrackingInvalid(ERROR_CODE_UNKNOWN)
     at = at or timezone.now()
     user_agent = (user_agent or "")[:USER_AGENT_MAX]
-    machine = is_link_scanner(user_agent) or not record
+    if not record:
+        return Click(url=_utm_url(target, link.url), counted=False, first=False)
+    machine = is_link_scanner(user_agent)
     first = False
     with transaction.atomic():
-        if not record:
-            return Click(url=_utm_url(target, link.url), counted=False, first=False)
         LinkClick.objects.create(
             delivery_id=delivery_id,
             link=link,

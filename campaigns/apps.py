@@ -10,6 +10,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.hooks import register_campaign_member_hook
         from campaigns.personalise import register_campaign_personalisation_fields
         from campaigns.services.sending import SEND_STEP
+        from campaigns.services.tracking import register_tracking_event_handlers
         from campaigns.signals_email import connect_email_tracking
         from campaigns.timeline import register_campaign_timeline_sources
         from omnichannel.jobs import leased_step_register
@@ -19,4 +20,5 @@ class CampaignsConfig(AppConfig):
         register_campaign_member_hook()
         leased_step_register(SEND_STEP)
         connect_email_tracking()
+        register_tracking_event_handlers()
         import campaigns.tasks  # noqa: F401  (the worker_ready handler)

@@ -1,9 +1,9 @@
 """Demo campaigns for `make run`: one sent through the sandbox, one scheduled, one draft.
 
 The sent one runs the real pipeline end to end in this process (snapshot, batches, the send,
-the sandbox's simulated opens, clicks and blocks, and LINE Insight's counts of its LINE
-requests), so the campaign page, the members' timelines
-and the suppression reasons have something to show the moment the app starts.
+the sandbox's simulated opens, clicks and blocks through the tracking services, and LINE
+Insight's counts of its LINE requests), so the campaign page, the members' timelines and the
+suppression reasons have something to show the moment the app starts.
 """
 
 from dataclasses import dataclass
@@ -23,7 +23,11 @@ DEMO_DRAFT = "生日月禮遇（草稿）"
 
 LINE_ANNIVERSARY = {
     "messages": [
-        {"type": "text", "text": "{{name}} 您好！週年慶會員獨享 85 折，全台門市與官網同步開跑 🎉"},
+        {
+            "type": "text",
+            "text": "{{name}} 您好！週年慶會員獨享 85 折，全台門市與官網同步開跑 🎉\n"
+            "https://shop.example.com/anniversary",
+        },
         {
             "type": "image",
             "originalContentUrl": "https://shop.example.com/static/anniversary.jpg",

@@ -7,6 +7,7 @@ when LINE did not answer or the sandbox sends, which the pages show as "unknown"
 
 from dataclasses import dataclass
 
+from campaigns.content.sms import sms_as_sent
 from campaigns.services.line_quota import line_quota_check, line_quota_get
 from campaigns.sms import sms_cost_estimate, sms_counter
 
@@ -30,8 +31,9 @@ class LineQuotaLeft:
 
 
 def sms_estimate(*, text: str, recipients: int | None = None) -> SmsEstimate | None:
-    """Segments of `text` and, for `recipients`, the cost in NT$."""
-    count = sms_counter(text)
+    """Segments of `text` as it is sent (each link as its tracked URL) and, for `recipients`,
+    the cost in NT$."""
+    count = sms_counter(sms_as_sent(text))
     cost = None
     if recipients is not None:
         cost = sms_cost_estimate(segments=count.segments, recipients=recipients)

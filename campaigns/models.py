@@ -574,3 +574,90 @@ class ControlGroupFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.window_days}d {self.percent}%"
+
+
+class TrackedLink(models.Model):
+    """A link found in a campaign's content (one per URL, per variant and channel): its
+    number is what a tracked URL's code carries, so one row serves every delivery (no row
+    per delivery and link). Made from the content when the campaign is saved or launched
+    (campaigns.services.tracking); the marketer may leave a link untracked and give it tags
+    that a click puts on the member."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="links", verbose_name=_("campaign")
+    )
+    variant = models.CharField(_("variant"), max_length=1, default=VARIANT_DEFAULT)
+    channel = models.CharField(_("channel"), max_length=10, choices=MessagingChannel.choices)
+    number = models.PositiveSmallIntegerField(_("number"))  # 1.. in the order of the content
+    url = models.URLField(_("address"), max_length=2000)
+    tracked = models.BooleanField(_("tracked"), default=True)
+    tags = models.ManyToManyField(
+        "crm.Tag", blank=True, related_name="+", verbose_name=_("tags on click")
+    )
+
+    class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+        ordering = ["campaign", "variant", "channel", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "variant", "channel", "number"], name="link_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.channel} {self.variant} #{self.number}"
+
+
+class LinkClick(models.Model):
+    """One request of a tracked link (/r/<code>): every click is a row, flagged when a link
+    scanner made it. The client's address is kept only as a keyed hash."""
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("delivery")
+    )
+    link = models.ForeignKey(
+        TrackedLink,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clicks",
+        verbose_name=_("link"),
+    )  # null: a click the ESP tracked (its own link, not ours)
+    url = models.URLField(_("address"), max_length=2000, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    user_agent = models.CharField(_("user agent"), max_length=200, blank=True)
+    ip_hash = models.CharField(_("address hash"), max_length=64, blank=True)
+    machine = models.BooleanField(_("link scanner"), default=False)
+    source = models.CharField(_("source"), max_length=40, blank=True)  # "" = our redirect
+
+    class Meta:
+        verbose_name = _("link click")
+        verbose_name_plural = _("link clicks")
+        indexes = [models.Index(fields=["delivery", "at"], name="linkclick_delivery_at")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.link_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class EmailOpen(models.Model):
+    """One open of a message: a fetch of an e-mail's pixel, an ESP's open event or the app's
+    report of a tapped push. `machine`: fetched by a proxy (Apple Mail Privacy Protection), not
+    seen by the member."""
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="opens", verbose_name=_("delivery")
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    user_agent = models.CharField(_("user agent"), max_length=200, blank=True)
+    ip_hash = models.CharField(_("address hash"), max_length=64, blank=True)
+    machine = models.BooleanField(_("machine open"), default=False)
+    source = models.CharField(_("source"), max_length=40, blank=True)  # "" = our pixel
+
+    class Meta:
+        verbose_name = _("open")
+        verbose_name_plural = _("opens")
+        indexes = [models.Index(fields=["delivery", "at"], name="emailopen_delivery_at")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.at:%Y-%m-%d %H:%M}"

@@ -29,6 +29,10 @@ def message_entries(member_id: int, before: Cursor | None, limit: int) -> list[T
             channel=delivery.channel,
             title=_("%(channel)s message sent") % {"channel": delivery.get_channel_display()},
             detail=_("Campaign: %(name)s") % {"name": delivery.campaign.name},
+            # What the member did with it (opens and clicks are also touchpoints of their own).
+            status=_("Clicked")
+            if delivery.clicked_at
+            else (_("Opened") if delivery.opened_at else ""),
             url=reverse("campaigns:detail", args=[delivery.campaign_id]),
             obj=delivery,
         )

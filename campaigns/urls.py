@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import views, views_links
 
 app_name = "campaigns"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/confirm/", views.campaign_confirm, name="confirm"),
+    path("<int:pk>/links/", views_links.campaign_links, name="links"),
     path("<int:pk>/test/", views.campaign_test, name="test"),
     path("<int:pk>/progress/", views.campaign_progress_view, name="progress"),
     path("<int:pk>/pause/", views.campaign_pause_view, name="pause"),

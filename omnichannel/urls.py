@@ -31,6 +31,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("hooks/", include("campaigns.urls_hooks")),
     path("u/", include("campaigns.urls_public")),
+    path("", include("campaigns.urls_tracking")),
     *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -92,6 +92,8 @@ def email_build(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
         headers=headers,
         connection=connection,
     )
+    # ESPs (through anymail) hand this back with their open, click and delivery events.
+    mail.metadata = {"delivery": message.key}
     html = str(content.get("html") or "")
     if html:
         preheader = str(content.get("preheader") or "")

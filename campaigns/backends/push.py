@@ -90,8 +90,9 @@ def fcm_message(message: OutboundMessage) -> dict[str, Any]:
         notification["image"] = content["image"]
     # data values must be strings; the app opens `url` when the notification is tapped.
     data = {"delivery": message.key}
-    if content.get("url"):
-        data["url"] = content["url"]
+    for key in ("url", "tracking"):  # tracking: the code the app reports when it is opened
+        if content.get(key):
+            data[key] = content[key]
     body: dict[str, Any] = {
         "token": message.address,
         "notification": notification,
@@ -109,7 +110,7 @@ def webpush_payload(message: OutboundMessage) -> bytes:
     """What the service worker's push event reads (event.data.json())."""
     content = message.content
     payload = {"title": content.get("title", ""), "body": content.get("body", "")}
-    for key in ("url", "image"):
+    for key in ("url", "image", "tracking"):
         if content.get(key):
             payload[key] = content[key]
     payload["tag"] = message.key

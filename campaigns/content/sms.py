@@ -3,7 +3,8 @@ than CAMPAIGN_SMS_MAX_SEGMENTS segments.
 
 The limit is checked on the text as the longest realistic member would get it: each
 personalisation field is replaced by a stand-in of its longest realistic value (WORST_CASE), so
-a text that fits for "王小明" does not turn into six segments for a member with a long name. A
+a text that fits for "王小明" does not turn into six segments for a member with a long name, and
+each link is counted as the tracked URL that replaces it at send (campaigns/tracking.py). A
 name counts as Chinese, which makes the whole message UCS-2 (70 characters a segment): that is
 the case for most of our members, and the marketer is told so in the reason.
 """
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.content import ContentError, required_text
 from campaigns.personalise import FIELD_PATTERN
 from campaigns.sms import sms_counter
+from campaigns.tracking import content_links_rewrite, tracked_url_stand_in
 
 ERROR_NO_TEXT = _("Write the SMS text.")
 ERROR_TOO_LONG = _(
@@ -58,9 +60,21 @@ def validate(content: dict) -> list[ContentError]:
 
 
 def sms_worst_case(text: str) -> str:
-    """The text with each personalisation field at its longest realistic value (what the
-    segment limit is checked on; the builder may count it too)."""
+    """The text with each personalisation field at its longest realistic value and each link
+    as its tracked URL (what the segment limit is checked on)."""
+    text = sms_as_sent(text)
     return FIELD_PATTERN.sub(lambda match: WORST_CASE.get(match.group(1), WORST_CASE_DEFAULT), text)
+
+
+def sms_as_sent(text: str) -> str:
+    """The text with each link as the tracked URL that replaces it at send
+    (<public base>/r/<code>, the longest code), so segments and cost count what is sent. A
+    link the marketer leaves untracked is counted as tracked too (the builder does not know
+    yet); the links panel says so."""
+    stand_in = tracked_url_stand_in()
+    return content_links_rewrite(
+        channel="sms", content={"text": text}, replace=lambda _url: stand_in
+    )["text"]
 
 
 def _field_counted_as(field: str) -> str:

@@ -18,6 +18,7 @@ from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
 from campaigns.selectors import audience_estimate, message_contents
 from campaigns.services.line_quota import line_quota_check, line_quota_get
+from campaigns.services.tracking import tracked_links_sync
 from crm.models import Segment
 from omnichannel.audit import audit_record
 from omnichannel.channels import MESSAGING_CHANNELS
@@ -154,6 +155,7 @@ def campaign_save(
             variant=VARIANT_DEFAULT,
             defaults={"content": contents[channel]},
         )
+    tracked_links_sync(campaign_id=campaign.pk)
     return campaign
 
 
@@ -217,6 +219,8 @@ def campaign_launch(
         ).update(**fields)
         if not moved:
             raise CampaignStateError(str(ERROR_NOT_LAUNCHABLE))
+        # The links as the content has them now (a message changed in the admin, say).
+        tracked_links_sync(campaign_id=campaign.pk)
         audit_record(
             action="campaign.scheduled" if scheduled else "campaign.launched",
             actor=actor,

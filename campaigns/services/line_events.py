@@ -4,7 +4,8 @@
   suppression lifted, and an opt-in on LINE when the member has no LINE consent decision yet
   (following the official account is asking for its messages; an earlier opt-out stands).
 - unfollow (= blocked): a touchpoint "line_block" and a line_blocked suppression, so no campaign
-  sends to the member on LINE until a follow lifts it.
+  sends to the member on LINE until a follow lifts it; the block counts in the report of the
+  campaign whose LINE message the member got last, within 3 days.
 
 A follow from a LINE user id nobody knows resolves through crm's identity resolution (a new
 member, like any other identifier first seen). An unfollow from an unknown id writes nothing:
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import DeliveryReason, WebhookEvent
 from campaigns.services.suppressions import suppression_lift, suppression_record
+from campaigns.services.tracking import line_blocks_attribute
 from crm.models import Identity
 from crm.services import BatchRecord, Identifier, identifiers_normalize, members_resolve_batch
 from crm.services.consent import consent_states, consents_record_batch
@@ -169,6 +171,8 @@ def _apply(parsed: list[_Event], *, received: int) -> LineEventsOutcome:
             source=SOURCE,
             at=max(latest[member].at for member in blocking),
         )
+        # The report's "LINE blocks": each put down to the member's latest LINE campaign message.
+        line_blocks_attribute(at_by_member={member: latest[member].at for member in blocking})
     return LineEventsOutcome(
         received=received,
         replays=replays,

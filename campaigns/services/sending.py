@@ -49,7 +49,9 @@ from campaigns.reachability import addresses_for, reachable_q
 from campaigns.selectors import message_contents
 from campaigns.services.audience import deliveries_suppress_unreachable
 from campaigns.services.suppressions import suppression_record
+from campaigns.services.tracking import links_for_sending
 from campaigns.throttle import provider_call_acquire
+from campaigns.tracking import content_track
 from campaigns.unsubscribe import unsubscribe_url
 from crm.models import Member
 from crm.services.consent import consents_record_batch
@@ -137,6 +139,8 @@ class _BatchSender:
                 campaign_id=campaign.pk, channel=batch.channel
             ).items()
         }
+        # {variant: {url: number}}: the links rewritten to tracked ones (campaigns/tracking.py)
+        self.links = links_for_sending(campaign_id=campaign.pk, channel=batch.channel)
 
     # -- the steps -------------------------------------------------------------------------
 
@@ -250,16 +254,23 @@ class _BatchSender:
             if address is None:
                 no_address.append(delivery_id)
                 continue
-            content = self.contents.get(variant) or next(iter(self.contents.values()))
+            if variant not in self.contents:
+                variant = next(iter(self.contents))
+            rendered = content_render(
+                channel=channel,
+                content=self.contents[variant],
+                substitute=substitute_with(values.get(member_id, {})),
+            )
             messages.append(
                 OutboundMessage(
                     key=f"d{delivery_id}",
                     channel=channel,
                     address=address.value,
-                    content=content_render(
+                    content=content_track(
                         channel=channel,
-                        content=content,
-                        substitute=substitute_with(values.get(member_id, {})),
+                        content=rendered,
+                        delivery_id=delivery_id,
+                        links=self.links.get(variant, {}),
                     ),
                     delivery_id=delivery_id,
                     member_no=numbers.get(member_id, ""),

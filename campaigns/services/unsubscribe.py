@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.services.tracking import unsubscribe_attribute
 from campaigns.unsubscribe import unsubscribe_target
 from crm.labels import UNSUBSCRIBE_SOURCE
 from crm.models import Consent, Member
@@ -96,6 +97,8 @@ def unsubscribe_record(
             ],
             member_ids=[member.pk],
         )
+        # The report's "unsubscribed": put down to the member's latest message on the channel.
+        unsubscribe_attribute(member_id=member.pk, channel=target.channel, at=at)
     return Unsubscribed(target.channel, recorded=True)
 
 

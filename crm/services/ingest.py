@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm import normalize
+from crm.events import RecordedEvent, event_handlers_run
 from crm.models import ApiKey, Identity, Member, Order
 from crm.services import (
     MemberProfile,
@@ -280,15 +282,29 @@ def event_record(
     normalized = identifiers_parse(identifiers)
     if not normalized.identifiers and not normalized.member_no:
         raise InputError([(("identifiers",), str(ERROR_NO_PERSON))])
-    return touchpoint_record(
-        identifiers=normalized.identifiers,
-        member_no=normalized.member_no,
-        channel=channel,
-        kind=kind,
-        at=at,
-        source=channel,
-        properties=properties,
-    )
+    with transaction.atomic():
+        recorded = touchpoint_record(
+            identifiers=normalized.identifiers,
+            member_no=normalized.member_no,
+            channel=channel,
+            kind=kind,
+            at=at,
+            source=channel,
+            properties=properties,
+        )
+        touchpoint = recorded.touchpoint
+        # Other apps' reactions (crm/events.py), in the same transaction as the touchpoint.
+        event_handlers_run(
+            RecordedEvent(
+                touchpoint_id=touchpoint.pk,
+                member_id=touchpoint.member_id,
+                channel=channel,
+                kind=kind,
+                at=at,
+                properties=touchpoint.properties,
+            )
+        )
+    return recorded
 
 
 def channel_check(*, api_key: ApiKey, channel: str) -> None:

@@ -28,3 +28,23 @@ def test_demo_sends_one_campaign_through_the_sandbox_and_plans_two_more(settings
     assert result.deliveries == 3
     assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 3
     assert demo_campaigns_seed(segment=everyone) is None  # once
+
+
+@pytest.mark.django_db
+def test_the_demo_campaign_has_opens_and_clicks_in_its_figures():
+    from campaigns.models import CampaignFigures, EmailOpen, LinkClick
+
+    everyone = Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION)
+    for _ in range(200):  # clicks are 3 %: some whatever the ids
+        member = MemberFactory()
+        IdentityFactory(member=member, email=True)
+        ConsentFactory(member=member, channel="email")
+
+    result = demo_campaigns_seed(segment=everyone)
+
+    # Written by the tracking services (the same as the real requests), not set directly.
+    figures = CampaignFigures.objects.get(campaign_id=result.sent, arm="sent", channel="email")
+    assert figures.opened == EmailOpen.objects.filter(machine=False).count() > 0
+    assert figures.opened_machine > 0
+    assert figures.clicks == LinkClick.objects.filter(machine=False).count() > 0
+    assert figures.clicked == Delivery.objects.filter(clicked_at__isnull=False).count()

@@ -10,6 +10,7 @@ from campaigns.backends.base import OutboundMessage
 from campaigns.backends.email import EmailBackend, message_id_for
 from campaigns.models import Campaign, Delivery, SendBatch, Suppression
 from campaigns.services import campaign_save, send_batch_run
+from campaigns.tracking import open_pixel_url, tracked_url
 from campaigns.unsubscribe import unsubscribe_token_read
 from crm.models import Identity, Segment
 from crm.segments.definition import EMPTY_DEFINITION
@@ -79,11 +80,13 @@ def test_a_campaign_email_arrives_with_its_parts_and_headers(smtp_sink):
     assert mail.get_content_type() == "multipart/alternative"
     text, html = mail.get_payload()
     assert text.get_content_type() == "text/plain"
+    # The link is the delivery's tracked link (campaigns/tracking.py), the HTML has the pixel.
     assert text.get_content().strip() == (
-        f"Hi {member.name}，週年慶全館 8 折 https://shop.example.com/sale"
+        f"Hi {member.name}，週年慶全館 8 折 {tracked_url(delivery_id=delivery.pk, number=1)}"
     )
     assert html.get_content_type() == "text/html"
     assert f"<p>Hi {member.name}，" in html.get_content()
+    assert f'<img src="{open_pixel_url(delivery_id=delivery.pk)}"' in html.get_content()
     assert "display:none" in html.get_content() and "全館 8 折" in html.get_content()
 
 

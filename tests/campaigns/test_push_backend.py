@@ -13,6 +13,7 @@ from campaigns.models import Delivery, SendBatch, WebPushSubscription
 from campaigns.reachability import addresses_for, reachable_q
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
 from campaigns.services.push_addresses import push_addresses_forget
+from campaigns.tracking import tracking_code
 from crm.models import Identity, Member, Segment
 from crm.segments.definition import EMPTY_DEFINITION
 from tests.factories import ConsentFactory, IdentityFactory, MemberFactory
@@ -88,7 +89,12 @@ def test_fcm_message_arrives_exactly_as_fcm_v1_wants_it(fcm_server):
                 "title": f"{member.name}，週年慶開跑",
                 "body": "全館 8 折，只到週日。",
             },
-            "data": {"delivery": f"d{delivery.pk}", "url": url},
+            "data": {
+                "delivery": f"d{delivery.pk}",
+                "url": url,
+                # The open code the app reports back (tests/campaigns/test_opens.py).
+                "tracking": tracking_code(delivery_id=delivery.pk, number=0),
+            },
             "android": {"priority": "normal"},
             "apns": {"headers": {"apns-priority": "5"}},
             "webpush": {"fcm_options": {"link": url}},
@@ -183,7 +189,8 @@ def test_web_push_arrives_encrypted_for_the_browser_with_vapid_and_ttl(webpush_s
     assert push.claims["sub"] == "mailto:marketing@example.com"
     assert push.payload.decode() == (
         f'{{"title":"{member.name}，週年慶開跑","body":"全館 8 折，只到週日。",'
-        f'"url":"https://shop.example.com/sale?m={member.member_no}","tag":"d{delivery.pk}"}}'
+        f'"url":"https://shop.example.com/sale?m={member.member_no}",'
+        f'"tracking":"{tracking_code(delivery_id=delivery.pk, number=0)}","tag":"d{delivery.pk}"}}'
     )
 
 

@@ -14,6 +14,7 @@ from campaigns.backends.base import OutboundMessage
 from campaigns.backends.mitake import MitakeBackend, mitake_client_id
 from campaigns.models import Delivery, SendBatch
 from campaigns.services import send_batch_run
+from campaigns.tracking import tracked_url
 from crm.models import Consent, Identity, Member
 from tests.campaigns.helpers import launched_to_everyone
 
@@ -221,7 +222,9 @@ def test_mitake_request_is_the_bulk_format_byte_for_byte(mitake_server):
         key = f"d{_delivery(member).pk}"
         client_id = mitake_client_id(retry_key=retry_key, key=key)
         number = f"0900{n:06d}"
-        body = f"週年慶\x06會員{n}您好 https://shop.example.com/a"
+        # The link is the member's own tracked link (campaigns/tracking.py).
+        link = tracked_url(delivery_id=_delivery(member).pk, number=1)
+        body = f"週年慶\x06會員{n}您好 {link}"
         expected.append(f"{client_id}$${number}$$$$$${key}$$$${body}")
     assert request.body == "\r\n".join(expected).encode()
     for member, message in zip(members, mitake_server.state.delivered, strict=True):

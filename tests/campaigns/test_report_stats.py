@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import ttest_ind_from_stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from django.utils import translation
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from campaigns.models import CampaignFigures
@@ -19,6 +20,12 @@ from campaigns.stats import (
     mean_comparison,
     proportion_comparison,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _conversions(x_a=40, x_b=60, n=1000):
@@ -194,9 +201,7 @@ def test_the_report_tests_variants_and_the_holdout_from_the_figures():
     )
     holdout_conversion = report.lift[0]
     assert holdout_conversion.n_b == 2000 and holdout_conversion.n_a == 500
-    assert holdout_conversion.p_value == pytest.approx(
-        proportions_ztest([100, 10], [2000, 500])[1]
-    )
+    assert holdout_conversion.p_value == pytest.approx(proportions_ztest([100, 10], [2000, 500])[1])
     assert report.store_lift[0].value_a == pytest.approx(100)
 
 

@@ -101,7 +101,10 @@ def report_chart(report: CampaignReport) -> dict | None:
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
     )
+    # One tick a day at most (a short campaign would get ticks every few hours otherwise).
     figure.update_xaxes(type="date", tickformat="%Y/%m/%d", gridcolor="#eef0f2")
+    if len({point.day for point in report.daily}) <= 14:
+        figure.update_xaxes(dtick=24 * 60 * 60 * 1000)
     figure.update_yaxes(gridcolor="#eef0f2", rangemode="tozero")
     figure.update_yaxes(tickprefix="NT$", tickformat=",.1f" if per_member else ",", row=2, col=1)
     return json.loads(figure.to_json())

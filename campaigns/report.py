@@ -296,7 +296,7 @@ def _variant_tests(by_variant: list[Figures]) -> dict[str, list[Comparison]]:
 def _lift(sent: Figures, control: Figures, control_label: str) -> list[Comparison]:
     """The sent group against a held-out arm (intent-to-treat): conversion rate and revenue per
     member, absolute and relative."""
-    sent_label = gettext("the sent group")
+    sent_label = gettext("The sent group")
     return [
         proportion_comparison(
             metric=Metric.CONVERSION_RATE,
@@ -329,7 +329,7 @@ def _store_lift(sent: Figures, store_holdout: Figures) -> list[Comparison]:
             n_a=store_holdout.members,
             sum_a=store_holdout.revenue_store_twd,
             sumsq_a=store_holdout.revenue_store_sumsq,
-            label_b=gettext("the sent group"),
+            label_b=gettext("The sent group"),
             n_b=sent.members,
             sum_b=sent.revenue_store_twd,
             sumsq_b=sent.revenue_store_sumsq,

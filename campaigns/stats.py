@@ -313,4 +313,8 @@ def comparison_sentence(comparison: Comparison) -> str:
             verdict = gettext("significant at 95 %")
     else:
         verdict = gettext("not significant — the difference could be chance")
-    return f"{head}: {body}, {verdict}."
+    return gettext("%(head)s: %(body)s, %(verdict)s.") % {
+        "head": head,
+        "body": body,
+        "verdict": verdict,
+    }

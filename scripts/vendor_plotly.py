@@ -2,12 +2,14 @@
 
 plotly.min.js comes from the `plotly` Python package already installed from uv.lock (its
 package data ships the bundle), so the JS version follows the lock. Plotly writes its own CSS
-rules into a <style> element when it loads, which the project's CSP (style-src 'self') refuses;
-so this loads the bundle once in headless Chromium (no CSP), reads the rules it wrote and saves
-them as plotly.css. The page links it as `<link id="plotly.js-style-global"
-class="no-inline-styles">`, which tells Plotly not to write its <style> at all.
+rules into a <style> element when it loads, and so does the MapLibre it bundles, which the
+project's CSP (style-src 'self') refuses. So this loads the bundle once in headless Chromium (no
+CSP), reads every <style> it wrote and saves each as a stylesheet: Plotly's rules as plotly.css,
+any other (MapLibre's) as style-N.css. It also writes templates/vendor/plotly_head.html, which
+links each stylesheet with the id of the <style> it replaces: Plotly skips its own when
+#plotly.js-style-global has class no-inline-styles, MapLibre when an element has its id.
 
-Run by scripts/vendor_static.sh (`make vendor`); commit the two files it writes.
+Run by scripts/vendor_static.sh (`make vendor`); commit the files it writes.
 """
 
 import sys
@@ -21,8 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEST = ROOT / "static" / "vendor" / "plotly"
 BUNDLE = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
-READ_RULES = """() => [...document.querySelectorAll('style[id^="plotly.js-style"]')]
-  .flatMap((style) => [...style.sheet.cssRules].map((rule) => rule.cssText))"""
+HEAD = ROOT / "templates" / "vendor" / "plotly_head.html"
+PLOTLY_ID = "plotly.js-style-global"
+
+READ_STYLES = """() => [...document.querySelectorAll("style")].map((style) => ({
+  id: style.id,
+  text: style.textContent,
+  rules: [...style.sheet.cssRules].map((rule) => rule.cssText),
+}))"""
 
 
 def main() -> int:
@@ -34,17 +42,43 @@ def main() -> int:
         page.set_content("<!doctype html><html><head></head><body></body></html>")
         page.add_script_tag(content=source)
         version = page.evaluate("() => Plotly.version")
-        # Rules are inserted at the top, one by one: reversed, they are in the order written.
-        rules = list(reversed(page.evaluate(READ_RULES)))
+        styles = page.evaluate(READ_STYLES)
         browser.close()
-    if not rules:
-        print("Plotly wrote no style rules: nothing to vendor", file=sys.stderr)
+    if not any(style["id"] == PLOTLY_ID for style in styles):
+        print("Plotly wrote no style rules: has it changed how it styles?", file=sys.stderr)
         return 1
+    for old in DEST.glob("*.css"):
+        old.unlink()
     (DEST / "plotly.min.js").write_text(source, encoding="utf-8")
-    css = f"/* plotly.js {version}: the rules it writes when it loads (scripts/vendor_plotly.py) */\n"
-    (DEST / "plotly.css").write_text(css + "\n".join(rules) + "\n", encoding="utf-8")
+    links = []
+    for n, style in enumerate(styles):
+        if not style["id"]:
+            print(
+                f"A <style> without an id cannot be replaced: {style['text'][:80]}", file=sys.stderr
+            )
+            return 1
+        if style["id"].startswith("plotly.js-style"):
+            # Rules are inserted at the top one by one: reversed, they are in the order written.
+            name, text = "plotly.css", "\n".join(reversed(style["rules"]))
+            extra = ' class="no-inline-styles"'
+        else:
+            name, text, extra = f"style-{n}.css", style["text"], ""
+        header = f"/* plotly.js {version}: a <style> it writes when it loads (vendor_plotly.py) */"
+        (DEST / name).write_text(f"{header}\n{text}\n", encoding="utf-8")
+        links.append(
+            f'<link rel="stylesheet" id="{style["id"]}"{extra}'
+            f" href=\"{{% static 'vendor/plotly/{name}' %}}\">"
+        )
+    HEAD.parent.mkdir(parents=True, exist_ok=True)
+    HEAD.write_text(
+        "{% load static %}{# Written by scripts/vendor_plotly.py: the stylesheets that stand in"
+        " for the <style> elements plotly.min.js would write (the CSP forbids them). #}\n"
+        + "\n".join(links)
+        + "\n",
+        encoding="utf-8",
+    )
     (DEST / "VERSION").write_text(f"{version}\n", encoding="utf-8")
-    print(f"Vendored plotly.js {version} ({len(rules)} style rules) into {DEST}")
+    print(f"Vendored plotly.js {version} ({len(styles)} stylesheets) into {DEST}")
     return 0
 
 

@@ -325,3 +325,13 @@ def test_the_sort_survives_the_status_filter_and_paging(login_as, three_campaign
     )
 
     assert 'name="sort" value="-revenue"' in html
+
+
+def test_the_report_reads_in_traditional_chinese(login_as, ab_campaign):
+    client = login_as("carol")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hant"
+
+    html = client.get(reverse("campaigns:detail", args=[ab_campaign.pk])).content.decode()
+
+    assert "版本 B的轉換率高於版本 A：6.0 % 對 4.0 %，差距 +2.0 個百分點" in html
+    assert "在 95 % 信心水準下顯著" in html

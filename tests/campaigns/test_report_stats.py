@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from django.utils import translation
 from scipy.stats import ttest_ind_from_stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
-from django.utils import translation
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from campaigns.models import CampaignFigures

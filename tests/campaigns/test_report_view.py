@@ -292,8 +292,6 @@ def test_a_bad_sort_gives_the_newest_first(login_as, three_campaigns, sort):
 
 
 def test_the_list_shows_the_figures_and_roi(login_as, three_campaigns):
-    low, high, _ = three_campaigns
-
     html = login_as("bob").get(reverse("campaigns:index"), {"sort": "-roi"}).content.decode()
 
     # high: NT$90,000 for 1,000 LINE messages at NT$0.20 (NT$200): ROI (90,000 − 200) / 200.

@@ -82,10 +82,6 @@ def test_read_the_report_switch_variants_and_see_the_chart(browser_login, live_s
     traces = page.evaluate("() => document.querySelector('[data-testid=report-chart]').data.length")
     assert traces == 6  # orders and revenue of A, B and the holdout
 
-    import os
-
-    if os.environ.get("REPORT_SHOT"):
-        page.screenshot(path=os.environ["REPORT_SHOT"], full_page=True)
     page.click("[data-testid=report-variants] a[data-variant=B]")
     expect(report).to_have_attribute("data-variant", "B")
     expect(page).to_have_url(f"{live_server.url}/campaigns/{ab_campaign.pk}/?variant=B")

@@ -128,10 +128,12 @@ def proportion_comparison(
                 x_b, n_b, x_a, n_a, compare="ratio", alpha=ALPHA
             )
             relative, rel_low, rel_high = rate_b / rate_a - 1, ratio_low - 1, ratio_high - 1
-    except (ValueError, ZeroDivisionError, FloatingPointError):
+    except (ValueError, ArithmeticError):
         return base
     if not _finite(p_value, low, high):
         return base
+    if relative is not None and not _finite(rel_low, rel_high):
+        rel_low = rel_high = None  # the ratio's interval has no bound (a zero count)
     return replace(
         base,
         ci_low=float(low),
@@ -191,7 +193,7 @@ def mean_comparison(
             _weighted_sample(n_b, mean_b, var_b), _weighted_sample(n_a, mean_a, var_a)
         )
         low, high = compare.tconfint_diff(alpha=ALPHA, usevar="unequal")
-    except (ValueError, ZeroDivisionError, FloatingPointError):
+    except (ValueError, ArithmeticError):
         return base
     if not _finite(p_value, low, high):
         return base
@@ -232,8 +234,12 @@ def _percent(value: float) -> str:
     return f"{value * 100:.1f} %"
 
 
+def _signed(text: str) -> str:
+    return text.replace("-", "−")  # the minus sign, as the NT$ amounts have it
+
+
 def _points(value: float) -> str:
-    return f"{value * 100:+.1f} " + gettext("pt")
+    return _signed(f"{value * 100:+.1f} ") + gettext("pt")
 
 
 def _twd(value: float) -> str:
@@ -261,10 +267,10 @@ def comparison_numbers(comparison: Comparison) -> dict[str, str]:
     if comparison.ci_low is not None and comparison.ci_high is not None:
         text["low"], text["high"] = signed(comparison.ci_low), signed(comparison.ci_high)
     if comparison.relative is not None:
-        text["relative"] = f"{comparison.relative * 100:+.0f} %"
+        text["relative"] = _signed(f"{comparison.relative * 100:+.0f} %")
         if comparison.relative_low is not None and comparison.relative_high is not None:
-            text["relative_low"] = f"{comparison.relative_low * 100:+.0f} %"
-            text["relative_high"] = f"{comparison.relative_high * 100:+.0f} %"
+            text["relative_low"] = _signed(f"{comparison.relative_low * 100:+.0f} %")
+            text["relative_high"] = _signed(f"{comparison.relative_high * 100:+.0f} %")
     return text
 
 

@@ -220,3 +220,12 @@ def test_one_broken_figure_does_not_break_the_report():
         assert not comparison.enough
         assert comparison.sentence()
     assert all(c.sentence() for c in report.lift)
+
+
+def test_a_lower_rate_reads_with_a_minus_sign_and_no_relative_lift_from_zero():
+    lower = _conversions(x_a=60, x_b=40)
+    from_zero = _conversions(x_a=0, x_b=40)
+
+    assert lower.sentence().startswith("B’s conversion rate is lower than A’s")
+    assert "difference −2.0 pt" in lower.sentence()
+    assert from_zero.enough and from_zero.relative is None  # no lift relative to nothing

@@ -171,6 +171,7 @@ def test_a_campaign_without_figures_says_the_report_will_come(login_as):
 
     assert response.status_code == 200
     assert 'data-testid="report-empty"' in response.content.decode()
+    assert "plotly" not in response.content.decode()  # no chart, no 4 MB of Plotly
 
 
 def test_partial_figures_and_a_zero_member_row_still_render(login_as):

@@ -47,8 +47,8 @@ format: install
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-vendor: ## Refresh the vendored CSS framework and icons from the npm registry
-	bash scripts/vendor_static.sh
+vendor: install ## Refresh the vendored CSS framework and icons (npm) and Plotly (its Python package)
+	UV=$(UV) bash scripts/vendor_static.sh
 
 bench-seed: install
 	$(UV) run --frozen python bench/seed_demo.py

@@ -2,12 +2,15 @@
 
 from dataclasses import dataclass, field, replace
 
-from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, FloatField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
 from campaigns.content import content_fields, content_render
 from campaigns.models import (
     Campaign,
+    CampaignFigures,
+    CampaignFiguresDaily,
     Delivery,
     DeliveryReason,
     Message,
@@ -16,6 +19,7 @@ from campaigns.models import (
 )
 from campaigns.personalise import PERSONALISATION_FIELDS, personalisation_values, substitute_with
 from campaigns.reachability import reachable_q, unreachable_reasons
+from campaigns.report import CampaignReport, DailyPoint, cost_cents_expression, report_build
 from crm.models import Segment
 from crm.pii import mask_text
 from crm.segments.definition import segment_queryset
@@ -214,3 +218,61 @@ def campaign_tracked_links(*, campaign_id: int):
         .prefetch_related("tags")
         .order_by("channel", "variant", "number")
     )
+
+
+# --- The report (campaigns/report.py shapes it; campaigns/stats.py tests it) --------------------
+
+# The list's sort keys: the query parameter `sort` (with "-" for descending) → the annotation.
+LIST_SORTS = ("sent", "open_rate", "click_rate", "conversions", "revenue", "roi")
+
+
+def campaign_report(*, campaign_id: int, variant: str = "") -> CampaignReport:
+    """A campaign's report from its kept figures: two queries (the figures rows, the days)."""
+    rows = list(CampaignFigures.objects.filter(campaign_id=campaign_id))
+    daily = [
+        DailyPoint(day=day, arm=arm, variant=variant_, orders=orders, revenue_twd=revenue)
+        for day, arm, variant_, orders, revenue in CampaignFiguresDaily.objects.filter(
+            campaign_id=campaign_id
+        )
+        .order_by("day", "arm", "variant")
+        .values_list("day", "arm", "variant", "orders", "revenue_twd")
+    ]
+    return report_build(campaign_id=campaign_id, rows=rows, daily=daily, variant=variant)
+
+
+def campaigns_with_figures(*, sort: str = "") -> QuerySet[Campaign]:
+    """campaigns_list() with the sent group's figures summed per campaign (one aggregate join in
+    the page's query) and sorted by `sort` (LIST_SORTS, "-" first for descending; anything else:
+    newest first). Campaigns without figures sort last either way."""
+    sent = Q(figures__arm=CampaignFigures.Arm.SENT)
+    campaigns = campaigns_list().annotate(
+        f_sent=Sum("figures__sent", filter=sent),
+        f_opened=Sum("figures__opened", filter=sent),
+        f_clicked=Sum("figures__clicked", filter=sent),
+        f_converted=Sum("figures__converted", filter=sent),
+        f_revenue=Sum(
+            F("figures__revenue_online_twd") + F("figures__revenue_store_twd"), filter=sent
+        ),
+        f_cost_cents=cost_cents_expression("figures__"),
+    )
+    campaigns = campaigns.annotate(
+        f_open_rate=Cast("f_opened", FloatField()) / NullIf("f_sent", 0),
+        f_click_rate=Cast("f_clicked", FloatField()) / NullIf("f_sent", 0),
+        f_roi=Cast(F("f_revenue") * 100 - F("f_cost_cents"), FloatField())
+        / NullIf("f_cost_cents", 0),
+    )
+    key = sort.removeprefix("-")
+    if key not in LIST_SORTS:
+        return campaigns
+    column = {
+        "sent": "f_sent",
+        "open_rate": "f_open_rate",
+        "click_rate": "f_click_rate",
+        "conversions": "f_converted",
+        "revenue": "f_revenue",
+        "roi": "f_roi",
+    }[key]
+    order = (
+        F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
+    )
+    return campaigns.order_by(order, "-created_at", "-pk")

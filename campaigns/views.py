@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -25,20 +25,24 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from campaigns.charts import report_chart
 from campaigns.content import content_validate
 from campaigns.content.line import flex_summary
 from campaigns.estimates import line_quota_left, sms_estimate
 from campaigns.forms import CONTENT_FIELDS, CampaignForm, initial_from_campaign, line_data_after
 from campaigns.models import Campaign, Delivery, DeliveryReason
 from campaigns.personalise import PERSONALISATION_FIELDS
+from campaigns.report import funnel_lines, report_csv_rows
 from campaigns.selectors import (
+    LIST_SORTS,
     Progress,
     audience_estimate,
     campaign_counts,
     campaign_deliveries,
     campaign_progress,
-    campaigns_list,
+    campaign_report,
     campaigns_progress,
+    campaigns_with_figures,
     message_preview,
 )
 from campaigns.selectors_insight import control_group_card, line_insight_summary
@@ -55,10 +59,12 @@ from campaigns.services import (
     campaign_validate,
 )
 from campaigns.services.line_insight import line_insight_refresh_request
+from campaigns.stats import metric_label
 from crm.models import Member, Segment
 from crm.segments import SegmentDefinitionError, segment_count
 from crm.selectors import segment_preview_members
 from omnichannel.channels import MessagingChannel
+from omnichannel.exports import csv_chunks
 from omnichannel.htmx import htmx_partial, redirect_htmx, wants_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.permissions import permission_required
@@ -130,7 +136,10 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in Campaign.Status.values:
         status = ""
-    campaigns = campaigns_list()
+    sort = request.GET.get("sort", "")
+    if sort.removeprefix("-") not in LIST_SORTS:
+        sort = ""  # an unknown sort: the newest first, never an error
+    campaigns = campaigns_with_figures(sort=sort)
     if status:
         campaigns = campaigns.filter(status=status)
     page = Paginator(campaigns, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -150,11 +159,42 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
         "status": status,
         "statuses": Campaign.Status.choices,
         "status_query": urlencode({"status": status}) if status else "",
+        "sort": sort,
+        "sort_query": urlencode({"sort": sort}) if sort else "",
+        "sort_columns": _sort_columns(sort),
         "can_add": request.user.has_perm(ADD),
     }
     if not request.htmx:
         context["control_group"] = control_group_card()
     return render(request, htmx_partial(request, LIST_TEMPLATE, "campaign-table"), context)
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    key: str
+    label: str
+    direction: str  # "asc" / "desc" when the list is sorted by it, else ""
+    next_sort: str  # the sort its header's link asks for
+
+
+def _sort_columns(sort: str) -> dict[str, SortColumn]:
+    """The figures' column headers: a first click sorts descending (the best first), a second
+    ascending."""
+    labels = {
+        "sent": _("Sent"),
+        "open_rate": _("Open rate"),
+        "click_rate": _("Click rate"),
+        "conversions": _("Conversions"),
+        "revenue": _("Revenue"),
+        "roi": _("ROI"),
+    }
+    columns = {}
+    for key in LIST_SORTS:
+        direction = "desc" if sort == f"-{key}" else "asc" if sort == key else ""
+        columns[key] = SortColumn(
+            key, labels[key], direction, key if direction == "desc" else f"-{key}"
+        )
+    return columns
 
 
 # --- The builder -------------------------------------------------------------------------------
@@ -645,6 +685,7 @@ def campaign_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         can_edit=request.user.has_perm(CHANGE) and campaign.status == Campaign.Status.DRAFT,
         line_insight=line_insight_summary(campaign=campaign),
         can_refresh_insight=request.user.has_perm(CHANGE),
+        **_report_context(campaign, request.GET.get("variant", "")),
     )
     return render(request, DETAIL_TEMPLATE, context)
 
@@ -658,6 +699,56 @@ def campaign_line_insight_refresh_view(request: HtmxHttpRequest, pk: int) -> Htt
     line_insight_refresh_request(campaign_id=campaign.pk)
     messages.info(request, LINE_INSIGHT_ASKED)
     return redirect_htmx(request, reverse("campaigns:detail", args=[campaign.pk]))
+
+
+# --- The report (campaigns/report.py, campaigns/stats.py; figures only, nothing personal) ------
+
+
+def _report_context(campaign: Campaign, variant: str) -> dict:
+    report = campaign_report(campaign_id=campaign.pk, variant=variant)
+    by_channel = report.by_channel
+    channel_columns = [*by_channel, report.total] if len(by_channel) > 1 else by_channel
+    variant_columns = [*report.by_variant, report.sent_group] if report.has_variant_test else []
+    return {
+        "report": report,
+        "report_channel_headers": [column.channel for column in channel_columns],
+        "report_channel_lines": funnel_lines(channel_columns),
+        "report_variant_headers": [column.variant for column in variant_columns],
+        "report_variant_lines": funnel_lines(variant_columns),
+        "report_variant_tests": [
+            (metric_label(metric), comparisons)
+            for metric, comparisons in report.variant_tests.items()
+        ],
+        "report_chart": report_chart(report),
+    }
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW, raise_exception=True)
+def campaign_report_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The report card alone, for the variant switcher's htmx swap; without htmx, the page."""
+    campaign = _campaign_or_404(pk)
+    variant = request.GET.get("variant", "")
+    if not wants_partial(request):
+        query = f"?{urlencode({'variant': variant})}" if variant else ""
+        return redirect(reverse("campaigns:detail", args=[campaign.pk]) + query + "#report")
+    context = {"campaign": campaign, **_report_context(campaign, variant)}
+    return render(request, f"{DETAIL_TEMPLATE}#report", context)
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def campaign_report_csv(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The report as CSV (UTF-8 with a BOM, omnichannel/exports.py): figures, never members."""
+    campaign = _campaign_or_404(pk)
+    report = campaign_report(campaign_id=campaign.pk)
+    headers, rows = report_csv_rows(report)
+    response = StreamingHttpResponse(
+        csv_chunks(headers, rows, raw=False), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.csv"'
+    return response
 
 
 @require_GET

@@ -332,6 +332,16 @@ MITAKE_USERNAME = env_str("MITAKE_USERNAME", "")
 MITAKE_PASSWORD = env_str("MITAKE_PASSWORD", "")
 # What one SMS segment costs, in hundredths of NT$ (the estimate rounds the total up to NT$).
 SMS_SEGMENT_PRICE_CENTS = env_int("SMS_SEGMENT_PRICE_CENTS", default=90)
+# The report's cost of one message sent, in hundredths of NT$, per channel (ROI = (revenue −
+# cost) / cost). The figures keep messages, not SMS segments: an SMS costs one segment's price
+# unless CAMPAIGN_PRICE_SMS_CENTS says otherwise (set it to your average segments × the price).
+# LINE's free monthly quota is not deducted: set the price you pay beyond it, or 0.
+CAMPAIGN_MESSAGE_PRICE_CENTS = {
+    "line": env_int("CAMPAIGN_PRICE_LINE_CENTS", default=20),
+    "email": env_int("CAMPAIGN_PRICE_EMAIL_CENTS", default=3),
+    "push": env_int("CAMPAIGN_PRICE_PUSH_CENTS", default=0),
+    "sms": env_int("CAMPAIGN_PRICE_SMS_CENTS", default=SMS_SEGMENT_PRICE_CENTS),
+}
 # The builder refuses an SMS longer than this many segments for its longest member's copy.
 CAMPAIGN_SMS_MAX_SEGMENTS = env_int("CAMPAIGN_SMS_MAX_SEGMENTS", default=5)
 # Push: FCM HTTP v1 (a service account's JSON key file) and Web Push (VAPID).

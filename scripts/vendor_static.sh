@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Refresh the vendored CSS framework and icon font in static/vendor/ from the npm registry.
+# Refresh the vendored CSS framework and icon font in static/vendor/ from the npm registry, and
+# Plotly's bundle and stylesheet from the installed plotly package (scripts/vendor_plotly.py).
 #
 # No CDN at runtime and no build step to run the app: the files this copies are committed.
 # Bump a version below, run `make vendor` (or this script), look at the pages, commit.
@@ -36,3 +37,7 @@ cp bootstrap-icons/LICENSE "$DEST/bootstrap-icons/LICENSE"
 printf 'bootstrap %s\nbootstrap-icons %s\n' "$BOOTSTRAP_VERSION" "$BOOTSTRAP_ICONS_VERSION" \
   >"$DEST/VERSIONS"
 echo "Vendored bootstrap $BOOTSTRAP_VERSION and bootstrap-icons $BOOTSTRAP_ICONS_VERSION into $DEST"
+
+# Plotly: the bundle the plotly Python package (uv.lock) ships, and the CSS it would inline.
+cd "$ROOT"
+"${UV:-uv}" run --frozen python scripts/vendor_plotly.py

@@ -6,7 +6,15 @@ from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from campaigns.content import content_fields, content_render
-from campaigns.models import Campaign, Delivery, DeliveryReason, Message, SendBatch
+from campaigns.models import (
+    Campaign,
+    CampaignFigures,
+    CampaignFiguresDaily,
+    Delivery,
+    DeliveryReason,
+    Message,
+    SendBatch,
+)
 from campaigns.personalise import PERSONALISATION_FIELDS, personalisation_values, substitute_with
 from campaigns.reachability import reachable_q, unreachable_reasons
 from crm.models import Segment
@@ -198,3 +206,28 @@ def message_preview(*, channel: str, content: dict, member_id: int | None, unmas
                 for name, value in values.items()
             }
     return content_render(channel=channel, content=content, substitute=substitute_with(values))
+
+
+@dataclass
+class ReportFigures:
+    """What a campaign's report is built on: its kept figures, never its deliveries."""
+
+    arms: list[CampaignFigures]  # one per (arm, variant, channel)
+    daily: list[CampaignFiguresDaily]  # by day, then arm and variant
+
+
+def campaign_report_figures(campaign_id: int) -> ReportFigures:
+    """The campaign's CampaignFigures rows and its per-day rows: two reads of a handful of rows
+    however large the campaign."""
+    return ReportFigures(
+        arms=list(
+            CampaignFigures.objects.filter(campaign_id=campaign_id).order_by(
+                "arm", "variant", "channel"
+            )
+        ),
+        daily=list(
+            CampaignFiguresDaily.objects.filter(campaign_id=campaign_id).order_by(
+                "day", "arm", "variant"
+            )
+        ),
+    )

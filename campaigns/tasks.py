@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError
 
-from campaigns.services import audience, sandbox, sending, sweep
+from campaigns.services import audience, conversions, figures, sandbox, sending, sweep
 
 
 def _sweep_armed_key() -> str:
@@ -55,3 +55,18 @@ def _sweep_when_a_worker_starts(**kwargs) -> None:
     # The armed key may be the dead chain's: drop it so this worker starts a live one.
     cache.delete(_sweep_armed_key())
     campaigns_sweep_task.delay(rearm=True)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaign_figures_recount_task(campaign_id: int) -> int:
+    return figures.campaign_figures_recount(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaign_figures_recount_due_task() -> list[int]:
+    return figures.campaign_figures_recount_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def conversions_consume_task() -> int:
+    return conversions.conversions_consume()

@@ -383,14 +383,14 @@ def deliveries_revenue_write(
     if not revenue:
         return
     if connection.vendor == "postgresql":
-        ids = list(revenue)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE campaigns_delivery d SET revenue_twd = m.revenue, converted_at = m.at "
-                "FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[]) AS m(id, revenue, at) "
-                "WHERE d.id = m.id",
-                [ids, [revenue[pk] for pk in ids], [converted_at[pk] for pk in ids]],
-            )
+            for ids in chunked(list(revenue), 100_000):
+                cursor.execute(
+                    "UPDATE campaigns_delivery d SET revenue_twd = m.revenue, converted_at = m.at "
+                    "FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[]) "
+                    "AS m(id, revenue, at) WHERE d.id = m.id",
+                    [ids, [revenue[pk] for pk in ids], [converted_at[pk] for pk in ids]],
+                )
         return
     for chunk in chunked(list(revenue), CASE_CHUNK):
         Delivery.objects.filter(pk__in=chunk).update(

@@ -165,7 +165,7 @@ def campaign_figures_rebuild(*, campaign_id: int) -> dict[str, int]:
     figures: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(CONVERSION_COLUMNS))
     revenue: dict[int, int] = {}
     converted_at = {}
-    for row in per_delivery:
+    for row in per_delivery.iterator(chunk_size=20_000):
         held_out = row["delivery__status"] == Delivery.Status.HELD_OUT
         key = (
             row["delivery__reason"] if held_out else CampaignFigures.Arm.SENT.value,
@@ -181,7 +181,7 @@ def campaign_figures_rebuild(*, campaign_id: int) -> dict[str, int]:
     stale = Delivery.objects.filter(campaign_id=campaign_id).filter(
         ~Q(revenue_twd=0) | Q(converted_at__isnull=False)
     )
-    for pk in stale.values_list("pk", flat=True):
+    for pk in stale.values_list("pk", flat=True).iterator(chunk_size=20_000):
         if pk not in revenue:
             revenue[pk], converted_at[pk] = 0, None
     deliveries_revenue_write(revenue, converted_at)

@@ -110,6 +110,27 @@ def conversions_credit_changes(changes: list[OrderChange]) -> None:
     conversions_credit_orders(order_ids={change.order_id for change in changes})
 
 
+def conversions_credit_clicks(*, delivery_ids: Sequence[int]) -> int:
+    """A first click opens a window of its own: credit again the orders its member placed in
+    it. For the writer of clicked_at, in its transaction (the feed only brings orders that
+    change, and an order placed after the click but fed before the click was recorded would
+    otherwise miss it). Returns the Conversion rows written or deleted."""
+    order_ids: set[int] = set()
+    clicks = Delivery.objects.filter(
+        pk__in=delivery_ids, status=SENT, clicked_at__isnull=False
+    ).values_list("member_id", "clicked_at", "campaign__conversion_window_click_days")
+    window = Q()
+    for member_id, clicked_at, days in clicks:
+        window |= Q(
+            member_id=member_id,
+            placed_at__gte=clicked_at,
+            placed_at__lt=clicked_at + timedelta(days=days),
+        )
+    if window:
+        order_ids.update(Order.objects.filter(window).values_list("pk", flat=True))
+    return conversions_credit_orders(order_ids=order_ids) if order_ids else 0
+
+
 def _day(at: datetime) -> date:
     return at.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
 

@@ -21,7 +21,11 @@ from campaigns.models import (
     SendBatch,
 )
 from campaigns.selectors import campaign_report_figures
-from campaigns.services.conversions import CONSUMER, conversions_consume
+from campaigns.services.conversions import (
+    CONSUMER,
+    conversions_consume,
+    conversions_credit_clicks,
+)
 from campaigns.services.figures import campaign_figures_recount, campaign_figures_recount_due
 from campaigns.services.sending import campaign_finish_if_done
 from crm.models import OrderChangeCursor
@@ -311,3 +315,18 @@ def test_an_order_assigned_later_to_a_member_is_credited(world):
     conversions_consume()
 
     assert _conversions(c)["W10"] == (m[4].pk, world["d"][4].pk, "delivery", "sent", 350)
+
+
+def test_a_click_recorded_after_the_order_was_fed_credits_it(world):
+    m, c, d = world["m"], world["c"], world["d"]
+    _orders(world)
+    conversions_consume()
+    assert "W4" not in _conversions(c)  # m2's T0+4d order: after the delivery window
+
+    Delivery.objects.filter(pk=d[2].pk).update(clicked_at=T0 + 3 * DAY)
+    conversions_credit_clicks(delivery_ids=[d[2].pk])
+
+    assert _conversions(c)["W4"] == (m[2].pk, d[2].pk, "click", "sent", 300)
+    # S1 (T0+1d) keeps its delivery basis: it was placed before the click.
+    assert _conversions(c)["S1"][2] == "delivery"
+    assert Delivery.objects.get(pk=d[2].pk).revenue_twd == 2000 + 800 + 300

@@ -311,6 +311,41 @@ def _apply(old: dict[tuple, dict], new: dict[tuple, dict]) -> int:
             day[1] += amount
     for chunk in chunked([row["pk"] for row in gone.values()], LOOKUP_CHUNK):
         Conversion.objects.filter(pk__in=chunk).delete()
+    _conversions_write(written)
+    _deliveries_refresh(delta)
+    _daily_move({key: moved for key, moved in daily.items() if any(moved)})
+    return len(gone) + len(written)
+
+
+# PostgreSQL: the upsert of a batch's rows as arrays, one statement (the ORM's bulk_create
+# spends more time preparing each value than the database spends writing it).
+UPSERT_SQL = f"""
+INSERT INTO campaigns_conversion (campaign_id, order_id, {", ".join(ROW_FIELDS)}, credited_at)
+SELECT *, now() FROM unnest(
+    %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+    %s::text[], %s::bigint[], %s::timestamptz[], %s::date[], %s::integer[])
+ON CONFLICT (campaign_id, order_id) DO UPDATE SET
+    {", ".join(f"{name} = EXCLUDED.{name}" for name in ROW_FIELDS)}
+"""  # noqa: S608  (constants only)
+
+
+def _conversions_write(written: dict[tuple, dict]) -> None:
+    """Insert or update these Conversion rows, by (campaign, order)."""
+    if not written:
+        return
+    if connection.vendor == "postgresql":
+        items = list(written.items())
+        with connection.cursor() as cursor:
+            for chunk in chunked(items, 10_000):
+                cursor.execute(
+                    UPSERT_SQL,
+                    [
+                        [key[0] for key, _ in chunk],
+                        [key[1] for key, _ in chunk],
+                        *([row[name] for _, row in chunk] for name in ROW_FIELDS),
+                    ],
+                )
+        return
     Conversion.objects.bulk_create(
         [
             Conversion(campaign_id=campaign_id, order_id=order_id, **row)
@@ -321,9 +356,6 @@ def _apply(old: dict[tuple, dict], new: dict[tuple, dict]) -> int:
         unique_fields=["campaign", "order"],
         update_fields=list(ROW_FIELDS),
     )
-    _deliveries_refresh(delta)
-    _daily_move({key: moved for key, moved in daily.items() if any(moved)})
-    return len(gone) + len(written)
 
 
 def _case(values: dict[int, object], output_field) -> Case:

@@ -5,6 +5,13 @@ survivor too (one delivery per member and campaign: the merged one stays where i
 record of the second message that person got). The snapshot lists what moved, so undo moves
 exactly those back. Erasure ends what was still waiting for the erased members, and lifts
 nothing: the member's suppressions go with the member's rows.
+
+Conversions follow the orders, not these hooks: crm feeds a member_moved change for every
+order a merge, its undo or an erasure moves, and campaigns.services.conversions gives the
+Conversion rows the order's new member (none after an erasure), keeping the delivery they were
+credited through — moved here with the member or, when the survivor had a delivery of that
+campaign whose window does not hold the order, the merged member's that stays behind. The
+credit stays with the campaign either way; a delivery's revenue moves with the delivery.
 """
 
 from collections.abc import Sequence

@@ -661,3 +661,78 @@ class EmailOpen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Conversion(models.Model):
+    """One order credited to one campaign (campaigns.services.conversions): the member placed it
+    within the conversion window of the campaign's delivery (or of their click on it).
+
+    An order within the windows of several campaigns is credited to each of them (one row per
+    campaign and order): every campaign is measured against its own held-out members, who got
+    the other campaigns too. `amount_twd` is the sale net of its returns. The row follows the
+    order: a merge moves it to the surviving member; a cancelled or fully returned order has
+    none.
+    """
+
+    class Basis(models.TextChoices):
+        DELIVERY = "delivery", _("Delivery")
+        CLICK = "click", _("Click")
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="conversions",
+        db_index=False,
+        verbose_name=_("campaign"),
+    )  # (campaign, order) unique serves lookups by campaign
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="conversions", verbose_name=_("delivery")
+    )
+    # The order's member now (null once erased); the delivery may be a merged member's.
+    member = models.ForeignKey(
+        "crm.Member",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("member"),
+    )
+    order = models.ForeignKey(
+        "crm.Order",
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("order"),
+    )  # orders are never deleted by the product; the index below serves lookups by order
+    basis = models.CharField(_("credited by"), max_length=8, choices=Basis.choices)
+    arm = models.CharField(_("group"), max_length=16, choices=CampaignFigures.Arm.choices)
+    variant = models.CharField(_("variant"), max_length=1, blank=True)
+    sales_channel = models.CharField(_("sales channel"), max_length=20)
+    store = models.ForeignKey(
+        "crm.Store",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("store"),
+    )
+    placed_at = models.DateTimeField(_("placed at"))
+    day = models.DateField(_("day"))  # of placed_at in Asia/Taipei: the daily figures' key
+    amount_twd = models.IntegerField(_("amount (NT$)"))
+    credited_at = models.DateTimeField(_("credited at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "order"], name="conversion_unique_order")
+        ]
+        indexes = [models.Index(fields=["order"], name="conversion_order")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.order_id} {self.amount_twd}"

@@ -13,7 +13,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError
 
-from campaigns.services import audience, control_group, line_insight, sandbox, sending, sweep
+from campaigns.services import (
+    audience,
+    control_group,
+    conversions,
+    figures,
+    line_insight,
+    sandbox,
+    sending,
+    sweep,
+)
 
 
 def _sweep_armed_key() -> str:
@@ -77,3 +86,18 @@ def control_group_figures_task() -> int | None:
     """Beat, nightly: the global control group against everyone else over 30 days."""
     figures = control_group.control_group_figures_compute()
     return figures.pk if figures else None
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaign_figures_recount_task(campaign_id: int) -> int:
+    return figures.campaign_figures_recount(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaign_figures_recount_due_task() -> list[int]:
+    return figures.campaign_figures_recount_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def conversions_consume_task() -> int:
+    return conversions.conversions_consume()

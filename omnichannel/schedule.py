@@ -32,6 +32,26 @@ SCHEDULE = (
         "a campaign sends, workers also run it every CAMPAIGN_SWEEP_SECONDS.",
     ),
     Job(
+        name="recount the figures of campaigns sending now",
+        task="campaigns.tasks.campaign_figures_recount_due_task",
+        minute="*",
+        hour="*",
+        why="A campaign's report reads its kept figures; their sending counts (members, sent, "
+        "failed, suppressed) are recounted from the outbox in one GROUP BY. Every minute for "
+        "the campaigns sending (or ended in the last hours) whose batches moved since the "
+        "last recount, so the report of a running campaign lags by a minute at most.",
+    ),
+    Job(
+        name="credit orders to campaigns",
+        task="campaigns.tasks.conversions_consume_task",
+        minute="*",
+        hour="*",
+        why="Reads crm's order-change feed (imports, the API, merges) and credits each order "
+        "placed in a campaign's conversion window to that campaign, netting returns, in the "
+        "same transaction as the feed's cursor. Every minute: an import's orders show in the "
+        "reports within a minute of it, and crm never imports campaigns.",
+    ),
+    Job(
         name="reap background jobs whose worker stopped",
         task="omnichannel.tasks.jobs_reap_task",
         minute="*/5",

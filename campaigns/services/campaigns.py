@@ -17,6 +17,7 @@ from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendB
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
 from campaigns.selectors import audience_estimate, message_contents
+from campaigns.services.figures import campaign_figures_recount_later
 from campaigns.services.line_quota import line_quota_check, line_quota_get
 from campaigns.services.tracking import tracked_links_sync
 from crm.models import Segment
@@ -320,6 +321,7 @@ def campaign_cancel(*, campaign: Campaign, actor=None) -> Campaign:
             status=SendBatch.Status.DONE, finished_at=timezone.now()
         )
         Campaign.objects.filter(pk=campaign.pk).update(finished_at=timezone.now())
+        campaign_figures_recount_later(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return campaign
 

@@ -48,6 +48,7 @@ from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import addresses_for, reachable_q
 from campaigns.selectors import message_contents
 from campaigns.services.audience import deliveries_suppress_unreachable
+from campaigns.services.figures import campaign_figures_recount_later
 from campaigns.services.suppressions import suppression_record
 from campaigns.services.tracking import links_for_sending
 from campaigns.throttle import provider_call_acquire
@@ -480,11 +481,14 @@ def campaign_finish_if_done(*, campaign_id: int) -> bool:
     )
     if open_batches.exists():
         return False
-    return bool(
+    finished = bool(
         Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
             status=Campaign.Status.DONE, finished_at=timezone.now()
         )
     )
+    if finished:
+        campaign_figures_recount_later(campaign_id=campaign_id)
+    return finished
 
 
 def _addresses_forget(*, channel: str, addresses: Sequence[str]) -> None:

@@ -38,6 +38,7 @@ from campaigns.models import (
     TrackedLink,
     WebhookEvent,
 )
+from campaigns.services.conversions import conversions_credit_clicks
 from campaigns.tracking import (
     OPEN_NUMBER,
     content_links,
@@ -303,6 +304,10 @@ def _clicked(target: _Target, *, at: datetime, url: str, source: str = "") -> bo
             clicked_at=at
         )
     )
+    if first:
+        # The click opens a conversion window of its own: orders the feed already brought
+        # (placed after the click, fed before it was recorded) are credited now.
+        conversions_credit_clicks(delivery_ids=[target.delivery_id])
     _figures_add(
         campaign_id=target.campaign_id,
         variant=target.variant,

@@ -20,7 +20,7 @@ from campaigns.models import (
     Delivery,
     SendBatch,
 )
-from campaigns.selectors import campaign_report_figures
+from campaigns.selectors import campaign_report
 from campaigns.services.conversions import (
     CONSUMER,
     conversions_consume,
@@ -218,9 +218,10 @@ def test_orders_are_credited_by_window_net_of_returns_and_follow_merges(world):
     assert Delivery.objects.get(pk=d[4].pk).converted_at is None
 
     kept = _everything(world)
-    report = campaign_report_figures(c.pk)
-    assert {(f.arm, f.revenue_twd) for f in report.arms} == {("sent", 4000), ("holdout", 1200)}
-    assert len(report.daily) == 5
+    arms = CampaignFigures.objects.filter(campaign=c)
+    assert {(f.arm, f.revenue_twd) for f in arms} == {("sent", 4000), ("holdout", 1200)}
+    assert CampaignFiguresDaily.objects.filter(campaign=c).count() == 5
+    assert campaign_report(campaign_id=c.pk).campaign_id == c.pk  # the page's read of them
 
     # Replaying the whole feed from its start changes nothing.
     OrderChangeCursor.objects.filter(consumer=CONSUMER).update(
@@ -330,3 +331,27 @@ def test_a_click_recorded_after_the_order_was_fed_credits_it(world):
     # S1 (T0+1d) keeps its delivery basis: it was placed before the click.
     assert _conversions(c)["S1"][2] == "delivery"
     assert Delivery.objects.get(pk=d[2].pk).revenue_twd == 2000 + 800 + 300
+
+
+def test_a_tracked_click_credits_the_orders_already_fed_in_its_window(world):
+    """The click writer calls the crediting: a real /r/ click, not a hand-set clicked_at."""
+    from campaigns.models import TrackedLink
+    from campaigns.services.tracking import link_click_record
+    from campaigns.tracking import tracking_code
+
+    m, c, d = world["m"], world["c"], world["d"]
+    _orders(world)
+    conversions_consume()
+    assert "W4" not in _conversions(c)
+    TrackedLink.objects.create(
+        campaign=c, variant="A", channel="line", number=1, url="https://shop.example.com/"
+    )
+
+    link_click_record(
+        code=tracking_code(delivery_id=d[2].pk, number=1),
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Line/13.0",
+        ip="203.0.113.9",
+        at=T0 + 3 * DAY,
+    )
+
+    assert _conversions(c)["W4"] == (m[2].pk, d[2].pk, "click", "sent", 300)

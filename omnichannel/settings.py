@@ -4,6 +4,7 @@ OMNICHANNEL_ENV picks the defaults: "local" (the embedded default: SQLite, Celer
 broker, DEBUG on) or "production" (no defaults for secrets, DEBUG refused, HTTPS assumed).
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -389,6 +390,13 @@ CAMPAIGN_RETRY_BACKOFF_SECONDS = env_int("CAMPAIGN_RETRY_BACKOFF_SECONDS", defau
 # queued batch's task again when it was sent this long ago and nobody took it (a lost message).
 CAMPAIGN_REDISPATCH_SECONDS = env_int("CAMPAIGN_REDISPATCH_SECONDS", default=300)
 CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
+# The global control group: this percent of all members (0-50) no marketing campaign reaches,
+# for the programme's total incrementality. Membership is md5(salt:member id), so it stays put
+# across campaigns; the salt keeps it unguessable (default: derived from the secret key).
+CAMPAIGN_GLOBAL_CONTROL_PERCENT = env_int("CAMPAIGN_GLOBAL_CONTROL_PERCENT", default=0)
+CAMPAIGN_CONTROL_GROUP_SALT = env_str("CAMPAIGN_CONTROL_GROUP_SALT", "") or (
+    hashlib.sha256(f"control-group:{SECRET_KEY}".encode()).hexdigest()[:32]
+)
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
 INSTALLED_APPS += ["ninja"]

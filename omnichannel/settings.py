@@ -394,8 +394,9 @@ CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
 # for the programme's total incrementality. Membership is md5(salt:member id), so it stays put
 # across campaigns; the salt keeps it unguessable (default: derived from the secret key).
 CAMPAIGN_GLOBAL_CONTROL_PERCENT = env_int("CAMPAIGN_GLOBAL_CONTROL_PERCENT", default=0)
-CAMPAIGN_CONTROL_GROUP_SALT = env_str("CAMPAIGN_CONTROL_GROUP_SALT", "") or (
-    hashlib.sha256(f"control-group:{SECRET_KEY}".encode()).hexdigest()[:32]
+CAMPAIGN_CONTROL_GROUP_SALT = (
+    env_str("CAMPAIGN_CONTROL_GROUP_SALT", "")
+    or (hashlib.sha256(f"control-group:{SECRET_KEY}".encode()).hexdigest()[:32])
 )
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).

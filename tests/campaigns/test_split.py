@@ -102,13 +102,13 @@ def test_md5_in_sql_agrees_with_python():
         # Orders of hex text: the database's (collated as the launch does) and Python's.
         values = [hashlib.md5(str(i).encode()).hexdigest() for i in range(200)]  # noqa: S324
         cursor.execute(
-            "SELECT v FROM (SELECT md5(CAST(n AS text)) AS v FROM ("
+            "SELECT v FROM (SELECT md5(CAST(n AS text)) AS v FROM ("  # noqa: S608
             + " UNION ALL ".join(f"SELECT {i} AS n" for i in range(200))
             + f") AS numbers) AS t ORDER BY v{collate}"
         )
         assert [row[0] for row in cursor.fetchall()] == sorted(values)
         cursor.execute(f"SELECT %s{collate} < %s{collate}", ["5eaaaaaa", threshold])
-        assert bool(cursor.fetchone()[0]) == ("5eaaaaaa" < threshold)
+        assert bool(cursor.fetchone()[0]) == (threshold > "5eaaaaaa")
 
 
 # --- the launch ----------------------------------------------------------------------------

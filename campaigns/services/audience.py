@@ -18,6 +18,7 @@ One transaction, a handful of statements, none per member and no row written twi
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -316,3 +317,49 @@ def campaign_snapshot(*, campaign_id: int, now: datetime | None = None) -> bool:
             eta = winner_due_at(campaign=campaign, launched_at=campaign.launched_at or now)
             transaction.on_commit(lambda: campaign_winner_task.apply_async((campaign_id,), eta=eta))
     return True
+
+
+@dataclass(frozen=True)
+class SplitEstimate:
+    """Who a launch now would hold out and how the rest would split (the confirm step)."""
+
+    audience: int
+    store_holdout: int
+    control_group: int
+    holdout: int
+    variants: dict[str, int]  # sizes of the (test) variants
+    waiting: int  # winner mode: members who get the winner later
+
+    @property
+    def sent(self) -> int:
+        return sum(self.variants.values()) + self.waiting
+
+
+def campaign_split_estimate(*, campaign: Campaign, now: datetime | None = None) -> SplitEstimate:
+    """The sizes a launch would give now: one count of the segment per group (store holdout,
+    control group, the randomised pool), then the same arithmetic as the launch."""
+    now = now or timezone.now()
+    plan = (
+        segment_queryset(campaign.segment.definition, now=now)
+        .order_by()
+        .annotate(plan_channel=Value("", output_field=CharField()))
+    )
+    grouped_sql, params = _grouped_sql(campaign, plan)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT grouped.grp, COUNT(*) FROM ({grouped_sql}) AS grouped GROUP BY grouped.grp",  # noqa: S608
+            params,
+        )
+        groups = dict(cursor.fetchall())
+    pool = groups.get("", 0)
+    held = holdout_size(pool, campaign.holdout_percent)
+    rest = pool - held
+    tested = test_size(rest, campaign.winner_test_percent) if campaign.winner_metric else rest
+    return SplitEstimate(
+        audience=sum(groups.values()),
+        store_holdout=groups.get(Delivery.Reason.STORE_HOLDOUT.value, 0),
+        control_group=groups.get(Delivery.Reason.CONTROL_GROUP.value, 0),
+        holdout=held,
+        variants=split_sizes(tested, campaign.variant_split),
+        waiting=rest - tested,
+    )

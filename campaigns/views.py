@@ -59,6 +59,7 @@ from campaigns.services import (
     campaign_pause,
     campaign_resume,
     campaign_save,
+    campaign_split_estimate,
     campaign_split_validate,
     campaign_test_send,
     campaign_validate,
@@ -496,6 +497,16 @@ def _estimate(campaign: Campaign) -> Estimate | None:
     return Estimate(total=sum(counts.values()), by_channel=by_channel, suppressed=suppressed)
 
 
+def _split_estimate(campaign: Campaign):
+    """Held-out counts and variant sizes a launch now would give (None: nothing to count)."""
+    if campaign.segment is None:
+        return None
+    try:
+        return campaign_split_estimate(campaign=campaign)
+    except SegmentDefinitionError:
+        return None
+
+
 def _test_channels(campaign: Campaign) -> list[tuple[str, str]]:
     return [
         (c, MessagingChannel(c).label) for c in campaign.channels if c in MessagingChannel.values
@@ -509,6 +520,7 @@ def _confirm(request: HtmxHttpRequest, campaign: Campaign, *, errors=None, statu
     context = {
         "campaign": campaign,
         "estimate": estimate,
+        "split": _split_estimate(campaign),
         "has_line": "line" in campaign.channels,
         "has_sms": "sms" in campaign.channels,
         "line_quota": line_quota_left(needed=reach.get("line", 0))

@@ -239,7 +239,11 @@ def variant_data_after(data, action: str) -> QueryDict:
         shares[0] += 100 - sum(shares)
         for variant, share in zip(VARIANTS, shares, strict=False):
             changed[f"split_{variant}"] = str(share)
-        changed["variant_tab"] = VARIANTS[count - 1]
+        added = VARIANTS[count - 1]
+        changed["variant_tab"] = added
+        if not str(changed.get(f"{added}_line_count", "")).isdigit():
+            # A new variant's LINE list starts as a new campaign's does: one empty text.
+            changed.update(line_fields_data([line_draft({"type": "text"})], f"{added}_"))
     elif action == "remove" and count > 1:
         last = VARIANTS[count - 1]
         gone = str(changed.get(f"split_{last}", ""))

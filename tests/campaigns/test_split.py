@@ -254,3 +254,15 @@ def test_each_variant_is_sent_its_own_content_and_a_missing_channel_falls_back_t
     texts = {variant_of[int(row["key"][1:])]: row["content"]["messages"][0]["text"] for row in sent}
     assert texts == {"A": "A：週年慶開跑", "B": "B：全館八折", "C": "A：週年慶開跑"}
     assert len(sent) == 12
+
+
+def test_the_demo_sent_campaign_is_an_a_b_test_with_a_10_percent_holdout():
+    from campaigns.demo import DEMO_SENT, demo_campaigns_seed
+
+    _members(20)
+    demo_campaigns_seed(segment=Segment.objects.create(name="All", definition=EMPTY_DEFINITION))
+    campaign = Campaign.objects.get(name=DEMO_SENT)
+    arms = list(_arms(campaign).values())
+    assert (arms.count("holdout"), arms.count("A"), arms.count("B")) == (2, 9, 9)
+    assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 18
+    assert campaign.status == Campaign.Status.DONE

@@ -210,6 +210,9 @@ def _insert_audience(
     delivery = Delivery._meta.db_table
     batch_sql, batch_params = _batch_of(batch_ids)
     held_out = ", ".join(f"'{arm}'" for arm in HELD_OUT_ARMS)
+    # No batch at all: a bare NULL, which PostgreSQL types from the column (in a CASE it would
+    # be text).
+    batch_column = f"CASE WHEN numbered.arm = %s THEN {batch_sql} END" if batch_params else "NULL"
     sql = (
         f'INSERT INTO "{delivery}" (campaign_id, member_id, channel, variant, status, reason, '  # noqa: S608 (table names from _meta, values as parameters)
         "error, provider_id, is_marketing, created_at, batch_id) "
@@ -219,8 +222,7 @@ def _insert_audience(
         f"CASE WHEN numbered.arm IN ({held_out}) THEN %s "
         "WHEN numbered.channel = '' THEN %s ELSE %s END, "
         f"CASE WHEN numbered.arm IN ({held_out}) THEN numbered.arm ELSE '' END, "
-        "'', '', %s, %s, "
-        f"CASE WHEN numbered.arm = %s THEN {batch_sql} END "
+        f"'', '', %s, %s, {batch_column} "
         "FROM (SELECT assigned.id, assigned.channel, assigned.arm, assigned.variant, "
         "ROW_NUMBER() OVER (PARTITION BY assigned.arm, assigned.channel ORDER BY assigned.id) "
         f"- 1 AS n FROM ({assigned_sql}) AS assigned) AS numbered "
@@ -233,8 +235,7 @@ def _insert_audience(
         Delivery.Status.PENDING,
         campaign.is_marketing,
         now,
-        ARM_SEND,
-        *batch_params,
+        *([ARM_SEND, *batch_params] if batch_params else []),
         *assigned_params,
     ]
     with connection.cursor() as cursor:

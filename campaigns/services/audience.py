@@ -13,6 +13,14 @@ One transaction, a handful of statements, none per member and no row written twi
    them back). Each row is written once: an UPDATE per channel and one numbering the batches
    rewrote every row twice more, at a million rows the whole cost of a launch.
 3. A few UPDATEs give the (few) unreachable members the most telling reason.
+
+Who gets which variant and who is held out is decided in the same INSERT (campaigns/split.py
+says the rules in Python): members of held-out stores and, for marketing campaigns, of the
+global control group are taken out first; the rest are ranked by md5("<campaign id>:<member
+id>") and ROW_NUMBER() over that order gives exact sizes: round(N × holdout %) held out, then
+each variant's share (largest remainder), then, in winner mode, the members who wait for the
+winner (pending, variant "", no batch). The sizes come from one COUNT before the INSERT, and the
+batches from a second aggregate over the same assignment, so each row is still written once.
 """
 
 import json
@@ -29,7 +37,13 @@ from django.utils import timezone
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import reachable_q, unreachable_reasons
-from campaigns.split import control_group_threshold, holdout_size, split_sizes, test_size
+from campaigns.split import (
+    control_group_threshold,
+    holdout_size,
+    split_sizes,
+    test_size,
+    variant_split_of,
+)
 from crm.segments.definition import segment_queryset
 
 logger = logging.getLogger(__name__)
@@ -181,6 +195,29 @@ def _assigned_sql(campaign: Campaign, plan, pool: int) -> tuple[str, list]:
     return sql, [Delivery.Reason.HOLDOUT.value, ARM_SEND, ARM_WAIT, *grouped_params]
 
 
+def _randomised(campaign: Campaign) -> bool:
+    """Whether the launch must rank the pool: a holdout, two variants or winner mode."""
+    return bool(
+        campaign.holdout_percent
+        or len(variant_split_of(campaign.variant_split)) > 1
+        or campaign.winner_metric
+    )
+
+
+def _unranked_sql(campaign: Campaign, plan) -> tuple[str, list]:
+    """The assignment without a random split: everyone in the pool gets the one variant (no
+    md5 and no sort over the audience, the launch as before A/B tests)."""
+    grouped_sql, grouped_params = _grouped_sql(campaign, plan)
+    (variant,) = variant_split_of(campaign.variant_split)
+    sql = (
+        "SELECT grouped.id, grouped.channel, "  # noqa: S608 (a variant code, values as parameters)
+        "CASE WHEN grouped.grp <> '' THEN grouped.grp ELSE %s END AS arm, "
+        f"CASE WHEN grouped.grp <> '' THEN '' ELSE '{variant}' END AS variant "
+        f"FROM ({grouped_sql}) AS grouped"
+    )
+    return sql, [ARM_SEND, *grouped_params]
+
+
 def _pool_size(campaign: Campaign, plan) -> int:
     """The members the split randomises: the audience less store holdout and control group."""
     grouped_sql, params = _grouped_sql(campaign, plan)
@@ -279,7 +316,11 @@ def campaign_snapshot(*, campaign_id: int, now: datetime | None = None) -> bool:
         if campaign is None:
             return False
         plan = _audience_plan(campaign, now)
-        assigned = _assigned_sql(campaign, plan, _pool_size(campaign, plan))
+        assigned = (
+            _assigned_sql(campaign, plan, _pool_size(campaign, plan))
+            if _randomised(campaign)
+            else _unranked_sql(campaign, plan)
+        )
         new_batches = _make_batches(campaign, _send_counts(*assigned), now)
         inserted = _insert_audience(campaign, assigned, new_batches, now)
         # Written suppressed without a reason: the members no channel reaches (few).

@@ -25,6 +25,7 @@ CHOOSABLE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
 
 
 def winner_due_at(*, campaign: Campaign, launched_at: datetime) -> datetime:
+    """When the winner is chosen (Campaign.winner_due_at says the same for a launched one)."""
     return launched_at + timedelta(hours=campaign.winner_after_hours)
 
 

@@ -221,3 +221,14 @@ def test_a_winner_chosen_while_paused_is_sent_after_the_resume():
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DONE
     assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 20
+
+
+def test_the_campaign_page_says_when_the_winner_comes_and_which_it_was(login_as):
+    campaign = _launched()
+    page = login_as("bob").get(f"/campaigns/{campaign.pk}/").content.decode()
+    status = page.split('data-testid="winner-status"')[1].split("</p>")[0]
+    assert 'data-winner=""' in status and "50%" in status
+    campaign_winner_choose(campaign_id=campaign.pk, now=_later(campaign))
+    page = login_as("bob").get(f"/campaigns/{campaign.pk}/").content.decode()
+    status = page.split('data-testid="winner-status"')[1].split("</p>")[0]
+    assert 'data-winner="A"' in status and "A" in status.split(">", 1)[1]

@@ -7,14 +7,14 @@ cannot launch a campaign. Answers carry counts and statuses, never a member's pe
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool
 
-from campaigns.models import Campaign
+from campaigns.models import VARIANTS, Campaign
 from campaigns.selectors import Counts, Progress, campaign_counts, campaign_progress
 from campaigns.services import (
     CampaignInvalid,
@@ -76,6 +76,43 @@ class CampaignIn(Schema):
     is_marketing: StrictBool = Field(
         True, description="false for a service message (no frequency cap, not counted in it)."
     )
+    variants: dict[Literal["B", "C", "D"], dict[MessagingChannel, JsonObject]] = Field(
+        default_factory=dict,
+        description="A/B/n: the content of variants B–D per channel, shaped as `content` (which "
+        "is variant A's); a channel a variant leaves out says what A says.",
+        examples=[{"B": {"line": {"messages": [{"type": "text", "text": "全館八折"}]}}}],
+    )
+    variant_split: dict[Literal["A", "B", "C", "D"], int] = Field(
+        default_factory=dict,
+        description="Percent of the sent audience per variant, each at least 1, summing to 100; "
+        "empty: everyone gets A.",
+        examples=[{"A": 50, "B": 50}],
+    )
+    holdout_percent: int = Field(
+        0,
+        description="0–50: a random share of the audience (deterministic from campaign and "
+        "member) held out and never sent, to measure the lift.",
+    )
+    holdout_store_ids: list[int] = Field(
+        default_factory=list,
+        description="Home stores whose members are all held out (store-level holdout).",
+    )
+    winner_metric: Literal["", "clicks", "conversions", "revenue"] = Field(
+        "",
+        description="Winner mode: the variants go to winner_test_percent of the sent "
+        "audience; after winner_after_hours the best on this metric goes to the rest.",
+    )
+    winner_test_percent: int = Field(20, description="1–90.")
+    winner_after_hours: int = Field(4, description="1–168.")
+    conversion_window_delivery_days: int = Field(
+        3, description="1–60: an order this many days after a delivery is credited."
+    )
+    conversion_window_click_days: int = Field(
+        7, description="1–60: an order this many days after a click is credited."
+    )
+    utm_campaign: str = Field(
+        "", max_length=100, description="utm_campaign of tracked links; empty: the campaign id."
+    )
 
 
 class ProgressOut(Schema):
@@ -106,6 +143,11 @@ class CampaignOut(Schema):
     send_at: datetime | None
     launched_at: datetime | None
     finished_at: datetime | None
+    variant_split: dict[str, int]
+    holdout_percent: int
+    winner_metric: str
+    winner_variant: str
+    winner_chosen_at: datetime | None
     progress: ProgressOut
     counts: CountsOut
 
@@ -124,6 +166,11 @@ def _campaign_out(campaign: Campaign, *, counted: bool = True) -> dict:
         send_at=campaign.send_at,
         launched_at=campaign.launched_at,
         finished_at=campaign.finished_at,
+        variant_split=campaign.variant_split or {"A": 100},
+        holdout_percent=campaign.holdout_percent,
+        winner_metric=campaign.winner_metric,
+        winner_variant=campaign.winner_variant,
+        winner_chosen_at=campaign.winner_chosen_at,
         progress=ProgressOut(
             total=progress.total,
             finished=progress.finished,
@@ -176,6 +223,21 @@ def campaigns_create(
             contents={channel.value: content for channel, content in payload.content.items()},
             send_at=payload.send_at,
             is_marketing=payload.is_marketing,
+            variant_split=dict(payload.variant_split),
+            variant_contents={
+                variant: {channel.value: content for channel, content in by_channel.items()}
+                for variant, by_channel in payload.variants.items()
+            },
+            holdout_percent=payload.holdout_percent,
+            holdout_store_ids=payload.holdout_store_ids,
+            winner_metric=payload.winner_metric,
+            winner_test_percent=payload.winner_test_percent,
+            winner_after_hours=payload.winner_after_hours,
+            conversion_windows=(
+                payload.conversion_window_delivery_days,
+                payload.conversion_window_click_days,
+            ),
+            utm_campaign=payload.utm_campaign,
         )
         return 201, _campaign_out(campaign, counted=False)
 
@@ -222,7 +284,12 @@ def _field_loc(field: str) -> list[Any]:
     "content.sms.text" is ["body", "content", "sms", "text"]."""
     if field == "segment":
         return ["body", "segment_id"]
-    return ["body", *field.split(".")]
+    if field == "holdout_stores":
+        return ["body", "holdout_store_ids"]
+    parts = field.split(".")
+    if parts[0] == "content" and len(parts) > 1 and parts[1] in VARIANTS:
+        return ["body", "variants", *parts[1:]]  # content.B.sms.text: variant B's
+    return ["body", *parts]
 
 
 api_error(

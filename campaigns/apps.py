@@ -12,9 +12,11 @@ class CampaignsConfig(AppConfig):
         from campaigns.services.sending import SEND_STEP
         from campaigns.services.tracking import register_tracking_event_handlers
         from campaigns.signals_email import connect_email_tracking
+        from campaigns.split import register_sqlite_md5
         from campaigns.timeline import register_campaign_timeline_sources
         from omnichannel.jobs import leased_step_register
 
+        register_sqlite_md5()
         register_campaign_personalisation_fields()
         register_campaign_timeline_sources()
         register_campaign_member_hook()

@@ -46,6 +46,13 @@ def _threshold_hex(percent: int) -> str:
     return format(lowest, f"0{_HEX_DIGITS}x")  # percent ≤ 50: always 8 digits
 
 
+def control_group_threshold(percent: int | None = None) -> str | None:
+    """The 8 hex digits a member's md5 prefix must sort below to be in the group (the launch's
+    raw SQL compares with it); None when there is no control group."""
+    percent = control_group_percent() if percent is None else percent
+    return _threshold_hex(percent) if percent > 0 else None
+
+
 def in_control_group(member_id: int, *, percent: int | None = None) -> bool:
     percent = control_group_percent() if percent is None else percent
     return control_group_bucket(member_id) < percent * BUCKETS // 100

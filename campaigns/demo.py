@@ -1,5 +1,8 @@
 """Demo campaigns for `make run`: one sent through the sandbox, one scheduled, one draft.
 
+The sent one is an A/B test (two wordings of the offer, 50/50) with a 10% holdout, so the
+campaign page and its report show variants and a held-out group from the start.
+
 The sent one runs the real pipeline end to end in this process (snapshot, batches, the send,
 the sandbox's simulated opens, clicks and blocks through the tracking services, and LINE
 Insight's counts of its LINE requests), so the campaign page, the members' timelines and the
@@ -43,6 +46,23 @@ EMAIL_ANNIVERSARY = {
     '享 85 折。</p><p><a href="https://shop.example.com/anniversary">立即選購</a></p>',
 }
 SMS_ANNIVERSARY = {"text": "【品牌】週年慶會員 85 折開跑 https://shop.example.com/a"}
+# Variant B: the same offer told as money saved, with a deadline.
+LINE_ANNIVERSARY_B = {
+    "messages": [
+        {"type": "text", "text": "{{name}}，週年慶滿千現折 150 元，只到週日！門市與官網都能用 ⏰"},
+        LINE_ANNIVERSARY["messages"][1],
+    ]
+}
+EMAIL_ANNIVERSARY_B = {
+    "subject": "{{name}}，滿千現折 150，只到週日",
+    "text": "{{name}} 您好：\n\n週年慶滿千現折 150 元，出示會員卡 {{member_no}} 即可，只到週日。\n"
+    "https://shop.example.com/anniversary\n",
+    "html": "<p>{{name}} 您好：</p><p>週年慶滿千現折 150 元，出示會員卡 <b>{{member_no}}</b> "
+    '即可，只到週日。</p><p><a href="https://shop.example.com/anniversary">立即選購</a></p>',
+}
+SMS_ANNIVERSARY_B = {"text": "【品牌】週年慶滿千折 150 只到週日 https://shop.example.com/a"}
+DEMO_SPLIT = {"A": 50, "B": 50}
+DEMO_HOLDOUT_PERCENT = 10
 PUSH_TEASER = {
     "title": "雙 12 預告",
     "body": "{{name}}，雙 12 會員加碼回饋，明早 10 點開搶！",
@@ -75,6 +95,15 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
         segment=segment,
         channels=["line", "email", "sms"],
         contents={"line": LINE_ANNIVERSARY, "email": EMAIL_ANNIVERSARY, "sms": SMS_ANNIVERSARY},
+        variant_split=DEMO_SPLIT,
+        variant_contents={
+            "B": {
+                "line": LINE_ANNIVERSARY_B,
+                "email": EMAIL_ANNIVERSARY_B,
+                "sms": SMS_ANNIVERSARY_B,
+            }
+        },
+        holdout_percent=DEMO_HOLDOUT_PERCENT,
     )
     # The launch's snapshot and sends run here, not in a worker, so the demo starts with them
     # done; the tasks the launch also queued find the work done when the worker starts.

@@ -17,6 +17,7 @@ message (`line_action`) rewrites the posted data and shows the form again with a
 typed: `line_data_after` does that, for the page without JavaScript and for htmx alike.
 """
 
+import copy
 import json
 
 from django import forms
@@ -25,8 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.content.line import MAX_MESSAGES
-from campaigns.models import Campaign
-from crm.models import Segment
+from campaigns.models import VARIANT_DEFAULT, VARIANTS, Campaign, WinnerMetric
+from crm.models import Segment, Store
 from omnichannel.channels import MessagingChannel
 
 CHANNEL_SLOTS = 4
@@ -80,8 +81,35 @@ CONTENT_FIELDS = {
 }
 
 
+# A/B/n: variant A's fields are the plain names above; B–D's the same names behind "B_", ….
+EXTRA_VARIANTS = VARIANTS[1:]
+SPLIT_ERROR_FIELDS = {
+    "variant_split": "split_A",
+    "holdout_percent": "holdout_percent",
+    "holdout_stores": "holdout_stores",
+    "winner_metric": "winner_metric",
+    "winner_test_percent": "winner_test_percent",
+    "winner_after_hours": "winner_after_hours",
+    "conversion_window_delivery_days": "conversion_window_delivery_days",
+    "conversion_window_click_days": "conversion_window_click_days",
+    "utm_campaign": "utm_campaign",
+}
+ERROR_STORE_SHARE = _("Give the share of stores to hold out, 1 to 50%.")
+
+
+def variant_prefix(variant: str) -> str:
+    return "" if variant == VARIANT_DEFAULT else f"{variant}_"
+
+
 def error_field(key: str) -> str | None:
     """The form field a service error key belongs to (None: the form as a whole)."""
+    if key in SPLIT_ERROR_FIELDS:
+        return SPLIT_ERROR_FIELDS[key]
+    parts = key.split(".")
+    if len(parts) > 1 and parts[0] == "content" and parts[1] in EXTRA_VARIANTS:
+        # content.B.sms.text: variant B's field of what content.sms.text names
+        field = error_field(".".join(["content", *parts[2:]]))
+        return f"{parts[1]}_{field}" if field else None
     if key in ERROR_FIELDS:
         return ERROR_FIELDS[key]
     if key.startswith("content.line.messages."):
@@ -142,29 +170,40 @@ def line_message(draft: dict[str, str]) -> dict:
     return message
 
 
-def line_drafts_posted(data) -> list[dict[str, str]]:
-    """The LINE messages' field values in a post, in order."""
-    raw = str(data.get("line_count", ""))
+def line_drafts_posted(data, prefix: str = "") -> list[dict[str, str]]:
+    """The LINE messages' field values in a post, in order (a variant's behind its prefix)."""
+    raw = str(data.get(f"{prefix}line_count", ""))
     count = min(int(raw), LINE_FIELDS_CAP) if raw.isdigit() else 0
     return [
-        {suffix: str(data.get(f"line_{i}_{suffix}", "")) for suffix in LINE_SUFFIXES}
+        {suffix: str(data.get(f"{prefix}line_{i}_{suffix}", "")) for suffix in LINE_SUFFIXES}
         for i in range(count)
     ]
 
 
-def line_fields_data(drafts: list[dict[str, str]]) -> dict[str, str]:
-    data = {"line_count": str(len(drafts))}
+def line_fields_data(drafts: list[dict[str, str]], prefix: str = "") -> dict[str, str]:
+    data = {f"{prefix}line_count": str(len(drafts))}
     for i, draft in enumerate(drafts):
         for suffix in LINE_SUFFIXES:
             if suffix in draft:
-                data[f"line_{i}_{suffix}"] = draft[suffix]
+                data[f"{prefix}line_{i}_{suffix}"] = draft[suffix]
     return data
+
+
+def line_action_variant(action: str) -> tuple[str, str]:
+    """("B", "add_text") for "B_add_text"; variant A's actions have no prefix."""
+    head, _sep, rest = action.partition("_")
+    if head in EXTRA_VARIANTS and rest:
+        return head, rest
+    return VARIANT_DEFAULT, action
 
 
 def line_data_after(data, action: str) -> tuple[QueryDict, str | None]:
     """The post with `action` applied to its LINE messages (add_<type>, remove_<i>, up_<i>,
-    down_<i>), and the reason it could not be (None when it was)."""
-    drafts = line_drafts_posted(data)
+    down_<i>; a variant's behind its prefix: B_add_text), and the reason it could not be (None
+    when it was)."""
+    variant, action = line_action_variant(action)
+    prefix = variant_prefix(variant)
+    drafts = line_drafts_posted(data, prefix)
     verb, _sep, arg = action.partition("_")
     error = None
     if verb == "add" and arg in LINE_TYPES:
@@ -182,10 +221,40 @@ def line_data_after(data, action: str) -> tuple[QueryDict, str | None]:
             drafts[i + 1], drafts[i] = drafts[i], drafts[i + 1]
     changed = QueryDict(mutable=True)
     for key, values in data.lists():
-        if not key.startswith("line_"):
+        if not key.startswith(f"{prefix}line_"):
             changed.setlist(key, values)
-    changed.update(line_fields_data(drafts))
+    changed.update(line_fields_data(drafts, prefix))
     return changed, error
+
+
+def variant_data_after(data, action: str) -> QueryDict:
+    """The post with a variant added ("add": the next of B–D, the shares made equal) or the
+    last one removed ("remove": its share back to A); what was typed is kept either way."""
+    changed = data.copy()
+    raw = str(data.get("variant_count", ""))
+    count = min(max(int(raw), 1), len(VARIANTS)) if raw.isdigit() else 1
+    if action == "add" and count < len(VARIANTS):
+        count += 1
+        shares = [100 // count] * count
+        shares[0] += 100 - sum(shares)
+        for variant, share in zip(VARIANTS, shares, strict=False):
+            changed[f"split_{variant}"] = str(share)
+        added = VARIANTS[count - 1]
+        changed["variant_tab"] = added
+        if not str(changed.get(f"{added}_line_count", "")).isdigit():
+            # A new variant's LINE list starts as a new campaign's does: one empty text.
+            changed.update(line_fields_data([line_draft({"type": "text"})], f"{added}_"))
+    elif action == "remove" and count > 1:
+        last = VARIANTS[count - 1]
+        gone = str(changed.get(f"split_{last}", ""))
+        base = str(changed.get("split_A", ""))
+        if gone.isdigit() and base.isdigit():
+            changed["split_A"] = str(int(base) + int(gone))
+        changed[f"split_{last}"] = ""
+        count -= 1
+        changed["variant_tab"] = VARIANT_DEFAULT
+    changed["variant_count"] = str(count)
+    return changed
 
 
 class SegmentChoiceField(forms.ModelChoiceField):
@@ -236,6 +305,45 @@ class CampaignForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    # A/B/n, holdouts, winner mode, conversions (services.campaigns.campaign_split_validate).
+    variant_count = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    variant_tab = forms.CharField(required=False, widget=forms.HiddenInput)
+    split_A = forms.IntegerField(label=_("Share of A (%)"), required=False)
+    split_B = forms.IntegerField(label=_("Share of B (%)"), required=False)
+    split_C = forms.IntegerField(label=_("Share of C (%)"), required=False)
+    split_D = forms.IntegerField(label=_("Share of D (%)"), required=False)
+    holdout_percent = forms.IntegerField(
+        label=_("Holdout (% of the audience, never sent)"), required=False, initial=0
+    )
+    holdout_stores = forms.ModelMultipleChoiceField(
+        label=_("Held-out stores (their members are not sent)"),
+        queryset=Store.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    holdout_store_share = forms.IntegerField(
+        label=_("Share of stores to draw (%)"), required=False, initial=10
+    )
+    winner_metric = forms.ChoiceField(
+        label=_("Winner mode"),
+        choices=[("", _("Off: every variant goes to its share")), *WinnerMetric.choices],
+        required=False,
+    )
+    winner_test_percent = forms.IntegerField(
+        label=_("Test share (% of the sent audience)"), required=False, initial=20
+    )
+    winner_after_hours = forms.IntegerField(
+        label=_("Choose the winner after (hours)"), required=False, initial=4
+    )
+    conversion_window_delivery_days = forms.IntegerField(
+        label=_("Conversion window after delivery (days)"), required=False, initial=3
+    )
+    conversion_window_click_days = forms.IntegerField(
+        label=_("Conversion window after a click (days)"), required=False, initial=7
+    )
+    utm_campaign = forms.CharField(
+        label=_("UTM campaign (empty: the campaign's id)"), required=False, max_length=100
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -247,20 +355,36 @@ class CampaignForm(forms.Form):
             self.fields[f"channel_{slot}"] = forms.ChoiceField(
                 label=_("Channel %(n)s") % {"n": slot}, choices=choices, required=False
             )
-        self.line_drafts = self._line_drafts()
-        for i, draft in enumerate(self.line_drafts):
-            self._add_line_fields(i, draft)
+        self.fields["holdout_stores"].queryset = Store.objects.order_by("code")
+        self.variant_line_drafts = {
+            variant: self._line_drafts(variant_prefix(variant)) for variant in VARIANTS
+        }
+        self.line_drafts = self.variant_line_drafts[VARIANT_DEFAULT]
+        for variant in VARIANTS:
+            prefix = variant_prefix(variant)
+            if prefix:
+                self.fields[f"{prefix}line_count"] = forms.IntegerField(
+                    required=False, widget=forms.HiddenInput
+                )
+                for names in CONTENT_FIELDS.values():
+                    for name in names:
+                        self.fields[f"{prefix}{name}"] = copy.deepcopy(self.base_fields[name])
+            for i, draft in enumerate(self.variant_line_drafts[variant]):
+                self._add_line_fields(i, draft, prefix)
         self.order_fields(["name", "segment", *self.channel_field_names])
 
-    def _line_drafts(self) -> list[dict[str, str]]:
+    def _line_drafts(self, prefix: str = "") -> list[dict[str, str]]:
         if self.is_bound:
-            return line_drafts_posted(self.data)
-        messages = self.initial.get("line_messages")
+            return line_drafts_posted(self.data, prefix)
+        if prefix:
+            messages = (self.initial.get("variant_line_messages") or {}).get(prefix[0])
+        else:
+            messages = self.initial.get("line_messages")
         if messages is None:
             messages = [{"type": "text", "text": ""}]  # a new campaign starts with a text
         return [line_draft(message) for message in messages]
 
-    def _add_line_fields(self, i: int, draft: dict[str, str]) -> None:
+    def _add_line_fields(self, i: int, draft: dict[str, str], prefix: str = "") -> None:
         kind = draft.get("type") or "text"
         hidden = {"widget": forms.HiddenInput, "required": False}
         fields: dict[str, forms.Field] = {
@@ -288,11 +412,12 @@ class CampaignForm(forms.Form):
                 widget=_text(rows=8, spellcheck="false"),
             )
         for suffix, field in fields.items():
-            name = f"line_{i}_{suffix}"
+            name = f"{prefix}line_{i}_{suffix}"
             self.fields[name] = field
             if not self.is_bound:
                 self.initial[name] = draft.get(suffix, "")
-        self.initial.setdefault("line_count", len(self.line_drafts))
+        variant = prefix[0] if prefix else VARIANT_DEFAULT
+        self.initial.setdefault(f"{prefix}line_count", len(self.variant_line_drafts[variant]))
 
     def widgets_mark(self) -> None:
         """Bootstrap classes on every widget, `js-check` on those whose change re-checks the
@@ -324,12 +449,18 @@ class CampaignForm(forms.Form):
             for channel, label in MessagingChannel.choices
         ]
 
-    def line_messages(self) -> list[dict]:
+    def line_messages(self, variant: str = VARIANT_DEFAULT) -> list[dict]:
         """Each LINE message's index, type, label, visible fields and hidden fields."""
         rows = []
-        for i, draft in enumerate(self.line_drafts):
+        prefix = variant_prefix(variant)
+        drafts = self.variant_line_drafts[variant]
+        for i, draft in enumerate(drafts):
             kind = draft.get("type") or "text"
-            names = [f"line_{i}_{s}" for s in LINE_SUFFIXES if f"line_{i}_{s}" in self.fields]
+            names = [
+                f"{prefix}line_{i}_{s}"
+                for s in LINE_SUFFIXES
+                if f"{prefix}line_{i}_{s}" in self.fields
+            ]
             rows.append(
                 {
                     "index": i,
@@ -337,18 +468,18 @@ class CampaignForm(forms.Form):
                     "label": LINE_TYPE_LABELS.get(kind, kind),
                     "fields": [self[n] for n in names if not n.endswith(("_type", "_extra"))],
                     "hidden": [self[n] for n in names if n.endswith(("_type", "_extra"))],
-                    "type_field": self[f"line_{i}_type"],
+                    "type_field": self[f"{prefix}line_{i}_type"],
                     "first": i == 0,
-                    "last": i == len(self.line_drafts) - 1,
+                    "last": i == len(drafts) - 1,
                 }
             )
         return rows
 
-    def line_focus(self, index: int) -> None:
+    def line_focus(self, index: int, variant: str = VARIANT_DEFAULT) -> None:
         """Focus the first field of message `index` when the page (or htmx's swap) shows it:
         the one just added, so the keyboard is where the marketer will type."""
         for suffix in ("text", "original", "alt"):
-            field = self.fields.get(f"line_{index}_{suffix}")
+            field = self.fields.get(f"{variant_prefix(variant)}line_{index}_{suffix}")
             if field is not None:
                 field.widget.attrs["autofocus"] = True
                 return
@@ -357,20 +488,149 @@ class CampaignForm(forms.Form):
     def line_full(self) -> bool:
         return len(self.line_drafts) >= MAX_MESSAGES
 
-    def line_field_names(self) -> list[str]:
-        """Every LINE field that shows errors (the messages' and the list's own)."""
-        return ["line_count"] + [
-            f"line_{i}_{s}"
-            for i in range(len(self.line_drafts))
-            for s in LINE_SUFFIXES
-            if s != "extra" and f"line_{i}_{s}" in self.fields
+    def line_field_names(self, variant: str | None = None) -> list[str]:
+        """Every LINE field that shows errors (the messages' and the list's own), of one
+        variant or of all."""
+        names = []
+        for v in VARIANTS if variant is None else [variant]:
+            prefix = variant_prefix(v)
+            names.append(f"{prefix}line_count")
+            names += [
+                f"{prefix}line_{i}_{s}"
+                for i in range(len(self.variant_line_drafts[v]))
+                for s in LINE_SUFFIXES
+                if s != "extra" and f"{prefix}line_{i}_{s}" in self.fields
+            ]
+        return names
+
+    # --- Variants ---------------------------------------------------------------------------
+
+    @property
+    def variant_total(self) -> int:
+        raw = self.typed("variant_count")
+        return min(max(int(raw), 1), len(VARIANTS)) if raw.isdigit() else 1
+
+    def variants_used(self) -> tuple[str, ...]:
+        return VARIANTS[: self.variant_total]
+
+    def editor(self, variant: str) -> dict:
+        """What the builder shows of one variant: its share and its content per channel."""
+        prefix = variant_prefix(variant)
+        tab = self.typed("variant_tab")
+        active = tab if tab in self.variants_used() else self._first_variant_with_errors()
+        drafts = self.variant_line_drafts[variant]
+        return {
+            "variant": variant,
+            "prefix": prefix,
+            "share": self[f"split_{variant}"],
+            "active": variant == active,
+            "dom_id": "line-messages" if not prefix else f"line-messages-{variant}",
+            "line_messages": self.line_messages(variant),
+            "line_count": len(drafts),
+            "line_count_field": self[f"{prefix}line_count"],
+            "line_full": len(drafts) >= MAX_MESSAGES,
+            "channels": [
+                (channel, label, [self[f"{prefix}{name}"] for name in CONTENT_FIELDS[channel]])
+                for channel, label in MessagingChannel.choices
+            ],
+            "has_errors": any(name in self.errors for name in self._variant_field_names(variant))
+            if self.is_bound
+            else False,
+        }
+
+    def editors(self) -> list[dict]:
+        return [self.editor(variant) for variant in self.variants_used()]
+
+    def _variant_field_names(self, variant: str) -> list[str]:
+        prefix = variant_prefix(variant)
+        return self.line_field_names(variant) + [
+            f"{prefix}{name}" for names in CONTENT_FIELDS.values() for name in names
         ]
+
+    def _first_variant_with_errors(self) -> str:
+        if self.is_bound:
+            for variant in self.variants_used():
+                if any(name in self.errors for name in self._variant_field_names(variant)):
+                    return variant
+        return VARIANT_DEFAULT
+
+    def variant_split(self) -> dict[str, int]:
+        """{"A": 50, "B": 50} as typed (a share that is not a number counts 0: the service
+        then says each needs 1%); {} with one variant."""
+        used = self.variants_used()
+        if len(used) < 2:
+            return {}
+        split = {}
+        for variant in used:
+            raw = self.typed(f"split_{variant}").strip()
+            split[variant] = int(raw) if raw.isdigit() else 0
+        return split
+
+    def variant_contents(self) -> dict[str, dict[str, dict]]:
+        """B–D's content per chosen channel; a channel left blank says what A says."""
+        contents: dict[str, dict[str, dict]] = {}
+        for variant in self.variants_used()[1:]:
+            contents[variant] = {
+                channel: self.content_for(channel, variant)
+                for channel in self.channels()
+                if not self._blank(channel, variant)
+            }
+        return contents
+
+    def _blank(self, channel: str, variant: str) -> bool:
+        prefix = variant_prefix(variant)
+        if channel == "line":
+            names = [
+                name
+                for name in self.line_field_names(variant)
+                if not name.endswith(("_count", "_type"))
+            ]
+        else:
+            names = [f"{prefix}{name}" for name in CONTENT_FIELDS.get(channel, ())]
+        return not any(self.typed(name).strip() for name in names)
+
+    def number(self, name: str, default: int) -> int | str:
+        """An integer field's value; a non-number as typed goes to the service as -1 so it
+        says why (the form has already said it is not a number)."""
+        raw = self.typed(name).strip()
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            return -1
+
+    def holdout_store_ids(self) -> list[int]:
+        if self.is_bound:
+            raw = self.data.getlist("holdout_stores") if hasattr(self.data, "getlist") else []
+        else:
+            raw = self.initial.get("holdout_stores") or []
+        return [int(value) for value in raw if str(value).isdigit()]
+
+    def split_settings(self) -> dict:
+        """The keyword arguments of campaign_save / campaign_split_validate for these fields."""
+        return {
+            "variant_split": self.variant_split(),
+            "variant_contents": self.variant_contents(),
+            "holdout_percent": self.number("holdout_percent", 0),
+            "winner_metric": self.typed("winner_metric"),
+            "winner_test_percent": self.number("winner_test_percent", 20),
+            "winner_after_hours": self.number("winner_after_hours", 4),
+            "conversion_windows": (
+                self.number("conversion_window_delivery_days", 3),
+                self.number("conversion_window_click_days", 7),
+            ),
+            "utm_campaign": self.typed("utm_campaign").strip(),
+        }
 
     def line_insertable(self) -> set[str]:
         """The LINE fields that take personalisation fields: texts and Flex altTexts."""
+        prefixes = tuple(f"{variant_prefix(variant)}line_" for variant in VARIANTS)
         return {
-            name for name in self.fields if name.startswith("line_") and name.endswith("_text")
-        } | {name for name in self.fields if name.startswith("line_") and name.endswith("_alt")}
+            name
+            for name in self.fields
+            if name.startswith(prefixes) and name.endswith(("_text", "_alt"))
+        }
 
     def clean(self):
         data = super().clean()
@@ -400,12 +660,20 @@ class CampaignForm(forms.Form):
         """The channels chosen, in fallback order (a repeated one stays: the service says so)."""
         return [value for name in self.channel_field_names if (value := self.typed(name))]
 
-    def content_for(self, channel: str) -> dict:
-        v = self.typed
+    def content_for(self, channel: str, variant: str = VARIANT_DEFAULT) -> dict:
+        prefix = variant_prefix(variant)
+
+        def v(name: str) -> str:
+            return self.typed(f"{prefix}{name}")
+
         if channel == "line":
             drafts = [
-                {s: v(f"line_{i}_{s}") for s in LINE_SUFFIXES if f"line_{i}_{s}" in self.fields}
-                for i in range(len(self.line_drafts))
+                {
+                    s: v(f"line_{i}_{s}")
+                    for s in LINE_SUFFIXES
+                    if f"{prefix}line_{i}_{s}" in self.fields
+                }
+                for i in range(len(self.variant_line_drafts[variant]))
             ]
             return {"messages": [line_message(draft) for draft in drafts]}
         if channel == "email":
@@ -455,7 +723,11 @@ class CampaignForm(forms.Form):
                     self.add_error(field, message)
 
 
-def initial_from_campaign(campaign: Campaign, contents: dict[str, dict]) -> dict:
+def initial_from_campaign(
+    campaign: Campaign,
+    contents: dict[str, dict],
+    variant_contents: dict[str, dict[str, dict]] | None = None,
+) -> dict:
     """A saved campaign as the builder's initial values."""
     initial: dict = {
         "name": campaign.name,
@@ -482,5 +754,42 @@ def initial_from_campaign(campaign: Campaign, contents: dict[str, dict]) -> dict
         push_title=push.get("title", ""),
         push_body=push.get("body", ""),
         push_url=push.get("url", ""),
+    )
+    split = campaign.variant_split or {}
+    initial["variant_count"] = max(1, len(split))
+    for variant, share in split.items():
+        initial[f"split_{variant}"] = share
+    variant_lines = {}
+    for variant, by_channel in (variant_contents or {}).items():
+        prefix = variant_prefix(variant)
+        messages = (by_channel.get("line") or {}).get("messages")
+        if isinstance(messages, list) and messages:
+            variant_lines[variant] = messages
+        email = by_channel.get("email") or {}
+        sms = by_channel.get("sms") or {}
+        push = by_channel.get("push") or {}
+        initial.update(
+            {
+                f"{prefix}email_subject": email.get("subject", ""),
+                f"{prefix}email_text": email.get("text", ""),
+                f"{prefix}email_html": email.get("html", ""),
+                f"{prefix}sms_text": sms.get("text", ""),
+                f"{prefix}push_title": push.get("title", ""),
+                f"{prefix}push_body": push.get("body", ""),
+                f"{prefix}push_url": push.get("url", ""),
+            }
+        )
+    initial["variant_line_messages"] = variant_lines
+    initial.update(
+        holdout_percent=campaign.holdout_percent,
+        holdout_stores=list(campaign.holdout_stores.values_list("pk", flat=True))
+        if campaign.pk
+        else [],
+        winner_metric=campaign.winner_metric,
+        winner_test_percent=campaign.winner_test_percent,
+        winner_after_hours=campaign.winner_after_hours,
+        conversion_window_delivery_days=campaign.conversion_window_delivery_days,
+        conversion_window_click_days=campaign.conversion_window_click_days,
+        utm_campaign=campaign.utm_campaign,
     )
     return initial

@@ -7,6 +7,7 @@ end: sent (with the provider's id), failed (with a reason) or suppressed (with a
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -147,6 +148,13 @@ class Campaign(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE
+
+    @property
+    def winner_due_at(self):
+        """Winner mode: when the winner is chosen (launch + winner_after_hours); else None."""
+        if not self.winner_metric or self.launched_at is None:
+            return None
+        return self.launched_at + timedelta(hours=self.winner_after_hours)
 
 
 class Message(models.Model):

@@ -22,6 +22,7 @@ from campaigns.services import (
     sandbox,
     sending,
     sweep,
+    winner,
 )
 
 
@@ -34,6 +35,12 @@ def _sweep_armed_key() -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def campaign_snapshot_task(campaign_id: int) -> None:
     audience.campaign_snapshot(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def campaign_winner_task(campaign_id: int) -> str | None:
+    """Sent with an eta at launch (winner mode); the sweep catches a lost one. Idempotent."""
+    return winner.campaign_winner_choose(campaign_id=campaign_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

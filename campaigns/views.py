@@ -29,7 +29,16 @@ from campaigns.charts import report_chart
 from campaigns.content import content_validate
 from campaigns.content.line import flex_summary
 from campaigns.estimates import line_quota_left, sms_estimate
-from campaigns.forms import CONTENT_FIELDS, CampaignForm, initial_from_campaign, line_data_after
+from campaigns.forms import (
+    CONTENT_FIELDS,
+    ERROR_STORE_SHARE,
+    EXTRA_VARIANTS,
+    CampaignForm,
+    initial_from_campaign,
+    line_action_variant,
+    line_data_after,
+    variant_data_after,
+)
 from campaigns.models import Campaign, Delivery, DeliveryReason
 from campaigns.personalise import PERSONALISATION_FIELDS
 from campaigns.report import funnel_lines, report_csv_rows
@@ -55,8 +64,12 @@ from campaigns.services import (
     campaign_pause,
     campaign_resume,
     campaign_save,
+    campaign_split_estimate,
+    campaign_split_validate,
     campaign_test_send,
     campaign_validate,
+    campaign_variant_contents,
+    holdout_stores_draw,
 )
 from campaigns.services.line_insight import line_insight_refresh_request
 from campaigns.stats import metric_label
@@ -95,6 +108,7 @@ INSERTABLE = {
     "push_title",
     "push_body",
 }
+INSERTABLE |= {f"{variant}_{name}" for variant in EXTRA_VARIANTS for name in INSERTABLE}
 
 SAVED = gettext_lazy("Draft “%(name)s” saved. Check it and launch it here.")
 FIX_ERRORS = gettext_lazy("Fix the fields marked in red, then save again.")
@@ -306,22 +320,52 @@ def _builder(
     return render(request, BUILDER_TEMPLATE, context, status=status)
 
 
-def _line_changed(request: HtmxHttpRequest) -> CampaignForm:
-    """The posted form with its `line_action` applied, and the reason when it could not be."""
-    data, error = line_data_after(request.POST, request.POST.get("line_action", ""))
+def _line_changed(request: HtmxHttpRequest) -> tuple[CampaignForm, str]:
+    """The posted form with its `line_action` applied, and the reason when it could not be;
+    and the variant whose messages changed."""
+    action = request.POST.get("line_action", "")
+    variant, verb = line_action_variant(action)
+    data, error = line_data_after(request.POST, action)
     form = CampaignForm(data)
+    prefix = "" if variant == "A" else f"{variant}_"
     if error:
         form.is_valid()
-        form.add_error("line_count", error)
-    elif request.POST.get("line_action", "").startswith("add_"):
-        form.line_focus(len(form.line_drafts) - 1)
+        form.add_error(f"{prefix}line_count", error)
+    elif verb.startswith("add_"):
+        form.line_focus(len(form.variant_line_drafts[variant]) - 1, variant)
+    return form, variant
+
+
+def _stores_drawn(request: HtmxHttpRequest, campaign: Campaign | None) -> CampaignForm:
+    """The posted form with its held-out stores drawn (balanced on last 90 days' sales)."""
+    data = request.POST.copy()
+    raw = data.get("holdout_store_share", "").strip()
+    share = int(raw) if raw.isdigit() else 0
+    if 1 <= share <= 50:
+        data.setlist(
+            "holdout_stores",
+            [
+                str(pk)
+                for pk in holdout_stores_draw(campaign=campaign or Campaign(), share_percent=share)
+            ],
+        )
+    form = CampaignForm(data)
+    if not 1 <= share <= 50:
+        form.is_valid()
+        form.add_error("holdout_store_share", ERROR_STORE_SHARE)
     return form
 
 
 def _builder_post(request: HtmxHttpRequest, campaign: Campaign | None) -> HttpResponse:
     if request.POST.get("line_action"):
         # A LINE message added, removed or moved without JavaScript: the page again, unsaved.
-        return _builder(request, campaign=campaign, form=_line_changed(request))
+        return _builder(request, campaign=campaign, form=_line_changed(request)[0])
+    if request.POST.get("variant_action"):
+        # A variant added or removed: the page again with all that was typed, unsaved.
+        data = variant_data_after(request.POST, request.POST["variant_action"])
+        return _builder(request, campaign=campaign, form=CampaignForm(data))
+    if request.POST.get("stores_action"):
+        return _builder(request, campaign=campaign, form=_stores_drawn(request, campaign))
     form = CampaignForm(request.POST)
     valid = form.is_valid()
     # Every problem at once: the service's rules run on what was typed even when a field of
@@ -335,6 +379,9 @@ def _builder_post(request: HtmxHttpRequest, campaign: Campaign | None) -> HttpRe
             send_at=form.send_at_value(),
         )
     )
+    form.add_service_errors(
+        campaign_split_validate(channels=form.channels(), **form.split_settings())
+    )
     if valid and not form.errors:
         try:
             campaign = campaign_save(
@@ -345,7 +392,9 @@ def _builder_post(request: HtmxHttpRequest, campaign: Campaign | None) -> HttpRe
                 contents=form.contents(),
                 send_at=form.send_at_value(),
                 is_marketing=form.cleaned_data["is_marketing"],
+                holdout_store_ids=form.holdout_store_ids(),
                 actor=request.user,
+                **form.split_settings(),
             )
         except CampaignInvalid as error:
             form.add_service_errors(error.errors)
@@ -381,7 +430,11 @@ def campaign_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect("campaigns:detail", pk=campaign.pk)
     if request.method == "POST":
         return _builder_post(request, campaign)
-    form = CampaignForm(initial=initial_from_campaign(campaign, campaign_contents(campaign)))
+    form = CampaignForm(
+        initial=initial_from_campaign(
+            campaign, campaign_contents(campaign), campaign_variant_contents(campaign)
+        )
+    )
     return _builder(request, campaign=campaign, form=form)
 
 
@@ -393,14 +446,28 @@ def campaign_check(request: HtmxHttpRequest) -> HttpResponse:
     form = CampaignForm(request.POST)
     form.is_valid()
     errors: dict[str, list[str]] = {}
-    for channel, content in form.contents().items():
-        for error in content_validate(channel=channel, content=content):
-            key = f"content.{channel}.{error.field}".rstrip(".")
-            errors.setdefault(key, []).append(error.message)
+    by_variant = {"": form.contents()}
+    for variant, contents in form.variant_contents().items():
+        by_variant[f"{variant}."] = contents
+    for variant_key, contents in by_variant.items():
+        for channel, content in contents.items():
+            for error in content_validate(channel=channel, content=content):
+                key = f"content.{variant_key}{channel}.{error.field}".rstrip(".")
+                errors.setdefault(key, []).append(error.message)
     form.add_service_errors(errors, only_content=True)
+    prefixes = ["", *(f"{variant}_" for variant in form.variants_used()[1:])]
     context = {
-        "error_fields": [form[name] for names in CONTENT_FIELDS.values() for name in names]
-        + [form[name] for name in form.line_field_names()],
+        "error_fields": [
+            form[f"{prefix}{name}"]
+            for prefix in prefixes
+            for names in CONTENT_FIELDS.values()
+            for name in names
+        ]
+        + [
+            form[name]
+            for variant in form.variants_used()
+            for name in form.line_field_names(variant)
+        ],
         **_live_context(request, form, member_id=_preview_member_id(request, request.POST)),
     }
     return render(request, f"{BUILDER_TEMPLATE}#check-response", context)
@@ -410,10 +477,11 @@ def campaign_check(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(ADD, raise_exception=True)
 def campaign_line(request: HtmxHttpRequest) -> HttpResponse:
     """The LINE messages after adding, removing or moving one (htmx), all typed text kept."""
-    form = _line_changed(request)
+    form, variant = _line_changed(request)
     form.widgets_mark()
     context = {
         "form": form,
+        "ed": form.editor(variant),
         "fields": PERSONALISATION_FIELDS.all(),
         "insertable": INSERTABLE | form.line_insertable(),
     }
@@ -476,6 +544,16 @@ def _estimate(campaign: Campaign) -> Estimate | None:
     return Estimate(total=sum(counts.values()), by_channel=by_channel, suppressed=suppressed)
 
 
+def _split_estimate(campaign: Campaign):
+    """Held-out counts and variant sizes a launch now would give (None: nothing to count)."""
+    if campaign.segment is None:
+        return None
+    try:
+        return campaign_split_estimate(campaign=campaign)
+    except SegmentDefinitionError:
+        return None
+
+
 def _test_channels(campaign: Campaign) -> list[tuple[str, str]]:
     return [
         (c, MessagingChannel(c).label) for c in campaign.channels if c in MessagingChannel.values
@@ -489,6 +567,7 @@ def _confirm(request: HtmxHttpRequest, campaign: Campaign, *, errors=None, statu
     context = {
         "campaign": campaign,
         "estimate": estimate,
+        "split": _split_estimate(campaign),
         "has_line": "line" in campaign.channels,
         "has_sms": "sms" in campaign.channels,
         "line_quota": line_quota_left(needed=reach.get("line", 0))

@@ -4,6 +4,7 @@ OMNICHANNEL_ENV picks the defaults: "local" (the embedded default: SQLite, Celer
 broker, DEBUG on) or "production" (no defaults for secrets, DEBUG refused, HTTPS assumed).
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -406,10 +407,14 @@ CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
 # after (the figures have settled), never after 14 days; at most this many requests a run.
 LINE_INSIGHT_DELAY_HOURS = env_int("LINE_INSIGHT_DELAY_HOURS", default=24)
 LINE_INSIGHT_MAX_PER_RUN = env_int("LINE_INSIGHT_MAX_PER_RUN", default=500)
-# Global control group: this percent of all members (0-50) never gets a marketing campaign, so
-# the programme's total effect can be measured; who is in it is fixed by the salt.
+# The global control group: this percent of all members (0-50) no marketing campaign reaches,
+# for the programme's total incrementality. Membership is md5(salt:member id), so it stays put
+# across campaigns; the salt keeps it unguessable (default: derived from the secret key).
 CAMPAIGN_GLOBAL_CONTROL_PERCENT = env_int("CAMPAIGN_GLOBAL_CONTROL_PERCENT", default=0)
-CAMPAIGN_CONTROL_GROUP_SALT = env_str("CAMPAIGN_CONTROL_GROUP_SALT", "omnichannel-control")
+CAMPAIGN_CONTROL_GROUP_SALT = (
+    env_str("CAMPAIGN_CONTROL_GROUP_SALT", "")
+    or (hashlib.sha256(f"control-group:{SECRET_KEY}".encode()).hexdigest()[:32])
+)
 
 # django-ninja serves Swagger UI for /api/v1/docs from its own static files (no CDN).
 INSTALLED_APPS += ["ninja"]

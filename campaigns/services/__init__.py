@@ -1,6 +1,6 @@
 """campaigns' verbs (STYLE.md 1): every send of every app goes through these (DESIGN.md §1b)."""
 
-from campaigns.services.audience import campaign_snapshot
+from campaigns.services.audience import SplitEstimate, campaign_snapshot, campaign_split_estimate
 from campaigns.services.campaigns import (
     CampaignInvalid,
     CampaignStateError,
@@ -10,15 +10,20 @@ from campaigns.services.campaigns import (
     campaign_pause,
     campaign_resume,
     campaign_save,
+    campaign_split_validate,
     campaign_test_send,
     campaign_validate,
+    campaign_variant_contents,
 )
+from campaigns.services.holdout_stores import holdout_stores_draw
 from campaigns.services.sending import send_batch_run
 from campaigns.services.sweep import batches_dispatch_due, campaigns_sweep
+from campaigns.services.winner import campaign_winner_choose
 
 __all__ = [
     "CampaignInvalid",
     "CampaignStateError",
+    "SplitEstimate",
     "batches_dispatch_due",
     "campaign_cancel",
     "campaign_contents",
@@ -27,8 +32,13 @@ __all__ = [
     "campaign_resume",
     "campaign_save",
     "campaign_snapshot",
+    "campaign_split_estimate",
+    "campaign_split_validate",
     "campaign_test_send",
     "campaign_validate",
+    "campaign_variant_contents",
+    "campaign_winner_choose",
     "campaigns_sweep",
+    "holdout_stores_draw",
     "send_batch_run",
 ]

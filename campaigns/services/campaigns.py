@@ -1,6 +1,7 @@
 """Campaign verbs: save, launch (now or scheduled), pause, resume, cancel, test send."""
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,14 +14,23 @@ from django.utils.translation import gettext_noop
 from campaigns.backends import backend_for
 from campaigns.backends.base import OutboundMessage, SendResult
 from campaigns.content import content_render, content_validate
-from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, Message, SendBatch
+from campaigns.models import (
+    VARIANT_DEFAULT,
+    VARIANTS,
+    Campaign,
+    Delivery,
+    Message,
+    SendBatch,
+    WinnerMetric,
+)
 from campaigns.personalise import PERSONALISATION_FIELDS, substitute_with
 from campaigns.quiet_hours import QuietHoursError, windows_parse
 from campaigns.selectors import audience_estimate, message_contents
 from campaigns.services.figures import campaign_figures_recount_later
 from campaigns.services.line_quota import line_quota_check, line_quota_get
 from campaigns.services.tracking import tracked_links_sync
-from crm.models import Segment
+from campaigns.split import variant_split_of
+from crm.models import Segment, Store
 from omnichannel.audit import audit_record
 from omnichannel.channels import MESSAGING_CHANNELS
 
@@ -39,6 +49,17 @@ ERROR_NOT_PAUSABLE = _("Only a sending campaign can be paused.")
 ERROR_NOT_RESUMABLE = _("Only a paused campaign can be resumed.")
 ERROR_NOT_CANCELLABLE = _("This campaign has already ended.")
 ERROR_TEST_ADDRESS = _("Give an address to send the test to.")
+ERROR_SPLIT_VARIANTS = _("Variants are A to D, and A is always one of them.")
+ERROR_SPLIT_SHARE = _("Give each variant at least 1%.")
+ERROR_SPLIT_SUM = _("The variants' shares must add up to 100%% (now %(sum)s%%).")
+ERROR_HOLDOUT = _("The holdout is 0 to 50% of the audience.")
+ERROR_WINNER_VARIANTS = _("Winner mode needs at least two variants.")
+ERROR_WINNER_METRIC = _("Unknown winner metric: %(metric)s.")
+ERROR_WINNER_TEST = _("The test share is 1 to 90% of the sent audience.")
+ERROR_WINNER_HOURS = _("Choose the winner after 1 to 168 hours.")
+ERROR_WINDOW = _("A conversion window is 1 to 60 days.")
+ERROR_UTM = _("Use letters, digits, - and _ only (up to 100).")
+ERROR_HOLDOUT_STORE_UNKNOWN = _("Unknown store: %(id)s.")
 
 AUDIT_LAUNCHED = gettext_noop("Launched campaign %(name)s")
 AUDIT_SCHEDULED = gettext_noop("Scheduled campaign %(name)s for %(send_at)s")
@@ -109,6 +130,65 @@ def campaign_validate(
     return errors
 
 
+def campaign_split_validate(
+    *,
+    variant_split: dict | None,
+    variant_contents: dict[str, dict[str, dict]] | None,
+    channels: Sequence[str],
+    holdout_percent: int = 0,
+    winner_metric: str = "",
+    winner_test_percent: int = 20,
+    winner_after_hours: int = 4,
+    conversion_windows: tuple[int, int] = (3, 7),
+    utm_campaign: str = "",
+) -> dict[str, list[str]]:
+    """Every reason the variants, holdout, winner mode, windows and UTM name are refused."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message) -> None:
+        errors.setdefault(field, []).append(str(message))
+
+    split = dict(variant_split or {})
+    if split:
+        if not set(split) <= set(VARIANTS) or VARIANT_DEFAULT not in split:
+            add("variant_split", ERROR_SPLIT_VARIANTS)
+        shares = list(split.values())
+        if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in shares):
+            add("variant_split", ERROR_SPLIT_SHARE)
+        elif sum(shares) != 100:
+            add("variant_split", ERROR_SPLIT_SUM % {"sum": sum(shares)})
+    for variant, by_channel in (variant_contents or {}).items():
+        if variant == VARIANT_DEFAULT or variant not in split:
+            continue
+        for channel in channels:
+            content = (by_channel or {}).get(channel)
+            if not content or channel not in MESSAGING_CHANNELS:
+                continue  # no content of its own: the variant says what A says
+            for error in content_validate(channel=channel, content=content):
+                add(f"content.{variant}.{channel}.{error.field}".rstrip("."), error.message)
+    if not (isinstance(holdout_percent, int) and 0 <= holdout_percent <= 50):
+        add("holdout_percent", ERROR_HOLDOUT)
+    if winner_metric:
+        if winner_metric not in WinnerMetric.values:
+            add("winner_metric", ERROR_WINNER_METRIC % {"metric": winner_metric})
+        if len(split) < 2:
+            add("winner_metric", ERROR_WINNER_VARIANTS)
+        if not (isinstance(winner_test_percent, int) and 1 <= winner_test_percent <= 90):
+            add("winner_test_percent", ERROR_WINNER_TEST)
+        if not (isinstance(winner_after_hours, int) and 1 <= winner_after_hours <= 168):
+            add("winner_after_hours", ERROR_WINNER_HOURS)
+    for field, days in zip(
+        ("conversion_window_delivery_days", "conversion_window_click_days"),
+        conversion_windows,
+        strict=True,
+    ):
+        if not (isinstance(days, int) and 1 <= days <= 60):
+            add(field, ERROR_WINDOW)
+    if utm_campaign and not re.fullmatch(r"[-a-zA-Z0-9_]{1,100}", utm_campaign):
+        add("utm_campaign", ERROR_UTM)
+    return errors
+
+
 @transaction.atomic
 def campaign_save(
     *,
@@ -121,10 +201,21 @@ def campaign_save(
     is_marketing: bool = True,
     quiet_hours: dict | None = None,
     frequency_cap: tuple[int | None, int | None] = (None, None),
+    variant_split: dict[str, int] | None = None,
+    variant_contents: dict[str, dict[str, dict]] | None = None,
+    holdout_percent: int = 0,
+    holdout_store_ids: Sequence[int] = (),
+    winner_metric: str = "",
+    winner_test_percent: int = 20,
+    winner_after_hours: int = 4,
+    conversion_windows: tuple[int, int] = (3, 7),
+    utm_campaign: str = "",
     actor=None,
 ) -> Campaign:
-    """Create a campaign (campaign=None) or change a draft. Raises CampaignInvalid with every
-    reason, or CampaignStateError when the campaign was already launched."""
+    """Create a campaign (campaign=None) or change a draft. `contents` is variant A's content
+    per channel; `variant_contents` B–D's ({"B": {"sms": {…}}}; a channel a variant lacks says
+    what A says); `variant_split` {"A": 50, "B": 50} (empty: A only). Raises CampaignInvalid
+    with every reason, or CampaignStateError when the campaign was already launched."""
     errors = campaign_validate(
         name=name,
         segment=segment,
@@ -134,6 +225,25 @@ def campaign_save(
         quiet_hours=quiet_hours,
         frequency_cap=frequency_cap,
     )
+    for field, messages in campaign_split_validate(
+        variant_split=variant_split,
+        variant_contents=variant_contents,
+        channels=channels,
+        holdout_percent=holdout_percent,
+        winner_metric=winner_metric,
+        winner_test_percent=winner_test_percent,
+        winner_after_hours=winner_after_hours,
+        conversion_windows=conversion_windows,
+        utm_campaign=utm_campaign,
+    ).items():
+        errors.setdefault(field, []).extend(messages)
+    store_ids = sorted({int(pk) for pk in holdout_store_ids})
+    known = set(Store.objects.filter(pk__in=store_ids).values_list("pk", flat=True))
+    for pk in store_ids:
+        if pk not in known:
+            errors.setdefault("holdout_stores", []).append(
+                str(ERROR_HOLDOUT_STORE_UNKNOWN % {"id": pk})
+            )
     if errors:
         raise CampaignInvalid(errors)
     if campaign is None:
@@ -147,14 +257,38 @@ def campaign_save(
     campaign.is_marketing = is_marketing
     campaign.quiet_hours = quiet_hours or None
     campaign.frequency_cap_messages, campaign.frequency_cap_days = frequency_cap
+    split = variant_split_of(variant_split) if variant_split else {}
+    campaign.variant_split = split if len(split) > 1 else {}
+    campaign.holdout_percent = holdout_percent
+    campaign.winner_metric = winner_metric
+    campaign.winner_test_percent = winner_test_percent
+    campaign.winner_after_hours = winner_after_hours
+    (
+        campaign.conversion_window_delivery_days,
+        campaign.conversion_window_click_days,
+    ) = conversion_windows
+    campaign.utm_campaign = utm_campaign
     campaign.save()
-    Message.objects.filter(campaign=campaign).exclude(channel__in=channels).delete()
-    for channel in channels:
+    campaign.holdout_stores.set(store_ids)
+    by_variant = {VARIANT_DEFAULT: contents}
+    for variant in campaign.variant_split:
+        if variant != VARIANT_DEFAULT:
+            by_variant[variant] = {
+                channel: content
+                for channel, content in ((variant_contents or {}).get(variant) or {}).items()
+                if channel in channels and content
+            }
+    kept = [(v, c) for v, by_channel in by_variant.items() for c in by_channel]
+    stale = Message.objects.filter(campaign=campaign)
+    for variant, channel in kept:
+        stale = stale.exclude(variant=variant, channel=channel)
+    stale.delete()
+    for variant, channel in kept:
         Message.objects.update_or_create(
             campaign=campaign,
             channel=channel,
-            variant=VARIANT_DEFAULT,
-            defaults={"content": contents[channel]},
+            variant=variant,
+            defaults={"content": by_variant[variant][channel]},
         )
     tracked_links_sync(campaign_id=campaign.pk)
     return campaign
@@ -167,6 +301,15 @@ def campaign_contents(campaign: Campaign) -> dict[str, dict]:
         for (channel, variant), content in message_contents(campaign_id=campaign.pk).items()
         if variant == VARIANT_DEFAULT
     }
+
+
+def campaign_variant_contents(campaign: Campaign) -> dict[str, dict[str, dict]]:
+    """Content per variant (B–D) and channel: only what a variant says itself."""
+    contents: dict[str, dict[str, dict]] = {}
+    for (channel, variant), content in message_contents(campaign_id=campaign.pk).items():
+        if variant != VARIANT_DEFAULT:
+            contents.setdefault(variant, {})[channel] = content
+    return contents
 
 
 def _line_quota_errors(campaign: Campaign) -> dict[str, list[str]]:
@@ -202,6 +345,21 @@ def campaign_launch(
         quiet_hours=campaign.quiet_hours,
         frequency_cap=(campaign.frequency_cap_messages, campaign.frequency_cap_days),
     )
+    for field, messages in campaign_split_validate(
+        variant_split=campaign.variant_split,
+        variant_contents=campaign_variant_contents(campaign),
+        channels=campaign.channels,
+        holdout_percent=campaign.holdout_percent,
+        winner_metric=campaign.winner_metric,
+        winner_test_percent=campaign.winner_test_percent,
+        winner_after_hours=campaign.winner_after_hours,
+        conversion_windows=(
+            campaign.conversion_window_delivery_days,
+            campaign.conversion_window_click_days,
+        ),
+        utm_campaign=campaign.utm_campaign,
+    ).items():
+        errors.setdefault(field, []).extend(messages)
     if not errors and "line" in campaign.channels:
         errors = _line_quota_errors(campaign)
     if errors:
@@ -285,7 +443,8 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     from campaigns.tasks import campaign_snapshot_task
 
     # Paused while its audience was still being prepared: it resumes by preparing it.
-    unprepared = bool(campaign.launched_at) and not campaign.batches.exists()
+    # (Winner mode may have deliveries and no batch yet: the outbox, not the batches, says.)
+    unprepared = bool(campaign.launched_at) and not campaign.deliveries.exists()
     campaign = _status_move(
         campaign=campaign,
         from_statuses=[Campaign.Status.PAUSED],

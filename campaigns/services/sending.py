@@ -35,14 +35,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.backends import backend_for
 from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
 from campaigns.content import content_fields, content_render
-from campaigns.models import Campaign, Delivery, SendBatch, Suppression
+from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, SendBatch, Suppression
 from campaigns.personalise import personalisation_values, substitute_with
 from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import addresses_for, reachable_q
@@ -255,8 +255,13 @@ class _BatchSender:
             if address is None:
                 no_address.append(delivery_id)
                 continue
+            # A variant without its own content on this channel says (and links) what A does.
             if variant not in self.contents:
-                variant = next(iter(self.contents))
+                variant = (
+                    VARIANT_DEFAULT
+                    if VARIANT_DEFAULT in self.contents
+                    else next(iter(self.contents))
+                )
             rendered = content_render(
                 channel=channel,
                 content=self.contents[variant],
@@ -474,17 +479,19 @@ def members_at_cap(
 
 
 def campaign_finish_if_done(*, campaign_id: int) -> bool:
-    """Mark a sending campaign sent once none of its batches waits or runs."""
+    """Mark a sending campaign sent once none of its batches waits or runs and, in winner mode,
+    once the winner was chosen (its waiting members have no batch until then)."""
     open_batches = SendBatch.objects.filter(
         campaign_id=campaign_id,
         status__in=[SendBatch.Status.QUEUED, SendBatch.Status.RUNNING],
     )
     if open_batches.exists():
         return False
+    waiting_for_winner = Q(winner_chosen_at__isnull=True) & ~Q(winner_metric="")
     finished = bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
-            status=Campaign.Status.DONE, finished_at=timezone.now()
-        )
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING)
+        .exclude(waiting_for_winner)
+        .update(status=Campaign.Status.DONE, finished_at=timezone.now())
     )
     if finished:
         campaign_figures_recount_later(campaign_id=campaign_id)

@@ -10,7 +10,8 @@ Each part is a conditional, set-wise step, safe to run twice or on two machines 
 - batches that are due (quiet hours over, backoff over) and not yet dispatched, or dispatched
   long ago and not taken, get their task; running batches whose lease expired (a dead worker)
   get theirs too, and the claim gives them to whoever comes first;
-- campaigns with no open batch are marked sent.
+- winners due in winner mode (their eta task lost) are chosen;
+- campaigns with no open batch (and no members waiting for a winner) are marked sent.
 """
 
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services.sending import campaign_finish_if_done
+from campaigns.services.winner import campaigns_winner_due
 
 STUCK_LAUNCH_MINUTES = 10
 
@@ -72,6 +74,7 @@ def campaigns_sweep(*, now: datetime | None = None) -> dict[str, int]:
     )
     for campaign_id in launched + stuck:
         transaction.on_commit(lambda pk=campaign_id: campaign_snapshot_task.delay(pk))
+    winners = campaigns_winner_due(now=now)
     dispatched = batches_dispatch_due(now=now)
     abandoned = _abandoned_batches_close()
     finished = 0
@@ -85,6 +88,7 @@ def campaigns_sweep(*, now: datetime | None = None) -> dict[str, int]:
         "dispatched": dispatched,
         "finished": finished,
         "abandoned": abandoned,
+        "winners": winners,
     }
 
 

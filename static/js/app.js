@@ -12,7 +12,9 @@
      and htmx would then ignore the filter and fire on every field). The campaign builder
      checks its message and the segment builder counts its audience this way;
    - data-insert-field="name" data-insert-target="id" on a button: put {{name}} at the cursor
-     of that field and fire its input event, so htmx checks and previews it again.
+     of that field and fire its input event, so htmx checks and previews it again;
+   - data-variant-tab="B" on a tab button: remember the shown variant in its form's
+     variant_tab field, so a round trip (adding a variant, an error) shows the same tab.
 
    htmx fires htmx:load for the page and for every piece of content it swaps in. */
 (function () {
@@ -47,6 +49,14 @@
   }
   document.addEventListener("input", fieldsChanged);
   document.addEventListener("change", fieldsChanged);
+
+  document.addEventListener("shown.bs.tab", function (event) {
+    var tab = event.target;
+    if (!tab.dataset || !tab.dataset.variantTab) return;
+    var form = tab.closest("form");
+    var field = form ? form.querySelector("input[name=variant_tab]") : null;
+    if (field) field.value = tab.dataset.variantTab;
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-insert-field]") : null;

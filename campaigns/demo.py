@@ -9,16 +9,20 @@ Insight's counts of its LINE requests), so the campaign page, the members' timel
 suppression reasons have something to show the moment the app starts.
 """
 
+import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, SendBatch
+from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services.conversions import conversions_consume
+from campaigns.services.figures import campaign_figures_recount
 from campaigns.services.line_insight import line_insight_refresh
 from campaigns.services.sandbox import sandbox_events_simulate
-from crm.models import Segment
+from crm.models import Segment, Store
+from crm.services.orders import OrderIn, orders_upsert
 
 DEMO_SENT = "週年慶：會員獨享 85 折"
 DEMO_SCHEDULED = "雙 12 預告"
@@ -63,6 +67,11 @@ EMAIL_ANNIVERSARY_B = {
 SMS_ANNIVERSARY_B = {"text": "【品牌】週年慶滿千折 150 只到週日 https://shop.example.com/a"}
 DEMO_SPLIT = {"A": 50, "B": 50}
 DEMO_HOLDOUT_PERCENT = 10
+DEMO_SENT_DAYS_AGO = 4
+# Who buys within the window in the demo: variant B's deadline works better than A's wording,
+# and both beat the held-out members (held-out rows have no variant).
+DEMO_BUY_RATES = {"A": 0.07, "B": 0.10, "": 0.05}
+DEMO_BASKETS_TWD = (590, 890, 1280, 1680, 2450, 3200)
 PUSH_TEASER = {
     "title": "雙 12 預告",
     "body": "{{name}}，雙 12 會員加碼回饋，明早 10 點開搶！",
@@ -90,6 +99,9 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
     sent_at = timezone.localtime(now).replace(hour=11, minute=0, second=0, microsecond=0)
     if sent_at > now:
         sent_at -= timedelta(days=1)
+    # … DEMO_SENT_DAYS_AGO days ago, so its 3-day conversion window has closed and the report
+    # shows what it earned.
+    sent_at -= timedelta(days=DEMO_SENT_DAYS_AGO)
     sent = campaign_save(
         name=DEMO_SENT,
         segment=segment,
@@ -115,6 +127,7 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
     # LINE's opens and clicks, as the sandbox imagines LINE would count them a day later: the
     # same service the hourly job and the refresh button call, answered by the sandbox.
     line_insight_refresh(campaign_id=sent.pk)
+    _demo_orders_after(campaign=sent, sent_at=sent_at, now=now)
     scheduled = campaign_save(
         name=DEMO_SCHEDULED,
         segment=segment,
@@ -135,3 +148,51 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
         },
     )
     return DemoCampaigns(sent=sent.pk, deliveries=sent.deliveries.count())
+
+
+def _demo_orders_after(*, campaign: Campaign, sent_at: datetime, now: datetime) -> None:
+    """Orders of the campaign's members in the three days after it, in store and on the web, a
+    few returned: written through crm's order service (so the order-change feed has them) and
+    credited by the same consumer beat runs, so the report shows conversions, revenue in store
+    and online, the variant test and the lift over the holdout."""
+    rng = random.Random(campaign.pk)  # noqa: S311 (demo data, repeatable)
+    stores = list(Store.objects.order_by("code").values_list("code", flat=True)[:20])
+    window = min((now - sent_at).total_seconds(), 3 * 86_400) - 3_600
+    audience = Delivery.objects.filter(
+        campaign=campaign, status__in=[Delivery.Status.SENT, Delivery.Status.HELD_OUT]
+    ).values_list("pk", "member_id", "variant", "sent_at", "created_at")
+    orders, member_ids, returns = [], [], []
+    for delivery_id, member_id, variant, delivered_at, held_at in audience.iterator():
+        if rng.random() >= DEMO_BUY_RATES.get(variant, 0.0):
+            continue
+        in_store = bool(stores) and rng.random() < 0.55
+        order = OrderIn(
+            channel="store" if in_store else "web",
+            external_no=f"DEMO-C{campaign.pk}-{delivery_id}",
+            amount_twd=rng.choice(DEMO_BASKETS_TWD),
+            placed_at=(delivered_at or held_at) + timedelta(seconds=rng.uniform(600, window)),
+            status="placed",
+            store_code=rng.choice(stores) if in_store else "",
+        )
+        orders.append(order)
+        member_ids.append(member_id)
+        if in_store and rng.random() < 0.08:  # a partial return at the till the next day
+            returns.append((order, member_id))
+    for order, member_id in returns:
+        orders.append(
+            OrderIn(
+                channel="store",
+                external_no=f"{order.external_no}-R",
+                amount_twd=-(order.amount_twd // 2),
+                placed_at=min(order.placed_at + timedelta(days=1), now),
+                status="placed",
+                store_code=order.store_code,
+                is_return=True,
+                returns_external_no=order.external_no,
+            )
+        )
+        member_ids.append(member_id)
+    if orders:
+        orders_upsert(orders=orders, member_ids=member_ids)
+    conversions_consume()
+    campaign_figures_recount(campaign_id=campaign.pk)

@@ -56,3 +56,30 @@ def test_the_demo_campaign_has_opens_and_clicks_in_its_figures():
     assert figures["opened_machine"] > 0
     assert figures["clicks"] == LinkClick.objects.filter(machine=False).count() > 0
     assert figures["clicked"] == Delivery.objects.filter(clicked_at__isnull=False).count()
+
+
+@pytest.mark.django_db
+def test_the_demo_campaign_has_earned_something_in_its_report():
+    """Orders after the send, through crm's order service and the conversions consumer: the
+    report has conversions in store and online, for the sent group and the holdout."""
+    from campaigns.models import CampaignFigures, Conversion
+    from crm.models import Store
+
+    Store.objects.create(code="S01", name="Demo store")
+    everyone = Segment.objects.create(name="Everyone", definition=EMPTY_DEFINITION)
+    for _ in range(300):
+        member = MemberFactory()
+        IdentityFactory(member=member, email=True)
+        ConsentFactory(member=member, channel="email")
+
+    result = demo_campaigns_seed(segment=everyone)
+
+    figures = CampaignFigures.objects.filter(campaign_id=result.sent)
+    sent = figures.filter(arm="sent").aggregate(
+        converted=Sum("converted"), store=Sum("revenue_store_twd"), web=Sum("revenue_online_twd")
+    )
+    assert sent["converted"] > 0 and sent["store"] > 0 and sent["web"] > 0
+    assert figures.get(arm="holdout").members == 30
+    assert Conversion.objects.filter(campaign_id=result.sent).count() == sum(
+        f.orders for f in figures
+    )

@@ -293,11 +293,12 @@ class WebPushSubscriptionAdmin(MaskedFieldsMixin, MemberSearchMixin, BoundedList
 
 @admin.register(LineInsight)
 class LineInsightAdmin(ReadOnlyMixin, BoundedListAdmin):
-    """LINE's figures per request (the LINE Insight job writes them); read-only."""
+    """LINE's figures per aggregation unit (the LINE Insight job writes them); read-only."""
 
     list_display = (
         "campaign",
-        "request_id",
+        "unit",
+        "variant",
         "sent_at",
         "recipients",
         "fetched_at",
@@ -308,7 +309,7 @@ class LineInsightAdmin(ReadOnlyMixin, BoundedListAdmin):
     )
     list_filter = ("campaign",)
     list_select_related = ("campaign",)
-    search_fields = ("=request_id",)
+    search_fields = ("=unit", "=request_id")
     sortable_by = ()
     ordering = ("-pk",)
 

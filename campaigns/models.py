@@ -524,18 +524,25 @@ class CampaignFiguresDaily(models.Model):
 
 
 class LineInsight(models.Model):
-    """LINE's own figures for one request (a multicast or a push) of a campaign: LINE reports
-    opens and clicks only in aggregate, per request id (GET /v2/bot/insight/message/event).
+    """LINE's own figures for one custom aggregation unit of a campaign (its variant: every
+    multicast and push of the variant carries the unit "c<campaign>_<variant>"); LINE reports
+    opens and clicks only in aggregate, per unit (GET /v2/bot/insight/message/event/
+    aggregation).
 
-    Written when the request's deliveries are old enough for LINE to have figures, fetched by
-    the LINE Insight job (campaigns.services.line_insight) and once more after 3 days. A figure
-    LINE withholds (fewer than 20 users, or not counted yet) stays None: "not yet available".
+    Written when the unit's first deliveries are old enough for LINE to have figures, fetched
+    by the LINE Insight job (campaigns.services.line_insight) and once more after 3 days. A
+    figure LINE withholds (fewer than 20 users, or not counted yet) stays None: "not yet
+    available". `delivered` is what LINE accepted under the unit (our sent deliveries): LINE's
+    per-unit statistics carry no delivered count. Rows with a `request_id` and no unit are
+    from before units (LINE answers per request id only for narrowcasts and broadcasts).
     """
 
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="line_insights", verbose_name=_("campaign")
     )
-    request_id = models.CharField(_("LINE request id"), max_length=200, unique=True)
+    unit = models.CharField(_("LINE aggregation unit"), max_length=30, blank=True)
+    variant = models.CharField(_("variant"), max_length=1, blank=True)
+    request_id = models.CharField(_("LINE request id"), max_length=200, blank=True)
     sent_at = models.DateTimeField(_("sent at"))
     recipients = models.PositiveIntegerField(_("recipients"), default=0)
     fetched_at = models.DateTimeField(_("fetched at"), null=True, blank=True)
@@ -550,9 +557,21 @@ class LineInsight(models.Model):
         verbose_name = _("LINE insight")
         verbose_name_plural = _("LINE insights")
         indexes = [models.Index(fields=["sent_at"], name="lineinsight_sent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "unit"],
+                condition=~models.Q(unit=""),
+                name="lineinsight_campaign_unit",
+            ),
+            models.UniqueConstraint(
+                fields=["request_id"],
+                condition=~models.Q(request_id=""),
+                name="lineinsight_request_id",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id} {self.request_id}"
+        return f"{self.campaign_id} {self.unit or self.request_id}"
 
 
 class ControlGroupFigures(models.Model):

@@ -12,7 +12,7 @@ from campaigns.models import Campaign, ControlGroupFigures, LineInsight
 
 @dataclass(frozen=True)
 class LineInsightSummary:
-    requests: int  # LINE requests of 20 recipients or more (the ones LINE reports on)
+    units: int  # LINE aggregation units (one per variant) sent under
     fetched: int
     recipients: int
     delivered: int | None  # None until LINE has answered with a figure
@@ -20,12 +20,12 @@ class LineInsightSummary:
     clicked: int | None
     delivered_with_opens: int  # delivered of the requests whose opens LINE reported
     delivered_with_clicks: int
-    withheld: int  # requests LINE answered without opens (under 20 users, or not counted yet)
+    withheld: int  # units LINE answered without opens (under 20 users, or not counted yet)
     last_fetched_at: datetime | None
 
     @property
     def pending(self) -> int:
-        return self.requests - self.fetched
+        return self.units - self.fetched
 
     @property
     def open_rate(self) -> float | None:
@@ -49,25 +49,30 @@ class LineInsightSummary:
 
 
 def line_insight_summary(*, campaign: Campaign) -> LineInsightSummary | None:
-    """The campaign's LINE figures summed over its request ids (one query); None when the
-    campaign has no LINE channel or was never launched."""
+    """The campaign's LINE figures summed over its aggregation units, one per variant (one
+    query); None when the campaign has no LINE channel or was never launched. Rows from before
+    units (per request id) are left out: LINE never reported on multicasts that way."""
     if "line" not in (campaign.channels or []) or campaign.launched_at is None:
         return None
     answered = Q(fetched_at__isnull=False, error="")
-    figures = LineInsight.objects.filter(campaign=campaign).aggregate(
-        n_requests=Count("pk"),
-        n_fetched=Count("pk", filter=Q(fetched_at__isnull=False)),
-        sum_recipients=Sum("recipients"),
-        sum_delivered=Sum("delivered"),
-        sum_opened=Sum("unique_impression"),
-        sum_clicked=Sum("unique_click"),
-        sum_delivered_opens=Sum("delivered", filter=Q(unique_impression__isnull=False)),
-        sum_delivered_clicks=Sum("delivered", filter=Q(unique_click__isnull=False)),
-        n_withheld=Count("pk", filter=answered & Q(unique_impression__isnull=True)),
-        last_fetched=Max("fetched_at"),
+    figures = (
+        LineInsight.objects.filter(campaign=campaign)
+        .exclude(unit="")
+        .aggregate(
+            n_units=Count("pk"),
+            n_fetched=Count("pk", filter=Q(fetched_at__isnull=False)),
+            sum_recipients=Sum("recipients"),
+            sum_delivered=Sum("delivered"),
+            sum_opened=Sum("unique_impression"),
+            sum_clicked=Sum("unique_click"),
+            sum_delivered_opens=Sum("delivered", filter=Q(unique_impression__isnull=False)),
+            sum_delivered_clicks=Sum("delivered", filter=Q(unique_click__isnull=False)),
+            n_withheld=Count("pk", filter=answered & Q(unique_impression__isnull=True)),
+            last_fetched=Max("fetched_at"),
+        )
     )
     return LineInsightSummary(
-        requests=figures["n_requests"],
+        units=figures["n_units"],
         fetched=figures["n_fetched"],
         recipients=figures["sum_recipients"] or 0,
         delivered=figures["sum_delivered"],

@@ -91,9 +91,9 @@ SCHEDULE = (
         task="campaigns.tasks.line_insights_collect_task",
         minute="25",
         hour="*",
-        why="LINE reports a message's opens and clicks only in aggregate, per request, some "
-        "time after the send. Hourly at :25, requests sent more than LINE_INSIGHT_DELAY_HOURS "
-        "(24) ago are asked about once, and once more 3 days after the send when the figures "
+        why="LINE reports opens and clicks only in aggregate, per aggregation unit (one per "
+        "campaign variant), some time after the send. Hourly at :25, units first sent more than "
+        "LINE_INSIGHT_DELAY_HOURS (24) ago are asked about once, and once more 3 days after the send when the figures "
         "have settled; never after 14 days. Rate-limited; a second run asks nothing new.",
     ),
     Job(

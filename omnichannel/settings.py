@@ -402,9 +402,10 @@ CAMPAIGN_RETRY_BACKOFF_SECONDS = env_int("CAMPAIGN_RETRY_BACKOFF_SECONDS", defau
 # queued batch's task again when it was sent this long ago and nobody took it (a lost message).
 CAMPAIGN_REDISPATCH_SECONDS = env_int("CAMPAIGN_REDISPATCH_SECONDS", default=300)
 CAMPAIGN_SWEEP_SECONDS = env_int("CAMPAIGN_SWEEP_SECONDS", default=15)
-# LINE Insight (opens and clicks of a LINE request, known only in aggregate): asked this many
-# hours after the send (LINE publishes the figures some time after), asked once more 3 days
-# after (the figures have settled), never after 14 days; at most this many requests a run.
+# LINE Insight (opens and clicks of a campaign variant's LINE messages, known only in aggregate
+# per aggregation unit): asked this many hours after the send (LINE publishes the figures some
+# time after), asked once more 3 days after (settled), never after 14 days; at most this many
+# units a run.
 LINE_INSIGHT_DELAY_HOURS = env_int("LINE_INSIGHT_DELAY_HOURS", default=24)
 LINE_INSIGHT_MAX_PER_RUN = env_int("LINE_INSIGHT_MAX_PER_RUN", default=500)
 # The global control group: this percent of all members (0-50) no marketing campaign reaches,

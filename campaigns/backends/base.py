@@ -17,8 +17,10 @@ safe as the outbox around it.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import ClassVar
 
 from campaigns.models import DeliveryReason
@@ -39,6 +41,9 @@ class OutboundMessage:
     member_no: str = ""
     unsubscribe_url: str = ""  # one-click unsubscribe (RFC 8058) for e-mail, "" for a test send
     extra: dict = field(default_factory=dict)  # per-address data (web push keys, …)
+    # LINE: the custom aggregation unit the request carries (line_aggregation_unit), so LINE
+    # counts the campaign variant's opens and clicks; "" for a test send and other channels.
+    aggregation_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,21 +126,28 @@ def all_failed(
     return [result] * len(messages)
 
 
-# --- LINE Insight: what a LINE backend answers about one request it sent ----------------------
+# --- LINE Insight: what LINE says about the messages sent under one aggregation unit ---------
 
 INSIGHT_OK = "ok"
-INSIGHT_UNKNOWN = "unknown"  # LINE does not know the request id (400): do not ask again soon
+INSIGHT_UNKNOWN = "unknown"  # LINE refuses the question (400: a bad unit name or dates)
 INSIGHT_RATE_LIMITED = "rate_limited"  # 429: stop this run, ask the rest later
 INSIGHT_ERROR = "error"  # network, 5xx, auth: ask again next run
+
+AGGREGATION_UNIT_RE = re.compile(r"^[A-Za-z0-9_]{1,30}$")  # LINE's rule for a unit name
+
+
+def line_aggregation_unit(*, campaign_id: int, variant: str) -> str:
+    """The custom aggregation unit of a campaign's variant ("c123_A"): every multicast and
+    push of that variant carries it, and LINE reports opens and clicks per unit."""
+    return f"c{campaign_id}_{variant or 'A'}"
 
 
 @dataclass(frozen=True)
 class MessageInsight:
-    """LINE's figures for one request id; a figure LINE withholds (fewer than 20 users, not
-    counted yet) is None."""
+    """LINE's figures for one aggregation unit; a figure LINE withholds (fewer than 20 users,
+    not counted yet) is None. LINE's per-unit statistics carry no delivered count."""
 
     status: str
-    delivered: int | None = None
     unique_impression: int | None = None
     unique_click: int | None = None
     unique_media_played: int | None = None
@@ -149,9 +161,14 @@ class MessageInsight:
 
 
 class InsightBackend(abc.ABC):
-    """A LINE backend that can say how members took one of its requests: the real LINE asks
-    the Insight API, the sandbox simulates it; campaigns.services.line_insight calls either."""
+    """A LINE backend that can say how members took the messages of one aggregation unit: the
+    real LINE asks the Insight API, the sandbox simulates it; campaigns.services.line_insight
+    calls either."""
 
     @abc.abstractmethod
-    def message_insight(self, request_id: str) -> MessageInsight:
-        """Never raises for LINE's refusal or a network error: those are statuses."""
+    def unit_insight(
+        self, unit: str, *, date_from: date, date_to: date, recipients: int
+    ) -> MessageInsight:
+        """The unit's figures over the days `date_from`..`date_to` (UTC+9, LINE's dates).
+        `recipients` (what we sent under the unit) is for the sandbox's simulation; LINE is not
+        told it. Never raises for LINE's refusal or a network error: those are statuses."""

@@ -1,14 +1,17 @@
 """LINE Messaging API through the official line-bot-sdk (v3).
 
-Messages of a batch whose rendered content is the same go out as multicasts of at most 500
-user ids; personalised ones (content that differs per member) as one push each. Every request
+Messages of a batch whose rendered content and aggregation unit are the same go out as
+multicasts of at most 500 user ids; personalised ones (content that differs per member) as one
+push each. Every request carries the messages' custom aggregation unit (`customAggregationUnits`,
+one name: the campaign's variant, "c123_A"), so one request never mixes units. Every request
 carries an `X-Line-Retry-Key` derived from the batch's `retry_key` (stored on the SendBatch
 before any call) and the keys of the messages it carries, so the same request after a crash or
 a timeout carries the same key: LINE answers 409 ("already accepted") and the messages count as
 sent, never as a second copy.
 
-`message_insight(request_id)` asks LINE's Insight API how members took one request
-(delivered, unique impressions and clicks; LINE withholds a figure under 20 users).
+`unit_insight(unit, date_from=, date_to=)` asks LINE's Insight API how members took the
+messages of one unit (GET /v2/bot/insight/message/event/aggregation: unique impressions and
+clicks; LINE withholds a figure under 20 users and reports no delivered count per unit).
 
 Answers: 409 → sent (the accepted request's id); 429 → retry after `Retry-After`, except the
 monthly limit (no retry can succeed this month); 400/401/403/… → failed, not retried; 5xx and
@@ -18,6 +21,7 @@ network errors → retryable (the retry key makes the repeat safe).
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
 from django.conf import settings
 from linebot.v3.insight import ApiClient as InsightApiClient
@@ -123,7 +127,9 @@ class LineBackend(ChannelBackend, InsightBackend):
         if self._insight_client is not None:
             self._insight_client.close()
 
-    def message_insight(self, request_id: str) -> MessageInsight:
+    def unit_insight(
+        self, unit: str, *, date_from: date, date_to: date, recipients: int
+    ) -> MessageInsight:
         if self._insight_client is None:
             configuration = InsightConfiguration(
                 host=settings.LINE_API_BASE_URL, access_token=settings.LINE_CHANNEL_ACCESS_TOKEN
@@ -136,7 +142,9 @@ class LineBackend(ChannelBackend, InsightBackend):
         # The generated client pins api.line.me per call; the same base URL as the sends.
         api.line_base_path = settings.LINE_API_BASE_URL
         try:
-            answer = api.get_message_event(request_id, _request_timeout=self.timeout)
+            answer = api.get_statistics_per_unit(
+                unit, f"{date_from:%Y%m%d}", f"{date_to:%Y%m%d}", _request_timeout=self.timeout
+            )
         except InsightApiException as exc:
             return _insight_refusal(exc)
         except (Urllib3Error, OSError, ValueError) as exc:
@@ -147,7 +155,6 @@ class LineBackend(ChannelBackend, InsightBackend):
             return MessageInsight(INSIGHT_OK, raw=raw)
         return MessageInsight(
             INSIGHT_OK,
-            delivered=overview.delivered,
             unique_impression=overview.unique_impression,
             unique_click=overview.unique_click,
             unique_media_played=overview.unique_media_played,
@@ -157,14 +164,15 @@ class LineBackend(ChannelBackend, InsightBackend):
     def send_batch(
         self, messages: Sequence[OutboundMessage], *, retry_key: str
     ) -> list[SendResult]:
-        # Group by rendered content, in first-seen order: one multicast per distinct content
-        # shared by several members, one push for content only one member gets.
-        groups: dict[str, list[int]] = {}
+        # Group by rendered content and aggregation unit, in first-seen order: one multicast
+        # per distinct (content, unit) shared by several members, one push for content only
+        # one member gets. A request carries one unit, so two variants never share one.
+        groups: dict[tuple[str, str], list[int]] = {}
         for index, message in enumerate(messages):
             # repr, not json.dumps: twice as fast, and contents rendered from one template
             # keep one key order, so equal content gives an equal signature.
             signature = repr(message.content.get("messages"))
-            groups.setdefault(signature, []).append(index)
+            groups.setdefault((signature, message.aggregation_unit), []).append(index)
         results: list[SendResult | None] = [None] * len(messages)
         for indexes in groups.values():
             if len(indexes) == 1:
@@ -180,9 +188,10 @@ class LineBackend(ChannelBackend, InsightBackend):
 
     def _push(self, message: OutboundMessage, *, retry_key: str) -> SendResult:
         try:
-            request = PushMessageRequest.from_dict(
-                {"to": message.address, "messages": message.content.get("messages") or []}
-            )
+            body = {"to": message.address, "messages": message.content.get("messages") or []}
+            if message.aggregation_unit:
+                body["customAggregationUnits"] = [message.aggregation_unit]
+            request = PushMessageRequest.from_dict(body)
         except (ValueError, TypeError, KeyError) as error:
             return _invalid(error)
         key = line_retry_key(retry_key, [message.key])
@@ -198,10 +207,12 @@ class LineBackend(ChannelBackend, InsightBackend):
             )
         except (ValueError, TypeError, KeyError) as error:
             return _invalid(error)
+        unit = messages[0].aggregation_unit
         request = MulticastRequest.construct(
             to=[message.address for message in messages],
             messages=shared.messages,
             notification_disabled=False,
+            custom_aggregation_units=[unit] if unit else None,
         )
         key = line_retry_key(retry_key, [message.key for message in messages])
         return self._call(self.api.multicast_with_http_info, request, key)

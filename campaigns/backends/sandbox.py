@@ -13,12 +13,14 @@ import json
 import threading
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
 from campaigns.backends.base import (
+    AGGREGATION_UNIT_RE,
     INSIGHT_OK,
     INSIGHT_UNKNOWN,
     ChannelBackend,
@@ -105,9 +107,9 @@ INSIGHT_MIN_USERS = 20
 
 class SandboxLine(SandboxBackend, InsightBackend):
     """LINE in the sandbox: each call is one multicast, so its messages share one request id
-    (as LINE's multicast answers one x-line-request-id), which carries the number of
-    recipients; `message_insight` answers from that id alone, without a network or the
-    database, through the same interface as the real LineBackend."""
+    (as LINE's multicast answers one x-line-request-id); `unit_insight` answers for an
+    aggregation unit from its name and the recipients the service says it sent, without a
+    network, through the same interface as the real LineBackend."""
 
     channel = "line"
 
@@ -117,22 +119,20 @@ class SandboxLine(SandboxBackend, InsightBackend):
         request = uuid.uuid5(uuid.NAMESPACE_URL, f"{retry_key}:{call[0].key}")
         return f"sandbox-{request}-n{len(call)}"
 
-    def message_insight(self, request_id: str) -> MessageInsight:
-        prefix, _, count = request_id.rpartition("-n")
-        if not prefix.startswith("sandbox-") or not count.isdigit():
-            return MessageInsight(INSIGHT_UNKNOWN, error="sandbox: not a sandbox request id")
-        delivered = int(count)
+    def unit_insight(
+        self, unit: str, *, date_from: date, date_to: date, recipients: int
+    ) -> MessageInsight:
+        if not AGGREGATION_UNIT_RE.match(unit):
+            return MessageInsight(INSIGHT_UNKNOWN, error="sandbox: not a valid unit name")
 
         def share(rate: tuple[float, float], salt: str) -> int | None:
             low, high = rate
-            n = round(delivered * (low + (high - low) * sandbox_draw(request_id, salt)))
+            n = round(recipients * (low + (high - low) * sandbox_draw(unit, salt)))
             return n if n >= INSIGHT_MIN_USERS else None
 
         opened = share(INSIGHT_OPEN_RATE, "insight-open")
         clicked = share(INSIGHT_CLICK_RATE, "insight-click")
         overview = {
-            "requestId": request_id,
-            "delivered": delivered,
             "uniqueImpression": opened,
             "uniqueClick": clicked,
             "uniqueMediaPlayed": None,
@@ -140,7 +140,6 @@ class SandboxLine(SandboxBackend, InsightBackend):
         }
         return MessageInsight(
             INSIGHT_OK,
-            delivered=delivered,
             unique_impression=opened,
             unique_click=clicked,
             raw={"overview": overview, "messages": [], "clicks": []},

@@ -1,32 +1,38 @@
-"""LINE Insight: how many members LINE delivered a campaign's messages to, opened and clicked.
+"""LINE Insight: how many members opened and clicked a campaign's LINE messages, per variant.
 
-LINE tells nobody which member opened a message; it reports opens and clicks per request id in
-aggregate (GET /v2/bot/insight/message/event?requestId=…), some time after the send, and
-withholds a figure about fewer than 20 users. Our LINE deliveries keep the request id of their
-multicast or push as `Delivery.provider_id`.
+LINE tells nobody which member opened a message; for multicasts and pushes (all we send) it
+reports opens and clicks in aggregate per *custom aggregation unit*, a name the send request
+carries: every LINE message of a campaign's variant carries the unit "c<campaign>_<variant>"
+(campaigns.backends.base.line_aggregation_unit, set by the sending pipeline). LINE answers
+GET /v2/bot/insight/message/event/aggregation?customAggregationUnit=&from=&to= (days in
+UTC+9) some time after the send, and withholds a figure about fewer than 20 users. (The
+per-request-id endpoint, /v2/bot/insight/message/event?requestId=, covers narrowcasts and
+broadcasts only: we send none, so it is not asked.)
 
-- `line_insights_collect` (beat, hourly) writes a LineInsight row per request id of the last
-  14 days once its deliveries are LINE_INSIGHT_DELAY_HOURS old, one GROUP BY over the LINE
-  deliveries of the campaigns still in the window; then asks LINE about the rows due: never
-  asked, or asked before the figures settled (3 days after the send: asked once more).
-  Requests of fewer than 20 recipients are not asked about: LINE withholds their opens and
-  clicks anyway, and a personalised campaign sends one push per member (a call each).
+- `line_insights_collect` (beat, hourly) writes a LineInsight row per (campaign, unit) whose
+  first send lies in the last 14 days and is LINE_INSIGHT_DELAY_HOURS old, one GROUP BY over
+  the LINE deliveries of the campaigns still in the window; then asks LINE about the rows due:
+  never asked, or asked before the figures settled (3 days after the send: asked once more).
+  A small unit is asked too (one call per variant, not per request): LINE withholds its opens
+  and clicks under 20 users, and its delivered count is ours anyway.
 - `line_insight_refresh` is the marketer's "refresh" for one campaign: asks now about every
-  request not asked in the last few minutes.
+  unit not asked in the last few minutes.
 - Each call passes the shared rate limit ("insight" in CAMPAIGN_RATE_LIMITS); a 429 ends the
   run (the rest are asked next time). The rows say what was asked: running twice asks nothing
   new.
-- The sums per variant go to CampaignFigures.delivered of the campaign's LINE rows.
+- LINE's per-unit answer has no delivered count: a row's `delivered` is what LINE accepted
+  under the unit (the variant's sent LINE deliveries when asked); the sums per variant go to
+  CampaignFigures.delivered of the campaign's LINE rows.
 
 The backend answers (campaigns.backends.base.InsightBackend): the real LINE asks the Insight
-API; the sandbox answers for its own request ids, so the demo has figures and no network.
+API; the sandbox answers for its own units, so the demo has figures and no network.
 """
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -39,17 +45,19 @@ from campaigns.backends.base import (
     INSIGHT_RATE_LIMITED,
     InsightBackend,
     MessageInsight,
+    line_aggregation_unit,
 )
 from campaigns.models import Campaign, CampaignFigures, Delivery, LineInsight
 from campaigns.throttle import provider_call_acquire
 
 logger = logging.getLogger(__name__)
 
-MAX_AGE = timedelta(days=14)  # LINE keeps a request's statistics for 14 days
+MAX_AGE = timedelta(days=14)  # not asked about after this (a campaign's figures have long settled)
 SETTLED_AFTER = timedelta(days=3)  # asked once more then: the figures no longer move
-MIN_RECIPIENTS = 20  # LINE withholds opens and clicks about fewer users
 REFRESH_INTERVAL = timedelta(minutes=10)  # a marketer's refresh asks again after this
 RATE_CHANNEL = "insight"
+LINE_TZ = ZoneInfo("Asia/Tokyo")  # LINE's `from` and `to` are days in UTC+9
+MAX_SPAN_DAYS = 30  # LINE answers at most 30 days after `from`
 
 
 @dataclass(frozen=True)
@@ -70,36 +78,52 @@ def _campaigns_in_window(now: datetime) -> QuerySet[Campaign]:
 def line_insight_rows_make(
     *, now: datetime, sent_before: datetime, campaign_id: int | None = None
 ) -> int:
-    """Write the LineInsight rows of LINE requests sent between 14 days ago and `sent_before`
-    that have none yet; returns how many. One GROUP BY, one INSERT."""
+    """Write the LineInsight rows of the aggregation units (campaign, variant) whose first LINE
+    send lies between 14 days ago and `sent_before` and that have none yet; returns how many.
+    One GROUP BY, one INSERT."""
     campaigns = _campaigns_in_window(now)
     if campaign_id is not None:
         campaigns = campaigns.filter(pk=campaign_id)
-    requests = (
+    units = (
         Delivery.objects.filter(
             campaign_id__in=campaigns.values("pk"),
             status=Delivery.Status.SENT,
             channel="line",
             sent_at__gte=now - MAX_AGE,
-            sent_at__lte=sent_before,
         )
-        .exclude(provider_id="")
-        .exclude(provider_id__in=LineInsight.objects.values("request_id"))
-        .values("provider_id")
-        .annotate(campaign=Min("campaign_id"), first_sent=Min("sent_at"), recipients=Count("pk"))
-        .filter(recipients__gte=MIN_RECIPIENTS)
+        .values("campaign_id", "variant")
+        .annotate(first_sent=Min("sent_at"), recipients=Count("pk"))
+        .filter(first_sent__lte=sent_before)
     )
-    rows = [
-        LineInsight(
-            campaign_id=row["campaign"],
-            request_id=row["provider_id"],
-            sent_at=row["first_sent"],
-            recipients=row["recipients"],
+    known = set(
+        LineInsight.objects.filter(campaign_id__in=campaigns.values("pk"))
+        .exclude(unit="")
+        .values_list("campaign_id", "unit")
+    )
+    rows = []
+    for row in units:
+        unit = line_aggregation_unit(campaign_id=row["campaign_id"], variant=row["variant"])
+        if (row["campaign_id"], unit) in known:
+            continue
+        rows.append(
+            LineInsight(
+                campaign_id=row["campaign_id"],
+                unit=unit,
+                variant=row["variant"],
+                sent_at=row["first_sent"],
+                recipients=row["recipients"],
+            )
         )
-        for row in requests
-    ]
     LineInsight.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     return len(rows)
+
+
+def line_insight_dates(*, sent_at: datetime, now: datetime) -> tuple[date, date]:
+    """The days LINE is asked about (UTC+9, the time zone of LINE's `from` and `to`): from the
+    unit's first send to today, at most the 30 days LINE allows."""
+    date_from = sent_at.astimezone(LINE_TZ).date()
+    date_to = max(date_from, now.astimezone(LINE_TZ).date())
+    return date_from, min(date_to, date_from + timedelta(days=MAX_SPAN_DAYS))
 
 
 def _due(now: datetime) -> Q:
@@ -115,16 +139,31 @@ def line_insights_due(*, now: datetime, limit: int) -> list[int]:
     """The ids of the LineInsight rows to ask LINE about now, oldest send first."""
     return list(
         LineInsight.objects.filter(_due(now))
+        .exclude(unit="")
         .order_by("sent_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def _recipients(rows: list[LineInsight]) -> dict[tuple[int, str], int]:
+    """The LINE deliveries sent so far per (campaign, variant) of the rows: one GROUP BY."""
+    counts = (
+        Delivery.objects.filter(
+            campaign_id__in={row.campaign_id for row in rows},
+            status=Delivery.Status.SENT,
+            channel="line",
+        )
+        .values_list("campaign_id", "variant")
+        .annotate(n=Count("pk"))
+    )
+    return {(campaign_id, variant): n for campaign_id, variant, n in counts}
 
 
 def _apply(row: LineInsight, answer: MessageInsight, now: datetime) -> None:
     row.fetched_at = now
     row.error = answer.error[:500]
     if answer.ok:
-        row.delivered = answer.delivered
+        row.delivered = row.recipients
         row.unique_impression = answer.unique_impression
         row.unique_click = answer.unique_click
         row.unique_media_played = answer.unique_media_played
@@ -136,20 +175,30 @@ def line_insights_fetch(*, insight_ids: Iterable[int], now: datetime | None = No
     the run. A row answered (or refused as unknown) is stamped fetched; a network error or 5xx
     leaves it to the next run."""
     now = now or timezone.now()
-    rows = list(LineInsight.objects.filter(pk__in=list(insight_ids)).order_by("sent_at", "pk"))
+    rows = list(
+        LineInsight.objects.filter(pk__in=list(insight_ids))
+        .exclude(unit="")
+        .order_by("sent_at", "pk")
+    )
     if not rows:
         return InsightRun()
     backend = backend_for("line")
     if not isinstance(backend, InsightBackend):
         backend.close()
         return InsightRun()
+    sent = _recipients(rows)
     done: list[LineInsight] = []
     asked = failed = 0
     rate_limited = False
     with backend:
         for row in rows:
+            # A campaign sent over hours (throttled, quiet hours) has more behind its unit now.
+            row.recipients = sent.get((row.campaign_id, row.variant), row.recipients)
+            date_from, date_to = line_insight_dates(sent_at=row.sent_at, now=now)
             provider_call_acquire(channel=RATE_CHANNEL)
-            answer = backend.message_insight(row.request_id)
+            answer = backend.unit_insight(
+                row.unit, date_from=date_from, date_to=date_to, recipients=row.recipients
+            )
             asked += 1
             if answer.status == INSIGHT_RATE_LIMITED:
                 logger.warning("LINE insight: rate limited after %d calls; the rest wait", asked)
@@ -157,11 +206,12 @@ def line_insights_fetch(*, insight_ids: Iterable[int], now: datetime | None = No
                 break
             if answer.status == INSIGHT_ERROR:
                 failed += 1
-                logger.warning("LINE insight %s: %s", row.request_id, answer.error)
+                logger.warning("LINE insight %s: %s", row.unit, answer.error)
                 continue
             _apply(row, answer, now)
             done.append(row)
-    fields = ["fetched_at", "error", "delivered", "unique_impression", "unique_click"]
+    fields = ["fetched_at", "error", "recipients", "delivered", "unique_impression"]
+    fields += ["unique_click"]
     fields += ["unique_media_played", "raw"]
     with transaction.atomic():
         LineInsight.objects.bulk_update(done, fields, batch_size=500)
@@ -171,7 +221,7 @@ def line_insights_fetch(*, insight_ids: Iterable[int], now: datetime | None = No
 
 
 def line_insights_collect(*, now: datetime | None = None) -> InsightRun:
-    """The beat job: rows for the requests old enough, then LINE asked about those due."""
+    """The beat job: rows for the units old enough, then LINE asked about those due."""
     now = now or timezone.now()
     line_insight_rows_make(
         now=now, sent_before=now - timedelta(hours=settings.LINE_INSIGHT_DELAY_HOURS)
@@ -181,12 +231,13 @@ def line_insights_collect(*, now: datetime | None = None) -> InsightRun:
 
 
 def line_insight_refresh(*, campaign_id: int, now: datetime | None = None) -> InsightRun:
-    """A marketer's refresh of one campaign: every request of it sent in the last 14 days and
+    """A marketer's refresh of one campaign: every unit of it first sent in the last 14 days and
     not asked about in the last REFRESH_INTERVAL is asked now."""
     now = now or timezone.now()
     line_insight_rows_make(now=now, sent_before=now, campaign_id=campaign_id)
     ids = list(
         LineInsight.objects.filter(campaign_id=campaign_id, sent_at__gte=now - MAX_AGE)
+        .exclude(unit="")
         .filter(Q(fetched_at__isnull=True) | Q(fetched_at__lt=now - REFRESH_INTERVAL))
         .order_by("sent_at", "pk")
         .values_list("pk", flat=True)[: settings.LINE_INSIGHT_MAX_PER_RUN]
@@ -202,36 +253,14 @@ def line_insight_refresh_request(*, campaign_id: int) -> None:
 
 
 def line_insight_delivered_by_variant(*, campaign_ids: Iterable[int]) -> dict[tuple[int, str], int]:
-    """LINE's delivered count per (campaign, variant): the sum over the campaign's request ids.
-    A request's deliveries share one variant (a multicast carries one content); should one
-    ever carry several (two variants with the same LINE content batched together) its count is
-    split by their recipients. Two queries, whatever the number of campaigns."""
-    campaign_ids = sorted(set(campaign_ids))
-    delivered = dict(
-        LineInsight.objects.filter(
-            campaign_id__in=campaign_ids, delivered__isnull=False
-        ).values_list("request_id", "delivered")
-    )
-    if not delivered:
-        return {}
-    per_request: dict[str, dict[tuple[int, str], int]] = defaultdict(dict)
+    """The delivered count per (campaign, variant) of the units LINE has answered about: one
+    query, whatever the number of campaigns. A unit is one variant, so nothing is split."""
     rows = (
-        Delivery.objects.filter(
-            campaign_id__in=campaign_ids, status=Delivery.Status.SENT, channel="line"
-        )
-        .exclude(provider_id="")
-        .values_list("provider_id", "campaign_id", "variant")
-        .annotate(n=Count("pk"))
+        LineInsight.objects.filter(campaign_id__in=set(campaign_ids), delivered__isnull=False)
+        .exclude(unit="")
+        .values_list("campaign_id", "variant", "delivered")
     )
-    for request_id, campaign_id, variant, n in rows:
-        if request_id in delivered:
-            per_request[request_id][(campaign_id, variant)] = n
-    totals: dict[tuple[int, str], int] = defaultdict(int)
-    for request_id, arms in per_request.items():
-        recipients = sum(arms.values())
-        for arm, n in arms.items():
-            totals[arm] += round(delivered[request_id] * n / recipients)
-    return dict(totals)
+    return {(campaign_id, variant): delivered for campaign_id, variant, delivered in rows}
 
 
 def line_insight_figures_write(*, campaign_ids: Iterable[int]) -> None:

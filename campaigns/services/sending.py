@@ -40,7 +40,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.backends import backend_for
-from campaigns.backends.base import ChannelBackend, OutboundMessage, SendResult
+from campaigns.backends.base import (
+    ChannelBackend,
+    OutboundMessage,
+    SendResult,
+    line_aggregation_unit,
+)
 from campaigns.content import content_fields, content_render
 from campaigns.models import VARIANT_DEFAULT, Campaign, Delivery, SendBatch, Suppression
 from campaigns.personalise import personalisation_values, substitute_with
@@ -255,6 +260,12 @@ class _BatchSender:
             if address is None:
                 no_address.append(delivery_id)
                 continue
+            # LINE counts opens and clicks per the delivery's own variant (its figures' arm).
+            unit = (
+                line_aggregation_unit(campaign_id=self.campaign.pk, variant=variant)
+                if channel == "line"
+                else ""
+            )
             # A variant without its own content on this channel says (and links) what A does.
             if variant not in self.contents:
                 variant = (
@@ -284,6 +295,7 @@ class _BatchSender:
                     if channel == "email"
                     else "",
                     extra=address.extra,
+                    aggregation_unit=unit,
                 )
             )
         if no_address:

@@ -4,6 +4,7 @@ end on the real backend."""
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -91,6 +92,61 @@ def test_personalised_content_goes_as_one_push_each(line_server):
     }
     assert sends[0].headers["x-line-retry-key"] == line_retry_key(BATCH_KEY, ["d1"])
     assert all(result.ok for result in results)
+
+
+def test_each_request_carries_its_messages_aggregation_unit_and_never_mixes_two(line_server):
+    messages = [
+        replace(message, aggregation_unit="c7_A" if message.delivery_id <= 3 else "c7_B")
+        for message in _messages(5)
+    ]
+    personal = OutboundMessage(
+        key="d9",
+        channel="line",
+        address=f"U{9:032x}",
+        content={"messages": [{"type": "text", "text": "王小明，生日快樂"}]},
+        delivery_id=9,
+        aggregation_unit="c7_B",
+    )
+    results = _send([*messages, personal])
+
+    sends = line_server.state.sends()
+    assert [
+        (r.path, r.json()["customAggregationUnits"], len(r.json()["to"])) for r in sends[:2]
+    ] == [
+        (MULTICAST, ["c7_A"], 3),
+        (MULTICAST, ["c7_B"], 2),
+    ]
+    assert (sends[2].path, sends[2].json()["customAggregationUnits"]) == (PUSH, ["c7_B"])
+    # The retry key is the batch's and the messages' keys, as before units.
+    assert sends[0].headers["x-line-retry-key"] == line_retry_key(BATCH_KEY, ["d1", "d2", "d3"])
+    assert sends[1].headers["x-line-retry-key"] == line_retry_key(BATCH_KEY, ["d4", "d5"])
+    assert all(result.ok for result in results)
+    assert line_server.state.unit_recipients("c7_A") == 3
+    assert line_server.state.unit_recipients("c7_B") == 3
+
+
+def test_a_message_without_a_unit_carries_none(line_server):
+    _send(_messages(2))
+    assert "customAggregationUnits" not in line_server.state.sends()[0].json()
+
+
+def test_the_local_line_refuses_a_bad_unit_name(line_server):
+    [result] = _send([replace(_messages(1)[0], aggregation_unit="c7-A")])
+    assert not result.ok and not result.retryable
+    assert "customAggregationUnits" in result.error
+
+
+@pytest.mark.django_db
+def test_the_pipeline_sends_a_campaigns_line_messages_under_its_variants_unit(line_server):
+    for _ in range(3):
+        member = MemberFactory()
+        IdentityFactory(member=member, line=True)
+        ConsentFactory(member=member, channel="line")
+    campaign = launched_to_everyone(channel="line", content=SAME)
+    for batch_id in SendBatch.objects.filter(campaign=campaign).values_list("pk", flat=True):
+        send_batch_run(batch_id=batch_id)
+    [request] = line_server.state.sends()
+    assert request.json()["customAggregationUnits"] == [f"c{campaign.pk}_A"]
 
 
 def test_a_repeated_call_gets_409_counts_as_sent_and_is_not_delivered_twice(line_server):

@@ -6,12 +6,15 @@ It speaks the real protocol (developers.line.biz/en/reference/messaging-api/):
 - POST /v2/bot/message/multicast {"to": [≤500 userIds], "messages": [1–5]} → 200 {}
 - GET  /v2/bot/message/quota              → {"type": "limited", "value": N} | {"type": "none"}
 - GET  /v2/bot/message/quota/consumption  → {"totalUsage": N}
-- GET  /v2/bot/insight/message/event?requestId=… → {"overview": {requestId, timestamp,
-  delivered, uniqueImpression, uniqueClick, uniqueMediaPlayed, uniqueMediaPlayed100Percent},
-  "messages": [], "clicks": []} from what this server received: delivered = the recipients of
-  that request; opens and clicks as a test sets them (`state.insight_set(request_id,
-  impressions=…, clicks=…)`), withheld (null) under 20 users as LINE does; 400 for a request id
-  it never answered.
+- GET  /v2/bot/insight/message/event/aggregation?customAggregationUnit=…&from=yyyyMMdd&to=…
+  → {"overview": {uniqueImpression, uniqueClick, uniqueMediaPlayed,
+  uniqueMediaPlayed100Percent}, "messages": [], "clicks": []}: the statistics of the messages
+  sent with that unit (`customAggregationUnits` of a push or multicast, ≤1 name of letters,
+  digits and "_", ≤30 characters) on the days from..to (UTC+9); opens and clicks as a test
+  sets them (`state.unit_set(unit, impressions=…, clicks=…)`), at most the unit's recipients
+  in the range, withheld (null) under 20 users as LINE does (LINE's per-unit overview has no
+  delivered count); 400 for a bad unit name or dates, or a range over 30 days.
+  `state.unit_recipients(unit)` says how many recipients were sent under a unit.
 
 `Authorization: Bearer <token>` is checked (401 otherwise). `X-Line-Retry-Key` (a UUID) makes a
 send happen once: a repeated key answers 409 with `x-line-accepted-request-id` and delivers
@@ -19,7 +22,7 @@ nothing again. Every answer carries `x-line-request-id`. A message counts one pe
 against the monthly quota; over the limit: 429 "You have reached your monthly limit.".
 
 Knobs: `state.fail_next(status, times=, retry_after=, body=)` makes the next sends fail,
-`state.fail_insight_next(…)` the same for the next insight reads;
+`state.fail_insight_next(…)` the same for the next insight (per unit) reads;
 `state.quota_limit` (None = unlimited). `LineState.handle` is the whole behaviour and may be
 overridden (a subclass can hold calls to simulate a slow provider or a worker killed mid-call).
 
@@ -30,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
@@ -51,10 +56,19 @@ PUSH = "/v2/bot/message/push"
 MULTICAST = "/v2/bot/message/multicast"
 QUOTA = "/v2/bot/message/quota"
 CONSUMPTION = "/v2/bot/message/quota/consumption"
-INSIGHT_EVENT = "/v2/bot/insight/message/event"
+INSIGHT_UNIT = "/v2/bot/insight/message/event/aggregation"
+UNIT_NAME = re.compile(r"^[A-Za-z0-9_]{1,30}$")
+LINE_TZ = timezone(timedelta(hours=9))  # the days of `from` and `to`
 INSIGHT_MIN_USERS = 20  # LINE withholds a figure about fewer users than this
 MONTHLY_LIMIT = "You have reached your monthly limit."
 RATE_LIMIT = "The API rate limit has been exceeded. Try again later."
+
+
+def _day(text: str):
+    """A yyyyMMdd day (UTC+9), ValueError otherwise."""
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError(text)
+    return datetime.strptime(text + "+0900", "%Y%m%d%z").date()
 
 
 @dataclass
@@ -89,9 +103,9 @@ class LineState:
     accepted: dict[str, str] = field(default_factory=dict)  # retry key → request id
     failures: list[_Failure] = field(default_factory=list)
     insight_failures: list[_Failure] = field(default_factory=list)
-    # request id → (recipients, unix time) of every accepted send; opens/clicks set by tests
-    sent_requests: dict[str, tuple[int, int]] = field(default_factory=dict)
-    insight_figures: dict[str, dict] = field(default_factory=dict)
+    # (unit, recipients, unix time) of every accepted send that carried a unit
+    unit_sends: list[tuple[str, int, int]] = field(default_factory=list)
+    insight_figures: dict[str, dict] = field(default_factory=dict)  # unit → opens, clicks
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- knobs and reads -------------------------------------------------------------------
@@ -115,17 +129,17 @@ class LineState:
         with self.lock:
             self.insight_failures.append(_Failure(status, times, retry_after, None))
 
-    def insight_set(
+    def unit_set(
         self,
-        request_id: str,
+        unit: str,
         *,
         impressions: int | None = None,
         clicks: int | None = None,
         media_played: int | None = None,
     ) -> None:
-        """What LINE would have counted for a request: users who opened it and who tapped."""
+        """What LINE would have counted for a unit: users who opened its messages, who tapped."""
         with self.lock:
-            self.insight_figures[request_id] = {
+            self.insight_figures[unit] = {
                 "uniqueImpression": impressions,
                 "uniqueClick": clicks,
                 "uniqueMediaPlayed": media_played,
@@ -133,7 +147,11 @@ class LineState:
 
     def insight_reads(self) -> list[LineRequest]:
         with self.lock:
-            return [r for r in self.requests if r.path == INSIGHT_EVENT]
+            return [r for r in self.requests if r.path == INSIGHT_UNIT]
+
+    def unit_recipients(self, unit: str) -> int:
+        with self.lock:
+            return sum(n for name, n, _ in self.unit_sends if name == unit)
 
     def count_by_user(self) -> Counter:
         with self.lock:
@@ -150,7 +168,7 @@ class LineState:
             self.accepted.clear()
             self.failures.clear()
             self.insight_failures.clear()
-            self.sent_requests.clear()
+            self.unit_sends.clear()
             self.insight_figures.clear()
             self.used = 0
 
@@ -192,12 +210,18 @@ class LineState:
                 return 200, {}, {"totalUsage": self.used}
         if request.method == "POST" and request.path in (PUSH, MULTICAST):
             return self._send(request)
-        if request.method == "GET" and request.path == INSIGHT_EVENT:
+        if request.method == "GET" and request.path == INSIGHT_UNIT:
             return self._insight(request)
         return 404, {}, {"message": "Not found"}
 
     def _insight(self, request: LineRequest) -> tuple[int, dict[str, str], dict]:
-        request_id = (parse_qs(request.query).get("requestId") or [""])[0]
+        query = parse_qs(request.query)
+        unit = (query.get("customAggregationUnit") or [""])[0]
+        try:
+            first = _day((query.get("from") or [""])[0])
+            last = _day((query.get("to") or [""])[0])
+        except ValueError:
+            first = last = None
         with self.lock:
             if self.insight_failures:
                 failure = self.insight_failures[0]
@@ -209,22 +233,28 @@ class LineState:
                     headers["Retry-After"] = f"{failure.retry_after:g}"
                 words = RATE_LIMIT if failure.status == 429 else "An error occurred"
                 return failure.status, headers, {"message": words}
-            sent = self.sent_requests.get(request_id)
-            figures = dict(self.insight_figures.get(request_id) or {})
-        if not request_id or sent is None:
-            return 400, {}, {"message": "Invalid requestId"}
-        recipients, at = sent
+            if not UNIT_NAME.match(unit):
+                return 400, {}, {"message": "Invalid customAggregationUnit"}
+            if first is None or last is None or not first <= last <= first + timedelta(days=30):
+                return 400, {}, {"message": "Invalid from or to"}
+            recipients = sum(
+                n
+                for name, n, at in self.unit_sends
+                if name == unit and first <= datetime.fromtimestamp(at, LINE_TZ).date() <= last
+            )
+            figures = dict(self.insight_figures.get(unit) or {})
 
-        def withheld(n):
-            return n if n is not None and n >= INSIGHT_MIN_USERS else None
+        def counted(n):
+            # LINE counts users who got the unit's messages in the range; under 20: withheld.
+            if n is None:
+                return None
+            n = min(n, recipients)
+            return n if n >= INSIGHT_MIN_USERS else None
 
         overview = {
-            "requestId": request_id,
-            "timestamp": at,
-            "delivered": recipients,
-            "uniqueImpression": withheld(figures.get("uniqueImpression")),
-            "uniqueClick": withheld(figures.get("uniqueClick")),
-            "uniqueMediaPlayed": withheld(figures.get("uniqueMediaPlayed")),
+            "uniqueImpression": counted(figures.get("uniqueImpression")),
+            "uniqueClick": counted(figures.get("uniqueClick")),
+            "uniqueMediaPlayed": counted(figures.get("uniqueMediaPlayed")),
             "uniqueMediaPlayed100Percent": None,
         }
         return 200, {}, {"overview": overview, "messages": [], "clicks": []}
@@ -259,6 +289,15 @@ class LineState:
             details.append({"message": "Size must be between 1 and 500", "property": "to"})
         if not multicast and not isinstance(to, str):
             details.append({"message": "Must be a string", "property": "to"})
+        units = data.get("customAggregationUnits") if isinstance(data, dict) else None
+        if units is not None and (
+            not isinstance(units, list)
+            or len(units) > 1
+            or not all(isinstance(u, str) and UNIT_NAME.match(u) for u in units)
+        ):
+            details.append(
+                {"message": "Invalid unit name (at most 1)", "property": "customAggregationUnits"}
+            )
         if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
             details.append({"message": "Size must be between 1 and 5", "property": "messages"})
         else:
@@ -305,7 +344,8 @@ class LineState:
             request_id = str(uuid.uuid4())
             if key:
                 self.accepted[key] = request_id
-            self.sent_requests[request_id] = (len(recipients), int(time.time()))
+            if units:
+                self.unit_sends.append((units[0], len(recipients), int(time.time())))
             self.used += len(recipients)
             self.delivered.extend(
                 (user, message, key) for user in recipients for message in messages

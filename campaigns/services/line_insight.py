@@ -211,8 +211,7 @@ def line_insights_fetch(*, insight_ids: Iterable[int], now: datetime | None = No
             _apply(row, answer, now)
             done.append(row)
     fields = ["fetched_at", "error", "recipients", "delivered", "unique_impression"]
-    fields += ["unique_click"]
-    fields += ["unique_media_played", "raw"]
+    fields += ["unique_click", "unique_media_played", "raw"]
     with transaction.atomic():
         LineInsight.objects.bulk_update(done, fields, batch_size=500)
         line_insight_figures_write(campaign_ids={row.campaign_id for row in done})

@@ -50,6 +50,7 @@ class Progress:
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
+    held_out: int = 0  # never sent by design (holdouts, control group): done from the launch
     batches: int = 0
     batches_done: int = 0
 
@@ -73,15 +74,21 @@ class Progress:
     def suppressed_percent(self) -> str:
         return self._share(self.suppressed)
 
-    def with_audience(self, audience: int) -> "Progress":
+    @property
+    def held_out_percent(self) -> str:
+        return self._share(self.held_out)
+
+    def with_audience(self, audience: int, *, held_out: int = 0) -> "Progress":
         """The same progress over the whole audience: members suppressed at launch are in no
-        batch, and count here as suppressed and finished."""
-        outside = max(audience - self.total, 0)
+        batch, and count here as suppressed and finished; `held_out` members (in no batch
+        either) count as held out and finished."""
+        outside = max(audience - self.total - held_out, 0)
         return replace(
             self,
-            total=self.total + outside,
+            total=self.total + outside + held_out,
             suppressed=self.suppressed + outside,
-            finished=self.finished + outside,
+            held_out=held_out,
+            finished=self.finished + outside + held_out,
         )
 
 
@@ -170,6 +177,16 @@ def campaign_deliveries(
     return rows.order_by("pk")
 
 
+def campaign_held_out_count(*, campaign_id: int) -> int:
+    """Members held out of the campaign, from its kept figures (a handful of rows)."""
+    return (
+        CampaignFigures.objects.filter(campaign_id=campaign_id)
+        .exclude(arm=CampaignFigures.Arm.SENT)
+        .aggregate(n=Sum("members"))["n"]
+        or 0
+    )
+
+
 def campaigns_progress(*, campaign_ids: list[int]) -> dict[int, Progress]:
     """Progress of several campaigns (the list page): one GROUP BY over their batches."""
     rows = (
@@ -250,6 +267,7 @@ def campaigns_with_figures(*, sort: str = "") -> QuerySet[Campaign]:
         f_opened=Sum("figures__opened", filter=sent),
         f_clicked=Sum("figures__clicked", filter=sent),
         f_converted=Sum("figures__converted", filter=sent),
+        f_held_out=Sum("figures__members", filter=~sent),
         f_revenue=Sum(
             F("figures__revenue_online_twd") + F("figures__revenue_store_twd"), filter=sent
         ),

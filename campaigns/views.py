@@ -48,6 +48,7 @@ from campaigns.selectors import (
     audience_estimate,
     campaign_counts,
     campaign_deliveries,
+    campaign_held_out_count,
     campaign_progress,
     campaign_report,
     campaigns_progress,
@@ -161,7 +162,9 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     rows = [
         CampaignRow(
             campaign=campaign,
-            progress=progress[campaign.pk].with_audience(campaign.audience_count)
+            progress=progress[campaign.pk].with_audience(
+                campaign.audience_count, held_out=campaign.f_held_out or 0
+            )
             if campaign.pk in progress
             else None,
         )
@@ -686,19 +689,23 @@ def _progress_for(campaign: Campaign, counts=None) -> Progress:
     campaign's from its deliveries (exact: a cancel ends waiting rows outside any batch)."""
     if counts is not None and campaign.status in Campaign.FINAL:
         by = counts.by_status
-        sent, failed, suppressed = (
+        sent, failed, suppressed, held_out = (
             by.get(Delivery.Status.SENT, 0),
             by.get(Delivery.Status.FAILED, 0),
             by.get(Delivery.Status.SUPPRESSED, 0),
+            by.get(Delivery.Status.HELD_OUT, 0),
         )
         return Progress(
             total=counts.total,
-            finished=sent + failed + suppressed,
+            finished=sent + failed + suppressed + held_out,
             sent=sent,
             failed=failed,
             suppressed=suppressed,
+            held_out=held_out,
         )
-    return campaign_progress(campaign=campaign).with_audience(campaign.audience_count)
+    return campaign_progress(campaign=campaign).with_audience(
+        campaign.audience_count, held_out=campaign_held_out_count(campaign_id=campaign.pk)
+    )
 
 
 def _deliveries_page(campaign: Campaign, filters: DeliveryFilters, after: str):

@@ -10,6 +10,7 @@ from django.db import connection
 from campaigns.control_group import control_group_threshold, in_control_group
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
+from campaigns.services.figures import campaign_figures_recount
 from campaigns.split import (
     holdout_size,
     member_rank_key,
@@ -265,3 +266,24 @@ def test_the_demo_sent_campaign_is_an_a_b_test_with_a_10_percent_holdout():
     assert (arms.count("holdout"), arms.count("A"), arms.count("B")) == (2, 9, 9)
     assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 18
     assert campaign.status == Campaign.Status.DONE
+
+
+def test_progress_counts_held_out_members_as_done_and_says_so(login_as, tmp_path, settings):
+    # Given a campaign with a 10 % holdout of 20 members, sent through the sandbox
+    from tests.campaigns.settings_helpers import use_sandbox
+
+    use_sandbox(settings, tmp_path)
+    _members(20)
+    campaign = _launch(_campaign(holdout_percent=10))
+    for batch_id in SendBatch.objects.filter(campaign=campaign).values_list("pk", flat=True):
+        send_batch_run(batch_id=batch_id)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DONE
+
+    # Then the page and the list say 100 %, with the 2 held out named (not as suppressed)
+    client = login_as("bob")
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'data-testid="progress-percent">100%<' in page
+    assert "2 位保留（不發送）" in page and "0 已抑制" in page
+    campaign_figures_recount(campaign_id=campaign.pk)  # what the end of the send queues
+    assert "2 位保留（不發送）" in client.get("/campaigns/").content.decode()

@@ -93,8 +93,9 @@ SCHEDULE = (
         hour="*",
         why="LINE reports opens and clicks only in aggregate, per aggregation unit (one per "
         "campaign variant), some time after the send. Hourly at :25, units first sent more than "
-        "LINE_INSIGHT_DELAY_HOURS (24) ago are asked about once, and once more 3 days after the send when the figures "
-        "have settled; never after 14 days. Rate-limited; a second run asks nothing new.",
+        "LINE_INSIGHT_DELAY_HOURS (24) ago are asked about once, and once more 3 days after "
+        "the send when the figures have settled; never after 14 days. Rate-limited; a second "
+        "run asks nothing new.",
     ),
     Job(
         name="measure the global control group",

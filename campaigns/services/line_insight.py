@@ -251,24 +251,31 @@ def line_insight_refresh_request(*, campaign_id: int) -> None:
     transaction.on_commit(lambda: line_insight_refresh_task.delay(campaign_id))
 
 
-def line_insight_delivered_by_variant(*, campaign_ids: Iterable[int]) -> dict[tuple[int, str], int]:
-    """The delivered count per (campaign, variant) of the units LINE has answered about: one
-    query, whatever the number of campaigns. A unit is one variant, so nothing is split."""
+def line_insight_by_variant(
+    *, campaign_ids: Iterable[int]
+) -> dict[tuple[int, str], tuple[int, int | None]]:
+    """(delivered, opened) per (campaign, variant) of the units LINE has answered about: one
+    query, whatever the number of campaigns. A unit is one variant, so nothing is split;
+    opened is None while LINE withholds it (fewer than 20 people)."""
     rows = (
         LineInsight.objects.filter(campaign_id__in=set(campaign_ids), delivered__isnull=False)
         .exclude(unit="")
-        .values_list("campaign_id", "variant", "delivered")
+        .values_list("campaign_id", "variant", "delivered", "unique_impression")
     )
-    return {(campaign_id, variant): delivered for campaign_id, variant, delivered in rows}
+    return {
+        (campaign_id, variant): (delivered, opened)
+        for campaign_id, variant, delivered, opened in rows
+    }
 
 
 def line_insight_figures_write(*, campaign_ids: Iterable[int]) -> None:
-    """CampaignFigures.delivered of the campaigns' LINE rows (arm sent, per variant) from LINE's
-    own delivered counts (the outbox cannot know: LINE sends no delivery receipts)."""
-    totals = line_insight_delivered_by_variant(campaign_ids=campaign_ids)
+    """CampaignFigures.delivered and .opened of the campaigns' LINE rows (arm sent, per variant)
+    from the units' figures: the outbox cannot know either (LINE sends no delivery receipts, and
+    tells opens only in aggregate), so LINE's rows in the report are these, and nothing else
+    writes them."""
+    totals = line_insight_by_variant(campaign_ids=campaign_ids)
     if not totals:
         return
-    key = ("campaign_id", "variant")
     CampaignFigures.objects.bulk_create(
         [
             CampaignFigures(
@@ -289,5 +296,8 @@ def line_insight_figures_write(*, campaign_ids: Iterable[int]) -> None:
         )
     )
     for row in rows:
-        row.delivered = totals.get(tuple(getattr(row, name) for name in key), row.delivered)
-    CampaignFigures.objects.bulk_update(rows, ["delivered"])
+        delivered, opened = totals.get((row.campaign_id, row.variant), (row.delivered, None))
+        row.delivered = delivered
+        if opened is not None:
+            row.opened = opened
+    CampaignFigures.objects.bulk_update(rows, ["delivered", "opened"])

@@ -99,7 +99,7 @@ def test_insight_is_fetched_from_line_and_shown_on_the_campaign_page(line_server
     assert (row.delivered, row.unique_impression, row.unique_click) == (25, 23, 21)
     assert row.raw["overview"]["uniqueImpression"] == 23 and row.error == ""
     figures = CampaignFigures.objects.get(campaign=campaign, arm="sent", channel="line")
-    assert (figures.variant, figures.delivered) == ("A", 25)
+    assert (figures.variant, figures.delivered, figures.opened) == ("A", 25, 23)  # the report's
 
     html = login_as("bob").get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
     assert _text(html, "line-insight-delivered") == "25"

@@ -1,7 +1,8 @@
 """Demo campaigns for `make run`: one sent through the sandbox, one scheduled, one draft.
 
-The sent one is an A/B test (two wordings of the offer, 50/50) with a 10% holdout, so the
-campaign page and its report show variants and a held-out group from the start.
+The sent one is an A/B test (two wordings of the offer, 50/50) with a 10% holdout and a tenth
+of the stores held out whole, sent four days ago; its members' orders since are credited, so
+the campaign page and its report show variants, conversions and both lifts from the start.
 
 The sent one runs the real pipeline end to end in this process (snapshot, batches, the send,
 the sandbox's simulated opens, clicks and blocks through the tracking services, and LINE
@@ -19,6 +20,7 @@ from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.services import campaign_launch, campaign_save, campaign_snapshot, send_batch_run
 from campaigns.services.conversions import conversions_consume
 from campaigns.services.figures import campaign_figures_recount
+from campaigns.services.holdout_stores import holdout_stores_draw
 from campaigns.services.line_insight import line_insight_refresh
 from campaigns.services.sandbox import sandbox_events_simulate
 from crm.models import Segment, Store
@@ -67,6 +69,7 @@ EMAIL_ANNIVERSARY_B = {
 SMS_ANNIVERSARY_B = {"text": "【品牌】週年慶滿千折 150 只到週日 https://shop.example.com/a"}
 DEMO_SPLIT = {"A": 50, "B": 50}
 DEMO_HOLDOUT_PERCENT = 10
+DEMO_HOLDOUT_STORES_PERCENT = 10
 DEMO_SENT_DAYS_AGO = 4
 # Who buys within the window in the demo: variant B's deadline works better than A's wording,
 # and both beat the held-out members (held-out rows have no variant).
@@ -102,21 +105,27 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
     # … DEMO_SENT_DAYS_AGO days ago, so its 3-day conversion window has closed and the report
     # shows what it earned.
     sent_at -= timedelta(days=DEMO_SENT_DAYS_AGO)
-    sent = campaign_save(
-        name=DEMO_SENT,
-        segment=segment,
-        channels=["line", "email", "sms"],
-        contents={"line": LINE_ANNIVERSARY, "email": EMAIL_ANNIVERSARY, "sms": SMS_ANNIVERSARY},
-        variant_split=DEMO_SPLIT,
-        variant_contents={
+    sent_fields = {
+        "name": DEMO_SENT,
+        "segment": segment,
+        "channels": ["line", "email", "sms"],
+        "contents": {"line": LINE_ANNIVERSARY, "email": EMAIL_ANNIVERSARY, "sms": SMS_ANNIVERSARY},
+        "variant_split": DEMO_SPLIT,
+        "variant_contents": {
             "B": {
                 "line": LINE_ANNIVERSARY_B,
                 "email": EMAIL_ANNIVERSARY_B,
                 "sms": SMS_ANNIVERSARY_B,
             }
         },
-        holdout_percent=DEMO_HOLDOUT_PERCENT,
-    )
+        "holdout_percent": DEMO_HOLDOUT_PERCENT,
+    }
+    sent = campaign_save(**sent_fields)
+    if Store.objects.exists():
+        # Whole stores held out too, drawn balanced on sales, as a marketer would from the
+        # builder: the report then shows the lift in store sales where members can't be split.
+        stores = holdout_stores_draw(campaign=sent, share_percent=DEMO_HOLDOUT_STORES_PERCENT)
+        sent = campaign_save(campaign=sent, holdout_store_ids=stores, **sent_fields)
     # The launch's snapshot and sends run here, not in a worker, so the demo starts with them
     # done; the tasks the launch also queued find the work done when the worker starts.
     campaign_launch(campaign=sent, now=sent_at)

@@ -797,7 +797,9 @@ def _report_context(campaign: Campaign, variant: str) -> dict:
     variant_columns = [*report.by_variant, report.sent_group] if report.has_variant_test else []
     return {
         "report": report,
-        "report_channel_headers": [column.channel for column in channel_columns],
+        # "-": the members no channel reaches (suppressed with channel ""); "": the total.
+        "report_channel_headers": [column.channel or "-" for column in by_channel]
+        + ([""] if len(channel_columns) > len(by_channel) else []),
         "report_channel_lines": funnel_lines(channel_columns),
         "report_variant_headers": [column.variant for column in variant_columns],
         "report_variant_lines": funnel_lines(variant_columns),

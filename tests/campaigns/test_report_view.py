@@ -371,3 +371,17 @@ def test_the_vendored_plotly_is_the_one_the_locked_python_package_ships():
     shipped = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     vendored = Path(settings.BASE_DIR) / "static" / "vendor" / "plotly" / "plotly.min.js"
     assert vendored.read_bytes() == shipped.read_bytes()
+
+
+def test_members_no_channel_reaches_have_a_column_named_so(login_as):
+    # Given: a LINE column and the sent arm's members no channel reached (channel "")
+    campaign = CampaignFactory()
+    FiguresFactory(campaign=campaign, members=90, sent=90)
+    FiguresFactory(campaign=campaign, channel="", members=10, sent=0, suppressed={"no_channel": 10})
+
+    html = login_as("carol").get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+
+    # Then the channel funnel's headers are LINE, "No channel" and "All", in that order
+    funnel = html.split('data-testid="report-funnel"', 1)[1].split("</thead>", 1)[0]
+    assert funnel.index("LINE") < funnel.index("No channel") < funnel.index("All")
+    assert funnel.count("All") == 1

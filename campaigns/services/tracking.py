@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import (
+    VARIANT_DEFAULT,
     Campaign,
     CampaignFigures,
     Delivery,
@@ -250,14 +251,17 @@ def link_click_record(
     target = _target(delivery_id)
     link = None
     if target is not None:
+        # A variant with no content of its own on the channel was sent A's, with A's links
+        # (campaigns.services.sending): its own link first, else A's.
         link = (
             TrackedLink.objects.filter(
                 campaign_id=target.campaign_id,
-                variant=target.variant,
+                variant__in={target.variant, VARIANT_DEFAULT},
                 channel=target.channel,
                 number=number,
             )
             .prefetch_related("tags")
+            .order_by(Case(When(variant=target.variant, then=Value(0)), default=Value(1)))
             .first()
         )
     if target is None or link is None:
@@ -425,14 +429,23 @@ def email_open_record(
     return message_open_record(delivery_id=read[0], user_agent=user_agent, ip=ip, at=at)
 
 
-def push_open_record(*, code: str, at: datetime | None = None, source: str = "app") -> Open:
+def push_open_record(
+    *,
+    code: str,
+    at: datetime | None = None,
+    source: str = "app",
+    member_id: int | None = None,
+) -> Open:
     """The app's report that a push was opened (tapped), with the tracking code its payload
-    carried. Raises TrackingInvalid for a bad code or one of another channel's message."""
+    carried. Raises TrackingInvalid for a bad code, one of another channel's message, or (with
+    `member_id`, the member the app's event names) another member's message."""
     read = tracking_code_read(code)
     if read is None or read[1] != OPEN_NUMBER:
         raise TrackingInvalid(ERROR_CODE_INVALID)
     target = _target(read[0])
     if target is None or target.channel != "push":
+        raise TrackingInvalid(ERROR_CODE_UNKNOWN)
+    if member_id is not None and target.member_id != member_id:
         raise TrackingInvalid(ERROR_CODE_UNKNOWN)
     return message_open_record(delivery_id=read[0], source=source, machine=False, at=at)
 
@@ -472,15 +485,17 @@ def email_engagement_record(
             elif kind == "clicked":
                 if _is_our_link(url):
                     return True
+                machine = is_link_scanner(user_agent) if user_agent else False
                 LinkClick.objects.create(
                     delivery_id=delivery_id,
                     url=url[:2000],
                     at=at,
                     user_agent=(user_agent or "")[:USER_AGENT_MAX],
-                    machine=is_link_scanner(user_agent) if user_agent else False,
+                    machine=machine,
                     source=provider[:40],
                 )
-                _clicked(target, at=at, url=url, source=provider)
+                if not machine:  # a scanner's click is kept, not counted (as on /r/)
+                    _clicked(target, at=at, url=url, source=provider)
             else:
                 _figures_add(
                     campaign_id=target.campaign_id,
@@ -558,7 +573,7 @@ def on_push_opened(event: RecordedEvent) -> None:
     if not isinstance(code, str):
         return
     try:
-        push_open_record(code=code, at=event.at, source="app")
+        push_open_record(code=code, at=event.at, source="app", member_id=event.member_id)
     except TrackingInvalid:
         logger.info("push_opened event %s: tracking code not ours", event.touchpoint_id)
 

@@ -264,3 +264,53 @@ def test_the_apps_push_opened_event_with_the_code_is_an_open(alice):
     assert opens.count() == 2 and {o.source for o in opens} == {"app"}
     assert _figures(campaign, "push").opened == 1
     assert Touchpoint.objects.filter(member=member, kind="push_opened").count() == 3
+
+
+def test_an_esp_click_by_a_link_scanner_is_kept_but_not_counted(esp_webhook):
+    member = _email_member()
+    campaign = _send("email", EMAIL)
+    delivery = Delivery.objects.get(member=member)
+
+    esp_webhook(
+        _postmark(
+            "Click",
+            delivery,
+            OriginalLink="https://shop.example.com/other",
+            UserAgent="facebookexternalhit/1.1;line-poker/1.0",
+        )
+    )
+
+    (click,) = LinkClick.objects.all()
+    assert click.machine
+    delivery.refresh_from_db()
+    assert delivery.clicked_at is None
+    assert not CampaignFigures.objects.filter(campaign=campaign, clicks__gt=0).exists()
+
+
+def test_a_push_opened_event_of_another_members_message_is_not_an_open(alice):
+    member, other = MemberFactory(), MemberFactory()
+    IdentityFactory(member=member, kind=Identity.Kind.PUSH_TOKEN, value="fcm-token-bbbbbbbb")
+    ConsentFactory(member=member, channel="push")
+    _send("push", PUSH)
+    delivery = Delivery.objects.get(member=member)
+    _key, secret = api_key_create(name="App", channel="app", actor=alice)
+
+    response = Client().post(
+        "/api/v1/events",
+        data=json.dumps(
+            {
+                "identifiers": {"member_no": other.member_no},
+                "channel": "app",
+                "kind": "push_opened",
+                "at": "2026-12-07T10:00:00+08:00",
+                "properties": {"tracking": tracking_code(delivery_id=delivery.pk, number=0)},
+            }
+        ),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    assert response.status_code == 201  # the touchpoint of `other` is kept
+    assert not EmailOpen.objects.exists()
+    delivery.refresh_from_db()
+    assert delivery.opened_at is None

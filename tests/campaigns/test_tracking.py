@@ -422,3 +422,27 @@ def test_a_marketer_saves_the_links_an_analyst_may_only_look(login_as):
     a.refresh_from_db()
     assert not a.tracked and list(a.tags.all()) == []
     assert list(b.tags.all()) == [tag]
+
+
+def test_a_variant_sent_as_content_the_click_on_its_link_counts():
+    # Given an A/B test where B has no SMS of its own (B's members get A's text and links)
+    members = [_sms_member() for _ in range(4)]
+
+    def split(campaign):
+        campaign.variant_split = {"A": 50, "B": 50}
+        campaign.save(update_fields=["variant_split"])
+
+    campaign = _campaign(before_launch=split)
+    delivery = Delivery.objects.filter(member__in=members, variant="B").first()
+    assert delivery is not None and delivery.status == "sent"
+
+    # When B's member taps the link
+    response = Client().get(
+        f"/r/{tracking_code(delivery_id=delivery.pk, number=1)}", HTTP_USER_AGENT=BROWSER
+    )
+
+    # Then it redirects and counts for B (not a "no longer exists" page)
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response["Location"]).query)["utm_content"] == ["B"]
+    figures = CampaignFigures.objects.get(campaign=campaign, arm="sent", variant="B", channel="sms")
+    assert (figures.clicks, figures.clicked) == (1, 1)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import MD5, Cast, Concat, Substr
 from django.db.models.lookups import LessThan
@@ -85,8 +86,11 @@ def in_control_group_sql(column: str, *, percent: int | None = None) -> tuple[st
     percent = control_group_percent() if percent is None else percent
     if percent <= 0:
         return "1 = 0", []
+    # Hex compared as bytes: a PostgreSQL locale collation need not order digits and letters
+    # as Python does.
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     return (
-        f"SUBSTR(MD5(%s || CAST({column} AS TEXT)), 1, {_HEX_DIGITS}) < %s",
+        f"SUBSTR(MD5(%s || CAST({column} AS TEXT)), 1, {_HEX_DIGITS}){collate} < %s{collate}",
         [f"{settings.CAMPAIGN_CONTROL_GROUP_SALT}:", _threshold_hex(percent)],
     )
 

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, Value, When
 from django.utils import timezone
 
-from campaigns.control_group import control_group_threshold
+from campaigns.control_group import in_control_group_sql
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.quiet_hours import quiet_hours_next_allowed
 from campaigns.reachability import reachable_q, unreachable_reasons
@@ -139,19 +139,13 @@ def _grouped_sql(campaign: Campaign, plan) -> tuple[str, list]:
         .values_list("plan_member", "plan_channel", "plan_store")
         .query.sql_with_params()
     )
-    collate = _collate()
     stores = [int(pk) for pk in campaign.holdout_stores.values_list("pk", flat=True)]
     store_held = f"audience.plan_store IN ({', '.join(map(str, stores))})" if stores else "1 = 0"
-    threshold = control_group_threshold() if campaign.is_marketing else None
     params: list = []
-    if threshold is None:
-        control = "1 = 0"
-    else:
-        control = (
-            "substr(md5(CAST(%s AS text) || ':' || CAST(audience.plan_member AS text)), 1, 8)"
-            f"{collate} < %s{collate}"
-        )
-        params += [settings.CAMPAIGN_CONTROL_GROUP_SALT, threshold]
+    control = "1 = 0"
+    if campaign.is_marketing:  # the control group is held out of marketing campaigns only
+        control, control_params = in_control_group_sql("audience.plan_member")
+        params += control_params
     sql = (
         "SELECT audience.plan_member AS id, audience.plan_channel AS channel, "  # noqa: S608 (ids and codes, values as parameters)
         f"CASE WHEN {store_held} THEN %s WHEN {control} THEN %s ELSE '' END AS grp, "

@@ -52,11 +52,8 @@ def split_sizes(total: int, split: Mapping[str, int] | None) -> dict[str, int]:
 
 
 def holdout_size(total: int, percent: int) -> int:
-    """round(N × percent / 100), halves up (Python's round() would round halves to even)."""
-    return math.floor(total * percent / 100 + 0.5)
-
-
-def test_size(total: int, percent: int) -> int:
+    """round(N × percent / 100), halves up (Python's round() would round halves to even): the
+    size of a holdout, and of winner mode's test share."""
     return math.floor(total * percent / 100 + 0.5)
 
 
@@ -74,7 +71,7 @@ def split_plan(
     ranked = sorted(member_ids, key=lambda m: member_rank_key(campaign_id=campaign_id, member_id=m))
     held = holdout_size(len(ranked), holdout_percent)
     rest = len(ranked) - held
-    tested = rest if winner_test_percent is None else test_size(rest, winner_test_percent)
+    tested = rest if winner_test_percent is None else holdout_size(rest, winner_test_percent)
     plan = dict.fromkeys(ranked[:held], "holdout")
     position = held
     for variant, size in split_sizes(tested, variant_split).items():

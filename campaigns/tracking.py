@@ -31,6 +31,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.signing import b62_decode, b62_encode
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 CODE_SALT = "campaigns.tracking.code"
@@ -59,32 +60,15 @@ UTM_MEDIUM = {"line": "social", "email": "email", "sms": "sms", "push": "push"}
 # --- codes -------------------------------------------------------------------------------
 
 
-def _b62(value: int) -> str:
-    if value == 0:
-        return ALPHABET[0]
-    digits = []
-    while value:
-        value, rest = divmod(value, 62)
-        digits.append(ALPHABET[rest])
-    return "".join(reversed(digits))
-
-
-def _from_b62(text: str) -> int:
-    value = 0
-    for char in text:
-        value = value * 62 + ALPHABET.index(char)
-    return value
-
-
 def _mac(delivery_id: int, number: int) -> str:
     digest = salted_hmac(CODE_SALT, f"{delivery_id}:{number}", algorithm="sha256").digest()
-    return _b62(int.from_bytes(digest[:8], "big") % 62**MAC_LENGTH).rjust(MAC_LENGTH, "0")
+    return b62_encode(int.from_bytes(digest[:8], "big") % 62**MAC_LENGTH).rjust(MAC_LENGTH, "0")
 
 
 def tracking_code(*, delivery_id: int, number: int) -> str:
     if not 0 <= number <= MAX_LINKS or delivery_id < 0:
         raise ValueError(f"no code for delivery {delivery_id}, link {number}")
-    return ALPHABET[number] + _mac(delivery_id, number) + _b62(delivery_id)
+    return ALPHABET[number] + _mac(delivery_id, number) + b62_encode(delivery_id)
 
 
 def tracking_code_read(code: str) -> tuple[int, int] | None:
@@ -93,7 +77,7 @@ def tracking_code_read(code: str) -> tuple[int, int] | None:
         return None
     number = ALPHABET.index(code[0])
     mac = code[1 : 1 + MAC_LENGTH]
-    delivery_id = _from_b62(code[1 + MAC_LENGTH :])
+    delivery_id = b62_decode(code[1 + MAC_LENGTH :])
     if not constant_time_compare(mac, _mac(delivery_id, number)):
         return None
     return delivery_id, number

@@ -41,7 +41,6 @@ from campaigns.reachability import reachable_q, unreachable_reasons
 from campaigns.split import (
     holdout_size,
     split_sizes,
-    test_size,
     variant_split_of,
 )
 from crm.segments.definition import segment_queryset
@@ -169,7 +168,7 @@ def _assigned_sql(campaign: Campaign, plan, pool: int) -> tuple[str, list]:
     grouped_sql, grouped_params = _grouped_sql(campaign, plan)
     held = holdout_size(pool, campaign.holdout_percent)
     rest = pool - held
-    tested = test_size(rest, campaign.winner_test_percent) if campaign.winner_metric else rest
+    tested = holdout_size(rest, campaign.winner_test_percent) if campaign.winner_metric else rest
     whens, bound = [], held
     for variant, size in split_sizes(tested, campaign.variant_split).items():
         bound += size
@@ -390,7 +389,7 @@ def campaign_split_estimate(*, campaign: Campaign, now: datetime | None = None) 
     pool = groups.get("", 0)
     held = holdout_size(pool, campaign.holdout_percent)
     rest = pool - held
-    tested = test_size(rest, campaign.winner_test_percent) if campaign.winner_metric else rest
+    tested = holdout_size(rest, campaign.winner_test_percent) if campaign.winner_metric else rest
     return SplitEstimate(
         audience=sum(groups.values()),
         store_holdout=groups.get(Delivery.Reason.STORE_HOLDOUT.value, 0),

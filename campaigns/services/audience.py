@@ -346,10 +346,9 @@ def campaign_snapshot(*, campaign_id: int, now: datetime | None = None) -> bool:
         if batch_ids:
             transaction.on_commit(lambda: batches_dispatch_due(campaign_id=campaign_id))
         if waiting:
-            from campaigns.services.winner import winner_due_at
             from campaigns.tasks import campaign_winner_task
 
-            eta = winner_due_at(campaign=campaign, launched_at=campaign.launched_at or now)
+            eta = campaign.winner_due_at  # a launching campaign always has its launched_at
             transaction.on_commit(lambda: campaign_winner_task.apply_async((campaign_id,), eta=eta))
     return True
 

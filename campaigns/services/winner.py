@@ -7,7 +7,7 @@ an eta at launch and the sweep that catches a lost one can both run; the second 
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 
 from django.db import connection, transaction
@@ -22,11 +22,6 @@ logger = logging.getLogger(__name__)
 # The winner is chosen while the campaign sends or is paused (its batches then wait for the
 # resume); a cancelled campaign's waiting members were suppressed by the cancel.
 CHOOSABLE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
-
-
-def winner_due_at(*, campaign: Campaign, launched_at: datetime) -> datetime:
-    """When the winner is chosen (Campaign.winner_due_at says the same for a launched one)."""
-    return launched_at + timedelta(hours=campaign.winner_after_hours)
 
 
 def winner_scores(*, campaign: Campaign) -> dict[str, Fraction]:
@@ -83,7 +78,7 @@ def campaign_winner_choose(*, campaign_id: int, now: datetime | None = None) -> 
             return None
         if not Delivery.objects.filter(campaign=campaign).exists():
             return None  # paused before its audience was prepared: no test to judge yet
-        if winner_due_at(campaign=campaign, launched_at=campaign.launched_at) > now:
+        if campaign.winner_due_at > now:
             return None
         winner = winner_pick(winner_scores(campaign=campaign))
         waiting = Delivery.objects.filter(campaign=campaign, variant="").exclude(
@@ -140,7 +135,7 @@ def campaigns_winner_due(*, now: datetime | None = None) -> int:
     candidates = Campaign.objects.filter(
         status__in=CHOOSABLE, winner_chosen_at__isnull=True, launched_at__isnull=False
     ).exclude(winner_metric="")
-    for campaign in candidates.only("pk", "launched_at", "winner_after_hours"):
-        if winner_due_at(campaign=campaign, launched_at=campaign.launched_at) <= now:
+    for campaign in candidates.only("pk", "launched_at", "winner_after_hours", "winner_metric"):
+        if campaign.winner_due_at <= now:
             chosen += campaign_winner_choose(campaign_id=campaign.pk, now=now) is not None
     return chosen

@@ -29,8 +29,11 @@ MARKETER_EXTRA = {
     "crm.export_members",
     "crm.delete_segment",  # segments are the marketer's own work: they may remove them too
     "campaigns.launch_campaign",  # sends messages: Marketers may, Analysts only look
+    "loyalty.adjust_points",  # with a mandatory reason, audited
+    "loyalty.redeem_coupon",
+    "loyalty.export_points",
 }
-ANALYST_EXTRA = {"crm.export_members"}
+ANALYST_EXTRA = {"crm.export_members", "loyalty.export_points"}
 
 
 def role_allows(role: str, *, app_label: str, codename: str) -> bool:

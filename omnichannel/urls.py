@@ -29,6 +29,7 @@ urlpatterns = [
     path("imports/", include("crm.urls_imports")),
     path("segments/", include("crm.urls_segments")),
     path("campaigns/", include("campaigns.urls")),
+    path("loyalty/", include("loyalty.urls")),
     path("hooks/", include("campaigns.urls_hooks")),
     path("u/", include("campaigns.urls_public")),
     path("", include("campaigns.urls_tracking")),

@@ -1,5 +1,6 @@
 """Points data for the tests of loyalty in crm's pages, made the one way points move."""
 
+import importlib
 from datetime import date, timedelta
 
 from django.utils import timezone
@@ -29,6 +30,21 @@ def post(account: PointsAccount, kind: str, points: int, key: str, **extra) -> N
     entries_post(
         entries=[Entry(account.pk, kind, points, key, extra.pop("source", SOURCE), **extra)]
     )
+
+
+def default_tiers() -> None:
+    """The four tiers of the default migration, back after a transactional test's flush."""
+    defaults = importlib.import_module("loyalty.migrations.0002_default_programme").DEFAULT_TIERS
+    for name, rank, threshold, multiplier, colour in defaults:
+        Tier.objects.get_or_create(
+            name=name,
+            defaults={
+                "rank": rank,
+                "threshold_twd": threshold,
+                "earn_multiplier": multiplier,
+                "colour": colour,
+            },
+        )
 
 
 def tier(name: str) -> Tier:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def people():
-    a, b, c, d = (MemberFactory(member_no=f"L{n}") for n in "ABCD")
+    a, b, c, _d = (MemberFactory(member_no=f"L{n}") for n in "ABCD")
     e = MemberFactory(member_no="LE", status=Member.Status.MERGED, merged_into=a)
     coffee, gift = reward("咖啡"), reward("生日禮")
     acc_a, acc_b, acc_c, acc_e = (account_of(m) for m in (a, b, c, e))

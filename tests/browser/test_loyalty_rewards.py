@@ -111,7 +111,7 @@ def test_an_analyst_sees_the_coupon_masked_and_without_actions(browser_login, li
 
 
 def test_redeem_a_reward_for_a_member(browser_login, live_server, transactional_db):
-    member, account = member_with_points(350, member_no="M0000888")
+    _member, account = member_with_points(350, member_no="M0000888")
     bag = reward(name="品牌帆布袋", points_price=300, stock=5)
     page = browser_login("bob")
     page.goto(f"{live_server.url}/loyalty/members/M0000888/redeem/")

@@ -1,6 +1,9 @@
-"""{{ coupon.status|coupon_badge }}: one colour per coupon status, wherever a coupon is shown."""
+"""How coupons look wherever they are shown: `{{ coupon.status|coupon_badge }}`, one colour per
+status; `{{ coupon.code|coupon_code }}`, the code in groups of four."""
 
 from django import template
+
+from loyalty.services.rewards import coupon_code_display
 
 register = template.Library()
 
@@ -15,3 +18,8 @@ BADGES = {
 @register.filter
 def coupon_badge(status: str) -> str:
     return BADGES.get(status, "text-bg-light")
+
+
+@register.filter
+def coupon_code(code: str) -> str:
+    return coupon_code_display(code)

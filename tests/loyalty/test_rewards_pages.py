@@ -271,4 +271,12 @@ def test_the_coupon_list_is_a_fixed_number_of_queries(login_as, django_assert_nu
     client.get(reverse("loyalty:coupon_lookup"))
     with django_assert_num_queries(7):  # session, user, 2 perms, count, role, page
         response = client.get(reverse("loyalty:coupon_lookup"))
-    assert response.content.decode().count('data-testid="coupon-row"') == 3
+    page = response.content.decode()
+    assert page.count('data-testid="coupon-row"') == 3
+    assert "林美玲" not in page and "林**" in page  # the Analyst sees names masked
+
+
+def test_an_unknown_code_in_a_link_is_a_404(login_as):
+    client = login_as("bob")
+    assert client.get(reverse("loyalty:coupon_detail", args=["ZZZZ2222ZZZZ"])).status_code == 404
+    assert client.get(reverse("loyalty:coupon_qr", args=["ZZZZ2222ZZZZ"])).status_code == 404

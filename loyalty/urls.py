@@ -1,7 +1,25 @@
 """The marketer's loyalty pages under /loyalty/ (each part of issue 12 adds its own)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+import crm.urls  # noqa: F401  registers the <member_no:…> path converter
+from loyalty import views_rewards
 
 app_name = "loyalty"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # The rewards catalogue, coupons, and redeeming a reward for a member.
+    path("rewards/", views_rewards.reward_list, name="reward_list"),
+    path("rewards/new/", views_rewards.reward_create, name="reward_create"),
+    path("rewards/<int:pk>/edit/", views_rewards.reward_edit, name="reward_edit"),
+    path("coupons/", views_rewards.coupon_lookup, name="coupon_lookup"),
+    path("coupons/<str:code>/", views_rewards.coupon_detail, name="coupon_detail"),
+    path("coupons/<str:code>/qr.svg", views_rewards.coupon_qr, name="coupon_qr"),
+    path("coupons/<str:code>/use/", views_rewards.coupon_use_view, name="coupon_use"),
+    path("coupons/<str:code>/cancel/", views_rewards.coupon_void_view, name="coupon_void"),
+    path(
+        "members/<member_no:member_no>/redeem/",
+        views_rewards.member_redeem,
+        name="member_redeem",
+    ),
+]

@@ -116,6 +116,16 @@ SCHEDULE = (
         "rebuild regroups RFM, so recount hourly at :10 (the 04:10 run follows the rebuild). "
         "One COUNT per segment, each under half a second at a million members.",
     ),
+    Job(
+        name="expire unused coupons",
+        task="loyalty.tasks.coupons_expire_task",
+        minute="5",
+        hour="0",
+        why="Coupons are valid through the end of a day (Asia/Taipei), so at 00:05 the "
+        "unused ones past their expiry are marked expired, for the coupon pages, the profile "
+        "and the 'coupon unused' segment rule (the till refuses an expired coupon before this "
+        "runs anyway). Set-wise, chunks of 10,000; a second run changes nothing.",
+    ),
 )
 
 

@@ -116,6 +116,17 @@ SCHEDULE = (
         "rebuild regroups RFM, so recount hourly at :10 (the 04:10 run follows the rebuild). "
         "One COUNT per segment, each under half a second at a million members.",
     ),
+    Job(
+        name="expire forgotten points holds",
+        task="loyalty.tasks.holds_expire_task",
+        minute="*",
+        hour="*",
+        why="A till holds a member's points for a sale in progress; a sale that is neither "
+        "committed nor released (a till crashed, a cashier walked away) must give its points "
+        "back after LOYALTY_HOLD_MINUTES. Available points never count an expired hold and a "
+        "commit refuses one already, so this only records the status; every minute keeps the "
+        "open-holds index small. One UPDATE on that index.",
+    ),
 )
 
 

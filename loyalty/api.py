@@ -19,6 +19,7 @@ A refusal answers {"detail": "why, translated", "reason": "a stable code"}.
 Answers carry the member number and figures, never a member's personal data.
 """
 
+import json
 from datetime import date, datetime
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ninja import Path, Router, Schema, Status
+from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict, Field
 
 from crm.api.schemas import IDENTIFIER_MAX, ErrorOut, ExternalNo, StoreCode, WholeTwd, text_field
@@ -84,14 +86,15 @@ class RefusalOut(Schema):
 REFUSALS = {404: RefusalOut, 409: RefusalOut}
 
 # A member number or identifier in a path: anything but "/" and control characters, with at
-# least one letter or digit (so "." and ".." are no path segments). An e-invoice mobile carrier
-# starts with "/": name such a member by number, or in a body (quote, holds).
+# least one character that is no dot or space (so "." and ".." are no path segments). An
+# e-invoice mobile carrier starts with "/": name such a member by number, or in a body (quote,
+# holds).
 MemberPath = Annotated[
     str,
     Path(
         min_length=1,
         max_length=IDENTIFIER_MAX,
-        pattern=r"^[^/\x00-\x1f\x7f]*[0-9A-Za-z][^/\x00-\x1f\x7f]*$",
+        pattern=r"^[^/\x00-\x1f\x7f]*[^/\x00-\x1f\x7f.\s][^/\x00-\x1f\x7f]*$",
         description="The member number (M000123) or any identifier in any spelling: a phone "
         "as typed at the till (0912-345-678), an email, a member card. URL-encode it.",
     ),
@@ -230,52 +233,62 @@ class CouponOut(Schema):
 # --- Answers -----------------------------------------------------------------------------------
 
 
+def _answer(out: Schema) -> dict:
+    """The answer as the API renders it (times to the millisecond, "Z"), so an answer replayed
+    for an Idempotency-Key is the same text as the first."""
+    return json.loads(json.dumps(out, cls=NinjaJSONEncoder))
+
+
 def _points_out(points: TillPoints, *, programme: Programme) -> dict:
     tier, following = points.tier, points.next_tier
-    return PointsOut(
-        member_no=points.member_no,
-        balance=points.balance,
-        held=points.held,
-        available=points.available,
-        point_value_twd=programme.point_value_twd,
-        tier=TierOut(name=tier.name, rank=tier.rank) if tier else None,
-        next_tier=NextTierOut(
-            name=following.name,
-            rank=following.rank,
-            threshold_twd=following.threshold_twd,
-            spend_needed_twd=points.spend_to_next_tier_twd or 0,
+    return _answer(
+        PointsOut(
+            member_no=points.member_no,
+            balance=points.balance,
+            held=points.held,
+            available=points.available,
+            point_value_twd=programme.point_value_twd,
+            tier=TierOut(name=tier.name, rank=tier.rank) if tier else None,
+            next_tier=NextTierOut(
+                name=following.name,
+                rank=following.rank,
+                threshold_twd=following.threshold_twd,
+                spend_needed_twd=points.spend_to_next_tier_twd or 0,
+            )
+            if following
+            else None,
+            spend_12m_twd=points.spend_12m_twd,
+            expiring_30d=points.expiring_total,
+            expiring=[ExpiringOut(on=item.on, points=item.points) for item in points.expiring],
         )
-        if following
-        else None,
-        spend_12m_twd=points.spend_12m_twd,
-        expiring_30d=points.expiring_total,
-        expiring=[ExpiringOut(on=item.on, points=item.points) for item in points.expiring],
-    ).model_dump(mode="json")
+    )
 
 
 def _hold_out(hold: PointsHold, *, committed: Committed | None = None) -> dict:
     """The hold's answer; `hold.account.member` loaded (one query for the available points)."""
-    return HoldOut(
-        id=hold.pk,
-        member_no=hold.account.member.member_no,
-        status=hold.status,
-        points=hold.points,
-        discount_twd=hold.discount_twd,
-        order_amount_twd=hold.order_amount_twd,
-        channel=hold.channel,
-        order_no=hold.order_no,
-        expires_at=hold.expires_at,
-        created_at=hold.created_at,
-        closed_at=hold.closed_at,
-        available=points_available(account=hold.account, now=timezone.now()),
-        redeemed=RedeemedOut(
-            entry_id=committed.entry.pk,
-            points=committed.entry.points,
-            balance_after=committed.entry.balance_after,
+    return _answer(
+        HoldOut(
+            id=hold.pk,
+            member_no=hold.account.member.member_no,
+            status=hold.status,
+            points=hold.points,
+            discount_twd=hold.discount_twd,
+            order_amount_twd=hold.order_amount_twd,
+            channel=hold.channel,
+            order_no=hold.order_no,
+            expires_at=hold.expires_at,
+            created_at=hold.created_at,
+            closed_at=hold.closed_at,
+            available=points_available(account=hold.account, now=timezone.now()),
+            redeemed=RedeemedOut(
+                entry_id=committed.entry.pk,
+                points=committed.entry.points,
+                balance_after=committed.entry.balance_after,
+            )
+            if committed
+            else None,
         )
-        if committed
-        else None,
-    ).model_dump(mode="json")
+    )
 
 
 def _store_id(code: str) -> int | None:
@@ -332,15 +345,17 @@ def points_quote_post(request: HttpRequest, payload: QuoteIn):
     )
     return Status(
         200,
-        QuoteOut(
-            member_no=member.member_no,
-            order_amount_twd=quote.order_amount_twd,
-            available=quote.available,
-            max_points=quote.max_points,
-            points=quote.points,
-            discount_twd=quote.discount_twd,
-            pay_twd=quote.pay_twd,
-        ).model_dump(mode="json"),
+        _answer(
+            QuoteOut(
+                member_no=member.member_no,
+                order_amount_twd=quote.order_amount_twd,
+                available=quote.available,
+                max_points=quote.max_points,
+                points=quote.points,
+                discount_twd=quote.discount_twd,
+                pay_twd=quote.pay_twd,
+            )
+        ),
     )
 
 
@@ -441,16 +456,18 @@ def coupon_redeem(
             order_no=payload.order_no,
             store_id=_store_id(payload.store_code),
         )
-        return 200, CouponOut(
-            code=coupon.code,
-            status=coupon.status,
-            reward=RewardOut(id=coupon.reward.pk, name=coupon.reward.name),
-            discount_twd=coupon.reward.discount_twd,
-            member_no=coupon.account.member.member_no,
-            used_at=coupon.used_at,
-            order_no=coupon.used_order_no,
-            expires_at=coupon.expires_at,
-        ).model_dump(mode="json")
+        return 200, _answer(
+            CouponOut(
+                code=coupon.code,
+                status=coupon.status,
+                reward=RewardOut(id=coupon.reward.pk, name=coupon.reward.name),
+                discount_twd=coupon.reward.discount_twd,
+                member_no=coupon.account.member.member_no,
+                used_at=coupon.used_at,
+                order_no=coupon.used_order_no,
+                expires_at=coupon.expires_at,
+            )
+        )
 
     return idempotent(request, idempotency_key, write)
 

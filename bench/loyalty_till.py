@@ -1,7 +1,7 @@
 """Bench: 8 tills doing hold → commit on the points API against one gunicorn, on PostgreSQL.
 
     uv run python bench/loyalty_till.py [--seconds 45] [--clients 8] [--workers 5]
-        [--members 100] [--points 200] [--reference-seconds 15] [--seed 1]
+        [--members 100] [--points 200] [--reference-seconds 15]
         [--database-url URL] [--redis-url URL] [--keep]
 
 Drops, creates and migrates its own database (default

@@ -126,6 +126,17 @@ SCHEDULE = (
         "and the 'coupon unused' segment rule (the till refuses an expired coupon before this "
         "runs anyway). Set-wise, chunks of 10,000; a second run changes nothing.",
     ),
+    Job(
+        name="expire forgotten points holds",
+        task="loyalty.tasks.holds_expire_task",
+        minute="*",
+        hour="*",
+        why="A till holds a member's points for a sale in progress; a sale that is neither "
+        "committed nor released (a till crashed, a cashier walked away) must give its points "
+        "back after LOYALTY_HOLD_MINUTES. Available points never count an expired hold and a "
+        "commit refuses one already, so this only records the status; every minute keeps the "
+        "open-holds index small. One UPDATE on that index.",
+    ),
 )
 
 

@@ -116,6 +116,17 @@ SCHEDULE = (
         "rebuild regroups RFM, so recount hourly at :10 (the 04:10 run follows the rebuild). "
         "One COUNT per segment, each under half a second at a million members.",
     ),
+    Job(
+        name="earn points on orders",
+        task="loyalty.tasks.earn_drain_task",
+        minute="*",
+        hour="*",
+        why="Reads crm's order-change feed and posts the points orders earn (and the reversals "
+        "of returns and cancellations), set-wise, exactly once per order. crm's "
+        "order_changes_written signal queues the same drain right after an import, API or "
+        "demo batch commits; this run every minute catches a signal that was lost (a broker "
+        "outage), so no order waits more than a minute for its points.",
+    ),
 )
 
 

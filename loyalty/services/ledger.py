@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -224,6 +224,9 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
             earned[row.account_id] = max(row.at, earned.get(row.account_id, row.at))
         elif row.kind == PointsTransaction.Kind.REDEEM:
             redeemed[row.account_id] = max(row.at, redeemed.get(row.account_id, row.at))
+    if connection.vendor == "postgresql":
+        _accounts_move_pg(delta, count, earned, redeemed, now=now)
+        return
     for chunk in chunked(sorted(delta), 500):
         changes = {
             "balance": F("balance") + _by_pk({pk: delta[pk] for pk in chunk}),
@@ -240,6 +243,40 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
                 )
                 changes[field] = Greatest(Coalesce(F(field), newest), newest)
         PointsAccount.objects.filter(pk__in=chunk).update(**changes)
+
+
+# PostgreSQL: one UPDATE … FROM unnest(arrays) for the whole post. The portable path below
+# builds CASE expressions of one WHEN per account, which Django takes ~1 ms per account to
+# compile: at an import's pace (the earning consumer posts thousands of accounts a second)
+# that was two thirds of the consumer's time. GREATEST ignores NULLs, so a time kept and a
+# time of this post give the later one, and either alone gives itself.
+ACCOUNTS_MOVE_PG = """
+UPDATE loyalty_pointsaccount AS a
+SET balance = a.balance + d.delta,
+    entries = a.entries + d.n,
+    updated_at = %s,
+    last_earned_at = GREATEST(a.last_earned_at, d.earned),
+    last_redeemed_at = GREATEST(a.last_redeemed_at, d.redeemed)
+FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::timestamptz[], %s::timestamptz[])
+     AS d(id, delta, n, earned, redeemed)
+WHERE a.id = d.id
+"""
+
+
+def _accounts_move_pg(delta, count, earned, redeemed, *, now: datetime) -> None:
+    ids = sorted(delta)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ACCOUNTS_MOVE_PG,
+            [
+                now,
+                ids,
+                [delta[pk] for pk in ids],
+                [count[pk] for pk in ids],
+                [earned.get(pk) for pk in ids],
+                [redeemed.get(pk) for pk in ids],
+            ],
+        )
 
 
 def _by_pk(values: Mapping[int, int]) -> Case:

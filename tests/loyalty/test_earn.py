@@ -177,7 +177,7 @@ def test_one_batch_costs_the_same_queries_whatever_its_size():
         assert len(inserts) <= 12
         return len(queries) - len(inserts)
 
-    Programme.current()  # created once, outside the batches measured
+    queries_for(1, "W")  # the programme and the consumer's cursor are made once, here
     small = queries_for(3, "A")
     large = queries_for(300, "B")
     assert large == small

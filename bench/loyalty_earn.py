@@ -153,7 +153,9 @@ def phase(args) -> None:
     started = time.perf_counter()
     for preset, filename in FILES:
         result = import_file_run(source=files / filename, filename=filename, preset_name=preset)
-        log(f"  {args.phase.upper()} {preset:<19} {result.rows:>9,} rows, orders {result.orders_written:,}")
+        log(
+            f"  {args.phase.upper()} {preset:<19} {result.rows:>9,} rows, orders {result.orders_written:,}"
+        )
     seconds = time.perf_counter() - started
     log(f"  {args.phase.upper()} import {seconds:.1f} s")
     log(f"@import={seconds}")

@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_db import ROOT, django_env, drop_database, migrate, recreate_database  # noqa: E402
+from bench_db import ROOT, django_env, drop_database, migrate, recreate_database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omni_loyalty_earn_bench"
 GOAL_RATIO = 1.3
@@ -100,8 +100,10 @@ def main() -> None:
             migrate(args.database_url)
             # Each phase in its own process: the same cold start, nothing cached from the other.
             out = subprocess.run(
-                [sys.executable, __file__, "--phase", name, "--files", tmp]
-                + ["--database-url", args.database_url],
+                [
+                    *(sys.executable, __file__, "--phase", name, "--files", tmp),
+                    *("--database-url", args.database_url),
+                ],
                 cwd=ROOT,
                 env=django_env(args.database_url, CELERY_TASK_DEFAULT_QUEUE="bench-nobody"),
                 check=True,

@@ -156,7 +156,8 @@ def phase(args) -> None:
     for preset, filename in FILES:
         result = import_file_run(source=files / filename, filename=filename, preset_name=preset)
         log(
-            f"  {args.phase.upper()} {preset:<19} {result.rows:>9,} rows, orders {result.orders_written:,}"
+            f"  {args.phase.upper()} {preset:<19} {result.rows:>9,} rows, "
+            + f"orders {result.orders_written:,}"
         )
     seconds = time.perf_counter() - started
     log(f"  {args.phase.upper()} import {seconds:.1f} s")

@@ -133,8 +133,7 @@ def earn_orders_settle(*, order_ids: Iterable[int]) -> int:
     context = earn_context(programme=programme)
     today = timezone.localdate()
     members = {sale.row["member_id"] for sale in sales.values() if sale.row["member_id"]}
-    accounts = accounts_ensure(member_ids=members)
-    multipliers = _tier_multipliers(accounts.values())
+    accounts, multipliers = _accounts_of(members)
     now = timezone.now()
     entries: list[Entry] = []
     for sale_id in sorted(sales):
@@ -213,17 +212,26 @@ def _posted(sales: dict[int, _Sale]) -> dict[str, dict]:
     return {"earned": earned, "reversed": reversed_, "keys": keys}
 
 
-def _tier_multipliers(account_ids: Iterable[int]) -> dict[int, Decimal]:
-    """Each account's tier multiplier; an account without a tier has the entry tier's."""
+def _accounts_of(member_ids: set[int]) -> tuple[dict[int, int], dict[int, Decimal]]:
+    """Each member's account ({member: account}) and each account's tier multiplier (an account
+    without a tier has the entry tier's). Accounts that exist are read with their tier in one
+    query a chunk; only the missing ones go through accounts_ensure."""
     entry_tier = Tier.objects.order_by("rank").values_list("earn_multiplier", flat=True).first()
     default = Decimal(entry_tier if entry_tier is not None else 1)
-    found: dict[int, Decimal] = {}
-    for chunk in chunked(sorted(set(account_ids)), LOOKUP_CHUNK):
-        for pk, multiplier in PointsAccount.objects.filter(pk__in=chunk).values_list(
-            "pk", "tier__earn_multiplier"
-        ):
-            found[pk] = Decimal(multiplier) if multiplier is not None else default
-    return found
+    accounts: dict[int, int] = {}
+    multipliers: dict[int, Decimal] = {}
+    for chunk in chunked(sorted(member_ids), LOOKUP_CHUNK):
+        for member_id, pk, multiplier in PointsAccount.objects.filter(
+            member_id__in=chunk
+        ).values_list("member_id", "pk", "tier__earn_multiplier"):
+            accounts[member_id] = pk
+            multipliers[pk] = Decimal(multiplier) if multiplier is not None else default
+    if missing := member_ids - accounts.keys():
+        # New accounts have no tier yet.
+        for member_id, pk in accounts_ensure(member_ids=missing).items():
+            accounts[member_id] = pk
+            multipliers.setdefault(pk, default)
+    return accounts, multipliers
 
 
 def _earn_entry(

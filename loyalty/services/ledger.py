@@ -164,9 +164,57 @@ def entries_post(
             rows.append(_row(entry, seq=seq[entry.account_id], after=have + points, now=now))
         if not rows:
             return []
-        written = PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+        written = _rows_insert(rows)
         _accounts_move(rows, now=now)
         return written
+
+
+# PostgreSQL: the entries in one INSERT … SELECT FROM unnest(one array a column), ids
+# returned in the arrays' order. bulk_create spends ~0.3 ms a row preparing 17 values per row in
+# Python, which at the earning consumer's pace was a third of its time.
+ENTRY_COLUMNS = (
+    ("account_id", "bigint"),
+    ("seq", "integer"),
+    ("kind", "text"),
+    ("points", "integer"),
+    ("balance_after", "integer"),
+    ("expires_on", "date"),
+    ("order_id", "bigint"),
+    ("order_no", "text"),
+    ("reward_id", "bigint"),
+    ("coupon_id", "bigint"),
+    ("hold_id", "bigint"),
+    ("counterpart_id", "bigint"),
+    ("reason", "text"),
+    ("source", "text"),
+    ("actor_id", "bigint"),
+    ("at", "timestamptz"),
+    ("idempotency_key", "text"),
+)
+ENTRIES_INSERT_PG = (
+    "INSERT INTO loyalty_pointstransaction ({columns}) "  # noqa: S608  (constants only)
+    "SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS e({columns}, n) ORDER BY n "
+    "RETURNING id"
+).format(
+    columns=", ".join(column for column, _ in ENTRY_COLUMNS),
+    arrays=", ".join(f"%s::{kind}[]" for _, kind in ENTRY_COLUMNS),
+)
+
+
+def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:
+    if connection.vendor != "postgresql":
+        return PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 10_000):
+            chunk = rows[start : start + 10_000]
+            cursor.execute(
+                ENTRIES_INSERT_PG,
+                [[getattr(row, column) for row in chunk] for column, _ in ENTRY_COLUMNS],
+            )
+            for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                row.pk = pk
+                row._state.adding = False
+    return rows
 
 
 def _fresh(entries: Sequence[Entry]) -> list[Entry]:

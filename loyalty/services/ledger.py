@@ -191,8 +191,8 @@ ENTRY_COLUMNS = (
     ("at", "timestamptz"),
     ("idempotency_key", "text"),
 )
-ENTRIES_INSERT_PG = (
-    "INSERT INTO loyalty_pointstransaction ({columns}) "  # noqa: S608  (constants only)
+ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
+    "INSERT INTO loyalty_pointstransaction ({columns}) "
     "SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS e({columns}, n) ORDER BY n "
     "RETURNING id"
 ).format(

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+EARN_DRAIN_UID = "loyalty-earn-drain"
+
 
 def _register_crm_cards() -> None:
     """Loyalty in crm's pages through crm's registries: the profile's points card, the
@@ -22,3 +24,9 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         _register_crm_cards()
+        from crm.signals import order_changes_written
+        from loyalty.tasks import earn_drain_request
+
+        # Orders earn promptly after an import, API or demo batch commits (the beat job is
+        # the safety net); crm knows nothing of loyalty.
+        order_changes_written.connect(earn_drain_request, dispatch_uid=EARN_DRAIN_UID)

@@ -3,10 +3,11 @@
 Each part of issue 12 appends its own tasks at the end.
 """
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.core.cache import cache
 from django.db import OperationalError
 
-from loyalty.services import rewards, till
+from loyalty.services import earning, rewards, till
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -19,3 +20,33 @@ def coupons_expire_task() -> int:
 def holds_expire_task() -> int:
     """Beat, every minute: open holds past their time give their points back (one UPDATE)."""
     return till.holds_expire()
+
+
+# How long a queued drain keeps others from queueing (the coalescing window). A drain that was
+# lost frees the key after this; the beat job runs the consumer every minute regardless.
+EARN_DRAIN_QUEUED_SECONDS = 60
+
+
+def _earn_queued_key() -> str:
+    # One per queue: test runs (or deployments) sharing a cache but not a queue stay apart.
+    return f"loyalty:earn-drain-queued:{current_app.conf.task_default_queue}"
+
+
+def earn_drain_request(**kwargs) -> bool:
+    """Receiver of crm's order_changes_written: queue one drain of the earning consumer unless
+    one is queued and not started yet (an import's thousand batches queue one or two drains,
+    not a thousand). Returns whether it queued one."""
+    if not cache.add(_earn_queued_key(), 1, timeout=EARN_DRAIN_QUEUED_SECONDS):
+        return False
+    earn_drain_task.delay()
+    return True
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def earn_drain_task() -> int:
+    """Earn on every order change waiting in the feed (beat runs it every minute; crm's signal
+    queues it after orders are written). Two at once are safe: the second skips the batch the
+    first holds."""
+    # Free the key first: changes committed while this drain runs queue the next one.
+    cache.delete(_earn_queued_key())
+    return earning.earn_consume()

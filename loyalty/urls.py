@@ -3,7 +3,7 @@
 from django.urls import path
 
 import crm.urls  # noqa: F401  registers the <member_no:…> path converter
-from loyalty import views_rewards
+from loyalty import views_earn, views_rewards
 
 app_name = "loyalty"
 
@@ -22,4 +22,9 @@ urlpatterns: list = [
         views_rewards.member_redeem,
         name="member_redeem",
     ),
+    path("rules/", views_earn.earn_rules, name="earn_rules"),
+    path("rules/new/", views_earn.earn_rule_post, name="earn_rule_new"),
+    path("rules/<int:pk>/", views_earn.earn_rule_post, name="earn_rule_edit"),
+    path("rules/terms/", views_earn.earn_terms_post, name="earn_terms"),
+    path("rules/preview/", views_earn.earn_rules_preview, name="earn_rules_preview"),
 ]

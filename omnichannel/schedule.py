@@ -137,6 +137,17 @@ SCHEDULE = (
         "commit refuses one already, so this only records the status; every minute keeps the "
         "open-holds index small. One UPDATE on that index.",
     ),
+    Job(
+        name="earn points on orders",
+        task="loyalty.tasks.earn_drain_task",
+        minute="*",
+        hour="*",
+        why="Reads crm's order-change feed and posts the points orders earn (and the reversals "
+        "of returns and cancellations), set-wise, exactly once per order. crm's "
+        "order_changes_written signal queues the same drain right after an import, API or "
+        "demo batch commits; this run every minute catches a signal that was lost (a broker "
+        "outage), so no order waits more than a minute for its points.",
+    ),
 )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -164,9 +164,57 @@ def entries_post(
             rows.append(_row(entry, seq=seq[entry.account_id], after=have + points, now=now))
         if not rows:
             return []
-        written = PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+        written = _rows_insert(rows)
         _accounts_move(rows, now=now)
         return written
+
+
+# PostgreSQL: the entries in one INSERT … SELECT FROM unnest(one array a column), ids
+# returned in the arrays' order. bulk_create spends ~0.3 ms a row preparing 17 values per row in
+# Python, which at the earning consumer's pace was a third of its time.
+ENTRY_COLUMNS = (
+    ("account_id", "bigint"),
+    ("seq", "integer"),
+    ("kind", "text"),
+    ("points", "integer"),
+    ("balance_after", "integer"),
+    ("expires_on", "date"),
+    ("order_id", "bigint"),
+    ("order_no", "text"),
+    ("reward_id", "bigint"),
+    ("coupon_id", "bigint"),
+    ("hold_id", "bigint"),
+    ("counterpart_id", "bigint"),
+    ("reason", "text"),
+    ("source", "text"),
+    ("actor_id", "bigint"),
+    ("at", "timestamptz"),
+    ("idempotency_key", "text"),
+)
+ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
+    "INSERT INTO loyalty_pointstransaction ({columns}) "
+    "SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS e({columns}, n) ORDER BY n "
+    "RETURNING id"
+).format(
+    columns=", ".join(column for column, _ in ENTRY_COLUMNS),
+    arrays=", ".join(f"%s::{kind}[]" for _, kind in ENTRY_COLUMNS),
+)
+
+
+def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:
+    if connection.vendor != "postgresql":
+        return PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 10_000):
+            chunk = rows[start : start + 10_000]
+            cursor.execute(
+                ENTRIES_INSERT_PG,
+                [[getattr(row, column) for row in chunk] for column, _ in ENTRY_COLUMNS],
+            )
+            for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                row.pk = pk
+                row._state.adding = False
+    return rows
 
 
 def _fresh(entries: Sequence[Entry]) -> list[Entry]:
@@ -224,6 +272,9 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
             earned[row.account_id] = max(row.at, earned.get(row.account_id, row.at))
         elif row.kind == PointsTransaction.Kind.REDEEM:
             redeemed[row.account_id] = max(row.at, redeemed.get(row.account_id, row.at))
+    if connection.vendor == "postgresql":
+        _accounts_move_pg(delta, count, earned, redeemed, now=now)
+        return
     for chunk in chunked(sorted(delta), 500):
         changes = {
             "balance": F("balance") + _by_pk({pk: delta[pk] for pk in chunk}),
@@ -240,6 +291,40 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
                 )
                 changes[field] = Greatest(Coalesce(F(field), newest), newest)
         PointsAccount.objects.filter(pk__in=chunk).update(**changes)
+
+
+# PostgreSQL: one UPDATE … FROM unnest(arrays) for the whole post. The portable path below
+# builds CASE expressions of one WHEN per account, which Django takes ~1 ms per account to
+# compile: at an import's pace (the earning consumer posts thousands of accounts a second)
+# that was two thirds of the consumer's time. GREATEST ignores NULLs, so a time kept and a
+# time of this post give the later one, and either alone gives itself.
+ACCOUNTS_MOVE_PG = """
+UPDATE loyalty_pointsaccount AS a
+SET balance = a.balance + d.delta,
+    entries = a.entries + d.n,
+    updated_at = %s,
+    last_earned_at = GREATEST(a.last_earned_at, d.earned),
+    last_redeemed_at = GREATEST(a.last_redeemed_at, d.redeemed)
+FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::timestamptz[], %s::timestamptz[])
+     AS d(id, delta, n, earned, redeemed)
+WHERE a.id = d.id
+"""
+
+
+def _accounts_move_pg(delta, count, earned, redeemed, *, now: datetime) -> None:
+    ids = sorted(delta)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ACCOUNTS_MOVE_PG,
+            [
+                now,
+                ids,
+                [delta[pk] for pk in ids],
+                [count[pk] for pk in ids],
+                [earned.get(pk) for pk in ids],
+                [redeemed.get(pk) for pk in ids],
+            ],
+        )
 
 
 def _by_pk(values: Mapping[int, int]) -> Case:

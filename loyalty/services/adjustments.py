@@ -41,7 +41,9 @@ class AdjustmentInvalid(ValueError):
     """An adjustment that cannot be posted as asked; str() says why, in the user's language."""
 
 
-def _expiry_day(today: date, months: int) -> date:
+def credit_expiry_day(today: date, months: int) -> date:
+    """The day a credit of `today` expires: `months` later, on the same day of the month or the
+    month's last day (31 January + 1 month: 28 or 29 February)."""
     month = today.month - 1 + months
     year, month = today.year + month // 12, month % 12 + 1
     for day in (today.day, 30, 29, 28):
@@ -82,7 +84,7 @@ def points_adjust(
         expires_on = None
         if points > 0:
             months = Programme.current().expiry_months
-            expires_on = _expiry_day(timezone.localdate(), months) if months else None
+            expires_on = credit_expiry_day(timezone.localdate(), months) if months else None
         written = entries_post(
             entries=[
                 Entry(

@@ -14,7 +14,7 @@ from loyalty.services.adjustments import (
     ERROR_NO_REASON,
     AdjustmentInvalid,
     InsufficientPoints,
-    _expiry_day,
+    credit_expiry_day,
     points_adjust,
 )
 from omnichannel.models import AuditEvent
@@ -58,10 +58,10 @@ def test_a_credit_expires_like_earned_points():
     assert entry.expires_on is not None and (entry.expires_on - entry.at.date()).days in (365, 366)
 
 
-def test_expiry_day_keeps_the_month_end():
-    assert _expiry_day(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert _expiry_day(date(2024, 2, 29), 12) == date(2025, 2, 28)
-    assert _expiry_day(date(2026, 11, 15), 3) == date(2027, 2, 15)
+def testcredit_expiry_day_keeps_the_month_end():
+    assert credit_expiry_day(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert credit_expiry_day(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert credit_expiry_day(date(2026, 11, 15), 3) == date(2027, 2, 15)
 
 
 def test_a_debit_larger_than_the_balance_is_refused_and_posts_nothing():

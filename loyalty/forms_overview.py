@@ -16,7 +16,10 @@ from loyalty.models import PointsTransaction
 from loyalty.selectors_overview import HistoryFilters, Period, default_period
 from loyalty.services.adjustments import ERROR_NO_POINTS, ERROR_NO_REASON, MAX_ADJUST_POINTS
 
-DATE = forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"})
+DATE = forms.DateInput(
+    format="%Y-%m-%d",  # what <input type=date> reads, whatever the language
+    attrs={"type": "date", "class": "form-control form-control-sm"},
+)
 SELECT = "form-select form-select-sm"
 MAX_PERIOD_DAYS = 5 * 366
 ERROR_END_BEFORE_START = _("The period ends before it starts.")

@@ -68,6 +68,9 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET)
     form.is_valid()  # errors show beside their fields; the page shows the default period
     period = form.period()
+    if not form.errors:
+        # The inputs show the period the figures are for (the default one too).
+        form = PeriodForm(initial={"start": period.start, "end": period.end})
     figures = programme_overview(period=period)
     context = {
         "form": form,

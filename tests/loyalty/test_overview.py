@@ -271,3 +271,10 @@ def test_period_is_a_date_range_of_taipei_days():
 
     assert period.days == 31
     assert timezone.localtime(period.end_at).date() == date(2026, 4, 1)
+
+
+def test_the_date_inputs_show_the_period_shown(login_as):
+    html = login_as("carol").get(reverse("loyalty:index")).content.decode()
+
+    assert f'value="{(TODAY - timedelta(days=29)).isoformat()}"' in html
+    assert f'value="{TODAY.isoformat()}"' in html

@@ -14,18 +14,28 @@ from django.utils.translation import gettext_lazy as _
 
 @dataclass(frozen=True)
 class LoyaltyTab:
-    url_name: str
+    url_names: tuple[str, ...]  # the first that resolves is the link; any of them is "active"
     label: Promise
     icon: str
     permission: str = "loyalty.view_pointsaccount"
 
 
+# Each part names its page its own way (the brief's name first, then the one the part chose).
 LOYALTY_TABS = (
-    LoyaltyTab("loyalty:index", _("Overview"), "speedometer2"),
-    LoyaltyTab("loyalty:rules", _("Earn rules"), "sliders", "loyalty.view_earnrule"),
-    LoyaltyTab("loyalty:tiers", _("Tiers"), "layers", "loyalty.view_tier"),
-    LoyaltyTab("loyalty:rewards", _("Rewards"), "gift", "loyalty.view_reward"),
-    LoyaltyTab("loyalty:coupons", _("Coupons"), "ticket-perforated", "loyalty.view_coupon"),
+    LoyaltyTab(("loyalty:index",), _("Overview"), "speedometer2"),
+    LoyaltyTab(
+        ("loyalty:rules", "loyalty:earn_rules"), _("Earn rules"), "sliders", "loyalty.view_earnrule"
+    ),
+    LoyaltyTab(("loyalty:tiers", "loyalty:tier_list"), _("Tiers"), "layers", "loyalty.view_tier"),
+    LoyaltyTab(
+        ("loyalty:rewards", "loyalty:reward_list"), _("Rewards"), "gift", "loyalty.view_reward"
+    ),
+    LoyaltyTab(
+        ("loyalty:coupons", "loyalty:coupon_lookup"),
+        _("Coupons"),
+        "ticket-perforated",
+        "loyalty.view_coupon",
+    ),
 )
 
 
@@ -35,11 +45,19 @@ def loyalty_tabs(*, user, current: str) -> list[dict]:
     for tab in LOYALTY_TABS:
         if not user.has_perm(tab.permission):
             continue
-        try:
-            url = reverse(tab.url_name)
-        except NoReverseMatch:
+        url = _first_url(tab.url_names)
+        if url is None:
             continue  # that page is not built (yet)
         tabs.append(
-            {"url": url, "label": tab.label, "icon": tab.icon, "active": current == tab.url_name}
+            {"url": url, "label": tab.label, "icon": tab.icon, "active": current in tab.url_names}
         )
     return tabs
+
+
+def _first_url(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None

@@ -11,6 +11,7 @@ PORT ?= 8000
 run: install migrate ## Set up, load demo data when empty, start web + worker + beat
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) seed_demo_campaigns
+	$(MANAGE) seed_demo_loyalty
 	$(MANAGE) demo_users --url http://127.0.0.1:$(PORT)/
 	PORT=$(PORT) $(UV) run --frozen python scripts/run_dev.py
 

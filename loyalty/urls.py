@@ -3,7 +3,7 @@
 from django.urls import path
 
 import crm.urls  # noqa: F401  registers the <member_no:…> path converter
-from loyalty import views_earn, views_rewards
+from loyalty import views_earn, views_overview, views_rewards
 
 app_name = "loyalty"
 
@@ -27,4 +27,19 @@ urlpatterns: list = [
     path("rules/<int:pk>/", views_earn.earn_rule_post, name="earn_rule_edit"),
     path("rules/terms/", views_earn.earn_terms_post, name="earn_terms"),
     path("rules/preview/", views_earn.earn_rules_preview, name="earn_rules_preview"),
+    path("", views_overview.overview, name="index"),
+    path("overview.csv", views_overview.overview_csv, name="overview_csv"),
+    path("members/", views_overview.member_find, name="member_find"),
+    path("members/<str:member_no>/points/", views_overview.member_points, name="member_points"),
+    path(
+        "members/<str:member_no>/points/export/",
+        views_overview.member_points_export,
+        name="member_points_export",
+    ),
+    path("exports/<int:pk>/", views_overview.points_export_status, name="points_export_status"),
+    path(
+        "exports/<int:pk>/download/",
+        views_overview.points_export_download,
+        name="points_export_download",
+    ),
 ]

@@ -21,7 +21,7 @@ NAVIGATION = (
     NavItem("crm:member_list", _("Members"), "people", "crm.view_member"),
     NavItem("segments:index", _("Segments"), "diagram-3", "crm.view_segment"),
     NavItem("campaigns:index", _("Campaigns"), "megaphone", "campaigns.view_campaign"),
-    NavItem("loyalty", _("Loyalty"), "award"),
+    NavItem("loyalty:index", _("Loyalty"), "award", "loyalty.view_pointsaccount"),
     NavItem("kpis", _("KPIs"), "bar-chart-line"),
     NavItem("imports:job_list", _("Imports"), "cloud-upload", "crm.import_data"),
     NavItem("audit", _("Audit trail"), "journal-check", "omnichannel.read_audit"),

@@ -56,11 +56,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 # Pages whose features arrive with later issues. Each says what it will hold, so nobody mistakes
 # an empty page for missing data.
 UPCOMING = {
-    "loyalty": (
-        _("Loyalty"),
-        "award",
-        _("The points ledger, tiers, rewards and wallet cards arrive with the loyalty module."),
-    ),
     "kpis": (
         _("KPIs"),
         "bar-chart-line",

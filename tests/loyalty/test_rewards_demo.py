@@ -4,7 +4,7 @@ one expired; a second run adds nothing."""
 import pytest
 from django.db.models import Count, Sum
 
-from loyalty.demo import rewards_seed_demo
+from loyalty.demo_rewards import rewards_seed_demo
 from loyalty.models import Coupon, PointsAccount, Reward
 from tests.loyalty.rewards_helpers import member_with_points
 

@@ -43,6 +43,12 @@ def test_the_openapi_document_keeps_its_paths_and_operation_ids():
             "campaigns_api_push_push_token_delete",
             "campaigns_api_push_push_token_register",
         ],
+        "/api/v1/members/{member}/points": ["loyalty_api_member_points"],
+        "/api/v1/points/quote": ["loyalty_api_points_quote_post"],
+        "/api/v1/points/holds": ["loyalty_api_points_hold_create"],
+        "/api/v1/points/holds/{hold_id}/commit": ["loyalty_api_points_hold_commit"],
+        "/api/v1/points/holds/{hold_id}/release": ["loyalty_api_points_hold_release"],
+        "/api/v1/coupons/{code}/redeem": ["loyalty_api_coupon_redeem"],
     }
     assert document["info"]["title"] == "Omnichannel ingest API"
     assert document["info"]["description"].startswith("The ingest API, /api/v1/")

@@ -22,6 +22,7 @@ spend, tier and due date already agree are not written, so a second run writes n
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import IntegerField, OuterRef, Q, Subquery
@@ -270,3 +271,72 @@ def _accounts_write(updates: list[tuple], *, at: datetime) -> None:
     moved_ids = [pk for pk, _tier, _due, _spend, moved in updates if moved]
     for chunk in chunked(moved_ids, 500):
         PointsAccount.objects.filter(pk__in=chunk).update(tier_since=at)
+
+
+@dataclass(frozen=True)
+class TierIn:
+    """A tier as the tiers page submits it (pk None: a new one)."""
+
+    pk: int | None
+    name: str
+    threshold_twd: int
+    earn_multiplier: Decimal
+    colour: str
+
+
+INLINE_REEVALUATION_MAX = 2_000  # accounts re-evaluated in the request; more go to a task
+# Ranks, thresholds and names no tier has, while the rows are renumbered.
+PARKED_RANK, PARKED_THRESHOLD = 20_000, 2_000_000_000
+
+
+def tiers_save(
+    *,
+    tiers: Sequence[TierIn],
+    removed: Sequence[int],
+    grace_days: int,
+    actor_id: int | None,
+) -> str:
+    """Write the tiers (ranks follow thresholds), remove `removed`, set the grace days, then
+    re-evaluate every account (reason "rules"): in this request for a small programme, else in
+    a background task after the commit. The caller (the page's form) has checked that one tier
+    starts at 0, names and thresholds are unique and the removed ones were never held.
+    Returns "done" or "queued"."""
+    with transaction.atomic():
+        # Two marketers saving at once: the second waits, then writes over the first.
+        kept = set(
+            Tier.objects.select_for_update()
+            .filter(pk__in=[t.pk for t in tiers if t.pk])
+            .values_list("pk", flat=True)
+        )
+        Tier.objects.filter(pk__in=removed).delete()
+        # Park the kept rows out of the unique ranks, thresholds and names, so that two tiers
+        # may swap any of them in one save.
+        for number, pk in enumerate(sorted(kept)):
+            Tier.objects.filter(pk=pk).update(
+                rank=PARKED_RANK + number,
+                threshold_twd=PARKED_THRESHOLD + number,
+                name=f"\u2060{pk}",
+            )
+        for rank, wanted in enumerate(sorted(tiers, key=lambda t: t.threshold_twd)):
+            fields = {
+                "name": wanted.name,
+                "rank": rank,
+                "threshold_twd": wanted.threshold_twd,
+                "earn_multiplier": wanted.earn_multiplier,
+                "colour": wanted.colour,
+            }
+            if wanted.pk in kept:
+                Tier.objects.filter(pk=wanted.pk).update(**fields)
+            else:
+                Tier.objects.create(**fields)
+        Programme.current()
+        Programme.objects.filter(pk=1).update(
+            downgrade_grace_days=grace_days, updated_by_id=actor_id, updated_at=timezone.now()
+        )
+        if PointsAccount.objects.count() <= INLINE_REEVALUATION_MAX:
+            tiers_evaluate_all(trigger=Reason.RULES, actor_id=actor_id)
+            return "done"
+        from loyalty.tasks import tiers_rules_task  # the tasks module imports this one
+
+        transaction.on_commit(lambda: tiers_rules_task.delay(actor_id))
+        return "queued"

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -224,6 +224,9 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
             earned[row.account_id] = max(row.at, earned.get(row.account_id, row.at))
         elif row.kind == PointsTransaction.Kind.REDEEM:
             redeemed[row.account_id] = max(row.at, redeemed.get(row.account_id, row.at))
+    if connection.vendor == "postgresql":
+        _accounts_move_pg(delta, count, earned, redeemed, now=now)
+        return
     for chunk in chunked(sorted(delta), 500):
         changes = {
             "balance": F("balance") + _by_pk({pk: delta[pk] for pk in chunk}),
@@ -240,6 +243,37 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
                 )
                 changes[field] = Greatest(Coalesce(F(field), newest), newest)
         PointsAccount.objects.filter(pk__in=chunk).update(**changes)
+
+
+def _accounts_move_pg(
+    delta: Mapping[int, int],
+    count: Mapping[int, int],
+    earned: Mapping[int, datetime],
+    redeemed: Mapping[int, datetime],
+    *,
+    now: datetime,
+) -> None:
+    """The same moves as one UPDATE … FROM unnest(arrays) per 50,000 accounts: building a
+    CASE of 500 branches per chunk in the ORM cost the nightly expiry ~0.4 ms an account
+    (GREATEST ignores NULLs in PostgreSQL, so a time not posted keeps the one stored)."""
+    with connection.cursor() as cursor:
+        for chunk in chunked(sorted(delta), 50_000):
+            cursor.execute(
+                "UPDATE loyalty_pointsaccount AS a SET balance = a.balance + v.delta, "
+                "entries = a.entries + v.n, updated_at = %s, "
+                "last_earned_at = GREATEST(a.last_earned_at, v.earned), "
+                "last_redeemed_at = GREATEST(a.last_redeemed_at, v.redeemed) "
+                "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[], "
+                "%s::timestamptz[]) AS v(id, delta, n, earned, redeemed) WHERE a.id = v.id",
+                [
+                    now,
+                    list(chunk),
+                    [delta[pk] for pk in chunk],
+                    [count[pk] for pk in chunk],
+                    [earned.get(pk) for pk in chunk],
+                    [redeemed.get(pk) for pk in chunk],
+                ],
+            )
 
 
 def _by_pk(values: Mapping[int, int]) -> Case:

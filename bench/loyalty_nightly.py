@@ -76,20 +76,21 @@ def _ledger(accounts: int, today: date, rng: random.Random):
 
 
 def seed(url: str, accounts: int, today: date) -> None:
-    n = str(int(accounts))
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
         conn.execute(
             "INSERT INTO crm_member (id, member_no, name, gender, joined_at, "
             "acquisition_channel, status, attributes, created_at, updated_at) "
             "SELECT i, 'B' || lpad(i::text, 9, '0'), '', '', now(), 'store', 'active', '{}', "
-            f"now(), now() FROM generate_series(1, {n}) i"
+            "now(), now() FROM generate_series(1, %s) i",
+            [accounts],
         )
         conn.execute("SELECT setval(pg_get_serial_sequence('crm_member', 'id'), %s)", [accounts])
         conn.execute(
             "INSERT INTO loyalty_pointsaccount (id, member_id, balance, entries, spend_12m_twd, "
             "created_at, updated_at) "
-            f"SELECT i, i, 0, 0, 0, now(), now() FROM generate_series(1, {n}) i"
+            "SELECT i, i, 0, 0, 0, now(), now() FROM generate_series(1, %s) i",
+            [accounts],
         )
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('loyalty_pointsaccount', 'id'), %s)", [accounts]
@@ -105,9 +106,8 @@ def seed(url: str, accounts: int, today: date) -> None:
             [accounts, accounts * 3 // 2],
         )
         conn.commit()
-        log(
-            f"  members, accounts and orders by INSERT … SELECT: {time.perf_counter() - started:.1f} s"
-        )
+        seconds = time.perf_counter() - started
+        log(f"  members, accounts and orders by INSERT … SELECT: {seconds:.1f} s")
         started = time.perf_counter()
         lines = copy_lines(
             conn,
@@ -121,9 +121,8 @@ def seed(url: str, accounts: int, today: date) -> None:
             "FROM loyalty_pointstransaction GROUP BY account_id) s WHERE a.id = s.account_id"
         )
         conn.commit()
-        log(
-            f"  {lines:,} ledger entries by COPY (and balances): {time.perf_counter() - started:.1f} s"
-        )
+        seconds = time.perf_counter() - started
+        log(f"  {lines:,} ledger entries by COPY (and balances): {seconds:.1f} s")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
@@ -184,9 +183,8 @@ def run(url: str, args) -> None:
         )
         spread = ", ".join(f"{name} {count:,}" for name, count in cursor.fetchall())
     log(f"  tiers: {spread}")
-    log(
-        f"  ratio to the reference: run 1 {t_first / reference:.0f}×, run 2 {t_second / reference:.0f}×"
-    )
+    ratios = f"run 1 {t_first / reference:.0f}×, run 2 {t_second / reference:.0f}×"
+    log(f"  ratio to the reference: {ratios}")
     ok = again == 0 and changed_again == 0 and wrong == 0
     log(
         f"Summary: {args.accounts:,} accounts; expiry {first / 60:.1f} min (rerun {second / 60:.1f}"

@@ -160,3 +160,25 @@ def test_the_jobs_are_on_the_schedule():
         tasks["loyalty.tasks.tiers_nightly_task"],
     )
     assert (int(expiry.hour), int(expiry.minute)) < (int(review.hour), int(review.minute))
+
+
+def test_the_consumer_re_evaluates_a_member_orders_moved_away_from(alice):
+    from crm.services.erasure import member_forget
+
+    member = MemberFactory()
+    sale = OrderIn(
+        channel="web",
+        external_no="W-9",
+        amount_twd=12_000,
+        placed_at=timezone.now(),
+        status="placed",
+    )
+    orders_upsert(orders=[sale], member_ids=[member.pk])
+    tiers_consume()
+    member_forget(member=member, actor=alice, reason="PDPA request #3")
+
+    tiers_consume()
+
+    account = PointsAccount.objects.get(member=member)
+    assert account.spend_12m_twd == 0
+    assert account.tier.name == "銀卡" and account.downgrade_due_at is not None  # grace

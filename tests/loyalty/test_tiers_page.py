@@ -118,3 +118,27 @@ def test_errors_keep_what_was_typed_and_a_held_tier_cannot_go(login_as):
     assert plain.status_code == 400
     assert "無法移除" in plain.content.decode()
     assert Tier.objects.filter(pk=silver).exists()
+
+
+def test_many_accounts_are_re_checked_by_a_background_task(
+    login_as, monkeypatch, django_capture_on_commit_callbacks
+):
+    from loyalty.services import tiers as tiers_service
+    from omnichannel.celery import app
+
+    monkeypatch.setattr(tiers_service, "INLINE_REEVALUATION_MAX", 0)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    member = MemberFactory()
+    OrderFactory(member=member, amount_twd=12_000)
+    accounts_ensure(member_ids=[member.pk])
+    tiers = _current()
+    tiers[2]["threshold_twd"] = 11_000
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = login_as("bob").post(URL, _post_data(tiers), follow=True)
+    assert "正在背景重新檢查" in response.content.decode()
+    assert not TierChange.objects.exists()  # not in the request
+    for callback in callbacks:
+        callback()
+    assert PointsAccount.objects.get(member=member).tier.name == "金卡"
+    assert TierChange.objects.get().reason == "rules"

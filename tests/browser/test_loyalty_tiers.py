@@ -5,11 +5,13 @@ import pytest
 from playwright.sync_api import expect
 
 from loyalty.models import Programme, Tier
+from tests.loyalty.tiers_defaults import tiers_default_ensure
 
 pytestmark = pytest.mark.browser
 
 
 def test_marketer_edits_tiers_and_analyst_reads(browser_login, live_server):
+    tiers_default_ensure()
     page = browser_login("bob")
     page.goto(f"{live_server.url}/loyalty/tiers/")
     rows = page.locator("[data-testid=tier-row]")

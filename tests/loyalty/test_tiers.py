@@ -18,9 +18,15 @@ from loyalty.services.tiers import (
 )
 from omnichannel.schedule import SCHEDULE
 from tests.factories import MemberFactory, OrderFactory
+from tests.loyalty.tiers_defaults import tiers_default_ensure
 
 pytestmark = pytest.mark.django_db
 Reason = TierChange.Reason
+
+
+@pytest.fixture
+def default_tiers():
+    tiers_default_ensure()
 
 
 def _tier(name: str) -> Tier:
@@ -120,7 +126,8 @@ def test_a_downgrade_waits_for_the_grace_period_and_is_cleared_by_recovery():
     assert (last.from_tier.name, last.to_tier.name, last.reason) == ("金卡", "一般", "grace_ended")
 
 
-def test_the_feed_consumer_gives_new_buyers_an_account_and_their_tier():
+@pytest.mark.django_db(transaction=True)  # the feed reads committed transactions (PostgreSQL)
+def test_the_feed_consumer_gives_new_buyers_an_account_and_their_tier(default_tiers):
     member = MemberFactory()
     sale = OrderIn(
         channel="web",
@@ -162,7 +169,10 @@ def test_the_jobs_are_on_the_schedule():
     assert (int(expiry.hour), int(expiry.minute)) < (int(review.hour), int(review.minute))
 
 
-def test_the_consumer_re_evaluates_a_member_orders_moved_away_from(alice):
+# Committed between the two reads, as in production: on PostgreSQL the feed is read in
+# intervals of committed transactions, and one test transaction would be a single interval.
+@pytest.mark.django_db(transaction=True)
+def test_the_consumer_re_evaluates_a_member_orders_moved_away_from(alice, default_tiers):
     from crm.services.erasure import member_forget
 
     member = MemberFactory()

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.imports import ENCODING_CHOICES, PRESETS
+from crm.list_filters import member_list_filters
 from crm.models import Segment, Store, Tag
 from crm.segments import SegmentDefinitionError, segment_definition_validate
 from crm.selectors import CONSENT_NONE, DEFAULT_MEMBER_SORT, MemberListFilters
@@ -116,6 +117,18 @@ class MemberFilterForm(forms.Form):
         ]
         self.fields["tag"].choices = [("", _("Any tag")), *((t.pk, t.name) for t in tags)]
         self.fields["store"].choices = [("", _("Any store")), *((s.pk, s.name) for s in stores)]
+        # The filters other apps registered (crm.list_filters): a select each, values as text.
+        self.extra_filter_names = []
+        for list_filter in member_list_filters():
+            self.fields[list_filter.key] = forms.ChoiceField(
+                label=list_filter.label,
+                required=False,
+                choices=[
+                    ("", _("Any")),
+                    *((str(value), label) for value, label in list_filter.choices()),
+                ],
+            )
+            self.extra_filter_names.append(list_filter.key)
 
     def clean_segment(self):
         segment_id = self.cleaned_data.get("segment")
@@ -147,6 +160,7 @@ class MemberFilterForm(forms.Form):
             segment_definition=(
                 self.segments[data["segment"]].definition if data.get("segment") else None
             ),
+            extra=tuple((name, data[name]) for name in self.extra_filter_names if data.get(name)),
         )
 
     @property

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.utils import timezone
 
 from crm.identifiers import identifiers_normalize
+from crm.list_filters import member_list_filter_q
 from crm.models import CONSENT_NONE as CONSENT_NONE  # the member list's filter value
 from crm.models import (
     Consent,
@@ -257,6 +258,8 @@ class MemberListFilters:
     consent_state: str = ""  # Consent.State value or CONSENT_NONE
     home_store_id: int | None = None
     segment_definition: dict | None = None  # a saved Segment's rules (crm.segments)
+    # (key, value) of the filters other apps registered (crm.list_filters), e.g. ("tier", "3").
+    extra: tuple[tuple[str, str], ...] = ()
     # False for a viewer who may not see personal data: q finds member numbers only, since a
     # search by phone, email or name prefix would tell her what the masks hide.
     personal_search: bool = True
@@ -390,6 +393,8 @@ def member_list_queryset(*, filters: MemberListFilters) -> QuerySet[Member]:
         members = members.filter(home_store_id=filters.home_store_id)
     if filters.segment_definition is not None:
         members = members.filter(segment_q(filters.segment_definition))
+    if filters.extra:
+        members = members.filter(member_list_filter_q(filters.extra))
     return members
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from crm.forms import BulkTagForm, ExportForm, MemberFilterForm
+from crm.list_filters import member_list_filters
 from crm.models import ExportJob, Member, Segment, Store, Tag
 from crm.resources import MemberListResource
 from crm.search_policy import may_search_personal_data, search_rate_check, search_refusal
@@ -61,6 +62,11 @@ FILTER_KEYS = (
 )
 
 
+def _filter_keys() -> tuple[str, ...]:
+    """crm's filter keys and those of the filters other apps registered (crm.list_filters)."""
+    return (*FILTER_KEYS, *(list_filter.key for list_filter in member_list_filters()))
+
+
 def _filters_from(query: QueryDict, tags: list[Tag]) -> tuple[MemberFilterForm, MemberListFilters]:
     stores = list(Store.objects.only("pk", "name"))
     segments = list(Segment.objects.only("pk", "name", "ready_made", "definition").order_by("name"))
@@ -82,7 +88,7 @@ def _tags() -> list[Tag]:
 
 def _filter_query(query: QueryDict) -> str:
     """The query string of the list's filters alone (for export, bulk actions, going back)."""
-    return urlencode([(k, v) for k in FILTER_KEYS for v in query.getlist(k) if v])
+    return urlencode([(k, v) for k in _filter_keys() for v in query.getlist(k) if v])
 
 
 def _recent_exports(user) -> list[ExportJob]:
@@ -127,7 +133,7 @@ def member_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "members": page.members,
-        "filtered": any(request.GET.get(k) for k in FILTER_KEYS),
+        "filtered": any(request.GET.get(k) for k in _filter_keys()),
         "filter_query": filter_query,
         "sort": page.sort.key,
         "can_export": request.user.has_perm(EXPORT_PERMISSION),

@@ -460,6 +460,17 @@ class Coupon(models.Model):
         related_name="+",
         verbose_name=_("used by"),
     )
+    # A marketer cancelled it (loyalty.services.rewards.coupon_void): when, who and why.
+    voided_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cancelled by"),
+    )
+    void_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("coupon")

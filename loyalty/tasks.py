@@ -1,29 +1,77 @@
-"""Thin Celery tasks (STYLE.md 7): ids in, one service call, safe twice and two at once."""
+"""Thin Celery tasks of loyalty (STYLE.md 7): ids in, one service call, safe twice.
 
-from celery import shared_task
+Each part of issue 12 appends its own tasks at the end.
+"""
+
+from celery import current_app, shared_task
+from django.core.cache import cache
 from django.db import OperationalError
 
 from loyalty.models import TierChange
-from loyalty.services import expiry, tiers
-
-RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True}
+from loyalty.services import earning, expiry, rewards, tiers, till
 
 
-@shared_task(max_retries=3, **RETRY)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def coupons_expire_task() -> int:
+    """Nightly (omnichannel/schedule.py): unused coupons past their expiry become expired."""
+    return rewards.coupons_expire()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def holds_expire_task() -> int:
+    """Beat, every minute: open holds past their time give their points back (one UPDATE)."""
+    return till.holds_expire()
+
+
+# How long a queued drain keeps others from queueing (the coalescing window). A drain that was
+# lost frees the key after this; the beat job runs the consumer every minute regardless.
+EARN_DRAIN_QUEUED_SECONDS = 60
+
+
+def _earn_queued_key() -> str:
+    # One per queue: test runs (or deployments) sharing a cache but not a queue stay apart.
+    return f"loyalty:earn-drain-queued:{current_app.conf.task_default_queue}"
+
+
+def earn_drain_request(**kwargs) -> bool:
+    """Receiver of crm's order_changes_written: queue one drain of the earning consumer unless
+    one is queued and not started yet (an import's thousand batches queue one or two drains,
+    not a thousand). Returns whether it queued one."""
+    if not cache.add(_earn_queued_key(), 1, timeout=EARN_DRAIN_QUEUED_SECONDS):
+        return False
+    earn_drain_task.delay()
+    return True
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def earn_drain_task() -> int:
+    """Earn on every order change waiting in the feed (beat runs it every minute; crm's signal
+    queues it after orders are written). Two at once are safe: the second skips the batch the
+    first holds."""
+    # Free the key first: changes committed while this drain runs queue the next one.
+    cache.delete(_earn_queued_key())
+    return earning.earn_consume()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def points_expire_task() -> int:
+    """Nightly: what the FIFO rule says expired by today becomes EXPIRE entries (once a day)."""
     return expiry.points_expire()
 
 
-@shared_task(max_retries=3, **RETRY)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def tiers_nightly_task() -> int:
+    """Nightly, after the expiry: every account's 12-month spend and tier."""
     return tiers.tiers_evaluate_all(trigger=TierChange.Reason.NIGHTLY)
 
 
-@shared_task(max_retries=3, **RETRY)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def tiers_consume_task() -> int:
+    """Beat, every minute: the feed consumer "loyalty.tiers"."""
     return tiers.tiers_consume()
 
 
-@shared_task(max_retries=3, **RETRY)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def tiers_rules_task(actor_id: int | None = None) -> int:
+    """After the tiers page saved changes for many accounts: every account, reason "rules"."""
     return tiers.tiers_evaluate_all(trigger=TierChange.Reason.RULES, actor_id=actor_id)

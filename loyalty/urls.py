@@ -2,10 +2,30 @@
 
 from django.urls import path
 
-from loyalty import views_tiers
+import crm.urls  # noqa: F401  registers the <member_no:…> path converter
+from loyalty import views_earn, views_rewards, views_tiers
 
 app_name = "loyalty"
 
 urlpatterns: list = [
+    # The rewards catalogue, coupons, and redeeming a reward for a member.
+    path("rewards/", views_rewards.reward_list, name="reward_list"),
+    path("rewards/new/", views_rewards.reward_create, name="reward_create"),
+    path("rewards/<int:pk>/edit/", views_rewards.reward_edit, name="reward_edit"),
+    path("coupons/", views_rewards.coupon_lookup, name="coupon_lookup"),
+    path("coupons/<str:code>/", views_rewards.coupon_detail, name="coupon_detail"),
+    path("coupons/<str:code>/qr.svg", views_rewards.coupon_qr, name="coupon_qr"),
+    path("coupons/<str:code>/use/", views_rewards.coupon_use_view, name="coupon_use"),
+    path("coupons/<str:code>/cancel/", views_rewards.coupon_void_view, name="coupon_void"),
+    path(
+        "members/<member_no:member_no>/redeem/",
+        views_rewards.member_redeem,
+        name="member_redeem",
+    ),
+    path("rules/", views_earn.earn_rules, name="earn_rules"),
+    path("rules/new/", views_earn.earn_rule_post, name="earn_rule_new"),
+    path("rules/<int:pk>/", views_earn.earn_rule_post, name="earn_rule_edit"),
+    path("rules/terms/", views_earn.earn_terms_post, name="earn_terms"),
+    path("rules/preview/", views_earn.earn_rules_preview, name="earn_rules_preview"),
     path("tiers/", views_tiers.tiers_page, name="tiers"),
 ]

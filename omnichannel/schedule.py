@@ -117,6 +117,38 @@ SCHEDULE = (
         "One COUNT per segment, each under half a second at a million members.",
     ),
     Job(
+        name="expire unused coupons",
+        task="loyalty.tasks.coupons_expire_task",
+        minute="5",
+        hour="0",
+        why="Coupons are valid through the end of a day (Asia/Taipei), so at 00:05 the "
+        "unused ones past their expiry are marked expired, for the coupon pages, the profile "
+        "and the 'coupon unused' segment rule (the till refuses an expired coupon before this "
+        "runs anyway). Set-wise, chunks of 10,000; a second run changes nothing.",
+    ),
+    Job(
+        name="expire forgotten points holds",
+        task="loyalty.tasks.holds_expire_task",
+        minute="*",
+        hour="*",
+        why="A till holds a member's points for a sale in progress; a sale that is neither "
+        "committed nor released (a till crashed, a cashier walked away) must give its points "
+        "back after LOYALTY_HOLD_MINUTES. Available points never count an expired hold and a "
+        "commit refuses one already, so this only records the status; every minute keeps the "
+        "open-holds index small. One UPDATE on that index.",
+    ),
+    Job(
+        name="earn points on orders",
+        task="loyalty.tasks.earn_drain_task",
+        minute="*",
+        hour="*",
+        why="Reads crm's order-change feed and posts the points orders earn (and the reversals "
+        "of returns and cancellations), set-wise, exactly once per order. crm's "
+        "order_changes_written signal queues the same drain right after an import, API or "
+        "demo batch commits; this run every minute catches a signal that was lost (a broker "
+        "outage), so no order waits more than a minute for its points.",
+    ),
+    Job(
         name="expire loyalty points",
         task="loyalty.tasks.points_expire_task",
         minute="5",

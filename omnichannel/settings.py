@@ -427,3 +427,8 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", default=600)
 # Member searches a person may run a minute (crm/search_policy.py): a search is an oracle for
 # masked data, so it is limited per person; past it the page answers 429 with a message.
 SEARCH_RATE_LIMIT_PER_MINUTE = env_int("SEARCH_RATE_LIMIT_PER_MINUTE", default=30)
+
+# Loyalty at the till (loyalty/services/till.py): points a till holds for a sale in progress are
+# given back by themselves after this many minutes unless the sale commits them (the sweep runs
+# every minute; a hold past its time is refused at commit even before the sweep).
+LOYALTY_HOLD_MINUTES = env_int("LOYALTY_HOLD_MINUTES", default=15)

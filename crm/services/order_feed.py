@@ -53,6 +53,7 @@ from django.db import connection, transaction
 from crm.bulk import CASE_CHUNK, chunked, uses_copy
 from crm.models import OrderChange, OrderChangeCursor
 from crm.selectors import order_changes_between, order_feed_snapshot
+from crm.signals import order_changes_announce
 
 DEFAULT_BATCH_SIZE = 1_000
 FEED_COLUMNS = "order_id, member_id, old_member_id, kind, amount_twd, status, at"
@@ -101,6 +102,8 @@ def order_changes_record(
                 ],
             )
             written += cursor.rowcount
+    if written:
+        order_changes_announce()
     return written
 
 
@@ -110,6 +113,13 @@ def order_changes_record_moves(*, moves: Mapping[int, int | None], at: datetime)
     order_changes_record. Returns rows written."""
     if not moves:
         return 0
+    written = _moves_insert(moves=moves, at=at)
+    if written:
+        order_changes_announce()
+    return written
+
+
+def _moves_insert(*, moves: Mapping[int, int | None], at: datetime) -> int:
     kind = OrderChange.Kind.MEMBER_MOVED.value
     stamp = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:

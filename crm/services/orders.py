@@ -19,6 +19,7 @@ from crm.bulk import CASE_CHUNK, case_by_pk, chunked, rows_copy, uses_copy
 from crm.models import Order, OrderChange, Store
 from crm.services.order_feed import FEED_COLUMNS, order_changes_record
 from crm.services.stats import member_stats_refresh
+from crm.signals import order_changes_announce
 
 LOOKUP_CHUNK = 5_000
 
@@ -154,6 +155,8 @@ def orders_upsert(
             now,
         )
     changed = _orders_write(list(latest.values()), at=now)
+    if changed:
+        order_changes_announce()  # the feed rows _orders_write wrote with them
     linked, sale_ids = _returns_link(changed=changed, at=now)
     touched = {member_id for member_id in member_ids if member_id is not None}
     # A changed order keeps the member it had even when this row names none.

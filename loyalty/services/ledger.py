@@ -164,9 +164,57 @@ def entries_post(
             rows.append(_row(entry, seq=seq[entry.account_id], after=have + points, now=now))
         if not rows:
             return []
-        written = PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+        written = _rows_insert(rows)
         _accounts_move(rows, now=now)
         return written
+
+
+# PostgreSQL: the entries in one INSERT … SELECT FROM unnest(one array a column), ids
+# returned in the arrays' order. bulk_create spends ~0.3 ms a row preparing 17 values per row in
+# Python, which at the earning consumer's pace was a third of its time.
+ENTRY_COLUMNS = (
+    ("account_id", "bigint"),
+    ("seq", "integer"),
+    ("kind", "text"),
+    ("points", "integer"),
+    ("balance_after", "integer"),
+    ("expires_on", "date"),
+    ("order_id", "bigint"),
+    ("order_no", "text"),
+    ("reward_id", "bigint"),
+    ("coupon_id", "bigint"),
+    ("hold_id", "bigint"),
+    ("counterpart_id", "bigint"),
+    ("reason", "text"),
+    ("source", "text"),
+    ("actor_id", "bigint"),
+    ("at", "timestamptz"),
+    ("idempotency_key", "text"),
+)
+ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
+    "INSERT INTO loyalty_pointstransaction ({columns}) "
+    "SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS e({columns}, n) ORDER BY n "
+    "RETURNING id"
+).format(
+    columns=", ".join(column for column, _ in ENTRY_COLUMNS),
+    arrays=", ".join(f"%s::{kind}[]" for _, kind in ENTRY_COLUMNS),
+)
+
+
+def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:
+    if connection.vendor != "postgresql":
+        return PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 10_000):
+            chunk = rows[start : start + 10_000]
+            cursor.execute(
+                ENTRIES_INSERT_PG,
+                [[getattr(row, column) for row in chunk] for column, _ in ENTRY_COLUMNS],
+            )
+            for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                row.pk = pk
+                row._state.adding = False
+    return rows
 
 
 def _fresh(entries: Sequence[Entry]) -> list[Entry]:
@@ -245,35 +293,38 @@ def _accounts_move(rows: Sequence[PointsTransaction], *, now: datetime) -> None:
         PointsAccount.objects.filter(pk__in=chunk).update(**changes)
 
 
-def _accounts_move_pg(
-    delta: Mapping[int, int],
-    count: Mapping[int, int],
-    earned: Mapping[int, datetime],
-    redeemed: Mapping[int, datetime],
-    *,
-    now: datetime,
-) -> None:
-    """The same moves as one UPDATE … FROM unnest(arrays) per 50,000 accounts: building a
-    CASE of 500 branches per chunk in the ORM cost the nightly expiry ~0.4 ms an account
-    (GREATEST ignores NULLs in PostgreSQL, so a time not posted keeps the one stored)."""
+# PostgreSQL: one UPDATE … FROM unnest(arrays) for the whole post. The portable path below
+# builds CASE expressions of one WHEN per account, which Django takes ~1 ms per account to
+# compile: at an import's pace (the earning consumer posts thousands of accounts a second)
+# that was two thirds of the consumer's time. GREATEST ignores NULLs, so a time kept and a
+# time of this post give the later one, and either alone gives itself.
+ACCOUNTS_MOVE_PG = """
+UPDATE loyalty_pointsaccount AS a
+SET balance = a.balance + d.delta,
+    entries = a.entries + d.n,
+    updated_at = %s,
+    last_earned_at = GREATEST(a.last_earned_at, d.earned),
+    last_redeemed_at = GREATEST(a.last_redeemed_at, d.redeemed)
+FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::timestamptz[], %s::timestamptz[])
+     AS d(id, delta, n, earned, redeemed)
+WHERE a.id = d.id
+"""
+
+
+def _accounts_move_pg(delta, count, earned, redeemed, *, now: datetime) -> None:
+    ids = sorted(delta)
     with connection.cursor() as cursor:
-        for chunk in chunked(sorted(delta), 50_000):
-            cursor.execute(
-                "UPDATE loyalty_pointsaccount AS a SET balance = a.balance + v.delta, "
-                "entries = a.entries + v.n, updated_at = %s, "
-                "last_earned_at = GREATEST(a.last_earned_at, v.earned), "
-                "last_redeemed_at = GREATEST(a.last_redeemed_at, v.redeemed) "
-                "FROM unnest(%s::bigint[], %s::int[], %s::int[], %s::timestamptz[], "
-                "%s::timestamptz[]) AS v(id, delta, n, earned, redeemed) WHERE a.id = v.id",
-                [
-                    now,
-                    list(chunk),
-                    [delta[pk] for pk in chunk],
-                    [count[pk] for pk in chunk],
-                    [earned.get(pk) for pk in chunk],
-                    [redeemed.get(pk) for pk in chunk],
-                ],
-            )
+        cursor.execute(
+            ACCOUNTS_MOVE_PG,
+            [
+                now,
+                ids,
+                [delta[pk] for pk in ids],
+                [count[pk] for pk in ids],
+                [earned.get(pk) for pk in ids],
+                [redeemed.get(pk) for pk in ids],
+            ],
+        )
 
 
 def _by_pk(values: Mapping[int, int]) -> Case:

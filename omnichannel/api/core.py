@@ -33,7 +33,8 @@ DESCRIPTION = (
     "Every call carries `Authorization: Bearer <key>` (an ApiKey, one per source system and "
     "channel).\n"
     "Each key holds scopes: `ingest` (members, orders, returns, events), `campaigns` (segments, "
-    "campaigns) and `read` (segments and campaign status only); a key without the operation's "
+    "campaigns), `read` (segments and campaign status only) and `points` (the till: members' "
+    "points, holds, coupons); a key without the operation's "
     "scope gets a 403 saying which scope it lacks.\n"
     "A write may carry an `Idempotency-Key`: sent again with the same body within 24 hours, it "
     "gets\n"
@@ -47,6 +48,7 @@ API_ROUTERS = (
     ("", "crm.api.api.router"),
     ("", "campaigns.api_push.router"),
     ("", "campaigns.api.router"),
+    ("", "loyalty.api.router"),
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -2,12 +2,14 @@
 
 A key holds a list of scopes (crm.models.ApiKey.scopes); every operation names the scopes that
 open it (`auth=ApiKeyAuth(Scope.INGEST)`), and a key holding none of them gets a 403 saying
-which one it lacks. Three, so a system gets no more than it needs:
+which one it lacks. Four, so a system gets no more than it needs:
 
 - `ingest`: write members, orders, returns and events (the brand's POS, web shop, app, …).
   Every key made before scopes existed has this one, so nothing that worked stopped working.
 - `campaigns`: list segments, create, launch and follow campaigns (a marketing tool).
 - `read`: read only: the segments list and a campaign's status and counts (a dashboard).
+- `points`: the till's loyalty calls: a member's points, quotes, holds and their commit or
+  release, coupons redeemed (a POS system; loyalty/api.py).
 
 An ingest key cannot launch a campaign, and a campaigns key cannot write an order.
 """
@@ -20,6 +22,7 @@ class Scope(models.TextChoices):
     INGEST = "ingest", _("Ingest: write members, orders, returns and events")
     CAMPAIGNS = "campaigns", _("Campaigns: list segments, create and launch campaigns")
     READ = "read", _("Read: segments and campaign status, nothing written")
+    POINTS = "points", _("Points: members' points, holds and coupons at the till")
 
 
 # What a key gets when nothing is said (keys made before scopes, api_key_create's default).

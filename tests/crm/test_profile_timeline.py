@@ -118,13 +118,14 @@ def test_a_registered_source_joins_the_timeline(monkeypatch):
     member = MemberFactory()
     monkeypatch.setattr(TIMELINE_SOURCES, "_items", dict(TIMELINE_SOURCES._items))
 
-    def points(member_id, before, limit):
-        entry = TimelineEntry(at=NOW, kind="points", id=1, title="+100 points")
+    # A kind no app registers (loyalty's real source is "points").
+    def stamps(member_id, before, limit):
+        entry = TimelineEntry(at=NOW, kind="stamps", id=1, title="+1 stamp")
         return [entry] if before is None or entry.cursor < before else []
 
-    register_timeline_source(TimelineSource(kind="points", fetch=points))
+    register_timeline_source(TimelineSource(kind="stamps", fetch=stamps))
 
-    assert [e.title for e in timeline_page(member_id=member.pk).entries] == ["+100 points"]
+    assert [e.title for e in timeline_page(member_id=member.pk).entries] == ["+1 stamp"]
 
 
 def test_one_query_per_source_per_page(django_assert_num_queries):

@@ -148,7 +148,9 @@ def test_profile_query_count_is_pinned(login_as, django_assert_num_queries):
     # session, user, permissions (2), the role's group; member, identities, consents, merges,
     # tags; one per timeline source (5). However many rows the member has.
     # +1: campaigns' message timeline source (one query per registered source).
-    with django_assert_num_queries(16):
+    # +5: loyalty's four timeline sources (points, coupons issued, used, tiers) and its points
+    # card (one query finds no account: no card).
+    with django_assert_num_queries(21):
         response = client.get(url(member))
     assert response.status_code == 200
 
@@ -184,7 +186,8 @@ def test_timeline_page_query_count_is_pinned(login_as, django_assert_num_queries
 
     # session, user, permissions (2), the role's group; member; one per timeline source (5)
     # +1: campaigns' message timeline source (one query per registered source).
-    with django_assert_num_queries(12):
+    # +4: loyalty's four timeline sources (points, coupons issued, used, tiers).
+    with django_assert_num_queries(16):
         response = client.get(
             url(member), {"before": first.next_cursor.encode()}, headers={"HX-Request": "true"}
         )

@@ -1,0 +1,252 @@
+"""Points as money at the till: quote, hold, commit, release, and the sweep of forgotten holds.
+
+The rules kept here:
+- ONE quote rule (`points_quote`): an order of NT$X may use at most
+  floor(X × redeem_max_share_pct / 100 / point_value_twd) points, and never more than the
+  member's available points; the discount is points × point_value_twd. The API's quote, a
+  hold's check and the bench all call it.
+- Available points = balance − the points of the account's open holds that have not expired
+  (`points_available`). A hold past its time holds nothing, even before the sweep marks it.
+- A hold is made under the account's row lock (ledger.accounts_lock), so two tills cannot both
+  reserve the same points: the second waits, then sees the first one's hold.
+- A commit writes ONE redeem entry through ledger.entries_post, keyed "redeem:hold:<id>", with
+  the order number on it; committing again with the same order number answers the same entry,
+  with another number is refused. A hold past its time is refused at commit ("hold_expired")
+  whether or not the sweep has run: what a cashier was told expires, expires.
+- Lock order is account, then hold, in every verb here; the sweep (`holds_expire`) locks only
+  holds and takes no account lock, so no verb and the sweep can wait on each other in a cycle.
+
+Refusals are TillRefused with a stable `reason` (the API's answer) and a translated message.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Order
+from loyalty.models import PointsAccount, PointsHold, PointsTransaction, Programme
+from loyalty.selectors_till import points_available
+from loyalty.services.ledger import Entry, InsufficientPoints, accounts_lock, entries_post
+
+
+class TillRefused(Exception):
+    """Why the till's call cannot be done: `reason` is a stable code, str() says it."""
+
+    MESSAGES = {
+        "insufficient_points": _(
+            "Not enough points: %(available)s available, %(wanted)s asked for."
+        ),
+        "over_order_share": _(
+            "An order of NT$%(amount)s may use at most %(max)s points; %(wanted)s asked for."
+        ),
+        "hold_unknown": _("No points hold has this id."),
+        "hold_expired": _("This points hold has expired; make a new one."),
+        "hold_released": _("This points hold was released."),
+        "hold_committed": _("This points hold was committed to order %(order_no)s already."),
+        "hold_committed_other_order": _(
+            "This points hold was committed to order %(order_no)s already, not to this one."
+        ),
+    }
+
+    def __init__(self, reason: str, **params):
+        self.reason = reason
+        self.params = params
+        super().__init__(self.MESSAGES[reason] % params if params else self.MESSAGES[reason])
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What an order may take from the member's points."""
+
+    order_amount_twd: int
+    available: int  # the member's available points
+    max_points: int  # the most this order may use (its share cap and the available points)
+    points: int  # what the quote uses: the points asked for, or max_points
+    discount_twd: int  # points × point value
+
+    @property
+    def pay_twd(self) -> int:
+        return self.order_amount_twd - self.discount_twd
+
+
+def points_quote(
+    *,
+    order_amount_twd: int,
+    available: int,
+    programme: Programme,
+    wanted: int | None = None,
+) -> Quote:
+    """THE quote rule (see the module docstring). `wanted`: the points the member asks to use;
+    more than max_points is cut to max_points (the hold refuses it instead)."""
+    value = max(1, programme.point_value_twd)
+    share_cap_twd = max(0, order_amount_twd) * programme.redeem_max_share_pct // 100
+    max_points = max(0, min(available, share_cap_twd // value))
+    points = max_points if wanted is None else max(0, min(wanted, max_points))
+    return Quote(
+        order_amount_twd=order_amount_twd,
+        available=max(0, available),
+        max_points=max_points,
+        points=points,
+        discount_twd=points * value,
+    )
+
+
+def hold_create(
+    *,
+    account_id: int,
+    order_amount_twd: int,
+    channel: str,
+    points: int | None = None,
+    store_id: int | None = None,
+    now: datetime | None = None,
+) -> PointsHold:
+    """Reserve points for a sale in progress of NT$order_amount_twd, for
+    settings.LOYALTY_HOLD_MINUTES. `points` None: as many as the quote allows (the order's
+    share cap or the available points, whichever is less). Raises TillRefused:
+    over_order_share (more than the order may use), insufficient_points."""
+    now = now or timezone.now()
+    programme = Programme.current()
+    with transaction.atomic():
+        account = accounts_lock([account_id])[account_id]
+        available = points_available(account=account, now=now)
+        # The share cap alone (available set high), so "too many for this order" and "not
+        # enough points" are told apart.
+        cap = points_quote(
+            order_amount_twd=order_amount_twd, available=points or 2**31, programme=programme
+        ).max_points
+        wanted = min(cap, available) if points is None else points
+        if wanted > cap or cap == 0:
+            raise TillRefused(
+                "over_order_share", amount=order_amount_twd, max=cap, wanted=max(wanted, 1)
+            )
+        if wanted <= 0 or wanted > available:
+            raise TillRefused("insufficient_points", available=available, wanted=max(wanted, 1))
+        quote = points_quote(
+            order_amount_twd=order_amount_twd,
+            available=available,
+            programme=programme,
+            wanted=wanted,
+        )
+        return PointsHold.objects.create(
+            account=account,
+            points=quote.points,
+            discount_twd=quote.discount_twd,
+            status=PointsHold.Status.HELD,
+            expires_at=now + timedelta(minutes=settings.LOYALTY_HOLD_MINUTES),
+            order_amount_twd=order_amount_twd,
+            channel=channel,
+            store_id=store_id,
+            created_at=now,
+        )
+
+
+@dataclass(frozen=True)
+class Committed:
+    hold: PointsHold
+    entry: PointsTransaction  # the redeem entry
+    balance: int  # the account's balance after the commit
+
+
+def hold_redeem_key(hold_id: int) -> str:
+    return f"redeem:hold:{hold_id}"
+
+
+def _hold_locked(hold_id: int) -> tuple[PointsAccount, PointsHold]:
+    """The hold and its account, both locked: the account first (the lock order of the module
+    docstring), then the hold."""
+    account_id = PointsHold.objects.filter(pk=hold_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise TillRefused("hold_unknown")
+    account = accounts_lock([account_id])[account_id]
+    hold = PointsHold.objects.select_for_update().get(pk=hold_id)
+    return account, hold
+
+
+def hold_commit(
+    *,
+    hold_id: int,
+    order_no: str,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Committed:
+    """Spend the held points on order `order_no`: one redeem entry on the ledger. Idempotent
+    for the same order number. Raises TillRefused: hold_unknown, hold_expired, hold_released,
+    hold_committed_other_order, insufficient_points (the balance fell under the hold since,
+    e.g. by a hand adjustment)."""
+    now = now or timezone.now()
+    order_no = order_no.strip()[:64]
+    key = hold_redeem_key(hold_id)
+    with transaction.atomic():
+        account, hold = _hold_locked(hold_id)
+        if hold.status == PointsHold.Status.COMMITTED:
+            if hold.order_no != order_no:
+                raise TillRefused("hold_committed_other_order", order_no=hold.order_no)
+            entry = PointsTransaction.objects.get(idempotency_key=key)
+            return Committed(hold=hold, entry=entry, balance=account.balance)
+        if hold.status == PointsHold.Status.RELEASED:
+            raise TillRefused("hold_released")
+        if hold.status == PointsHold.Status.EXPIRED or hold.expires_at <= now:
+            raise TillRefused("hold_expired")
+        order_id = (
+            Order.objects.filter(channel=hold.channel, external_no=order_no)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        try:
+            (entry,) = entries_post(
+                entries=[
+                    Entry(
+                        account_id=account.pk,
+                        kind=PointsTransaction.Kind.REDEEM,
+                        points=-hold.points,
+                        idempotency_key=key,
+                        source=PointsTransaction.Source.TILL,
+                        order_id=order_id,
+                        order_no=order_no,
+                        hold_id=hold.pk,
+                        actor_id=actor_id,
+                        at=now,
+                    )
+                ],
+                locked={account.pk: account},
+            )
+        except InsufficientPoints as exc:
+            raise TillRefused(
+                "insufficient_points", available=exc.balance, wanted=exc.wanted
+            ) from None
+        hold.status = PointsHold.Status.COMMITTED
+        hold.order_no = order_no
+        hold.closed_at = now
+        hold.save(update_fields=["status", "order_no", "closed_at"])
+        return Committed(hold=hold, entry=entry, balance=entry.balance_after)
+
+
+def hold_release(*, hold_id: int, now: datetime | None = None) -> PointsHold:
+    """Give the held points back (the sale was abandoned or paid otherwise). Releasing again,
+    or releasing a hold that expired, answers the hold as it is. Raises TillRefused:
+    hold_unknown, hold_committed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _account, hold = _hold_locked(hold_id)
+        if hold.status == PointsHold.Status.COMMITTED:
+            raise TillRefused("hold_committed", order_no=hold.order_no)
+        if hold.status == PointsHold.Status.HELD:
+            hold.status = PointsHold.Status.RELEASED
+            hold.closed_at = now
+            hold.save(update_fields=["status", "closed_at"])
+        return hold
+
+
+def holds_expire(*, now: datetime | None = None) -> int:
+    """Mark every open hold past its time expired (one UPDATE on the open-holds index); returns
+    how many. Rerun-safe: a second run finds none. A hold being committed at the same moment is
+    locked by its commit; the UPDATE waits and then re-reads its status, so it never marks a
+    committed hold expired."""
+    now = now or timezone.now()
+    return PointsHold.objects.filter(status=PointsHold.Status.HELD, expires_at__lte=now).update(
+        status=PointsHold.Status.EXPIRED, closed_at=now
+    )

@@ -74,15 +74,17 @@ def lots_remaining(account_ids: Sequence[int]) -> dict[int, list[tuple[date | No
 
 def points_on_merge(pairs: Sequence[tuple[int, int]]) -> dict[int, dict]:
     survivor_of = {merged_id: survivor_id for survivor_id, merged_id in pairs}
-    merged_accounts = dict(
-        PointsAccount.objects.filter(member_id__in=list(survivor_of)).values_list("member_id", "pk")
+    # One query for both sides: a batch of members who never ordered costs one query here.
+    accounts = dict(
+        PointsAccount.objects.filter(
+            member_id__in=[*survivor_of, *survivor_of.values()]
+        ).values_list("member_id", "pk")
     )
+    merged_accounts = {m: a for m, a in accounts.items() if m in survivor_of}
     if not merged_accounts:
         # The survivors' orders moved all the same: their spend may reach a new tier.
         tiers_evaluate(
-            account_ids=PointsAccount.objects.filter(
-                member_id__in=set(survivor_of.values())
-            ).values_list("pk", flat=True),
+            account_ids=[a for m, a in accounts.items() if m not in survivor_of],
             trigger=TierChange.Reason.MERGE,
         )
         return {}

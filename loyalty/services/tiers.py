@@ -109,8 +109,10 @@ def tiers_evaluate(
 ) -> int:
     """Re-evaluate these accounts (spend, tier, due date), a batch per transaction. Returns the
     tier changes written."""
-    at = at or timezone.now()
     ids = sorted(set(account_ids))
+    if not ids:
+        return 0
+    at = at or timezone.now()
     changed = 0
     context = _context()
     for chunk in chunked(ids, BATCH_SIZE):

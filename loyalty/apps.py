@@ -30,3 +30,7 @@ class LoyaltyConfig(AppConfig):
         # Orders earn promptly after an import, API or demo batch commits (the beat job is
         # the safety net); crm knows nothing of loyalty.
         order_changes_written.connect(earn_drain_request, dispatch_uid=EARN_DRAIN_UID)
+        from loyalty.hooks import register_loyalty_member_hook
+
+        # Points, holds, coupons and tiers follow crm's merges, their undo and erasure.
+        register_loyalty_member_hook()

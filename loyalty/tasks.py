@@ -7,7 +7,8 @@ from celery import current_app, shared_task
 from django.core.cache import cache
 from django.db import OperationalError
 
-from loyalty.services import earning, rewards, till
+from loyalty.models import TierChange
+from loyalty.services import earning, expiry, rewards, tiers, till
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -50,3 +51,27 @@ def earn_drain_task() -> int:
     # Free the key first: changes committed while this drain runs queue the next one.
     cache.delete(_earn_queued_key())
     return earning.earn_consume()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def points_expire_task() -> int:
+    """Nightly: what the FIFO rule says expired by today becomes EXPIRE entries (once a day)."""
+    return expiry.points_expire()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def tiers_nightly_task() -> int:
+    """Nightly, after the expiry: every account's 12-month spend and tier."""
+    return tiers.tiers_evaluate_all(trigger=TierChange.Reason.NIGHTLY)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def tiers_consume_task() -> int:
+    """Beat, every minute: the feed consumer "loyalty.tiers"."""
+    return tiers.tiers_consume()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def tiers_rules_task(actor_id: int | None = None) -> int:
+    """After the tiers page saved changes for many accounts: every account, reason "rules"."""
+    return tiers.tiers_evaluate_all(trigger=TierChange.Reason.RULES, actor_id=actor_id)

@@ -3,7 +3,7 @@
 from django.urls import path
 
 import crm.urls  # noqa: F401  registers the <member_no:…> path converter
-from loyalty import views_earn, views_overview, views_rewards
+from loyalty import views_earn, views_overview, views_rewards, views_tiers
 
 app_name = "loyalty"
 
@@ -42,4 +42,5 @@ urlpatterns: list = [
         views_overview.points_export_download,
         name="points_export_download",
     ),
+    path("tiers/", views_tiers.tiers_page, name="tiers"),
 ]

@@ -148,6 +148,33 @@ SCHEDULE = (
         "demo batch commits; this run every minute catches a signal that was lost (a broker "
         "outage), so no order waits more than a minute for its points.",
     ),
+    Job(
+        name="expire loyalty points",
+        task="loyalty.tasks.points_expire_task",
+        minute="5",
+        hour="1",
+        why="Earned points expire first in, first out on their day (Asia/Taipei): at 01:05 "
+        "every account whose points expired by today gets one EXPIRE entry, keyed by account "
+        "and day, so a rerun or a second worker writes nothing more. Before the tier review.",
+    ),
+    Job(
+        name="review loyalty tiers",
+        task="loyalty.tasks.tiers_nightly_task",
+        minute="35",
+        hour="1",
+        why="Rolling 12-month spend falls as old orders leave the window, and grace periods "
+        "end with the date: at 01:35, after the expiry, every account's spend and tier are "
+        "recounted in batches; unchanged accounts are not written, so a rerun writes nothing.",
+    ),
+    Job(
+        name="re-evaluate tiers on orders",
+        task="loyalty.tasks.tiers_consume_task",
+        minute="*",
+        hour="*",
+        why='Reads crm\'s order-change feed from its own cursor ("loyalty.tiers") and '
+        "re-evaluates the members each batch touches: a member reaching a tier gets it within "
+        "a minute of the order; a member who orders for the first time gets an account.",
+    ),
 )
 
 

@@ -20,21 +20,13 @@ class LoyaltyTab:
     permission: str = "loyalty.view_pointsaccount"
 
 
-# Each part names its page its own way (the brief's name first, then the one the part chose).
 LOYALTY_TABS = (
     LoyaltyTab(("loyalty:index",), _("Overview"), "speedometer2"),
+    LoyaltyTab(("loyalty:earn_rules",), _("Earn rules"), "sliders", "loyalty.view_earnrule"),
+    LoyaltyTab(("loyalty:tiers",), _("Tiers"), "layers", "loyalty.view_tier"),
+    LoyaltyTab(("loyalty:reward_list",), _("Rewards"), "gift", "loyalty.view_reward"),
     LoyaltyTab(
-        ("loyalty:rules", "loyalty:earn_rules"), _("Earn rules"), "sliders", "loyalty.view_earnrule"
-    ),
-    LoyaltyTab(("loyalty:tiers", "loyalty:tier_list"), _("Tiers"), "layers", "loyalty.view_tier"),
-    LoyaltyTab(
-        ("loyalty:rewards", "loyalty:reward_list"), _("Rewards"), "gift", "loyalty.view_reward"
-    ),
-    LoyaltyTab(
-        ("loyalty:coupons", "loyalty:coupon_lookup"),
-        _("Coupons"),
-        "ticket-perforated",
-        "loyalty.view_coupon",
+        ("loyalty:coupon_lookup",), _("Coupons"), "ticket-perforated", "loyalty.view_coupon"
     ),
 )
 

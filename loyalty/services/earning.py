@@ -93,14 +93,20 @@ def months_after(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def earn_consume(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> int:
+def earn_consume(
+    *, batch_size: int = BATCH_SIZE, max_batches: int | None = None, as_of: date | None = None
+) -> int:
     """Earn on the feed's new changes, a batch (one transaction) at a time, until none is left
-    (or `max_batches`). Returns the changes handled."""
+    (or `max_batches`). Returns the changes handled. `as_of`: the day whose "already expired"
+    test applies (default today); the demo drains as of its first order's day, as if the
+    programme had run since then, and the nightly expiry then takes what has lapsed."""
     handled = batches = 0
+
+    def handler(changes: list[OrderChange]) -> None:
+        earn_changes_apply(changes, as_of=as_of)
+
     while max_batches is None or batches < max_batches:
-        n = order_changes_consume(
-            consumer=CONSUMER, handler=earn_changes_apply, batch_size=batch_size
-        )
+        n = order_changes_consume(consumer=CONSUMER, handler=handler, batch_size=batch_size)
         if not n:
             break
         handled += n
@@ -108,10 +114,11 @@ def earn_consume(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None
     return handled
 
 
-def earn_changes_apply(changes: list[OrderChange]) -> None:
+def earn_changes_apply(changes: list[OrderChange], *, as_of: date | None = None) -> None:
     """The feed handler: settle the points of the sales these changes touch."""
     earn_orders_settle(
-        order_ids={change.order_id for change in changes if change.kind != MEMBER_MOVED}
+        order_ids={change.order_id for change in changes if change.kind != MEMBER_MOVED},
+        as_of=as_of,
     )
 
 
@@ -121,7 +128,7 @@ class _Sale:
     returns: list[dict]
 
 
-def earn_orders_settle(*, order_ids: Iterable[int]) -> int:
+def earn_orders_settle(*, order_ids: Iterable[int], as_of: date | None = None) -> int:
     """Post the earn and reverse entries the sales of these orders (a return stands for its
     sale) are missing. Idempotent: run twice, it posts nothing the second time. Returns the
     entries written. Call it inside the caller's transaction (the feed's)."""
@@ -131,7 +138,7 @@ def earn_orders_settle(*, order_ids: Iterable[int]) -> int:
     ledger = _posted(sales)
     programme = Programme.current()
     context = earn_context(programme=programme)
-    today = timezone.localdate()
+    today = as_of or timezone.localdate()
     members = {sale.row["member_id"] for sale in sales.values() if sale.row["member_id"]}
     accounts, multipliers = _accounts_of(members)
     now = timezone.now()

@@ -1,17 +1,13 @@
 """The demo's living programme: points from the demo orders, expiry, tiers, adjustments."""
 
-from datetime import timedelta
-
 import pytest
 from django.db.models import F, OuterRef, Subquery, Sum
-from django.utils import timezone
 
 from crm.demo import demo_seed
 from crm.models import Order
-from loyalty.demo import _with_expiry, demo_loyalty_seed
+from loyalty.demo import demo_loyalty_seed
 from loyalty.models import PointsAccount, PointsTransaction, TierChange
 from loyalty.selectors_overview import default_period, programme_overview
-from loyalty.services.ledger import Entry
 from omnichannel.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +21,7 @@ def programme():
 
 
 def test_the_demo_brand_gets_a_living_programme(programme):
-    assert programme is not None and programme.accounts > 100
+    assert programme is not None and programme.accounts > 100 and programme.coupons > 0
     kinds = set(PointsTransaction.objects.values_list("kind", flat=True).distinct())
     assert {Kind.EARN, Kind.EXPIRE, Kind.ADJUST} <= kinds
     assert programme.expired > 0 and programme.adjusted >= 3
@@ -34,7 +30,7 @@ def test_the_demo_brand_gets_a_living_programme(programme):
     assert TierChange.objects.exists()
 
 
-def test_every_balance_equals_its_ledger_and_entries_run_in_time_order(programme):
+def test_every_balance_equals_its_ledger(programme):
     ledger_sum = Subquery(
         PointsTransaction.objects.filter(account=OuterRef("pk"))
         .values("account")
@@ -43,9 +39,6 @@ def test_every_balance_equals_its_ledger_and_entries_run_in_time_order(programme
     )
     wrong = PointsAccount.objects.annotate(total=ledger_sum).exclude(balance=F("total"))
     assert not wrong.exists()
-    account = PointsAccount.objects.filter(entries__gte=4).first()
-    times = list(account.transactions.order_by("seq").values_list("at", flat=True))
-    assert times == sorted(times)
 
 
 def test_points_are_earned_once_per_order_under_the_consumers_key(programme):
@@ -73,25 +66,3 @@ def test_the_overview_shows_the_demo_programme(programme):
     assert figures.flows.issued > 0 and figures.flows.expired > 0
     assert figures.outstanding == sum(PointsAccount.objects.values_list("balance", flat=True))
     assert figures.breakage.rate is not None
-
-
-def test_expiry_takes_what_is_left_of_the_lots_first_in_first_out():
-    now = timezone.now()
-    day = timezone.localdate() - timedelta(days=10)
-    at = timezone.make_aware(
-        timezone.datetime.combine(day - timedelta(days=400), timezone.datetime.min.time())
-    )
-    moves = [
-        Entry(1, Kind.EARN, 100, "earn:1", "order", expires_on=day, at=at),
-        Entry(1, Kind.REVERSE, -30, "reverse:2", "order", at=at + timedelta(days=1)),
-        Entry(1, Kind.EARN, 50, "earn:3", "order", expires_on=day + timedelta(days=30), at=now),
-    ]
-
-    out = _with_expiry(1, moves, today=timezone.localdate())
-
-    assert [(e.kind, e.points) for e in out] == [
-        (Kind.EARN, 100),
-        (Kind.REVERSE, -30),
-        (Kind.EXPIRE, -70),
-        (Kind.EARN, 50),
-    ]

@@ -6,8 +6,8 @@ from loyalty.demo import demo_loyalty_seed
 class Command(BaseCommand):
     help = (
         "Give the demo brand a living loyalty programme (points from its orders, tiers, expired "
-        "points, a few adjustments by hand) when the ledger is empty; `make run` calls it after "
-        "seed_demo and seed_demo_campaigns."
+        "points, a few adjustments by hand, rewards and coupons) when the ledger is empty; "
+        "`make run` calls it after seed_demo and seed_demo_campaigns."
     )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -20,6 +20,6 @@ class Command(BaseCommand):
                 f"Demo programme written: {result.accounts:,} accounts earned "
                 f"{result.earned:,} points ({result.expired:,} expired since), "
                 f"{result.tiered:,} members above the entry tier, "
-                f"{result.adjusted:,} adjustments by hand."
+                f"{result.adjusted:,} adjustments by hand, {result.coupons:,} coupons."
             )
         )

@@ -30,10 +30,16 @@ class WithRewards:
     ]
 
 
-def test_only_pages_that_exist_get_a_tab(alice):
+def test_every_loyalty_page_has_a_tab_and_the_current_one_is_active(alice):
     tabs = loyalty_tabs(user=alice, current="loyalty:index")
 
-    assert [(tab["url"], tab["active"]) for tab in tabs] == [("/loyalty/", True)]
+    assert [(tab["url"], tab["active"]) for tab in tabs] == [
+        ("/loyalty/", True),
+        ("/loyalty/rules/", False),
+        ("/loyalty/tiers/", False),
+        ("/loyalty/rewards/", False),
+        ("/loyalty/coupons/", False),
+    ]
 
 
 def test_a_page_that_arrives_lights_up_its_tab(alice, settings):

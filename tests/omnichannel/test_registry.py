@@ -36,9 +36,9 @@ def test_every_crm_registry_refuses_a_taken_name():
         register_profile_card(ProfileCard("tier", "loyalty/tier.html", lambda member: None))
         with pytest.raises(AlreadyRegistered):
             register_profile_card(ProfileCard("tier", "x.html", lambda member: None))
-        hook = MemberHook("loyalty", on_merge=lambda pairs: {}, on_unmerge=lambda *a: None)
+        hook = MemberHook("example", on_merge=lambda pairs: {}, on_unmerge=lambda *a: None)
         register_member_hook(hook)
         with pytest.raises(AlreadyRegistered):
             register_member_hook(hook)
 
-    assert "tier" not in PROFILE_CARDS and "loyalty" not in MEMBER_HOOKS
+    assert "tier" not in PROFILE_CARDS and "example" not in MEMBER_HOOKS

@@ -74,30 +74,35 @@ class AccountMemberMixin(MemberSearchMixin):
 # --- Settings the marketer edits ------------------------------------------------------------
 
 
-@admin.register(Programme)
-class ProgrammeAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "spend_per_point_twd", "expiry_months", "point_value_twd")
-    raw_id_fields = ("excluded_stores", "updated_by")
-    readonly_fields = ("updated_at",)
+class EditedOnTheLoyaltyPagesAdmin(admin.ModelAdmin):
+    """Read-only here: the programme's terms, tiers and earn rules are changed on /loyalty/,
+    whose saves run the services (an audit entry; a tier edit re-evaluates every member and
+    records the moves). A save here would skip all of that."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # One row, made by migration 0002 (and Programme.current()); no query here, since every
-        # admin page asks each model admin whether it may add.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 
+@admin.register(Programme)
+class ProgrammeAdmin(EditedOnTheLoyaltyPagesAdmin):
+    list_display = ("__str__", "spend_per_point_twd", "expiry_months", "point_value_twd")
+
+
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(EditedOnTheLoyaltyPagesAdmin):
     list_display = ("name", "rank", "threshold_twd", "earn_multiplier", "colour")
     ordering = ("rank",)
     search_fields = ("name",)
 
 
 @admin.register(EarnRule)
-class EarnRuleAdmin(admin.ModelAdmin):
+class EarnRuleAdmin(EditedOnTheLoyaltyPagesAdmin):
     list_display = ("name", "kind", "channel", "multiplier", "starts_at", "ends_at", "is_active")
     list_filter = ("kind", "channel", "is_active")
     search_fields = ("name",)
@@ -264,6 +269,9 @@ class CouponAdmin(AccountMemberMixin, BoundedListAdmin):
         "used_order_no",
         "used_store",
         "used_by",
+        "voided_at",
+        "voided_by",
+        "void_reason",
     )
 
     def extra_search_q(self, term: str) -> Q:

@@ -159,8 +159,8 @@ def points_on_unmerge(survivor_id: int, merged_id: int, snapshot: dict) -> None:
     can_take = locked[survivor_account].balance
     back: list[tuple[date | None, int]] = []
     for day, points in sorted(lots, key=lambda lot: (lot[0] is None, lot[0] or date.min))[::-1]:
-        if day is not None and day < today:
-            continue  # it would have expired by now
+        if day is not None and day <= today:
+            continue  # expired by now: the nightly job expires lots due on or before today
         taken = min(points, can_take)
         if taken > 0:
             back.append((day, taken))

@@ -171,12 +171,14 @@ def member_points(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
     """Every ledger entry of a member, newest first (filters in the URL, keyset paging); for a
     user with loyalty.adjust_points, the form that adjusts the points by hand (POST)."""
     member = _member_or_404(member_no)
+    if request.method == "POST":
+        # Before the merged member's redirect: a POST redirected would lose what was typed;
+        # points_adjust refuses a merged member with a message beside the form.
+        return _adjust(request, member)
     if member.status == Member.Status.MERGED:
         survivor = member_survivor(member_no=member.member_no)
         if survivor is not None:
             return redirect("loyalty:member_points", member_no=survivor.member_no)
-    if request.method == "POST":
-        return _adjust(request, member)
     context = _history_context(request, member)
     if wants_partial(request):
         partial = "history-rows" if request.GET.get("after") else "history"

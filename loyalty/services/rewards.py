@@ -53,6 +53,9 @@ class RewardUnavailable(Exception):
         "not_started": _("This reward is not available yet."),
         "ended": _("This reward is no longer available."),
         "out_of_stock": _("This reward is out of stock."),
+        "key_reused": _(
+            "This redemption was already made for another member: open the form again."
+        ),
     }
 
     def __init__(self, reason: str):
@@ -143,7 +146,8 @@ def reward_redeem(
         done = _coupon_for_key(key)
         if done is not None:
             if done.account_id != account_id:
-                raise ValueError(f"idempotency key {idempotency_key!r} belongs to another member")
+                # A form's one-time key sent again for someone else (a copied or tampered form).
+                raise RewardUnavailable("key_reused")
             return done
         reward = Reward.objects.get(pk=reward_id)
         if reason := reward_unavailable_reason(reward, at=at):

@@ -131,3 +131,21 @@ def test_changelist_query_count_is_pinned(login_as, django_assert_num_queries, m
         response = client.get(f"/admin/loyalty/{model}/")
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", ["programme", "tier", "earnrule"])
+def test_the_programmes_terms_are_changed_on_the_loyalty_pages_not_in_the_admin(login_as, model):
+    """A save here would skip the services: no audit entry, no tier re-evaluation."""
+    from loyalty.models import EarnRule, Programme, Tier
+
+    row = {
+        "programme": Programme.current,
+        "tier": lambda: Tier.objects.order_by("rank").first(),
+        "earnrule": lambda: EarnRule.objects.create(name="App ×2", kind="channel", channel="app"),
+    }[model]()
+    client = login_as("alice")
+    change = reverse(f"admin:loyalty_{model}_change", args=[row.pk])
+
+    assert client.get(change).status_code == 200  # shown, read-only
+    assert client.post(change, {"name": "changed", "threshold_twd": 1}).status_code == 403
+    assert client.get(reverse(f"admin:loyalty_{model}_add")).status_code == 403

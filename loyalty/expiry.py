@@ -16,6 +16,7 @@ The nightly expiry (points expiring by today), the profile's "expiring soon", th
 GET …/points and the "points expiring within N days" segment rule all call this.
 """
 
+import calendar
 from datetime import date
 
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -58,3 +59,17 @@ def expiring_points(*, account: PointsAccount, on: date) -> int:
         .values_list("expiring", flat=True)
         .get()
     )
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later (or earlier), or that month's last day when it is shorter:
+    31 January + 1 month is 28 (29) February."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def credit_expires_on(*, earned_on: date, months: int) -> date:
+    """THE day a credit expires: the Programme's `expiry_months` after the Taipei day it was
+    earned (an order's day, an adjustment's, a refund's). Every credit path asks this."""
+    return months_after(earned_on, months)

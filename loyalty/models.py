@@ -63,6 +63,9 @@ class Programme(models.Model):
             models.CheckConstraint(
                 condition=Q(redeem_max_share_pct__lte=100), name="programme_redeem_share_max_100"
             ),
+            models.CheckConstraint(
+                condition=Q(expiry_months__gte=1), name="programme_expiry_at_least_a_month"
+            ),
         ]
 
     def __str__(self) -> str:

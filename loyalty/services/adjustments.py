@@ -11,7 +11,6 @@ The caller names the adjustment with an idempotency key (the form's token): a fo
 a double click or a retried request adjusts once, and the second call returns the first entry.
 """
 
-from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from crm.models import Member
+from loyalty.expiry import credit_expires_on
 from loyalty.models import PointsTransaction, Programme
 from loyalty.services.ledger import Entry, InsufficientPoints, accounts_ensure, entries_post
 from omnichannel.audit import audit_record
@@ -39,19 +39,6 @@ __all__ = ["AdjustmentInvalid", "InsufficientPoints", "points_adjust"]
 
 class AdjustmentInvalid(ValueError):
     """An adjustment that cannot be posted as asked; str() says why, in the user's language."""
-
-
-def credit_expiry_day(today: date, months: int) -> date:
-    """The day a credit of `today` expires: `months` later, on the same day of the month or the
-    month's last day (31 January + 1 month: 28 or 29 February)."""
-    month = today.month - 1 + months
-    year, month = today.year + month // 12, month % 12 + 1
-    for day in (today.day, 30, 29, 28):
-        try:
-            return today.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def points_adjust(
@@ -84,7 +71,7 @@ def points_adjust(
         expires_on = None
         if points > 0:
             months = Programme.current().expiry_months
-            expires_on = credit_expiry_day(timezone.localdate(), months) if months else None
+            expires_on = credit_expires_on(earned_on=timezone.localdate(), months=months)
         written = entries_post(
             entries=[
                 Entry(

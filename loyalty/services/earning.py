@@ -38,7 +38,6 @@ it earned; a return cancelled after it was reversed does not give the points bac
 clamped to nothing (the member's balance is 0) is tried again when the sale next changes.
 """
 
-import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from crm.bulk import chunked
 from crm.models import Order, OrderChange
 from crm.services.order_feed import order_changes_consume
 from loyalty.earning import EarnContext, earn_context, points_for
+from loyalty.expiry import credit_expires_on, months_after
 from loyalty.models import PointsAccount, PointsTransaction, Programme, Tier
 from loyalty.services.ledger import Entry, accounts_ensure, entries_post
 
@@ -83,14 +83,6 @@ def void_key(sale_id: int) -> str:
 
 def local_day(at: datetime) -> date:
     return at.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
-
-
-def months_after(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it is shorter: 31 Jan + 1 → 28/29
-    Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def earn_consume(
@@ -252,7 +244,7 @@ def _earn_entry(
 ) -> Entry | None:
     if row["status"] != PLACED:
         return None
-    expires_on = months_after(local_day(row["placed_at"]), expiry_months)
+    expires_on = credit_expires_on(earned_on=local_day(row["placed_at"]), months=expiry_months)
     if expires_on <= today:
         return None
     points = points_for(

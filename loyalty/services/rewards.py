@@ -20,13 +20,14 @@ the demo data and any later channel call it. In one transaction it:
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.expiry import credit_expires_on
 from loyalty.models import Coupon, PointsHold, PointsTransaction, Programme, Reward
 from loyalty.services.ledger import (
     Entry,
@@ -283,8 +284,9 @@ def coupon_void(
                             points=returned,
                             idempotency_key=f"coupon-void:{coupon.pk}",
                             source=PointsTransaction.Source.PAGE,
-                            expires_on=_months_after(
-                                timezone.localdate(now), Programme.current().expiry_months
+                            expires_on=credit_expires_on(
+                                earned_on=timezone.localdate(now),
+                                months=Programme.current().expiry_months,
                             ),
                             reward_id=coupon.reward_id,
                             coupon_id=coupon.pk,
@@ -299,17 +301,6 @@ def coupon_void(
                 stock=F("stock") + 1
             )
         return VoidResult(coupon=coupon, points_returned=returned)
-
-
-def _months_after(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def reward_save(*, reward: Reward) -> Reward:

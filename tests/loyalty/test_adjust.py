@@ -9,12 +9,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from crm.models import Member
+from loyalty.expiry import credit_expires_on
 from loyalty.models import PointsAccount, PointsTransaction, Programme
 from loyalty.services.adjustments import (
     ERROR_NO_REASON,
     AdjustmentInvalid,
     InsufficientPoints,
-    credit_expiry_day,
     points_adjust,
 )
 from omnichannel.models import AuditEvent
@@ -59,9 +59,9 @@ def test_a_credit_expires_like_earned_points():
 
 
 def testcredit_expiry_day_keeps_the_month_end():
-    assert credit_expiry_day(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert credit_expiry_day(date(2024, 2, 29), 12) == date(2025, 2, 28)
-    assert credit_expiry_day(date(2026, 11, 15), 3) == date(2027, 2, 15)
+    assert credit_expires_on(earned_on=date(2026, 1, 31), months=1) == date(2026, 2, 28)
+    assert credit_expires_on(earned_on=date(2024, 2, 29), months=12) == date(2025, 2, 28)
+    assert credit_expires_on(earned_on=date(2026, 11, 15), months=3) == date(2027, 2, 15)
 
 
 def test_a_debit_larger_than_the_balance_is_refused_and_posts_nothing():

@@ -1,5 +1,6 @@
 """Reads of the rewards catalogue and coupon pages (loyalty.views_rewards)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -48,12 +49,28 @@ def coupon_by_code(*, code: str) -> Coupon | None:
     )
 
 
-def coupons_recent(*, status: str = "") -> QuerySet[Coupon]:
-    """Coupons newest first, for the lookup page's table (paged by the view)."""
+@dataclass(frozen=True)
+class CouponPage:
+    object_list: list[Coupon]
+    next_before: int | None  # the `before` of the next (older) page; None on the last one
+    is_first: bool
+
+
+def coupons_page(*, status: str = "", before: str = "", size: int) -> CouponPage:
+    """Coupons newest first (by issue, i.e. by id), `size` at a time by keyset: `before` is the
+    id the previous page ended on (no COUNT, no OFFSET: a million coupons page like ten)."""
     coupons = Coupon.objects.select_related("reward", "account__member")
     if status in Coupon.Status.values:
         coupons = coupons.filter(status=status)
-    return coupons.order_by("-issued_at", "-pk")
+    after = int(before) if before.isdigit() else None
+    if after is not None:
+        coupons = coupons.filter(pk__lt=after)
+    rows = list(coupons.order_by("-pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return CouponPage(
+        object_list=rows, next_before=rows[-1].pk if more else None, is_first=after is None
+    )
 
 
 def points_available(*, account: PointsAccount | None) -> int:

@@ -35,7 +35,7 @@ from loyalty.models import Coupon, PointsAccount, PointsTransaction, Reward
 from loyalty.qr import coupon_qr_svg
 from loyalty.selectors_rewards import (
     coupon_by_code,
-    coupons_recent,
+    coupons_page,
     points_available,
     rewards_catalogue,
     rewards_redeemable,
@@ -144,7 +144,7 @@ def coupon_lookup(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in Coupon.Status.values:
         status = ""
-    page = Paginator(coupons_recent(status=status), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = coupons_page(status=status, before=request.GET.get("before", ""), size=PAGE_SIZE)
     context = {
         "form": form,
         "page": page,

@@ -11,7 +11,6 @@ The caller names the adjustment with an idempotency key (the form's token): a fo
 a double click or a retried request adjusts once, and the second call returns the first entry.
 """
 
-
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone

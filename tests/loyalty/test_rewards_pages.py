@@ -269,11 +269,30 @@ def test_the_coupon_list_is_a_fixed_number_of_queries(login_as, django_assert_nu
     coupon_use(code=coupon.code, via=Coupon.UsedVia.PAGE)
     client = login_as("carol")
     client.get(reverse("loyalty:coupon_lookup"))
-    with django_assert_num_queries(7):  # session, user, 2 perms, count, role, page
+    with django_assert_num_queries(6):  # session, user, 2 perms, role, page (no COUNT)
         response = client.get(reverse("loyalty:coupon_lookup"))
     page = response.content.decode()
     assert page.count('data-testid="coupon-row"') == 3
     assert "林美玲" not in page and "林**" in page  # the Analyst sees names masked
+
+
+def test_the_coupon_list_pages_by_keyset_newest_first(login_as, settings):
+    from loyalty import views_rewards
+
+    coupons = [_coupon() for _i in range(5)]
+    client = login_as("carol")
+    url = reverse("loyalty:coupon_lookup")
+    original, views_rewards.PAGE_SIZE = views_rewards.PAGE_SIZE, 3
+    try:
+        first = client.get(url)
+        second = client.get(url, {"before": first.context["page"].next_before})
+    finally:
+        views_rewards.PAGE_SIZE = original
+    assert [c.pk for c in first.context["page"].object_list] == [c.pk for c in coupons[:1:-1]]
+    assert [c.pk for c in second.context["page"].object_list] == [c.pk for c in coupons[1::-1]]
+    assert second.context["page"].next_before is None
+    assert 'data-testid="coupons-older"' in first.content.decode()
+    assert 'data-testid="coupons-newest"' in second.content.decode()
 
 
 def test_an_unknown_code_in_a_link_is_a_404(login_as):

@@ -8,6 +8,7 @@ export are the same file; the reason is the marketer's own note.
 from django.utils.translation import gettext_lazy as _
 from import_export import fields
 
+from crm.pii import mask_token
 from crm.resources import CrmResource
 from loyalty.models import PointsTransaction
 
@@ -25,7 +26,7 @@ class PointsHistoryResource(CrmResource):
     member_no = fields.Field(attribute="account__member__member_no", column_name="member_no")
     order = fields.Field(column_name="order")
     reward = fields.Field(attribute="reward__name", column_name="reward")
-    coupon = fields.Field(attribute="coupon__code", column_name="coupon")
+    coupon = fields.Field(column_name="coupon")
     actor = fields.Field(attribute="actor__username", column_name="actor")
 
     class Meta(CrmResource.Meta):
@@ -52,3 +53,7 @@ class PointsHistoryResource(CrmResource):
         if entry.order_no:
             return entry.order_no
         return entry.order.external_no if entry.order_id and entry.order else ""
+
+    def dehydrate_coupon(self, entry: PointsTransaction) -> str:
+        # A coupon code is money at the till: the export names it, never gives it whole.
+        return mask_token(entry.coupon.code) if entry.coupon_id else ""

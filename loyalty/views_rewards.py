@@ -151,6 +151,8 @@ def coupon_lookup(request: HtmxHttpRequest) -> HttpResponse:
         "status": status,
         "statuses": Coupon.Status.choices,
         "can_unmask": request.user.has_perm(UNMASK),
+        # A code is money at the till: the list shows it whole to those who may redeem.
+        "can_use": request.user.has_perm(USE_COUPON),
     }
     partial = "coupon-table" if "code" not in request.GET else "lookup-form"
     return render(request, htmx_partial(request, COUPON_LOOKUP, partial), context)
@@ -198,7 +200,7 @@ def coupon_detail(request: HtmxHttpRequest, code: str) -> HttpResponse:
 
 
 @require_GET
-@permission_required(VIEW_COUPON)
+@permission_required(USE_COUPON)
 @cache_control(private=True, max_age=86_400, immutable=True)
 def coupon_qr(request: HtmxHttpRequest, code: str) -> HttpResponse:
     """The QR code never changes for a code: the browser keeps it for a day (private: it is a

@@ -163,12 +163,27 @@ def test_the_coupon_page_masks_the_member_for_an_analyst(login_as):
     assert "林美玲" in marketer
     assert 'data-testid="coupon-use-form"' not in analyst
     assert 'data-testid="coupon-use-form"' in marketer
-    assert reverse("loyalty:coupon_qr", args=[coupon.code]) in analyst
+    # The scannable code is money at the till: not for those who may not redeem.
+    assert reverse("loyalty:coupon_qr", args=[coupon.code]) not in analyst
+    assert 'data-testid="coupon-qr-hidden"' in analyst
+    assert reverse("loyalty:coupon_qr", args=[coupon.code]) in marketer
+    assert (
+        login_as("carol").get(reverse("loyalty:coupon_qr", args=[coupon.code])).status_code == 403
+    )
+
+
+def test_an_analyst_sees_coupon_codes_masked_in_the_list(login_as):
+    coupon = _coupon()
+    url = reverse("loyalty:coupon_lookup")
+    analyst = login_as("carol").get(url).content.decode()
+    marketer = login_as("bob").get(url).content.decode()
+    assert coupon.code not in analyst and 'data-testid="coupon-code-masked"' in analyst
+    assert reverse("loyalty:coupon_detail", args=[coupon.code]) in marketer
 
 
 def test_the_qr_code_is_an_svg_the_browser_keeps(login_as):
     coupon = _coupon()
-    response = login_as("carol").get(reverse("loyalty:coupon_qr", args=[coupon.code]))
+    response = login_as("bob").get(reverse("loyalty:coupon_qr", args=[coupon.code]))
     assert response["Content-Type"] == "image/svg+xml"
     assert "max-age=86400" in response["Cache-Control"] and "private" in response["Cache-Control"]
     assert response.content.lstrip().startswith(b"<svg")
@@ -299,3 +314,12 @@ def test_an_unknown_code_in_a_link_is_a_404(login_as):
     client = login_as("bob")
     assert client.get(reverse("loyalty:coupon_detail", args=["ZZZZ2222ZZZZ"])).status_code == 404
     assert client.get(reverse("loyalty:coupon_qr", args=["ZZZZ2222ZZZZ"])).status_code == 404
+
+
+def test_the_points_export_names_a_coupon_without_giving_its_code():
+    from loyalty.resources import PointsHistoryResource
+
+    coupon = _coupon()
+    entries = PointsTransaction.objects.filter(coupon=coupon)
+    exported = PointsHistoryResource().export(entries).csv
+    assert coupon.code not in exported and coupon.code[0] in exported

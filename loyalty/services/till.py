@@ -15,7 +15,6 @@ The rules kept here:
   whether or not the sweep has run: what a cashier was told expires, expires.
 - Lock order is account, then hold, in every verb here; the sweep (`holds_expire`) locks only
   holds and takes no account lock, so no verb and the sweep can wait on each other in a cycle.
-
 - Refusals are decided before anything is written and raised after the verb's transaction
   block, which opens no savepoint (`atomic(savepoint=False)`): inside the API's transaction a
   savepoint is two more round trips a call, and a refusal then leaves the caller's
@@ -115,7 +114,9 @@ def hold_create(
     """Reserve points for a sale in progress of NT$order_amount_twd, for
     settings.LOYALTY_HOLD_MINUTES. `points` None: as many as the quote allows (the order's
     share cap or the available points, whichever is less). Raises TillRefused:
-    over_order_share (more than the order may use), insufficient_points."""
+    over_order_share (more than the order may use), insufficient_points. The hold answered
+    carries `available_after`: the member's available points once it is made, as read under
+    the lock (the API answers it without reading again)."""
     now = now or timezone.now()
     programme = Programme.current()
     with transaction.atomic(savepoint=False):

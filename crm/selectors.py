@@ -191,17 +191,25 @@ def member_ids_for_term(term: str) -> list[int]:
     text is a valid identifier of once normalised (0912-345-678, +886 912 345 678 and
     ０９１２３４５６７８ all find +886912345678).
     """
+    query = member_ids_for_term_query(term)
+    return [] if query is None else [pk for (pk,) in query]
+
+
+def member_ids_for_term_query(term: str) -> QuerySet | None:
+    """member_ids_for_term's query, not run (one-column rows of member ids), to use as a
+    subquery (`Member.objects.filter(pk__in=…)`: the lookup and the members in one query);
+    None for a blank text."""
     term = term.strip()
     if not term:
-        return []
+        return None
     by_number = Member.objects.filter(member_no__in={term, term.upper()}).values_list("pk")
     keys = identifiers_normalize([(kind, term) for kind in Identity.Kind.values]).identifiers
     if not keys:
-        return list(by_number.values_list("pk", flat=True))
+        return by_number
     by_identity = Identity.objects.filter(
         reduce(or_, (Q(kind=key.kind, value=key.value) for key in keys))
     ).values_list("member_id")
-    return [pk for (pk,) in by_number.union(by_identity)]
+    return by_number.union(by_identity)
 
 
 def name_prefix_q(term: str, field: str = "name") -> Q:

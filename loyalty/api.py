@@ -37,7 +37,6 @@ from loyalty.selectors_till import (
     MemberNotFound,
     TillPoints,
     account_of,
-    hold_of,
     member_for_till,
     points_available,
     till_points,
@@ -264,8 +263,13 @@ def _points_out(points: TillPoints, *, programme: Programme) -> dict:
     )
 
 
-def _hold_out(hold: PointsHold, *, committed: Committed | None = None) -> dict:
-    """The hold's answer; `hold.account.member` loaded (one query for the available points)."""
+def _hold_out(
+    hold: PointsHold, *, committed: Committed | None = None, available: int | None = None
+) -> dict:
+    """The hold's answer; `hold.account.member` loaded. `available`: the member's available
+    points when the caller knows them (read under the account's lock); else one query."""
+    if available is None:
+        available = points_available(account=hold.account, now=timezone.now())
     return _answer(
         HoldOut(
             id=hold.pk,
@@ -279,7 +283,7 @@ def _hold_out(hold: PointsHold, *, committed: Committed | None = None) -> dict:
             expires_at=hold.expires_at,
             created_at=hold.created_at,
             closed_at=hold.closed_at,
-            available=points_available(account=hold.account, now=timezone.now()),
+            available=available,
             redeemed=RedeemedOut(
                 entry_id=committed.entry.pk,
                 points=committed.entry.points,
@@ -298,13 +302,6 @@ def _store_id(code: str) -> int | None:
     if store_id is None:
         raise StoreUnknown(code)
     return store_id
-
-
-def _hold(hold_id: int) -> PointsHold:
-    hold = hold_of(hold_id=hold_id)
-    if hold is None:
-        raise TillRefused("hold_unknown")
-    return hold
 
 
 # --- Operations --------------------------------------------------------------------------------
@@ -387,7 +384,7 @@ def points_hold_create(
             store_id=_store_id(payload.store_code),
         )
         hold.account.member = member  # the locked account, as fresh as it gets
-        return 201, _hold_out(hold)
+        return 201, _hold_out(hold, available=hold.available_after)
 
     return idempotent(request, idempotency_key, write)
 
@@ -409,9 +406,9 @@ def points_hold_commit(
     idempotency_key: str | None = IdempotencyKeyParam,
 ):
     def write() -> tuple[int, dict]:
+        # The hold as the commit left it, its account (and member) read under the lock.
         committed = hold_commit(hold_id=hold_id, order_no=payload.order_no)
-        hold = _hold(hold_id)
-        return 200, _hold_out(hold, committed=committed)
+        return 200, _hold_out(committed.hold, committed=committed)
 
     return idempotent(request, idempotency_key, write)
 
@@ -428,8 +425,7 @@ def points_hold_release(
     request: HttpRequest, hold_id: HoldId, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        hold_release(hold_id=hold_id)
-        return 200, _hold_out(_hold(hold_id))
+        return 200, _hold_out(hold_release(hold_id=hold_id))
 
     return idempotent(request, idempotency_key, write)
 

@@ -2,10 +2,11 @@
 
 A till names a member by member number or by any identifier in any spelling (a phone typed
 "0912-345-678", a card, an e-invoice carrier): crm's own search rule (crm.selectors.
-member_ids_for_term) says which members that is; no second normaliser lives here. A merged
+member_ids_for_term_query) says which members that is; no second normaliser lives here. A merged
 member's number still works and means the member it was merged into (its points moved there).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Member
-from crm.selectors import member_ids_for_term
+from crm.selectors import member_ids_for_term_query
 from loyalty.expiry import expiring_by
 from loyalty.models import PointsAccount, PointsHold, PointsTransaction, Tier
 
@@ -37,13 +38,15 @@ class MemberNotFound(Exception):
 
 def member_for_till(*, term: str) -> Member:
     """The active member `term` names (number or identifier, any spelling); raises
-    MemberNotFound. Two queries, a third per merge hop."""
-    ids = set(member_ids_for_term(term))
-    if not ids:
+    MemberNotFound. One query (crm's lookup as a subquery, the members and their accounts
+    read with it), one more per merge hop."""
+    query = member_ids_for_term_query(term)
+    if query is None:
         raise MemberNotFound("member_unknown")
     found: dict[int, Member] = {}
-    for _hop in range(MERGE_HOPS_MAX):
-        members = list(Member.objects.filter(pk__in=ids).select_related("points_account"))
+    members_of = Member.objects.select_related("points_account")
+    members = list(members_of.filter(pk__in=query))
+    for hop in range(1, MERGE_HOPS_MAX + 1):
         ids = set()
         for member in members:
             if member.status == Member.Status.ACTIVE:
@@ -51,8 +54,9 @@ def member_for_till(*, term: str) -> Member:
             elif member.status == Member.Status.MERGED and member.merged_into_id:
                 ids.add(member.merged_into_id)
         ids -= found.keys()
-        if not ids:
+        if not ids or hop == MERGE_HOPS_MAX:
             break
+        members = list(members_of.filter(pk__in=ids))
     if not found:
         raise MemberNotFound("member_unknown")
     if len(found) > 1:
@@ -67,6 +71,19 @@ def points_held(*, account_id: int, now: datetime) -> int:
         account_id=account_id, status=PointsHold.Status.HELD, expires_at__gt=now
     ).aggregate(total=Sum("points"))["total"]
     return held or 0
+
+
+def points_held_by_account(*, account_ids: Iterable[int], now: datetime) -> dict[int, int]:
+    """Points of the open, unexpired holds of each of these accounts (absent: none). One
+    query, grouped, on the open-holds index."""
+    return dict(
+        PointsHold.objects.filter(
+            account_id__in=list(account_ids), status=PointsHold.Status.HELD, expires_at__gt=now
+        )
+        .values("account_id")
+        .annotate(total=Sum("points"))
+        .values_list("account_id", "total")
+    )
 
 
 def points_available(*, account: PointsAccount, now: datetime) -> int:

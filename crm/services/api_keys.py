@@ -238,22 +238,28 @@ def idempotency_begin(
     IdempotencyKeyReused when the key was used for a different request.
     """
     now = now or timezone.now()
-    # A record older than the TTL no longer holds its key.
-    IdempotencyRecord.objects.filter(
-        api_key=api_key, key=key, created_at__lt=now - IDEMPOTENCY_TTL
-    ).delete()
     # Two retries racing: the second INSERT waits on the unique index until the first
     # transaction ends, then fails and reads the committed record (or succeeds if it rolled back).
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                api_key=api_key, key=key, request_hash=request_hash, created_at=now
-            )
-    except IntegrityError:
-        existing = IdempotencyRecord.objects.get(api_key=api_key, key=key)
-    if existing.request_hash != request_hash:
-        raise IdempotencyKeyReused(ERROR_IDEMPOTENCY_REUSED)
-    return StoredResponse(status_code=existing.status_code, body=existing.response_body)
+    # A record older than the TTL no longer holds its key: it is deleted when it is in the way
+    # (not before every claim: that DELETE cost every write a statement that almost never
+    # finds anything), and the key claimed again.
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    api_key=api_key, key=key, request_hash=request_hash, created_at=now
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+        if existing is None:  # purged since the INSERT failed: claim it again
+            continue
+        if existing.created_at < now - IDEMPOTENCY_TTL:
+            IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+            continue
+        if existing.request_hash != request_hash:
+            raise IdempotencyKeyReused(ERROR_IDEMPOTENCY_REUSED)
+        return StoredResponse(status_code=existing.status_code, body=existing.response_body)
+    raise IntegrityError(f"idempotency key {key!r} could not be claimed")
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status_code: int, body: dict) -> None:

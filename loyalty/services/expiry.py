@@ -8,6 +8,14 @@ under the lock (a redemption committed meanwhile took points first-in-first-out 
 have taken the expiring ones), and the entries are posted through ledger.entries_post with the
 key "expire:<account>:<YYYY-MM-DD>". A second run of the day, or two at once, writes nothing
 more: the key is taken, and the expire entry is a debit the rule already counts.
+
+Points held at a till are not expired: the job takes at most balance − the points of the
+account's open, unexpired holds (loyalty.selectors_till.points_held_by_account, read under the
+lock). A cashier told "these 300 points pay NT$300" at 23:59 sees the commit succeed after
+midnight. The points spared stay due under the first-in-first-out rule: the hold's commit
+consumes them (a redeem takes the oldest lots first); if the hold is released or lapses, the
+next night's run expires them (its key is that day's). So a member may keep such points for at
+most a day more, never spend points twice, and the ledger never goes negative.
 """
 
 from datetime import date
@@ -19,6 +27,7 @@ from django.utils.translation import gettext
 
 from loyalty.expiry import accounts_with_expiring
 from loyalty.models import PointsAccount, PointsTransaction
+from loyalty.selectors_till import points_held_by_account
 from loyalty.services.ledger import Entry, accounts_lock, entries_post
 
 BATCH_SIZE = 10_000  # accounts per range
@@ -62,6 +71,13 @@ def _expire_range(scope: Q, *, today: date) -> int:
     with transaction.atomic():
         locked = accounts_lock(candidates)
         due = _due(Q(pk__in=list(locked)), today=today)
+        # THE RULE FOR HELD POINTS: expiry never takes an account below its open holds. Read
+        # under the lock, in its own statement, so a hold a till made before the lock counts.
+        held = points_held_by_account(account_ids=due, now=timezone.now())
+        due = {
+            account_id: min(points, locked[account_id].balance - held.get(account_id, 0))
+            for account_id, points in due.items()
+        }
         reason = gettext("Points earned up to %(day)s expired") % {"day": today.isoformat()}
         entries = [
             Entry(
@@ -73,6 +89,7 @@ def _expire_range(scope: Q, *, today: date) -> int:
                 reason=reason,
             )
             for account_id, points in sorted(due.items())
+            if points > 0
         ]
         written = entries_post(entries=entries, locked=locked)
         return -sum(row.points for row in written)

@@ -15,6 +15,12 @@ The rules kept here:
   whether or not the sweep has run: what a cashier was told expires, expires.
 - Lock order is account, then hold, in every verb here; the sweep (`holds_expire`) locks only
   holds and takes no account lock, so no verb and the sweep can wait on each other in a cycle.
+- Refusals are decided before anything is written and raised after the verb's transaction
+  block, which opens no savepoint (`atomic(savepoint=False)`): inside the API's transaction a
+  savepoint is two more round trips a call, and a refusal then leaves the caller's
+  transaction as it was. A verb that must write before it can refuse needs its savepoint back.
+- Held points are not expired by the nightly job (loyalty/services/expiry.py keeps that rule),
+  so a hold made before midnight commits after it.
 
 Refusals are TillRefused with a stable `reason` (the API's answer) and a translated message.
 """
@@ -24,6 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -107,41 +114,71 @@ def hold_create(
     """Reserve points for a sale in progress of NT$order_amount_twd, for
     settings.LOYALTY_HOLD_MINUTES. `points` None: as many as the quote allows (the order's
     share cap or the available points, whichever is less). Raises TillRefused:
-    over_order_share (more than the order may use), insufficient_points."""
+    over_order_share (more than the order may use), insufficient_points. The hold answered
+    carries `available_after`: the member's available points once it is made, as read under
+    the lock (the API answers it without reading again)."""
     now = now or timezone.now()
     programme = Programme.current()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         account = accounts_lock([account_id])[account_id]
+        # Its own statement, AFTER the lock: under READ COMMITTED only a statement started
+        # after the wait sees the hold another till committed meanwhile (a subquery folded
+        # into the locking SELECT would read the snapshot from before the wait: an overspend).
         available = points_available(account=account, now=now)
-        # The share cap alone (available set high), so "too many for this order" and "not
-        # enough points" are told apart.
-        cap = points_quote(
-            order_amount_twd=order_amount_twd, available=points or 2**31, programme=programme
-        ).max_points
-        wanted = min(cap, available) if points is None else points
-        if wanted > cap or cap == 0:
-            raise TillRefused(
-                "over_order_share", amount=order_amount_twd, max=cap, wanted=max(wanted, 1)
-            )
-        if wanted <= 0 or wanted > available:
-            raise TillRefused("insufficient_points", available=available, wanted=max(wanted, 1))
-        quote = points_quote(
+        refusal = _hold_refusal(
             order_amount_twd=order_amount_twd,
+            points=points,
             available=available,
             programme=programme,
-            wanted=wanted,
         )
-        return PointsHold.objects.create(
-            account=account,
-            points=quote.points,
-            discount_twd=quote.discount_twd,
-            status=PointsHold.Status.HELD,
-            expires_at=now + timedelta(minutes=settings.LOYALTY_HOLD_MINUTES),
-            order_amount_twd=order_amount_twd,
-            channel=channel,
-            store_id=store_id,
-            created_at=now,
+        if refusal is None:
+            quote = points_quote(
+                order_amount_twd=order_amount_twd,
+                available=available,
+                programme=programme,
+                wanted=min(available, _share_cap(order_amount_twd, programme))
+                if points is None
+                else points,
+            )
+            hold = PointsHold.objects.create(
+                account=account,
+                points=quote.points,
+                discount_twd=quote.discount_twd,
+                status=PointsHold.Status.HELD,
+                expires_at=now + timedelta(minutes=settings.LOYALTY_HOLD_MINUTES),
+                order_amount_twd=order_amount_twd,
+                channel=channel,
+                store_id=store_id,
+                created_at=now,
+            )
+            hold.available_after = available - hold.points
+            return hold
+    # Raised after the block, which wrote nothing: no savepoint is needed to undo it, and the
+    # caller's transaction stays usable.
+    raise refusal
+
+
+def _share_cap(order_amount_twd: int, programme: Programme) -> int:
+    """The most points the order's share allows, whatever the member has."""
+    return points_quote(
+        order_amount_twd=order_amount_twd, available=2**31, programme=programme
+    ).max_points
+
+
+def _hold_refusal(
+    *, order_amount_twd: int, points: int | None, available: int, programme: Programme
+) -> TillRefused | None:
+    """Why this hold cannot be made, or None. "Too many for this order" and "not enough
+    points" are told apart: the share cap is taken alone first."""
+    cap = _share_cap(order_amount_twd, programme)
+    wanted = min(cap, available) if points is None else points
+    if wanted > cap or cap == 0:
+        return TillRefused(
+            "over_order_share", amount=order_amount_twd, max=cap, wanted=max(wanted, 1)
         )
+    if wanted <= 0 or wanted > available:
+        return TillRefused("insufficient_points", available=available, wanted=max(wanted, 1))
+    return None
 
 
 @dataclass(frozen=True)
@@ -155,14 +192,22 @@ def hold_redeem_key(hold_id: int) -> str:
     return f"redeem:hold:{hold_id}"
 
 
-def _hold_locked(hold_id: int) -> tuple[PointsAccount, PointsHold]:
+def _hold_locked(hold_id: int) -> tuple[PointsAccount | None, PointsHold | None]:
     """The hold and its account, both locked: the account first (the lock order of the module
-    docstring), then the hold."""
-    account_id = PointsHold.objects.filter(pk=hold_id).values_list("account_id", flat=True).first()
-    if account_id is None:
-        raise TillRefused("hold_unknown")
-    account = accounts_lock([account_id])[account_id]
+    docstring), then the hold; (None, None) for no such hold. Two queries: the account is found
+    through the hold in the lock's own statement (a hold's account never changes, so the
+    subquery cannot go stale), its member read alongside (not locked: FOR UPDATE OF the account
+    only) for the answer's number."""
+    account = (
+        PointsAccount.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .filter(pk=Subquery(PointsHold.objects.filter(pk=hold_id).values("account_id")[:1]))
+        .first()
+    )
+    if account is None:
+        return None, None
     hold = PointsHold.objects.select_for_update().get(pk=hold_id)
+    hold.account = account
     return account, hold
 
 
@@ -180,49 +225,65 @@ def hold_commit(
     now = now or timezone.now()
     order_no = order_no.strip()[:64]
     key = hold_redeem_key(hold_id)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         account, hold = _hold_locked(hold_id)
-        if hold.status == PointsHold.Status.COMMITTED:
-            if hold.order_no != order_no:
-                raise TillRefused("hold_committed_other_order", order_no=hold.order_no)
+        refusal = _commit_refusal(hold, order_no=order_no, now=now)
+        if refusal is None and hold.status == PointsHold.Status.COMMITTED:
             entry = PointsTransaction.objects.get(idempotency_key=key)
             return Committed(hold=hold, entry=entry, balance=account.balance)
-        if hold.status == PointsHold.Status.RELEASED:
-            raise TillRefused("hold_released")
-        if hold.status == PointsHold.Status.EXPIRED or hold.expires_at <= now:
-            raise TillRefused("hold_expired")
-        order_id = (
-            Order.objects.filter(channel=hold.channel, external_no=order_no)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        try:
-            (entry,) = entries_post(
-                entries=[
-                    Entry(
-                        account_id=account.pk,
-                        kind=PointsTransaction.Kind.REDEEM,
-                        points=-hold.points,
-                        idempotency_key=key,
-                        source=PointsTransaction.Source.TILL,
-                        order_id=order_id,
-                        order_no=order_no,
-                        hold_id=hold.pk,
-                        actor_id=actor_id,
-                        at=now,
-                    )
-                ],
-                locked={account.pk: account},
+        if refusal is None:
+            order_id = (
+                Order.objects.filter(channel=hold.channel, external_no=order_no)
+                .values_list("pk", flat=True)
+                .first()
             )
-        except InsufficientPoints as exc:
-            raise TillRefused(
-                "insufficient_points", available=exc.balance, wanted=exc.wanted
-            ) from None
-        hold.status = PointsHold.Status.COMMITTED
-        hold.order_no = order_no
-        hold.closed_at = now
-        hold.save(update_fields=["status", "order_no", "closed_at"])
-        return Committed(hold=hold, entry=entry, balance=entry.balance_after)
+            try:
+                # entries_post refuses inside its own savepoint: this block stays clean.
+                (entry,) = entries_post(
+                    entries=[
+                        Entry(
+                            account_id=account.pk,
+                            kind=PointsTransaction.Kind.REDEEM,
+                            points=-hold.points,
+                            idempotency_key=key,
+                            source=PointsTransaction.Source.TILL,
+                            order_id=order_id,
+                            order_no=order_no,
+                            hold_id=hold.pk,
+                            actor_id=actor_id,
+                            at=now,
+                        )
+                    ],
+                    locked={account.pk: account},
+                )
+            except InsufficientPoints as exc:
+                refusal = TillRefused(
+                    "insufficient_points", available=exc.balance, wanted=exc.wanted
+                )
+            else:
+                # The locked account as the post left it (the answer's available points).
+                account.balance = entry.balance_after
+                account.entries = entry.seq
+                hold.status = PointsHold.Status.COMMITTED
+                hold.order_no = order_no
+                hold.closed_at = now
+                hold.save(update_fields=["status", "order_no", "closed_at"])
+                return Committed(hold=hold, entry=entry, balance=entry.balance_after)
+    raise refusal  # after the block, which wrote nothing (see hold_create)
+
+
+def _commit_refusal(hold: PointsHold | None, *, order_no: str, now: datetime) -> TillRefused | None:
+    if hold is None:
+        return TillRefused("hold_unknown")
+    if hold.status == PointsHold.Status.COMMITTED:
+        if hold.order_no != order_no:
+            return TillRefused("hold_committed_other_order", order_no=hold.order_no)
+        return None
+    if hold.status == PointsHold.Status.RELEASED:
+        return TillRefused("hold_released")
+    if hold.status == PointsHold.Status.EXPIRED or hold.expires_at <= now:
+        return TillRefused("hold_expired")
+    return None
 
 
 def hold_release(*, hold_id: int, now: datetime | None = None) -> PointsHold:
@@ -230,15 +291,19 @@ def hold_release(*, hold_id: int, now: datetime | None = None) -> PointsHold:
     or releasing a hold that expired, answers the hold as it is. Raises TillRefused:
     hold_unknown, hold_committed."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _account, hold = _hold_locked(hold_id)
-        if hold.status == PointsHold.Status.COMMITTED:
-            raise TillRefused("hold_committed", order_no=hold.order_no)
-        if hold.status == PointsHold.Status.HELD:
-            hold.status = PointsHold.Status.RELEASED
-            hold.closed_at = now
-            hold.save(update_fields=["status", "closed_at"])
-        return hold
+        if hold is None:
+            refusal = TillRefused("hold_unknown")
+        elif hold.status == PointsHold.Status.COMMITTED:
+            refusal = TillRefused("hold_committed", order_no=hold.order_no)
+        else:
+            if hold.status == PointsHold.Status.HELD:
+                hold.status = PointsHold.Status.RELEASED
+                hold.closed_at = now
+                hold.save(update_fields=["status", "closed_at"])
+            return hold
+    raise refusal  # after the block, which wrote nothing (see hold_create)
 
 
 def holds_expire(*, now: datetime | None = None) -> int:

@@ -9,13 +9,17 @@ from loyalty.demo import demo_loyalty_seed
 from loyalty.models import PointsAccount, PointsTransaction, TierChange
 from loyalty.selectors_overview import default_period, programme_overview
 from omnichannel.models import AuditEvent
+from tests.loyalty.tiers_defaults import tiers_default_ensure
 
-pytestmark = pytest.mark.django_db
+# The demo's points come through crm's order-change feed, whose consumers read only what other
+# transactions committed on PostgreSQL (docs/design-notes.md): the seed must commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 Kind = PointsTransaction.Kind
 
 
 @pytest.fixture
 def programme():
+    tiers_default_ensure()  # a transactional test's flush took migration 0002's tiers
     demo_seed(members=300, seed=7)
     return demo_loyalty_seed()
 

@@ -34,7 +34,27 @@ from django.utils.translation import gettext_lazy as _
 from crm.bulk import chunked
 from loyalty.models import PointsAccount, PointsTransaction
 
-KEY_CHUNK = 5_000  # idempotency keys looked up per query
+KEY_CHUNK = 5_000  # idempotency keys looked up per query (SQLite: one parameter each)
+
+
+def where_in(queryset, column: str, values: Sequence, *, cast: str):
+    """`queryset` filtered to rows whose `column` is one of `values`. On PostgreSQL one array
+    parameter (`= ANY(%s)`): an IN list of thousands of parameters costs psycopg more time to
+    adapt than the database takes to answer (it was a fifth of the earning consumer's time).
+    Elsewhere the plain IN; callers chunk by KEY_CHUNK there."""
+    if connection.vendor == "postgresql":
+        table = queryset.model._meta.db_table
+        return queryset.extra(  # noqa: S610 (constants only are formatted in; values are a param)
+            where=[f'"{table}"."{column}" = ANY(%s::{cast}[])'], params=[list(values)]
+        )
+    return queryset.filter(**{f"{column}__in": values})
+
+
+def chunks(values: Sequence, size: int = KEY_CHUNK):
+    """The chunks a lookup of `values` goes in: one on PostgreSQL (an array parameter)."""
+    if connection.vendor == "postgresql":
+        return [values] if values else []
+    return chunked(values, size)
 
 
 class InsufficientPoints(Exception):
@@ -71,17 +91,40 @@ class Entry:
     at: datetime | None = None  # default: now
 
 
+# The model's defaults (balance, entries, 12-month spend 0; no tier), written in SQL.
+ACCOUNTS_ENSURE_PG = """
+INSERT INTO loyalty_pointsaccount (member_id, balance, entries, spend_12m_twd, created_at,
+                                   updated_at)
+SELECT m, 0, 0, 0, %s, %s FROM unnest(%s::bigint[]) AS m ORDER BY m
+ON CONFLICT (member_id) DO NOTHING
+"""
+ACCOUNTS_OF_MEMBERS_PG = (
+    "SELECT member_id, id FROM loyalty_pointsaccount WHERE member_id = ANY(%s::bigint[])"
+)
+
+
 def accounts_ensure(*, member_ids: Iterable[int]) -> dict[int, int]:
     """The points account of each member, created where missing: {member_id: account_id}.
     Two statements per chunk, whatever the number of members (an import's batch)."""
     wanted = sorted(set(member_ids))
     found: dict[int, int] = {}
+    if connection.vendor == "postgresql" and wanted:
+        # One INSERT … ON CONFLICT and one SELECT for all: bulk_create builds a model per new
+        # member, which at an import's pace (thousands of new members a second) adds up.
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(ACCOUNTS_ENSURE_PG, [now, now, wanted])
+            cursor.execute(ACCOUNTS_OF_MEMBERS_PG, [wanted])
+            found.update(cursor.fetchall())
+        return found
     for chunk in chunked(wanted, KEY_CHUNK):
         PointsAccount.objects.bulk_create(
             [PointsAccount(member_id=member_id) for member_id in chunk], ignore_conflicts=True
         )
         found.update(
-            PointsAccount.objects.filter(member_id__in=chunk).values_list("member_id", "pk")
+            where_in(PointsAccount.objects, "member_id", chunk, cast="bigint").values_list(
+                "member_id", "pk"
+            )
         )
     return found
 
@@ -91,8 +134,10 @@ def accounts_lock(account_ids: Iterable[int]) -> dict[int, PointsAccount]:
     and return them as they are now, by id. Must be called inside transaction.atomic()."""
     ids = sorted(set(account_ids))
     locked: dict[int, PointsAccount] = {}
-    for chunk in chunked(ids, KEY_CHUNK):
-        accounts = PointsAccount.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+    for chunk in chunks(ids):
+        accounts = where_in(
+            PointsAccount.objects.select_for_update(), "id", chunk, cast="bigint"
+        ).order_by("pk")
         locked.update((account.pk, account) for account in accounts)
     return locked
 
@@ -101,9 +146,9 @@ def keys_posted(keys: Iterable[str]) -> set[str]:
     """Which of these idempotency keys the ledger holds already."""
     wanted = list(set(keys))
     posted: set[str] = set()
-    for chunk in chunked(wanted, KEY_CHUNK):
+    for chunk in chunks(wanted):
         posted.update(
-            PointsTransaction.objects.filter(idempotency_key__in=chunk).values_list(
+            where_in(PointsTransaction.objects, "idempotency_key", chunk, cast="text").values_list(
                 "idempotency_key", flat=True
             )
         )

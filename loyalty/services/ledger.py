@@ -246,10 +246,22 @@ ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
 )
 
 
+def _binding_cursor():
+    """A cursor of Django's connection (same transaction) that sends parameters apart from the
+    SQL. Django's psycopg cursors bind on the client: the arrays of the two statements below are
+    quoted into the SQL text in Python, value by value (a tenth of the earning consumer's time);
+    sent as parameters they are dumped by psycopg's C adapters. (Django's query logging does not
+    see these two statements.)"""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:
     if connection.vendor != "postgresql":
         return PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         for start in range(0, len(rows), 10_000):
             chunk = rows[start : start + 10_000]
             cursor.execute(
@@ -358,7 +370,7 @@ WHERE a.id = d.id
 
 def _accounts_move_pg(delta, count, earned, redeemed, *, now: datetime) -> None:
     ids = sorted(delta)
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         cursor.execute(
             ACCOUNTS_MOVE_PG,
             [

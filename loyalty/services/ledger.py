@@ -22,6 +22,7 @@ What keeps the ledger right:
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -246,16 +247,18 @@ ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
 )
 
 
+@contextmanager
 def _binding_cursor():
     """A cursor of Django's connection (same transaction) that sends parameters apart from the
     SQL. Django's psycopg cursors bind on the client: the arrays of the two statements below are
     quoted into the SQL text in Python, value by value (a tenth of the earning consumer's time);
     sent as parameters they are dumped by psycopg's C adapters. (Django's query logging does not
-    see these two statements.)"""
+    see these two statements.) Errors come out as Django's (IntegrityError on a seq taken)."""
     import psycopg
 
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:

@@ -123,11 +123,13 @@ def main() -> None:
                 ],
                 cwd=ROOT,
                 env=django_env(args.database_url, CELERY_TASK_DEFAULT_QUEUE="bench-nobody"),
-                check=True,
+                check=False,
                 capture_output=True,
                 text=True,
             )
             sys.stdout.write(out.stdout)
+            if out.returncode:
+                sys.exit(f"phase {name} failed:\n{out.stderr}")
             results[name] = dict(
                 line.split("=", 1) for line in out.stdout.splitlines() if line.startswith("@")
             )
@@ -184,11 +186,14 @@ def phase(args) -> None:
 
         stop = files / "import-done"
         stop.unlink(missing_ok=True)
+        # The worker's output goes to the console, not into this phase's captured pipes (its
+        # parent would wait for them to close).
         worker = subprocess.Popen(
-            [
+            stdout=sys.__stderr__,
+            args=[
                 *(sys.executable, __file__, "--phase", "drain", "--files", str(files)),
                 *("--database-url", args.database_url),
-            ]
+            ],
         )
     started = time.perf_counter()
     for preset, filename in FILES:

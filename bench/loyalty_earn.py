@@ -186,10 +186,10 @@ def phase(args) -> None:
 
         stop = files / "import-done"
         stop.unlink(missing_ok=True)
-        # The worker's output goes to the console, not into this phase's captured pipes (its
-        # parent would wait for them to close).
+        # Not this phase's captured pipes: its parent would wait for the worker to close them.
         worker = subprocess.Popen(
-            stdout=sys.__stderr__,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             args=[
                 *(sys.executable, __file__, "--phase", "drain", "--files", str(files)),
                 *("--database-url", args.database_url),

@@ -3,7 +3,7 @@
 The consumer "loyalty.earn" takes the feed a batch at a time (one transaction with the cursor's
 advance). For each batch it works out which sales the changes touch (an order, or the sale a
 return names) and, reading those sales and their returns BY ID as they are now, posts what the
-ledger is missing, set-wise (a batch of 1,000 changes is a handful of queries, whatever its
+ledger is missing, set-wise (a batch of 5,000 changes is a handful of queries, whatever its
 size):
 
 - EARN, once per sale (key "earn:order:<sale id>"): a placed sale of a member earns
@@ -50,16 +50,19 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.bulk import chunked
 from crm.models import Order, OrderChange
 from crm.services.order_feed import order_changes_consume
 from loyalty.earning import EarnContext, earn_context, points_for
 from loyalty.expiry import credit_expires_on, months_after
 from loyalty.models import PointsAccount, PointsTransaction, Programme, Tier
-from loyalty.services.ledger import Entry, accounts_ensure, entries_post
+from loyalty.services.ledger import Entry, accounts_ensure, chunks, entries_post, where_in
 
 CONSUMER = "loyalty.earn"
-BATCH_SIZE = 1_000
+# Changes per feed transaction. Each batch costs a dozen queries and the rules' read whatever
+# its size: at an import's pace batches of 1,000 spent a quarter of the drain on them. 5,000
+# (~7,000 changes/s on the bench) holds the accounts a batch touches locked for under a
+# second, which a till redemption of one of those members waits out.
+BATCH_SIZE = 5_000
 LOOKUP_CHUNK = 5_000
 PLACED = Order.Status.PLACED.value
 CANCELLED = Order.Status.CANCELLED.value
@@ -167,8 +170,8 @@ def _sales_of(order_ids: Iterable[int]) -> dict[int, _Sale]:
     """The sales the orders stand for, as they are now, with their linked returns (a return
     not yet linked stands for none: its sale is fed when it comes and the link is made)."""
     sale_ids: set[int] = set()
-    for chunk in chunked(sorted(set(order_ids)), LOOKUP_CHUNK):
-        for pk, sale_id, named in Order.objects.filter(pk__in=chunk).values_list(
+    for chunk in chunks(sorted(set(order_ids)), LOOKUP_CHUNK):
+        for pk, sale_id, named in where_in(Order.objects, "id", chunk, cast="bigint").values_list(
             "pk", "returns_order_id", "returns_external_no"
         ):
             if sale_id is not None:
@@ -176,11 +179,15 @@ def _sales_of(order_ids: Iterable[int]) -> dict[int, _Sale]:
             elif not named:
                 sale_ids.add(pk)
     sales: dict[int, _Sale] = {}
-    for chunk in chunked(sorted(sale_ids), LOOKUP_CHUNK):
-        for row in Order.objects.filter(pk__in=chunk, returns_external_no="").values(*SALE_FIELDS):
+    for chunk in chunks(sorted(sale_ids), LOOKUP_CHUNK):
+        for row in where_in(
+            Order.objects.filter(returns_external_no=""), "id", chunk, cast="bigint"
+        ).values(*SALE_FIELDS):
             sales[row["pk"]] = _Sale(row=row, returns=[])
         for row in (
-            Order.objects.filter(returns_order_id__in=chunk).order_by("pk").values(*RETURN_FIELDS)
+            where_in(Order.objects, "returns_order_id", chunk, cast="bigint")
+            .order_by("pk")
+            .values(*RETURN_FIELDS)
         ):
             if row["returns_order_id"] in sales:
                 sales[row["returns_order_id"]].returns.append(row)
@@ -195,12 +202,15 @@ def _posted(sales: dict[int, _Sale]) -> dict[str, dict]:
     earned: dict[int, int] = {}
     reversed_: dict[int, int] = defaultdict(int)
     keys: set[str] = set()
-    for chunk in chunked(sorted(sale_of), LOOKUP_CHUNK):
-        rows = PointsTransaction.objects.filter(
-            order_id__in=chunk,
-            kind__in=[PointsTransaction.Kind.EARN, PointsTransaction.Kind.REVERSE],
-            source=PointsTransaction.Source.ORDER,
-        ).values_list("order_id", "kind", "points", "idempotency_key")
+    for chunk in chunks(sorted(sale_of), LOOKUP_CHUNK):
+        rows = (
+            where_in(PointsTransaction.objects, "order_id", chunk, cast="bigint")
+            .filter(
+                kind__in=[PointsTransaction.Kind.EARN, PointsTransaction.Kind.REVERSE],
+                source=PointsTransaction.Source.ORDER,
+            )
+            .values_list("order_id", "kind", "points", "idempotency_key")
+        )
         for order_id, kind, points, key in rows:
             sale_id = sale_of[order_id]
             if kind == PointsTransaction.Kind.EARN:
@@ -219,9 +229,9 @@ def _accounts_of(member_ids: set[int]) -> tuple[dict[int, int], dict[int, Decima
     default = Decimal(entry_tier if entry_tier is not None else 1)
     accounts: dict[int, int] = {}
     multipliers: dict[int, Decimal] = {}
-    for chunk in chunked(sorted(member_ids), LOOKUP_CHUNK):
-        for member_id, pk, multiplier in PointsAccount.objects.filter(
-            member_id__in=chunk
+    for chunk in chunks(sorted(member_ids), LOOKUP_CHUNK):
+        for member_id, pk, multiplier in where_in(
+            PointsAccount.objects, "member_id", chunk, cast="bigint"
         ).values_list("member_id", "pk", "tier__earn_multiplier"):
             accounts[member_id] = pk
             multipliers[pk] = Decimal(multiplier) if multiplier is not None else default

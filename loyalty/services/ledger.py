@@ -22,6 +22,7 @@ What keeps the ledger right:
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -34,7 +35,27 @@ from django.utils.translation import gettext_lazy as _
 from crm.bulk import chunked
 from loyalty.models import PointsAccount, PointsTransaction
 
-KEY_CHUNK = 5_000  # idempotency keys looked up per query
+KEY_CHUNK = 5_000  # idempotency keys looked up per query (SQLite: one parameter each)
+
+
+def where_in(queryset, column: str, values: Sequence, *, cast: str):
+    """`queryset` filtered to rows whose `column` is one of `values`. On PostgreSQL one array
+    parameter (`= ANY(%s)`): an IN list of thousands of parameters costs psycopg more time to
+    adapt than the database takes to answer (it was a fifth of the earning consumer's time).
+    Elsewhere the plain IN; callers chunk by KEY_CHUNK there."""
+    if connection.vendor == "postgresql":
+        table = queryset.model._meta.db_table
+        return queryset.extra(  # noqa: S610 (constants only are formatted in; values are a param)
+            where=[f'"{table}"."{column}" = ANY(%s::{cast}[])'], params=[list(values)]
+        )
+    return queryset.filter(**{f"{column}__in": values})
+
+
+def chunks(values: Sequence, size: int = KEY_CHUNK):
+    """The chunks a lookup of `values` goes in: one on PostgreSQL (an array parameter)."""
+    if connection.vendor == "postgresql":
+        return [values] if values else []
+    return chunked(values, size)
 
 
 class InsufficientPoints(Exception):
@@ -71,17 +92,40 @@ class Entry:
     at: datetime | None = None  # default: now
 
 
+# The model's defaults (balance, entries, 12-month spend 0; no tier), written in SQL.
+ACCOUNTS_ENSURE_PG = """
+INSERT INTO loyalty_pointsaccount (member_id, balance, entries, spend_12m_twd, created_at,
+                                   updated_at)
+SELECT m, 0, 0, 0, %s, %s FROM unnest(%s::bigint[]) AS m ORDER BY m
+ON CONFLICT (member_id) DO NOTHING
+"""
+ACCOUNTS_OF_MEMBERS_PG = (
+    "SELECT member_id, id FROM loyalty_pointsaccount WHERE member_id = ANY(%s::bigint[])"
+)
+
+
 def accounts_ensure(*, member_ids: Iterable[int]) -> dict[int, int]:
     """The points account of each member, created where missing: {member_id: account_id}.
     Two statements per chunk, whatever the number of members (an import's batch)."""
     wanted = sorted(set(member_ids))
     found: dict[int, int] = {}
+    if connection.vendor == "postgresql" and wanted:
+        # One INSERT … ON CONFLICT and one SELECT for all: bulk_create builds a model per new
+        # member, which at an import's pace (thousands of new members a second) adds up.
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(ACCOUNTS_ENSURE_PG, [now, now, wanted])
+            cursor.execute(ACCOUNTS_OF_MEMBERS_PG, [wanted])
+            found.update(cursor.fetchall())
+        return found
     for chunk in chunked(wanted, KEY_CHUNK):
         PointsAccount.objects.bulk_create(
             [PointsAccount(member_id=member_id) for member_id in chunk], ignore_conflicts=True
         )
         found.update(
-            PointsAccount.objects.filter(member_id__in=chunk).values_list("member_id", "pk")
+            where_in(PointsAccount.objects, "member_id", chunk, cast="bigint").values_list(
+                "member_id", "pk"
+            )
         )
     return found
 
@@ -91,8 +135,10 @@ def accounts_lock(account_ids: Iterable[int]) -> dict[int, PointsAccount]:
     and return them as they are now, by id. Must be called inside transaction.atomic()."""
     ids = sorted(set(account_ids))
     locked: dict[int, PointsAccount] = {}
-    for chunk in chunked(ids, KEY_CHUNK):
-        accounts = PointsAccount.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+    for chunk in chunks(ids):
+        accounts = where_in(
+            PointsAccount.objects.select_for_update(), "id", chunk, cast="bigint"
+        ).order_by("pk")
         locked.update((account.pk, account) for account in accounts)
     return locked
 
@@ -101,9 +147,9 @@ def keys_posted(keys: Iterable[str]) -> set[str]:
     """Which of these idempotency keys the ledger holds already."""
     wanted = list(set(keys))
     posted: set[str] = set()
-    for chunk in chunked(wanted, KEY_CHUNK):
+    for chunk in chunks(wanted):
         posted.update(
-            PointsTransaction.objects.filter(idempotency_key__in=chunk).values_list(
+            where_in(PointsTransaction.objects, "idempotency_key", chunk, cast="text").values_list(
                 "idempotency_key", flat=True
             )
         )
@@ -201,10 +247,24 @@ ENTRIES_INSERT_PG = (  # noqa: S608  (constants only are formatted in)
 )
 
 
+@contextmanager
+def _binding_cursor():
+    """A cursor of Django's connection (same transaction) that sends parameters apart from the
+    SQL. Django's psycopg cursors bind on the client: the arrays of the two statements below are
+    quoted into the SQL text in Python, value by value (a tenth of the earning consumer's time);
+    sent as parameters they are dumped by psycopg's C adapters. (Django's query logging does not
+    see these two statements.) Errors come out as Django's (IntegrityError on a seq taken)."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:
     if connection.vendor != "postgresql":
         return PointsTransaction.objects.bulk_create(rows, batch_size=2_000)
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         for start in range(0, len(rows), 10_000):
             chunk = rows[start : start + 10_000]
             cursor.execute(
@@ -313,7 +373,7 @@ WHERE a.id = d.id
 
 def _accounts_move_pg(delta, count, earned, redeemed, *, now: datetime) -> None:
     ids = sorted(delta)
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         cursor.execute(
             ACCOUNTS_MOVE_PG,
             [

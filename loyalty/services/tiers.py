@@ -38,6 +38,10 @@ from loyalty.services.ledger import accounts_ensure
 SPEND_WINDOW = timedelta(days=365)  # "rolling 12 months"
 BATCH_SIZE = 5_000  # accounts per transaction
 CONSUMER = "loyalty.tiers"
+# Changes per feed transaction: like loyalty.earn's (see earning.BATCH_SIZE), large enough that
+# the per-batch queries do not dominate an import's drain, small enough that the accounts a
+# batch locks are held for well under a second.
+FEED_BATCH_SIZE = 5_000
 
 Reason = TierChange.Reason
 
@@ -146,7 +150,7 @@ def tiers_evaluate_all(
         after = last
 
 
-def tiers_consume(*, batch_size: int = 1_000, max_batches: int | None = None) -> int:
+def tiers_consume(*, batch_size: int = FEED_BATCH_SIZE, max_batches: int | None = None) -> int:
     """The feed consumer "loyalty.tiers": re-evaluate the members each batch of order changes
     touches, in the batch's transaction. Returns the changes handled."""
     handled = batches = 0

@@ -46,6 +46,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -127,6 +128,11 @@ def earn_orders_settle(*, order_ids: Iterable[int], as_of: date | None = None) -
     """Post the earn and reverse entries the sales of these orders (a return stands for its
     sale) are missing. Idempotent: run twice, it posts nothing the second time. Returns the
     entries written. Call it inside the caller's transaction (the feed's)."""
+    with transaction.atomic():
+        return _settle(order_ids=order_ids, as_of=as_of)
+
+
+def _settle(*, order_ids: Iterable[int], as_of: date | None) -> int:
     sales = _sales_of(order_ids)
     if not sales:
         return 0
@@ -180,9 +186,20 @@ def _sales_of(order_ids: Iterable[int]) -> dict[int, _Sale]:
                 sale_ids.add(pk)
     sales: dict[int, _Sale] = {}
     for chunk in chunks(sorted(sale_ids), LOOKUP_CHUNK):
-        for row in where_in(
-            Order.objects.filter(returns_external_no=""), "id", chunk, cast="bigint"
-        ).values(*SALE_FIELDS):
+        # THE RACE THIS LOCK CLOSES: a merge moves these sales to the survivor and its member
+        # hook transfers the merged member's points in one transaction; read without a lock,
+        # a sale could be read with its old member just before that commits, and its points
+        # posted after it onto the merged member's emptied account, where nothing moves them
+        # again (the consumer leaves member_moved rows to the hook). The merge locks the orders
+        # FOR UPDATE, so this lock makes one wait for the other: either the sale earns first
+        # and the hook moves its points, or it is read afterwards with the survivor. (Orders
+        # then accounts, in id order, in both: no deadlock.)
+        for row in (
+            where_in(Order.objects.filter(returns_external_no=""), "id", chunk, cast="bigint")
+            .order_by("pk")
+            .select_for_update(no_key=True)
+            .values(*SALE_FIELDS)
+        ):
             sales[row["pk"]] = _Sale(row=row, returns=[])
         for row in (
             where_in(Order.objects, "returns_order_id", chunk, cast="bigint")

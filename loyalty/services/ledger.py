@@ -20,6 +20,7 @@ What keeps the ledger right:
   a retried task, a replayed feed batch or a re-imported file posts nothing twice.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -252,13 +253,28 @@ def _binding_cursor():
     """A cursor of Django's connection (same transaction) that sends parameters apart from the
     SQL. Django's psycopg cursors bind on the client: the arrays of the two statements below are
     quoted into the SQL text in Python, value by value (a tenth of the earning consumer's time);
-    sent as parameters they are dumped by psycopg's C adapters. (Django's query logging does not
-    see these two statements.) Errors come out as Django's (IntegrityError on a seq taken)."""
+    sent as parameters they are dumped by psycopg's C adapters. Errors come out as Django's
+    (IntegrityError on a seq taken), and the statements are logged where Django logs its own
+    (DEBUG, or a test capturing queries), so statement counts stay honest."""
     import psycopg
 
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
+        yield _LoggedCursor(cursor)
+
+
+class _LoggedCursor:
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def execute(self, sql: str, params) -> None:
+        started = time.monotonic()
+        self._cursor.execute(sql, params)
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+
+    def fetchall(self):
+        return self._cursor.fetchall()
 
 
 def _rows_insert(rows: list[PointsTransaction]) -> list[PointsTransaction]:

@@ -379,3 +379,48 @@ def test_months_after_and_kept_share():
     assert kept_share(earned=10, amount_twd=1000, returned_twd=150) == 8
     assert kept_share(earned=10, amount_twd=1000, returned_twd=1000) == 0
     assert kept_share(earned=10, amount_twd=1000, returned_twd=2000) == 0
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a second session holding a row lock: PostgreSQL"
+)
+def test_a_sale_read_while_a_merge_moves_it_earns_for_the_member_it_ends_with():
+    """Without the sale's row lock, earning reads the old member while the merge is still
+    running and posts onto the merged member's account after the hook has emptied it."""
+    import threading
+
+    import psycopg
+
+    from loyalty.services.earning import earn_orders_settle
+
+    merged, survivor = MemberFactory(), MemberFactory()
+    orders_upsert(orders=[_sale("RACE-1", 1_000)], member_ids=[merged.pk])
+    order_id = Order.objects.get(external_no="RACE-1").pk
+    settings = connection.settings_dict
+    merge = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        password=settings["PASSWORD"] or None,
+    )
+    # A merge in progress: the order locked (as crm's feed writer locks it) and moved.
+    merge.execute("SELECT id FROM crm_order WHERE id = %s FOR UPDATE", [order_id])
+    merge.execute("UPDATE crm_order SET member_id = %s WHERE id = %s", [survivor.pk, order_id])
+    done = threading.Event()
+
+    def earn():
+        try:
+            earn_orders_settle(order_ids=[order_id])
+        finally:
+            connection.close()
+            done.set()
+
+    worker = threading.Thread(target=earn)
+    worker.start()
+    assert not done.wait(1.5), "earning read the sale while the merge held it"
+    merge.commit()
+    merge.close()
+    worker.join(10)
+
+    assert _balance(survivor) == 10 and _balance(merged) == 0

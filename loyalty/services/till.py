@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -232,6 +232,8 @@ def hold_commit(
             entry = PointsTransaction.objects.get(idempotency_key=key)
             return Committed(hold=hold, entry=entry, balance=account.balance)
         if refusal is None:
+            refusal = _order_share_refusal(account, hold, order_no=order_no)
+        if refusal is None:
             order_id = (
                 Order.objects.filter(channel=hold.channel, external_no=order_no)
                 .values_list("pk", flat=True)
@@ -270,6 +272,31 @@ def hold_commit(
                 hold.save(update_fields=["status", "order_no", "closed_at"])
                 return Committed(hold=hold, entry=entry, balance=entry.balance_after)
     raise refusal  # after the block, which wrote nothing (see hold_create)
+
+
+def _order_share_refusal(
+    account: PointsAccount, hold: PointsHold, *, order_no: str
+) -> TillRefused | None:
+    """One order's redemptions together stay within its share: two holds (a till that retried
+    without an Idempotency-Key) committed to the same order may not pay more of it than one
+    could. Read under the account's lock, so two commits cannot both pass."""
+    if hold.order_amount_twd is None:
+        return None
+    cap = _share_cap(hold.order_amount_twd, Programme.current())
+    spent = -(
+        PointsTransaction.objects.filter(
+            account=account,
+            kind=PointsTransaction.Kind.REDEEM,
+            order_no=order_no,
+            hold__isnull=False,
+        ).aggregate(total=Sum("points"))["total"]
+        or 0
+    )
+    if spent + hold.points > cap:
+        return TillRefused(
+            "over_order_share", amount=hold.order_amount_twd, max=cap, wanted=spent + hold.points
+        )
+    return None
 
 
 def _commit_refusal(hold: PointsHold | None, *, order_no: str, now: datetime) -> TillRefused | None:

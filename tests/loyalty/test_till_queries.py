@@ -30,8 +30,9 @@ HOLD_STATEMENTS = 12
 # commit: key; transaction, claim (savepoint); account lock found through the hold; hold lock;
 # the order; the ledger's savepoint (entries_post keeps one: a caller may go on after its
 # refusal), its idempotency check, entry, balance, release; hold; open holds' sum for the
-# answer; the stored answer; end of the transaction.
-COMMIT_STATEMENTS = 17
+# answer; the stored answer; end of the transaction; and the order's share: the programme and
+# what the order's other holds redeemed already (two statements).
+COMMIT_STATEMENTS = 19
 RELEASE_STATEMENTS = 11
 
 

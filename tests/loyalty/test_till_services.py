@@ -300,3 +300,20 @@ def test_till_points_counts_holds_tier_and_points_expiring_within_30_days():
     ]
     assert points.expiring_total == 60
     assert points.next_tier is not None and points.next_tier.rank == 1
+
+
+def test_two_holds_committed_to_one_order_stay_within_its_share():
+    """A till that retried a hold without an Idempotency-Key has two; committed to the same
+    NT$1,000 order they may not pay more of it than one hold could (100 % by default)."""
+    account = _account(2_000)
+    first, second = _hold(account, 700, amount=1000), _hold(account, 700, amount=1000)
+
+    hold_commit(hold_id=first.pk, order_no="POS-9")
+    with pytest.raises(TillRefused) as refusal:
+        hold_commit(hold_id=second.pk, order_no="POS-9")
+
+    assert refusal.value.reason == "over_order_share"
+    account.refresh_from_db()
+    assert account.balance == 1_300 == _ledger_sum(account)
+    # The same hold on another order is fine.
+    assert hold_commit(hold_id=second.pk, order_no="POS-10").entry.points == -700

@@ -33,12 +33,12 @@ from pydantic import ConfigDict, Field
 from crm.api.schemas import IDENTIFIER_MAX, ErrorOut, ExternalNo, StoreCode, WholeTwd, text_field
 from crm.models import Store
 from loyalty.models import Coupon, PointsHold, Programme
+from loyalty.selectors import points_available
 from loyalty.selectors_till import (
     MemberNotFound,
     TillPoints,
     account_of,
     member_for_till,
-    points_available,
     till_points,
 )
 from loyalty.services.coupons import CouponRefused, coupon_use

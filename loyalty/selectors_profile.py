@@ -32,7 +32,8 @@ from django.utils import timezone
 
 from crm.pii import mask_token
 from loyalty.expiry import expiring_by
-from loyalty.models import Coupon, PointsAccount, PointsHold, PointsTransaction, Tier
+from loyalty.models import Coupon, PointsAccount, PointsTransaction, Tier
+from loyalty.selectors import holds_open, tier_next
 
 EXPIRING_SOON_DAYS = (30, 60)
 CARD_COUPONS = 3
@@ -87,9 +88,8 @@ class PointsCard:
 
 def _open_holds() -> Subquery:
     return Subquery(
-        PointsHold.objects.filter(
-            account=OuterRef("pk"), status=PointsHold.Status.HELD, expires_at__gt=timezone.now()
-        )
+        holds_open(now=timezone.now())
+        .filter(account=OuterRef("pk"))
         .values("account")
         .annotate(total=Sum("points"))
         .values("total")[:1],
@@ -99,12 +99,7 @@ def _open_holds() -> Subquery:
 
 def tier_progress(*, tier: Tier | None, spend_12m_twd: int) -> TierProgress:
     """How far the member's 12-month spend is from the next tier up (one query)."""
-    higher = Tier.objects.order_by("rank")
-    if tier is not None:
-        higher = higher.filter(rank__gt=tier.rank)
-    else:  # no tier yet: the first tier with a threshold the spend has not reached
-        higher = higher.filter(threshold_twd__gt=spend_12m_twd)
-    next_tier = higher.first()
+    next_tier = tier_next(tier=tier)
     if next_tier is None:
         return TierProgress(None, spend_12m_twd, 0, 100)
     floor = tier.threshold_twd if tier is not None else 0

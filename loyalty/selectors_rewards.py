@@ -6,9 +6,8 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from loyalty.models import Coupon, PointsAccount, Reward
+from loyalty.models import Coupon, Reward
 from loyalty.services.coupons import coupon_code_normalise
-from loyalty.services.rewards import points_held
 
 
 def rewards_catalogue(*, status: str = "") -> QuerySet[Reward]:
@@ -71,10 +70,3 @@ def coupons_page(*, status: str = "", before: str = "", size: int) -> CouponPage
     return CouponPage(
         object_list=rows, next_before=rows[-1].pk if more else None, is_first=after is None
     )
-
-
-def points_available(*, account: PointsAccount | None) -> int:
-    """What a member can spend now: the balance minus the points held at the till."""
-    if account is None:
-        return 0
-    return max(account.balance - points_held(account_id=account.pk, at=timezone.now()), 0)

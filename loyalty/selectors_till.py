@@ -6,11 +6,9 @@ member_ids_for_term_query) says which members that is; no second normaliser live
 member's number still works and means the member it was merged into (its points moved there).
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +16,7 @@ from crm.models import Member
 from crm.selectors import member_ids_for_term_query
 from loyalty.expiry import expiring_by
 from loyalty.models import PointsAccount, PointsHold, PointsTransaction, Tier
+from loyalty.selectors import points_held, tier_next
 
 EXPIRING_SOON_DAYS = 30
 MERGE_HOPS_MAX = 5  # a merged member's survivor merged again, and so on
@@ -64,33 +63,6 @@ def member_for_till(*, term: str) -> Member:
     return next(iter(found.values()))
 
 
-def points_held(*, account_id: int, now: datetime) -> int:
-    """Points of the account's open holds that have not expired (one query, on the open-holds
-    index)."""
-    held = PointsHold.objects.filter(
-        account_id=account_id, status=PointsHold.Status.HELD, expires_at__gt=now
-    ).aggregate(total=Sum("points"))["total"]
-    return held or 0
-
-
-def points_held_by_account(*, account_ids: Iterable[int], now: datetime) -> dict[int, int]:
-    """Points of the open, unexpired holds of each of these accounts (absent: none). One
-    query, grouped, on the open-holds index."""
-    return dict(
-        PointsHold.objects.filter(
-            account_id__in=list(account_ids), status=PointsHold.Status.HELD, expires_at__gt=now
-        )
-        .values("account_id")
-        .annotate(total=Sum("points"))
-        .values_list("account_id", "total")
-    )
-
-
-def points_available(*, account: PointsAccount, now: datetime) -> int:
-    """The balance less the open, unexpired holds: what a new hold or quote may use."""
-    return max(0, account.balance - points_held(account_id=account.pk, now=now))
-
-
 def account_of(member: Member) -> PointsAccount | None:
     try:
         return member.points_account
@@ -134,22 +106,18 @@ def till_points(*, member: Member, now: datetime | None = None) -> TillPoints:
     now = now or timezone.now()
     account = account_of(member)
     if account is None:
-        entry_tier = Tier.objects.order_by("rank").first()
-        next_tier = Tier.objects.filter(rank__gt=entry_tier.rank).first() if entry_tier else None
         return TillPoints(
             member_no=member.member_no,
             balance=0,
             held=0,
             available=0,
             tier=None,
-            next_tier=next_tier,
+            next_tier=tier_next(tier=None),
             spend_12m_twd=0,
         )
     held = points_held(account_id=account.pk, now=now)
     tier = account.tier
-    next_tier = (
-        Tier.objects.filter(rank__gt=tier.rank) if tier else Tier.objects.filter(rank__gt=0)
-    ).first()
+    next_tier = tier_next(tier=tier)
     return TillPoints(
         member_no=member.member_no,
         balance=account.balance,

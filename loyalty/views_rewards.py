@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
@@ -33,10 +34,10 @@ from loyalty.forms_rewards import (
 )
 from loyalty.models import Coupon, PointsAccount, PointsTransaction, Reward
 from loyalty.qr import coupon_qr_svg
+from loyalty.selectors import points_available
 from loyalty.selectors_rewards import (
     coupon_by_code,
     coupons_page,
-    points_available,
     rewards_catalogue,
     rewards_redeemable,
 )
@@ -305,7 +306,7 @@ def member_redeem(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
         "member": member,
         "active": active,
         "account": account,
-        "available": points_available(account=account),
+        "available": points_available(account=account, now=timezone.now()),
         "form": form,
         "has_rewards": rewards.exists(),
         "refusal": refusal or ("" if active else str(MEMBER_INACTIVE)),

@@ -10,7 +10,7 @@ key "expire:<account>:<YYYY-MM-DD>". A second run of the day, or two at once, wr
 more: the key is taken, and the expire entry is a debit the rule already counts.
 
 Points held at a till are not expired: the job takes at most balance − the points of the
-account's open, unexpired holds (loyalty.selectors_till.points_held_by_account, read under the
+account's open, unexpired holds (loyalty.selectors.points_held_by_account, read under the
 lock). A cashier told "these 300 points pay NT$300" at 23:59 sees the commit succeed after
 midnight. The points spared stay due under the first-in-first-out rule: the hold's commit
 consumes them (a redeem takes the oldest lots first); if the hold is released or lapses, the
@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 
 from loyalty.expiry import accounts_with_expiring
 from loyalty.models import PointsAccount, PointsTransaction
-from loyalty.selectors_till import points_held_by_account
+from loyalty.selectors import points_held_by_account
 from loyalty.services.ledger import Entry, accounts_lock, entries_post
 
 BATCH_SIZE = 10_000  # accounts per range

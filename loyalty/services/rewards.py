@@ -28,7 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.expiry import credit_expires_on
-from loyalty.models import Coupon, PointsHold, PointsTransaction, Programme, Reward
+from loyalty.models import Coupon, PointsTransaction, Programme, Reward
+from loyalty.selectors import points_held
 from loyalty.services.ledger import (
     Entry,
     InsufficientPoints,
@@ -107,16 +108,6 @@ def reward_unavailable_reason(reward: Reward, *, at: datetime) -> str | None:
     return None
 
 
-def points_held(*, account_id: int, at: datetime) -> int:
-    """The points held at the till for sales in progress: holds still open and not expired."""
-    return (
-        PointsHold.objects.filter(
-            account_id=account_id, status=PointsHold.Status.HELD, expires_at__gt=at
-        ).aggregate(total=Sum("points"))["total"]
-        or 0
-    )
-
-
 def reward_redeem(
     *,
     reward_id: int,
@@ -153,7 +144,7 @@ def reward_redeem(
         reward = Reward.objects.get(pk=reward_id)
         if reason := reward_unavailable_reason(reward, at=at):
             raise RewardUnavailable(reason)
-        available = account.balance - points_held(account_id=account_id, at=at)
+        available = account.balance - points_held(account_id=account_id, now=at)
         if available < reward.points_price:
             raise InsufficientPoints(
                 account_id=account_id, balance=max(available, 0), wanted=reward.points_price

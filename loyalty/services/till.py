@@ -36,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Order
 from loyalty.models import PointsAccount, PointsHold, PointsTransaction, Programme
-from loyalty.selectors_till import points_available
+from loyalty.selectors import points_available
 from loyalty.services.ledger import Entry, InsufficientPoints, accounts_lock, entries_post
 
 

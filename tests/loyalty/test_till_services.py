@@ -8,7 +8,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from loyalty.models import PointsAccount, PointsHold, PointsTransaction, Programme
-from loyalty.selectors_till import points_available, till_points
+from loyalty.selectors import points_available
+from loyalty.selectors_till import till_points
 from loyalty.services.ledger import Entry, accounts_ensure, entries_post
 from loyalty.services.till import (
     TillRefused,

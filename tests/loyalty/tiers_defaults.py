@@ -1,20 +1,15 @@
 """The four tiers of migration 0002, for transactional tests: a flush takes them away."""
 
-from decimal import Decimal
+from importlib import import_module
 
 from loyalty.models import Tier
 
-DEFAULTS = [
-    ("一般", 0, "1"),
-    ("銀卡", 10_000, "1.2"),
-    ("金卡", 30_000, "1.5"),
-    ("白金", 80_000, "2"),
-]
+DEFAULT_TIERS = import_module("loyalty.migrations.0002_default_programme").DEFAULT_TIERS
 
 
 def tiers_default_ensure() -> None:
     if not Tier.objects.exists():
         Tier.objects.bulk_create(
-            Tier(name=name, rank=rank, threshold_twd=threshold, earn_multiplier=Decimal(mult))
-            for rank, (name, threshold, mult) in enumerate(DEFAULTS)
+            Tier(name=name, rank=rank, threshold_twd=threshold, earn_multiplier=mult, colour=colour)
+            for name, rank, threshold, mult, colour in DEFAULT_TIERS
         )

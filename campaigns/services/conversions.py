@@ -51,7 +51,7 @@ from campaigns.models import (
 )
 from crm.bulk import CASE_CHUNK, chunked
 from crm.models import Order, OrderChange, SalesChannel
-from crm.services.order_feed import order_changes_consume
+from crm.services.order_feed import order_changes_drain
 
 CONSUMER = "campaigns.conversions"
 BATCH_SIZE = 2_000
@@ -93,16 +93,12 @@ DELIVERY_FIELDS = (
 def conversions_consume(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> int:
     """Credit the feed's new changes, a batch (one transaction) at a time, until none is left
     (or `max_batches`). Returns the changes handled."""
-    handled = batches = 0
-    while max_batches is None or batches < max_batches:
-        n = order_changes_consume(
-            consumer=CONSUMER, handler=conversions_credit_changes, batch_size=batch_size
-        )
-        if not n:
-            break
-        handled += n
-        batches += 1
-    return handled
+    return order_changes_drain(
+        consumer=CONSUMER,
+        handler=conversions_credit_changes,
+        batch_size=batch_size,
+        max_batches=max_batches,
+    )
 
 
 def conversions_credit_changes(changes: list[OrderChange]) -> None:

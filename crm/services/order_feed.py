@@ -183,6 +183,25 @@ def order_changes_consume(
         return len(changes)
 
 
+def order_changes_drain(
+    *,
+    consumer: str,
+    handler: OrderChangeHandler,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batches: int | None = None,
+) -> int:
+    """order_changes_consume, a batch (one transaction) at a time, until nothing new is left
+    (or `max_batches`). Returns the changes handled."""
+    handled = batches = 0
+    while max_batches is None or batches < max_batches:
+        n = order_changes_consume(consumer=consumer, handler=handler, batch_size=batch_size)
+        if not n:
+            break
+        handled += n
+        batches += 1
+    return handled
+
+
 def _next(cursor: OrderChangeCursor, batch_size: int) -> list[OrderChange]:
     return order_changes_between(
         low=cursor.low_snapshot,

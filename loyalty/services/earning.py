@@ -52,7 +52,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Order, OrderChange
-from crm.services.order_feed import order_changes_consume
+from crm.services.order_feed import order_changes_drain
 from loyalty.earning import EarnContext, earn_context, points_for
 from loyalty.expiry import credit_expires_on, months_after
 from loyalty.models import PointsAccount, PointsTransaction, Programme, Tier
@@ -96,18 +96,13 @@ def earn_consume(
     (or `max_batches`). Returns the changes handled. `as_of`: the day whose "already expired"
     test applies (default today); the demo drains as of its first order's day, as if the
     programme had run since then, and the nightly expiry then takes what has lapsed."""
-    handled = batches = 0
 
     def handler(changes: list[OrderChange]) -> None:
         earn_changes_apply(changes, as_of=as_of)
 
-    while max_batches is None or batches < max_batches:
-        n = order_changes_consume(consumer=CONSUMER, handler=handler, batch_size=batch_size)
-        if not n:
-            break
-        handled += n
-        batches += 1
-    return handled
+    return order_changes_drain(
+        consumer=CONSUMER, handler=handler, batch_size=batch_size, max_batches=max_batches
+    )
 
 
 def earn_changes_apply(changes: list[OrderChange], *, as_of: date | None = None) -> None:

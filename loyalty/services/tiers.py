@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from crm.bulk import chunked
 from crm.models import Order, OrderChange, net_revenue
-from crm.services.order_feed import order_changes_consume
+from crm.services.order_feed import order_changes_drain
 from loyalty.models import PointsAccount, Programme, Tier, TierChange
 from loyalty.services.ledger import accounts_ensure
 
@@ -153,16 +153,12 @@ def tiers_evaluate_all(
 def tiers_consume(*, batch_size: int = FEED_BATCH_SIZE, max_batches: int | None = None) -> int:
     """The feed consumer "loyalty.tiers": re-evaluate the members each batch of order changes
     touches, in the batch's transaction. Returns the changes handled."""
-    handled = batches = 0
-    while max_batches is None or batches < max_batches:
-        n = order_changes_consume(
-            consumer=CONSUMER, handler=tiers_on_order_changes, batch_size=batch_size
-        )
-        if not n:
-            break
-        handled += n
-        batches += 1
-    return handled
+    return order_changes_drain(
+        consumer=CONSUMER,
+        handler=tiers_on_order_changes,
+        batch_size=batch_size,
+        max_batches=max_batches,
+    )
 
 
 def tiers_on_order_changes(changes: list[OrderChange]) -> None:

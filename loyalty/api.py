@@ -333,7 +333,7 @@ def member_points(request: HttpRequest, member: MemberPath):
 def points_quote_post(request: HttpRequest, payload: QuoteIn):
     member = member_for_till(term=payload.member)
     account = account_of(member)
-    available = points_available(account=account, now=timezone.now()) if account else 0
+    available = points_available(account=account, now=timezone.now())
     quote = points_quote(
         order_amount_twd=payload.order_amount_twd,
         available=available,

@@ -121,6 +121,25 @@ class Campaign(models.Model):
     )
     audience_count = models.PositiveIntegerField(_("audience"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # Automated messages (loyalty's birthday and points reminders, later journeys): the
+    # *template* names its trigger ("loyalty.birthday") and holds the content a marketer
+    # edits; it is never launched itself. Each run of the trigger's job sends a *run* campaign
+    # copied from it, one per period (unique with the template), whose audience is the members
+    # the job chose: an audience source registered by the app (campaigns/audience_sources.py)
+    # with its parameters, narrowed by the template's segment when it has one. The outbox's
+    # unique (campaign, member) then holds once per member per period.
+    trigger = models.CharField(_("automated trigger"), max_length=40, blank=True)
+    template = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        verbose_name=_("automated message"),
+    )
+    period = models.CharField(_("period"), max_length=20, blank=True)
+    audience_source = models.CharField(_("audience source"), max_length=40, blank=True)
+    audience_params = models.JSONField(_("audience parameters"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -140,6 +159,16 @@ class Campaign(models.Model):
         ordering = ["-created_at", "-pk"]
         permissions = [
             ("launch_campaign", _("Can launch, pause, resume and cancel campaigns")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trigger"], condition=~Q(trigger=""), name="campaign_unique_trigger"
+            ),
+            models.UniqueConstraint(
+                fields=["template", "period"],
+                condition=Q(template__isnull=False),
+                name="campaign_unique_template_period",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,11 @@ class Gender(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class BirthdayCalendar(models.TextChoices):
+    SOLAR = "solar", _("Gregorian")
+    LUNAR = "lunar", _("Lunar")
+
+
 class Member(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -44,6 +49,14 @@ class Member(models.Model):
     member_no = models.CharField(_("member number"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # Which calendar the member celebrates by: many older Taiwanese keep their lunar birthday.
+    # `birthday` is always the Gregorian date of birth; loyalty's birthday job converts it.
+    birthday_calendar = models.CharField(
+        _("birthday calendar"),
+        max_length=10,
+        choices=BirthdayCalendar.choices,
+        default=BirthdayCalendar.SOLAR,
+    )
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
     home_store = models.ForeignKey(
         Store, verbose_name=_("home store"), null=True, blank=True, on_delete=models.SET_NULL

@@ -556,3 +556,181 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.from_tier_id} → {self.to_tier_id}"
+
+
+class WalletPass(models.Model):
+    """A member's card in a phone's wallet: one per member and platform (DESIGN.md §3).
+
+    Apple: `serial` is the pass's serialNumber and `authentication_token` the secret a device
+    sends back (`Authorization: ApplePass <token>`) to Apple's pass web service; Google: the
+    loyalty object's id is "<issuer id>.<serial>". `updated_at` is when the card's content last
+    changed (Apple's Last-Modified and the passesUpdatedSince tag). A points or tier change does
+    not push at once: it sets `changed_at`, and the wallet push job (beat) coalesces every change
+    since the last push into one update per pass, so five ledger entries are one push per device.
+    """
+
+    class Platform(models.TextChoices):
+        APPLE = "apple", _("Apple Wallet")
+        GOOGLE = "google", _("Google Wallet")
+
+    member = models.ForeignKey(
+        "crm.Member",
+        on_delete=models.CASCADE,
+        related_name="wallet_passes",
+        verbose_name=_("member"),
+    )
+    platform = models.CharField(_("wallet"), max_length=10, choices=Platform.choices)
+    serial = models.CharField(_("serial number"), max_length=64, unique=True)
+    authentication_token = models.CharField(_("authentication token"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("card updated at"), default=timezone.now)
+    # A change waiting for the push job (None: nothing to push); the job clears it.
+    changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)
+    pushed_at = models.DateTimeField(_("pushed at"), null=True, blank=True)
+    # Shown by the wallet itself with the next update (Apple's changeMessage, Google's message).
+    change_message = models.CharField(_("message with the next update"), max_length=200, blank=True)
+    # In a wallet now: Apple, at least one device registered; Google, saved and not deleted.
+    installed = models.BooleanField(_("in a wallet"), default=False)
+    installed_at = models.DateTimeField(_("added at"), null=True, blank=True)
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("wallet card")
+        verbose_name_plural = _("wallet cards")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "platform"], name="walletpass_unique_member"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["changed_at"],
+                condition=Q(changed_at__isnull=False),
+                name="walletpass_changed",
+            ),
+            models.Index(fields=["updated_at"], name="walletpass_updated_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.serial}"
+
+
+class WalletDeviceRegistration(models.Model):
+    """An Apple device that holds a pass and wants its updates (Apple's pass web service)."""
+
+    device_library_id = models.CharField(_("device"), max_length=128)
+    push_token = models.CharField(_("push token"), max_length=200)
+    wallet_pass = models.ForeignKey(
+        WalletPass,
+        on_delete=models.CASCADE,
+        related_name="registrations",
+        verbose_name=_("wallet card"),
+    )
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("wallet device")
+        verbose_name_plural = _("wallet devices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device_library_id", "wallet_pass"], name="walletdevice_unique_pass"
+            ),
+        ]
+        indexes = [models.Index(fields=["push_token"], name="walletdevice_push_token")]
+
+    def __str__(self) -> str:
+        return self.device_library_id
+
+
+class LoyaltyJob(models.TextChoices):
+    """The programme's beat jobs whose runs the marketer sees on the loyalty page."""
+
+    BIRTHDAY = "birthday", _("Birthday offers")
+    POINTS_REMINDER = "points_reminder", _("Unused-points reminders")
+    EXPIRY = "expiry", _("Points expiry")
+    TIERS = "tiers", _("Tier review")
+
+
+class LoyaltyJobRun(models.Model):
+    """One run of a loyalty beat job: when, for which period, how many, and what was held back.
+
+    `counts` holds the run's figures, e.g. {"due": 120, "campaign": 100, "wallet": 15,
+    "suppressed": {"no_channel": 5}}; a second run of the same period finds nothing new to do
+    and records zeros (the unique `LoyaltyJobMessage` row decides, not this log).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    job = models.CharField(_("job"), max_length=20, choices=LoyaltyJob.choices)
+    period = models.CharField(_("period"), max_length=20)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("figures"), default=dict, blank=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("campaign"),
+    )
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("loyalty job run")
+        verbose_name_plural = _("loyalty job runs")
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["job", "started_at"], name="jobrun_job_started")]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_display()} {self.period}"
+
+
+class LoyaltyJobMessage(models.Model):
+    """A member a loyalty job reached (or held back) for a period: unique per job, member and
+    period, so running a job twice, or two beat processes at once, sends nothing twice."""
+
+    class Path(models.TextChoices):
+        CAMPAIGN = "campaign", _("Message (best channel)")
+        WALLET = "wallet", _("Wallet card update")
+        SUPPRESSED = "suppressed", _("Held back")
+
+    job = models.CharField(_("job"), max_length=20, choices=LoyaltyJob.choices)
+    period = models.CharField(_("period"), max_length=20)
+    member = models.ForeignKey(
+        "crm.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    run = models.ForeignKey(
+        LoyaltyJobRun,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("run"),
+    )
+    path = models.CharField(_("sent as"), max_length=12, choices=Path.choices)
+    reason = models.CharField(_("reason"), max_length=40, blank=True)
+    coupon = models.ForeignKey(
+        Coupon,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("coupon"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("loyalty job message")
+        verbose_name_plural = _("loyalty job messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "period", "member"], name="jobmessage_unique_member_period"
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "path"], name="jobmessage_run_path")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.period} {self.member_id}"

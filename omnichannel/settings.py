@@ -432,3 +432,69 @@ SEARCH_RATE_LIMIT_PER_MINUTE = env_int("SEARCH_RATE_LIMIT_PER_MINUTE", default=3
 # given back by themselves after this many minutes unless the sale commits them (the sweep runs
 # every minute; a hold past its time is refused at commit even before the sweep).
 LOYALTY_HOLD_MINUTES = env_int("LOYALTY_HOLD_MINUTES", default=15)
+
+# Wallet cards (loyalty/wallet/). Outside production every path defaults to the self-signed
+# development chain that `manage.py wallet_dev_certificates` writes to WALLET_DEV_DIR, so a
+# fresh clone builds and signs real passes; production names Apple's and Google's own files.
+WALLET_DEV_DIR = Path(env_str("WALLET_DEV_DIR", str(VAR_DIR / "wallet-dev")))
+_wallet_dev = "" if PRODUCTION else str(WALLET_DEV_DIR)
+# Apple Wallet: the pass type id and team id of the Apple developer account, the pass-type
+# certificate and its private key (PEM) and Apple's WWDR intermediate certificate (PEM).
+APPLE_WALLET_PASS_TYPE_ID = env_str(
+    "APPLE_WALLET_PASS_TYPE_ID", "pass.com.example.omnichannel.member"
+)
+APPLE_WALLET_TEAM_ID = env_str("APPLE_WALLET_TEAM_ID", "DEVTEAM000")
+APPLE_WALLET_ORGANIZATION_NAME = env_str("APPLE_WALLET_ORGANIZATION_NAME", "Omnichannel")
+APPLE_WALLET_CERTIFICATE = env_str(
+    "APPLE_WALLET_CERTIFICATE", _wallet_dev and f"{_wallet_dev}/pass-certificate.pem"
+)
+APPLE_WALLET_KEY = env_str("APPLE_WALLET_KEY", _wallet_dev and f"{_wallet_dev}/pass-key.pem")
+APPLE_WALLET_KEY_PASSWORD = env_str("APPLE_WALLET_KEY_PASSWORD", "")
+APPLE_WALLET_WWDR_CERTIFICATE = env_str(
+    "APPLE_WALLET_WWDR_CERTIFICATE", _wallet_dev and f"{_wallet_dev}/wwdr.pem"
+)
+# The pass's webServiceURL: where devices register and fetch updates (HTTPS in production).
+APPLE_WALLET_WEB_SERVICE_URL = env_str(
+    "APPLE_WALLET_WEB_SERVICE_URL", f"{OMNICHANNEL_PUBLIC_URL}/wallet/apple"
+).rstrip("/")
+# APNs, HTTP/2 with token-based auth: the .p8 signing key, its key id and the team id.
+# APNS_CA_FILE: a CA bundle to trust instead of the system's (tests: the local server's CA).
+APNS_BASE_URL = env_str("APNS_BASE_URL", "https://api.push.apple.com").rstrip("/")
+APNS_KEY = env_str("APNS_KEY", _wallet_dev and f"{_wallet_dev}/apns-key.p8")
+APNS_KEY_ID = env_str("APNS_KEY_ID", "DEVKEY0000")
+APNS_TEAM_ID = env_str("APNS_TEAM_ID", APPLE_WALLET_TEAM_ID)
+APNS_CA_FILE = env_str("APNS_CA_FILE", "")
+# Google Wallet: the issuer id and the service account's JSON key (it signs the "Save to Google
+# Wallet" JWTs and, traded at its token_uri, authorises the REST calls).
+GOOGLE_WALLET_ISSUER_ID = env_str("GOOGLE_WALLET_ISSUER_ID", "3388000000000000000")
+GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = env_str(
+    "GOOGLE_WALLET_SERVICE_ACCOUNT_FILE",
+    _wallet_dev and f"{_wallet_dev}/google-service-account.json",
+)
+GOOGLE_WALLET_API_BASE_URL = env_str(
+    "GOOGLE_WALLET_API_BASE_URL", "https://walletobjects.googleapis.com"
+).rstrip("/")
+GOOGLE_WALLET_SAVE_URL = env_str("GOOGLE_WALLET_SAVE_URL", "https://pay.google.com/gp/v/save")
+# Google signs its save/delete callbacks (ECv2SigningOnly); its root signing keys live here.
+GOOGLE_WALLET_CALLBACK_KEYS_URL = env_str(
+    "GOOGLE_WALLET_CALLBACK_KEYS_URL", "https://pay.google.com/gp/m/issuer/keys"
+)
+# Whether card updates are pushed to Apple (APNs) and Google (REST): on in production; off by
+# default elsewhere, so `make run` and a fresh clone never call Apple or Google (the push job
+# still coalesces and records its updates). Tests turn it on against local servers.
+WALLET_PUSH_ENABLED = env_bool("WALLET_PUSH_ENABLED", default=PRODUCTION)
+# A card is pushed at most once in this many minutes: changes in between ride along.
+WALLET_PUSH_MINUTES = env_int("WALLET_PUSH_MINUTES", default=5)
+# The add-to-wallet link (signed) works for this many days after it was made.
+WALLET_LINK_MAX_AGE_DAYS = env_int("WALLET_LINK_MAX_AGE_DAYS", default=30)
+
+# Loyalty's beat jobs. Birthday offers go out on the birthday itself ("day") or on the first day
+# of the birth month ("month").
+LOYALTY_BIRTHDAY_ON = env_str("LOYALTY_BIRTHDAY_ON", "day")
+if LOYALTY_BIRTHDAY_ON not in ("day", "month"):
+    raise ImproperlyConfigured("LOYALTY_BIRTHDAY_ON must be day or month")
+# Unused points: remind members whose points expire within this many days, or who hold at least
+# this many points and have redeemed none for this many days.
+LOYALTY_REMINDER_EXPIRY_DAYS = env_int("LOYALTY_REMINDER_EXPIRY_DAYS", default=30)
+LOYALTY_REMINDER_MIN_POINTS = env_int("LOYALTY_REMINDER_MIN_POINTS", default=500)
+LOYALTY_REMINDER_IDLE_DAYS = env_int("LOYALTY_REMINDER_IDLE_DAYS", default=90)

@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, Value, When
 from django.utils import timezone
 
+from campaigns.audience_sources import audience_source_member_ids
 from campaigns.control_group import in_control_group_sql
 from campaigns.models import Campaign, Delivery, SendBatch
 from campaigns.quiet_hours import quiet_hours_next_allowed
@@ -43,6 +44,7 @@ from campaigns.split import (
     split_sizes,
     variant_split_of,
 )
+from crm.models import Member
 from crm.segments.definition import segment_queryset
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,16 @@ def _audience_plan(campaign: Campaign, now: datetime):
         default=Value(""),
         output_field=CharField(),
     )
-    members = segment_queryset(campaign.segment.definition, now=now).exclude(
+    if campaign.segment_id is not None:
+        members = segment_queryset(campaign.segment.definition, now=now)
+    else:
+        members = Member.objects.filter(status=Member.Status.ACTIVE)
+    if campaign.audience_source:
+        # An automated message's run: the members its job chose for the period.
+        members = members.filter(
+            pk__in=audience_source_member_ids(campaign.audience_source, campaign.audience_params)
+        )
+    members = members.exclude(
         pk__in=Delivery.objects.filter(campaign_id=campaign.pk).values("member_id")
     )
     return members.order_by().annotate(plan_channel=channel)

@@ -26,6 +26,8 @@ TOUCHPOINT_KIND_LABELS: dict[str, Promise] = {
     "message_opened": _("Message opened"),
     "link_clicked": _("Link clicked"),
     "unsubscribed": _("Unsubscribed"),
+    "wallet_added": _("Added the member card to a wallet"),
+    "wallet_removed": _("Removed the member card from a wallet"),
 }
 
 MANUAL_SOURCE = "manual"

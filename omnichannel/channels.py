@@ -19,6 +19,9 @@ class Channel(models.TextChoices):
     EMAIL = "email", _("Email")
     SMS = "sms", _("SMS")
     PUSH = "push", _("Push")
+    # The member card in Apple Wallet or Google Wallet: a contact point (cards added and removed
+    # are touchpoints), neither a sales nor a messaging channel.
+    WALLET = "wallet", _("Wallet card")
 
 
 SALES_CHANNELS: tuple[Channel, ...] = (
@@ -64,6 +67,7 @@ CHANNEL_STYLE: dict[str, tuple[str, str]] = {
     Channel.EMAIL: ("#d63384", "envelope"),
     Channel.SMS: ("#0dcaf0", "chat-dots"),
     Channel.PUSH: ("#ffc107", "bell"),
+    Channel.WALLET: ("#212529", "wallet2"),
 }
 
 

@@ -4,15 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0019_consent_proof'),
+        ("crm", "0019_consent_proof"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='member',
-            name='birthday_calendar',
-            field=models.CharField(choices=[('solar', 'Gregorian'), ('lunar', 'Lunar')], default='solar', max_length=10, verbose_name='birthday calendar'),
+            model_name="member",
+            name="birthday_calendar",
+            field=models.CharField(
+                choices=[("solar", "Gregorian"), ("lunar", "Lunar")],
+                default="solar",
+                max_length=10,
+                verbose_name="birthday calendar",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="member",
+            name="acquisition_channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("store", "Store"),
+                    ("web", "Web shop"),
+                    ("marketplace", "Marketplace"),
+                    ("app", "App"),
+                    ("line_shop", "LINE shopping"),
+                    ("line", "LINE"),
+                    ("email", "Email"),
+                    ("sms", "SMS"),
+                    ("push", "Push"),
+                    ("wallet", "Wallet card"),
+                ],
+                max_length=20,
+                verbose_name="acquisition channel",
+            ),
         ),
     ]

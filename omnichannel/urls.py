@@ -32,6 +32,7 @@ urlpatterns = [
     path("segments/", include("crm.urls_segments")),
     path("campaigns/", include("campaigns.urls")),
     path("loyalty/", include("loyalty.urls")),
+    path("wallet/", include("loyalty.urls_wallet")),
     path("hooks/", include("campaigns.urls_hooks")),
     path("u/", include("campaigns.urls_public")),
     path("", include("campaigns.urls_tracking")),

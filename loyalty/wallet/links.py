@@ -33,5 +33,5 @@ def wallet_link_member_no(token: str) -> str:
 
 def wallet_link_url(*, member_no: str) -> str:
     """The absolute add-to-wallet address for a member (OMNICHANNEL_PUBLIC_URL)."""
-    path = reverse("wallet_add", args=[wallet_link_token(member_no=member_no)])
+    path = reverse("wallet:add", args=[wallet_link_token(member_no=member_no)])
     return f"{settings.OMNICHANNEL_PUBLIC_URL}{path}"

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Consent, Gender, Store
+from crm.models import BirthdayCalendar, Consent, Gender, Store
 from crm.services.profiles import NOTE_MAX_LENGTH, TAG_MAX_LENGTH
 from omnichannel.channels import MessagingChannel
 
@@ -14,6 +14,12 @@ class ContactForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
     birthday = forms.DateField(
         label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    birthday_calendar = forms.ChoiceField(
+        label=_("Celebrates by"),
+        choices=BirthdayCalendar.choices,
+        required=False,
+        help_text=_("Lunar: birthday offers follow the lunar date of the birthday."),
     )
     gender = forms.ChoiceField(
         label=_("Gender"), choices=[("", "—"), *Gender.choices], required=False

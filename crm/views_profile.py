@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from crm.forms_profile import ConsentForm, ContactForm, ForgetForm, MergeForm, NoteForm, TagForm
-from crm.models import Member, MergeLog
+from crm.models import BirthdayCalendar, Member, MergeLog
 from crm.normalize import format_phone_national
 from crm.profile_cards import profile_cards_for
 from crm.selectors import member_by_number, member_merge_candidates, member_profile
@@ -105,6 +105,7 @@ def _contact_initial(member: Member) -> dict:
     return {
         "name": member.name,
         "birthday": member.birthday,
+        "birthday_calendar": member.birthday_calendar,
         "gender": member.gender,
         "home_store": member.home_store_id,
         "phone": format_phone_national(phone.value) if phone else "",
@@ -130,6 +131,7 @@ def member_edit(request: HtmxHttpRequest, member_no: str) -> HttpResponse:
             contact = ContactInput(
                 name=data["name"],
                 birthday=data["birthday"],
+                birthday_calendar=data["birthday_calendar"] or BirthdayCalendar.SOLAR,
                 gender=data["gender"],
                 home_store_id=data["home_store"].pk if data["home_store"] else None,
                 identifiers={name: data[name] for name in ContactForm.identifier_fields},

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Identity, Member, MemberNote, Order, Tag
+from crm.models import BirthdayCalendar, Identity, Member, MemberNote, Order, Tag
 from crm.services.identity import identifiers_normalize
 from crm.services.merges import member_merge_by_hand
 from omnichannel.channels import Channel
@@ -115,6 +115,7 @@ class ContactInput:
 
     name: str = ""
     birthday: date | None = None
+    birthday_calendar: str = BirthdayCalendar.SOLAR
     gender: str = ""
     home_store_id: int | None = None
     identifiers: Mapping[str, str] = field(default_factory=dict)
@@ -206,9 +207,19 @@ def member_contact_update(
             )
     target.name = contact.name.strip()
     target.birthday = contact.birthday
+    target.birthday_calendar = contact.birthday_calendar
     target.gender = contact.gender
     target.home_store_id = contact.home_store_id
-    target.save(update_fields=["name", "birthday", "gender", "home_store", "updated_at"])
+    target.save(
+        update_fields=[
+            "name",
+            "birthday",
+            "birthday_calendar",
+            "gender",
+            "home_store",
+            "updated_at",
+        ]
+    )
     return target
 
 

@@ -110,6 +110,20 @@ def test_edit_saves_profile_fields_and_replaces_the_phone(login_as):
     assert member.identities.filter(kind="email", value="mei@example.com").exists()
 
 
+def test_edit_saves_the_lunar_birthday_calendar_and_the_profile_says_so(login_as):
+    member = MemberFactory()
+
+    response = login_as("bob").post(url(member, "member_edit"), contact(birthday_calendar="lunar"))
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.birthday_calendar == "lunar"
+    page = login_as("bob").get(url(member, "member_detail")).content.decode()
+    assert 'data-testid="birthday-lunar"' in page
+    edit = login_as("bob").get(url(member, "member_edit")).content.decode()
+    assert '<option value="lunar" selected>' in edit
+
+
 def test_an_invalid_phone_keeps_everything_typed(login_as):
     member = MemberFactory(name="舊名")
 

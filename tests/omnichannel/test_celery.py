@@ -23,8 +23,9 @@ def test_worker_runs_clear_expired_sessions_once(celery_worker):
     live = SessionStore()
     live.create()
 
-    first = clear_expired_sessions.apply_async(queue=celery_worker).get(timeout=30)
-    second = clear_expired_sessions.apply_async(queue=celery_worker).get(timeout=30)
+    # Generous: under a loaded CI machine the worker may take a while to start polling.
+    first = clear_expired_sessions.apply_async(queue=celery_worker).get(timeout=90)
+    second = clear_expired_sessions.apply_async(queue=celery_worker).get(timeout=90)
 
     assert (first, second) == (1, 0)
     assert Session.objects.filter(session_key=live.session_key).exists()

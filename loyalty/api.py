@@ -382,6 +382,7 @@ def points_hold_create(
             points=payload.points,
             channel=channel,
             store_id=_store_id(payload.store_code),
+            api_key_id=request.auth.pk,
         )
         hold.account.member = member  # the locked account, as fresh as it gets
         return 201, _hold_out(hold, available=hold.available_after)
@@ -407,7 +408,9 @@ def points_hold_commit(
 ):
     def write() -> tuple[int, dict]:
         # The hold as the commit left it, its account (and member) read under the lock.
-        committed = hold_commit(hold_id=hold_id, order_no=payload.order_no)
+        committed = hold_commit(
+            hold_id=hold_id, order_no=payload.order_no, api_key_id=request.auth.pk
+        )
         return 200, _hold_out(committed.hold, committed=committed)
 
     return idempotent(request, idempotency_key, write)
@@ -425,7 +428,7 @@ def points_hold_release(
     request: HttpRequest, hold_id: HoldId, idempotency_key: str | None = IdempotencyKeyParam
 ):
     def write() -> tuple[int, dict]:
-        return 200, _hold_out(hold_release(hold_id=hold_id))
+        return 200, _hold_out(hold_release(hold_id=hold_id, api_key_id=request.auth.pk))
 
     return idempotent(request, idempotency_key, write)
 

@@ -363,6 +363,16 @@ class PointsHold(models.Model):
         related_name="+",
         verbose_name=_("store"),
     )
+    # The till's API key that made it: only that key may commit or release it (another till
+    # is answered hold_unknown). Null for holds made inside the app.
+    api_key = models.ForeignKey(
+        "crm.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("API key"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 

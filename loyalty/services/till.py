@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery, Sum
+from django.db.models import Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +109,7 @@ def hold_create(
     channel: str,
     points: int | None = None,
     store_id: int | None = None,
+    api_key_id: int | None = None,
     now: datetime | None = None,
 ) -> PointsHold:
     """Reserve points for a sale in progress of NT$order_amount_twd, for
@@ -149,6 +150,7 @@ def hold_create(
                 order_amount_twd=order_amount_twd,
                 channel=channel,
                 store_id=store_id,
+                api_key_id=api_key_id,
                 created_at=now,
             )
             hold.available_after = available - hold.points
@@ -192,16 +194,27 @@ def hold_redeem_key(hold_id: int) -> str:
     return f"redeem:hold:{hold_id}"
 
 
-def _hold_locked(hold_id: int) -> tuple[PointsAccount | None, PointsHold | None]:
+def _holds_of(api_key_id: int | None) -> QuerySet[PointsHold]:
+    """The holds a caller may act on: a till's API key, its own holds (and those made inside
+    the app); no key (the app itself), every hold."""
+    if api_key_id is None:
+        return PointsHold.objects.all()
+    return PointsHold.objects.filter(Q(api_key_id=api_key_id) | Q(api_key__isnull=True))
+
+
+def _hold_locked(
+    hold_id: int, *, api_key_id: int | None = None
+) -> tuple[PointsAccount | None, PointsHold | None]:
     """The hold and its account, both locked: the account first (the lock order of the module
-    docstring), then the hold; (None, None) for no such hold. Two queries: the account is found
-    through the hold in the lock's own statement (a hold's account never changes, so the
-    subquery cannot go stale), its member read alongside (not locked: FOR UPDATE OF the account
-    only) for the answer's number."""
+    docstring), then the hold; (None, None) for no such hold, or one another till's API key
+    made. Two queries: the account is found through the hold in the lock's own statement (a
+    hold's account never changes, so the subquery cannot go stale), its member read alongside
+    (not locked: FOR UPDATE OF the account only) for the answer's number."""
+    holds = _holds_of(api_key_id).filter(pk=hold_id)
     account = (
         PointsAccount.objects.select_for_update(of=("self",))
         .select_related("member")
-        .filter(pk=Subquery(PointsHold.objects.filter(pk=hold_id).values("account_id")[:1]))
+        .filter(pk=Subquery(holds.values("account_id")[:1]))
         .first()
     )
     if account is None:
@@ -216,17 +229,18 @@ def hold_commit(
     hold_id: int,
     order_no: str,
     actor_id: int | None = None,
+    api_key_id: int | None = None,
     now: datetime | None = None,
 ) -> Committed:
     """Spend the held points on order `order_no`: one redeem entry on the ledger. Idempotent
     for the same order number. Raises TillRefused: hold_unknown, hold_expired, hold_released,
     hold_committed_other_order, insufficient_points (the balance fell under the hold since,
-    e.g. by a hand adjustment)."""
+    e.g. by a hand adjustment). `api_key_id`: the till's key; another till's hold is unknown."""
     now = now or timezone.now()
     order_no = order_no.strip()[:64]
     key = hold_redeem_key(hold_id)
     with transaction.atomic(savepoint=False):
-        account, hold = _hold_locked(hold_id)
+        account, hold = _hold_locked(hold_id, api_key_id=api_key_id)
         refusal = _commit_refusal(hold, order_no=order_no, now=now)
         if refusal is None and hold.status == PointsHold.Status.COMMITTED:
             entry = PointsTransaction.objects.get(idempotency_key=key)
@@ -313,13 +327,15 @@ def _commit_refusal(hold: PointsHold | None, *, order_no: str, now: datetime) ->
     return None
 
 
-def hold_release(*, hold_id: int, now: datetime | None = None) -> PointsHold:
+def hold_release(
+    *, hold_id: int, api_key_id: int | None = None, now: datetime | None = None
+) -> PointsHold:
     """Give the held points back (the sale was abandoned or paid otherwise). Releasing again,
     or releasing a hold that expired, answers the hold as it is. Raises TillRefused:
-    hold_unknown, hold_committed."""
+    hold_unknown (also another till's hold), hold_committed."""
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
-        _account, hold = _hold_locked(hold_id)
+        _account, hold = _hold_locked(hold_id, api_key_id=api_key_id)
         if hold is None:
             refusal = TillRefused("hold_unknown")
         elif hold.status == PointsHold.Status.COMMITTED:

@@ -282,6 +282,21 @@ def test_release_gives_the_points_back(api, member):
     assert api("get", f"members/{member.member_no}/points").json()["available"] == 100
 
 
+def test_another_tills_key_may_not_commit_or_release_a_hold(api, member, alice):
+    other = api_key_create(name="POS 2", channel="store", actor=alice, scopes=["points"])[1]
+    hold = api(
+        "post", "points/holds", {"member": PHONE_TYPED, "order_amount_twd": 1000, "points": 90}
+    ).json()
+
+    commit = api("post", f"points/holds/{hold['id']}/commit", {"order_no": "X"}, bearer=other)
+    release = api("post", f"points/holds/{hold['id']}/release", bearer=other)
+
+    _refusal(commit, 404, "hold_unknown")
+    _refusal(release, 404, "hold_unknown")
+    mine = api("post", f"points/holds/{hold['id']}/commit", {"order_no": "POS-9"})
+    assert (mine.status_code, mine.json()["status"]) == (200, "committed")
+
+
 def test_refusals_are_translated(api, member):
     response = api(
         "post",

@@ -160,3 +160,36 @@ def test_wallet_pass_for_an_unknown_member(apple_dev, tmp_path):
     with pytest.raises(CommandError, match="No member with the number NOPE123"):
         call_command("wallet_pass", "NOPE123", "-o", str(tmp_path / "x.pkpass"))
     assert not (tmp_path / "x.pkpass").exists()
+
+
+# --- the admin -----------------------------------------------------------------------------
+
+
+def test_admin_shows_cards_and_devices_without_their_secrets(login_as):
+    from django.urls import reverse
+
+    member = MemberFactory()
+    wallet_pass = _card(member, device="device-0001")
+    client = login_as("alice")
+    for name in ("walletpass", "walletdeviceregistration"):
+        listing = client.get(reverse(f"admin:loyalty_{name}_changelist"))
+        assert listing.status_code == 200
+        assert member.member_no.encode() in listing.content
+    change = client.get(reverse("admin:loyalty_walletpass_change", args=[wallet_pass.pk]))
+    assert change.status_code == 200
+    assert wallet_pass.authentication_token.encode() not in change.content
+    assert f"…{wallet_pass.authentication_token[-4:]}".encode() in change.content
+    registration = WalletDeviceRegistration.objects.get()
+    change = client.get(
+        reverse("admin:loyalty_walletdeviceregistration_change", args=[registration.pk])
+    )
+    assert change.status_code == 200
+    assert registration.push_token.encode() not in change.content
+    assert (
+        client.post(
+            reverse("admin:loyalty_walletpass_delete", args=[wallet_pass.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    found = client.get(reverse("admin:loyalty_walletpass_changelist"), {"q": wallet_pass.serial})
+    assert wallet_pass.serial.encode() in found.content

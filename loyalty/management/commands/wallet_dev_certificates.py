@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from loyalty.wallet.dev_certificates import dev_secrets_write
 
@@ -19,6 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Replace the files there.")
 
     def handle(self, *args: object, **options: object) -> None:
+        if settings.PRODUCTION and not options["dir"]:
+            raise CommandError(
+                "Production uses Apple's certificates (APPLE_WALLET_*), not development ones; "
+                "give --dir to write a development chain somewhere anyway."
+            )
         directory = (options["dir"] or Path(settings.WALLET_DEV_DIR)).resolve()
         written = dev_secrets_write(
             directory=directory,

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone, translation
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, gettext_noop
 
 from loyalty.models import WalletPass
 from loyalty.selectors_wallet import WalletCard, wallet_cards
@@ -145,27 +145,26 @@ def _images() -> dict[str, bytes]:
     return {name: (ASSETS / name).read_bytes() for name in IMAGES}
 
 
-def _strings() -> dict[str, str]:
-    """pass.json's keys and their text in the active language (pass.strings)."""
-    return {
-        "description": gettext("Member card"),
-        "points": gettext("Points"),
-        "points_changed": gettext("Your points balance is now %@."),
-        "tier": gettext("Tier"),
-        "no_tier": gettext("Member"),
-        "member": pgettext("wallet card", "Member"),
-        "expiring": gettext("Points expiring in 30 days"),
-        "expiring_on": gettext("First expiry"),
-        "member_no": gettext("Member number"),
-        "member_since": gettext("Member since"),
-        "message": gettext("Message"),
-        "terms": gettext("Programme terms"),
-        "terms_text": gettext(
-            "Points are earned on purchases and can be redeemed for rewards at the till. "
-            "Points expire on the date shown in your account; the nearest expiry is on the "
-            "front of this card. Show the QR code at the till to earn or redeem."
-        ),
-    }
+# The pass's words: pass.json holds the English text, and each lproj's pass.strings maps it to
+# that language (a phone in a language the pass lacks shows the English).
+STRINGS = {
+    "description": gettext_noop("Member card"),
+    "points": gettext_noop("Points"),
+    "points_changed": gettext_noop("Your points balance is now %@."),
+    "tier": gettext_noop("Tier"),
+    "member": gettext_noop("Member"),
+    "expiring": gettext_noop("Points expiring in 30 days"),
+    "expiring_on": gettext_noop("First expiry"),
+    "member_no": gettext_noop("Member number"),
+    "member_since": gettext_noop("Member since"),
+    "message": gettext_noop("Message"),
+    "terms": gettext_noop("Programme terms"),
+    "terms_text": gettext_noop(
+        "Points are earned on purchases and can be redeemed for rewards at the till. "
+        "Points expire on the date shown in your account; the nearest expiry is on the "
+        "front of this card. Show the QR code at the till to earn or redeem."
+    ),
+}
 
 
 def _strings_file(strings: dict[str, str]) -> bytes:
@@ -183,7 +182,8 @@ def _localisations() -> dict[str, bytes]:
     files = {}
     for folder, language in LANGUAGES:
         with translation.override(language):
-            files[f"{folder}.lproj/pass.strings"] = _strings_file(_strings())
+            strings = {text: gettext(text) for text in STRINGS.values()}
+        files[f"{folder}.lproj/pass.strings"] = _strings_file(strings)
     return files
 
 
@@ -224,7 +224,7 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
     auxiliary = [
         {
             "key": "expiring",
-            "label": "expiring",
+            "label": STRINGS["expiring"],
             "value": card.expiring_points,
             "numberStyle": "PKNumberStyleDecimal",
         }
@@ -233,7 +233,7 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
         auxiliary.append(
             {
                 "key": "expiring_on",
-                "label": "expiring_on",
+                "label": STRINGS["expiring_on"],
                 "value": _w3c_date(card.expiring_on),
                 "dateStyle": "PKDateStyleMedium",
                 "timeStyle": "PKDateStyleNone",
@@ -247,22 +247,22 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
         back.append(
             {
                 "key": "message",
-                "label": "message",
+                "label": STRINGS["message"],
                 "value": wallet_pass.change_message,
                 "changeMessage": "%@",
             }
         )
     back += [
-        {"key": "member_no", "label": "member_no", "value": card.member_no},
+        {"key": "member_no", "label": STRINGS["member_no"], "value": card.member_no},
         {
             "key": "member_since",
-            "label": "member_since",
+            "label": STRINGS["member_since"],
             "value": _w3c_date(card.member_since),
             "dateStyle": "PKDateStyleMedium",
             "timeStyle": "PKDateStyleNone",
             "ignoresTimeZone": True,
         },
-        {"key": "terms", "label": "terms", "value": "terms_text"},
+        {"key": "terms", "label": STRINGS["terms"], "value": STRINGS["terms_text"]},
     ]
     return {
         "formatVersion": 1,
@@ -272,7 +272,7 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
         "authenticationToken": wallet_pass.authentication_token,
         "webServiceURL": settings.APPLE_WALLET_WEB_SERVICE_URL,
         "organizationName": settings.APPLE_WALLET_ORGANIZATION_NAME,
-        "description": "description",
+        "description": STRINGS["description"],
         "logoText": settings.APPLE_WALLET_ORGANIZATION_NAME,
         "foregroundColor": _rgb(FOREGROUND),
         "backgroundColor": _rgb(_background(card.tier_colour)),
@@ -290,17 +290,21 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
             "primaryFields": [
                 {
                     "key": "points",
-                    "label": "points",
+                    "label": STRINGS["points"],
                     "value": card.points,
                     "numberStyle": "PKNumberStyleDecimal",
-                    "changeMessage": "points_changed",
+                    "changeMessage": STRINGS["points_changed"],
                 }
             ],
             "secondaryFields": [
-                {"key": "tier", "label": "tier", "value": card.tier_name or "no_tier"},
+                {
+                    "key": "tier",
+                    "label": STRINGS["tier"],
+                    "value": card.tier_name or STRINGS["member"],
+                },
                 {
                     "key": "member",
-                    "label": "member",
+                    "label": STRINGS["member"],
                     "value": card.name,
                     "textAlignment": "PKTextAlignmentRight",
                 },

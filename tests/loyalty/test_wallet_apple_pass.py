@@ -104,7 +104,7 @@ def test_pass_json_holds_the_card(apple_dev):
     card = data["storeCard"]
     points = card["primaryFields"][0]
     assert points["value"] == 1_250
-    assert points["changeMessage"] == "points_changed"
+    assert points["changeMessage"] == "Your points balance is now %@."  # pass.strings: zh-Hant
     secondary = {f["key"]: f["value"] for f in card["secondaryFields"]}
     assert secondary["member"] == "王小明"
     assert secondary["tier"]  # the entry tier's name
@@ -131,9 +131,10 @@ def test_labels_are_localised_in_both_languages(apple_dev):
     )
     english = files["en.lproj/pass.strings"].decode("utf-16")
     chinese = files["zh-Hant.lproj/pass.strings"].decode("utf-16")
-    assert '"points" = "Points";' in english
-    assert '"points" = "點數";' in chinese
-    assert '"points_changed" = ' in chinese and "%@" in chinese
+    assert '"Points" = "Points";' in english
+    assert '"Points" = "點數";' in chinese
+    assert '"Your points balance is now %@." = "您的點數餘額現為 %@ 點。";' in chinese
+    assert '"Member card" = "會員卡";' in chinese
 
 
 def test_many_passes_read_the_cards_once(apple_dev, django_assert_num_queries, tmp_path):

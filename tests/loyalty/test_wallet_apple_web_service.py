@@ -208,3 +208,16 @@ def test_no_csrf_no_login(card):
 
     strict = Client(enforce_csrf_checks=True)
     assert _register(strict, card).status_code == 201
+
+
+def test_the_web_service_url_leads_here(settings):
+    from urllib.parse import urlsplit
+
+    from django.urls import resolve
+
+    from omnichannel import settings as project_settings
+
+    base = urlsplit(project_settings.APPLE_WALLET_WEB_SERVICE_URL).path
+    assert resolve(f"{base}/v1/log").url_name == "apple_log"
+    match = resolve(f"{base}/v1/passes/{PASS_TYPE_ID}/abc")
+    assert (match.url_name, match.kwargs["serial"]) == ("apple_pass", "abc")

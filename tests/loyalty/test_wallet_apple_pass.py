@@ -4,6 +4,7 @@ figures; and the add-to-wallet page's Apple download behind the signed link."""
 
 import hashlib
 import json
+import subprocess
 import time
 from datetime import timedelta
 
@@ -56,6 +57,15 @@ def test_signature_verifies_with_openssl_and_manifest_matches(apple_dev, tmp_pat
     result = openssl_verify(files, tmp_path, apple_dev)
     assert result.returncode == 0, result.stderr
     assert "Verification successful" in result.stderr
+    printed = subprocess.run(
+        ["/usr/bin/openssl", "pkcs7", "-inform", "DER", "-print"],
+        input=files["signature"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert b"signingTime" in printed  # Apple refuses a signature without it
+    assert b"Pass Type ID: " + PASS_TYPE_ID.encode() in printed
+    assert b"WWDR" in printed  # the intermediate travels with the signature
 
     manifest = json.loads(files["manifest.json"])
     signed = set(files) - {"manifest.json", "signature"}

@@ -377,3 +377,14 @@ def pkpass_build_many(
 
 def pkpass_filename(wallet_pass: WalletPass) -> str:
     return f"member-card-{wallet_pass.serial[:8]}.pkpass"
+
+
+def pkpasses_build(*, wallet_pass_ids: Sequence[int], today: date | None = None) -> list[bytes]:
+    """The .pkpass of each Apple pass id, in the order given (an id that is not an Apple pass
+    is left out): three queries for any number up to CHUNK (the passes, then `wallet_cards`).
+    The bench's and a batch job's entry point: call it per chunk of ids."""
+    by_id = WalletPass.objects.filter(
+        pk__in=list(wallet_pass_ids), platform=WalletPass.Platform.APPLE
+    ).in_bulk()
+    ordered = [by_id[pk] for pk in wallet_pass_ids if pk in by_id]
+    return [data for _, data in pkpass_build_many(wallet_passes=ordered, today=today)]

@@ -17,7 +17,12 @@ from django.utils import timezone
 from loyalty.models import PointsTransaction, WalletPass
 from loyalty.services.ledger import Entry, accounts_ensure, entries_post
 from loyalty.services.wallet import wallet_pass_issue
-from loyalty.wallet.apple_pass import pkpass_build, pkpass_build_many, signing_material
+from loyalty.wallet.apple_pass import (
+    pkpass_build,
+    pkpass_build_many,
+    pkpasses_build,
+    signing_material,
+)
 from loyalty.wallet.links import wallet_link_token
 from tests.factories import MemberFactory
 from tests.loyalty.wallet_apple_helpers import (
@@ -157,6 +162,11 @@ def test_many_passes_read_the_cards_once(apple_dev, django_assert_num_queries, t
     assert pkpass_json(built[1][1])["storeCard"]["primaryFields"][0]["value"] == 0
     result = openssl_verify(pkpass_files(built[3][1]), tmp_path, apple_dev)
     assert result.returncode == 0, result.stderr
+
+    ids = [p.pk for p in reversed(passes)]
+    with django_assert_num_queries(3):  # the passes, then wallet_cards
+        files = pkpasses_build(wallet_pass_ids=ids)
+    assert [pkpass_json(f)["serialNumber"] for f in files] == [p.serial for p in reversed(passes)]
 
 
 def test_missing_certificate_is_a_clear_error(settings, tmp_path):

@@ -9,6 +9,13 @@
 Each view checks its own credential (the signed token, `ApplePass <token>`, Google's signature).
 """
 
+from django.urls import path
+
+from loyalty import views_wallet_google
+
 app_name = "wallet"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("add/<str:token>/google", views_wallet_google.add_google, name="add_google"),
+    path("google/callback", views_wallet_google.google_callback, name="google_callback"),
+]

@@ -34,3 +34,7 @@ class LoyaltyConfig(AppConfig):
 
         # Points, holds, coupons and tiers follow crm's merges, their undo and erasure.
         register_loyalty_member_hook()
+        from loyalty.wallet.google_updater import register_google_wallet_updater
+
+        # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).
+        register_google_wallet_updater()

@@ -31,6 +31,27 @@ def _link_invalid(request: HttpRequest, *, expired: bool) -> HttpResponse:
     )
 
 
+MERGE_HOPS = 5  # a member merged into one later merged again: follow a few hops, not forever
+
+
+def _active_member_id(member_no: str) -> int | None:
+    """The member a link was made for, or the survivor they were merged into since."""
+    row = Member.objects.filter(member_no=member_no).values("pk", "status", "merged_into").first()
+    for _hop in range(MERGE_HOPS):
+        if row is None or row["status"] == Member.Status.ACTIVE:
+            break
+        if row["status"] != Member.Status.MERGED or row["merged_into"] is None:
+            return None
+        row = (
+            Member.objects.filter(pk=row["merged_into"])
+            .values("pk", "status", "merged_into")
+            .first()
+        )
+    if row is None or row["status"] != Member.Status.ACTIVE:
+        return None
+    return row["pk"]
+
+
 @require_GET
 @login_not_required
 @never_cache
@@ -40,11 +61,7 @@ def add_google(request: HttpRequest, token: str) -> HttpResponse:
         member_no = wallet_link_member_no(token)
     except WalletLinkInvalid as exc:
         return _link_invalid(request, expired=str(exc) == "expired")
-    member_id = (
-        Member.objects.filter(member_no=member_no, status=Member.Status.ACTIVE)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    member_id = _active_member_id(member_no)
     if member_id is None:
         raise Http404
     wallet_pass = wallet_pass_issue(member_id=member_id, platform=WalletPass.Platform.GOOGLE)

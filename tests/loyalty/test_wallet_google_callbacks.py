@@ -182,3 +182,12 @@ def test_get_is_not_allowed(google_wallet):
 def test_signed_bytes_follow_googles_layout():
     # length (4 bytes little-endian) before each part, UTF-8.
     assert gc.signed_bytes("ab", "") == b"\x02\x00\x00\x00ab\x00\x00\x00\x00"
+
+
+def test_callbacks_show_in_the_admin(google_wallet, login_as):
+    wallet_pass = google_pass(member_with_points(1))
+    _post(google_wallet.signer.body(_message(wallet_pass), recipient_id="3388000000000000001"))
+    client = login_as("alice")
+    response = client.get(reverse("admin:loyalty_googlewalletcallback_changelist"))
+    assert response.status_code == 200
+    assert wallet_pass.member.member_no in response.content.decode()

@@ -167,3 +167,15 @@ def test_an_expired_link_is_gone_in_the_members_language(google_wallet, client, 
 def test_a_link_for_a_member_who_is_gone_is_not_found(google_wallet, client):
     url = reverse("wallet:add_google", args=[wallet_link_token(member_no="M0000404")])
     assert client.get(url).status_code == 404
+
+
+def test_a_link_for_a_merged_member_adds_the_survivors_card(google_wallet, client):
+    survivor = member_with_points(800)
+    merged = MemberFactory(status="merged", merged_into=survivor)
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_no=merged.member_no)])
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert WalletPass.objects.filter(member=survivor).exists()
+    assert not WalletPass.objects.filter(member=merged).exists()

@@ -1,7 +1,10 @@
 """Google Wallet's public addresses: the "Save to Google Wallet" redirect behind the signed
 add-to-wallet link, and Google's save/delete callbacks (verified by their signature)."""
 
+import logging
+
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,6 +19,8 @@ from loyalty.services.wallet_google import google_callback_receive
 from loyalty.wallet.google import google_save_url
 from loyalty.wallet.google_callbacks import CallbackInvalid
 from loyalty.wallet.links import WalletLinkInvalid, wallet_link_member_no
+
+logger = logging.getLogger(__name__)
 
 
 def _link_invalid(request: HttpRequest, *, expired: bool) -> HttpResponse:
@@ -65,7 +70,16 @@ def add_google(request: HttpRequest, token: str) -> HttpResponse:
     if member_id is None:
         raise Http404
     wallet_pass = wallet_pass_issue(member_id=member_id, platform=WalletPass.Platform.GOOGLE)
-    return redirect(google_save_url(wallet_pass=wallet_pass))
+    try:
+        url = google_save_url(wallet_pass=wallet_pass)
+    except ImproperlyConfigured:
+        # The operator's to fix (the service account's key); the member gets a page, not a 500.
+        logger.exception("Google Wallet save link not made")
+        reason = _("Google Wallet is not available right now. Please try again later.")
+        return render(
+            request, "loyalty/wallet_google_link_invalid.html", {"reason": reason}, status=503
+        )
+    return redirect(url)
 
 
 @csrf_exempt

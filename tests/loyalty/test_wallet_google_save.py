@@ -179,3 +179,27 @@ def test_a_link_for_a_merged_member_adds_the_survivors_card(google_wallet, clien
     assert response.status_code == 302
     assert WalletPass.objects.filter(member=survivor).exists()
     assert not WalletPass.objects.filter(member=merged).exists()
+
+
+def test_without_a_key_the_member_gets_a_page_not_an_error(google_wallet, client, settings):
+    settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = ""
+    member = MemberFactory()
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_no=member.member_no)])
+
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-TW")
+
+    assert response.status_code == 503
+    assert "Google 錢包目前無法使用" in response.content.decode()
+
+
+def test_the_development_key_signs_save_links(google_wallet, settings, tmp_path):
+    from loyalty.wallet.google import dev_service_account_write
+
+    path = tmp_path / "dev" / "google-service-account.json"
+    dev_service_account_write(path)
+    settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = str(path)
+
+    url = google_save_url(wallet_pass=google_pass(member_with_points(3)))
+
+    claims = jwt.decode(url[len(SAVE_URL) :], options={"verify_signature": False})
+    assert claims["iss"] == "wallet-dev@omnichannel-dev.iam.gserviceaccount.com"

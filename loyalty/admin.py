@@ -27,6 +27,7 @@ from crm.admin.search import MemberSearchMixin
 from loyalty.models import (
     Coupon,
     EarnRule,
+    GoogleWalletCallback,
     PointsAccount,
     PointsHold,
     PointsTransaction,
@@ -282,6 +283,25 @@ class CouponAdmin(AccountMemberMixin, BoundedListAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(GoogleWalletCallback)
+class GoogleWalletCallbackAdmin(ReadOnlyAdmin):
+    """Google's verified save/delete callbacks, as received (searched by object id or nonce)."""
+
+    list_display = ("received_at", "event_type", "object_id", "card_member_no")
+    list_filter = (
+        choices_filter("event_type", _("event"), GoogleWalletCallback.Event.choices),
+        ("received_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("wallet_pass__member",)
+    search_fields = ("=object_id", "=nonce")
+    ordering = ("-received_at", "-pk")
+    sortable_by = ()
+
+    @admin.display(description=_("member number"))
+    def card_member_no(self, obj: GoogleWalletCallback) -> str:
+        return obj.wallet_pass.member.member_no if obj.wallet_pass else ""
 
 
 # The wallet cards and their devices (read-only), in their own module.

@@ -38,3 +38,7 @@ class LoyaltyConfig(AppConfig):
 
         # Wallet cards follow them too: moved or dropped on a merge, deleted on erasure.
         register_wallet_member_hook()
+        from loyalty.wallet.google_updater import register_google_wallet_updater
+
+        # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).
+        register_google_wallet_updater()

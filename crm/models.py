@@ -56,6 +56,8 @@ class Member(models.Model):
         max_length=10,
         choices=BirthdayCalendar.choices,
         default=BirthdayCalendar.SOLAR,
+        # The bulk paths (COPY on PostgreSQL) write only the columns they know.
+        db_default=BirthdayCalendar.SOLAR,
     )
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True)
     home_store = models.ForeignKey(

@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
             name="birthday_calendar",
             field=models.CharField(
                 choices=[("solar", "Gregorian"), ("lunar", "Lunar")],
+                db_default="solar",
                 default="solar",
                 max_length=10,
                 verbose_name="birthday calendar",

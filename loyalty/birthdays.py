@@ -1,0 +1,140 @@
+"""Whose birthday it is: the one rule the birthday job and its tests use.
+
+A member's `birthday` is always the Gregorian date of birth; `birthday_calendar` says which
+calendar they celebrate by (crm.models.BirthdayCalendar). The rule, per day:
+
+- **Gregorian**: the same month and day; a 29 February birthday falls on 28 February in a
+  common year.
+- **Lunar** (農曆, lunar-python's calendar): the day whose lunar month and day are those of the
+  date of birth. A birth in a leap month (閏月) is celebrated in the regular month of the same
+  number (the leap month recurs only every few years); a birth on the 30th is celebrated on the
+  29th in a year whose month has 29 days. On a day inside a leap month nobody celebrates.
+- With LOYALTY_BIRTHDAY_ON = "month", the offer goes out on the first day of the birth month
+  instead: 1 <month> for Gregorian birthdays, the first day of the lunar month (初一) for lunar
+  ones.
+
+Everything is one query over active members: the Gregorian rule on month and day, the lunar
+rule as the (bounded) set of Gregorian dates of birth whose lunar date is today's, computed
+once per day. The period of a birthday offer is the Gregorian year of the day it goes out:
+once a year per member, even in the rare year a lunar date falls twice.
+"""
+
+from calendar import isleap
+from datetime import date, timedelta
+from functools import lru_cache
+
+from django.db.models import Q, QuerySet
+from lunar_python import Lunar, LunarMonth, LunarYear, Solar
+
+from crm.models import BirthdayCalendar, Member
+
+ON_DAY = "day"
+ON_MONTH = "month"
+# lunar-python's tables start in 1900; nobody born before is a member any more.
+FIRST_BIRTH_YEAR = 1901
+
+
+def birthday_period(*, day: date) -> str:
+    """The period a birthday offer sent on `day` belongs to: its Gregorian year."""
+    return str(day.year)
+
+
+def birthday_members_due(*, day: date, on: str = ON_DAY) -> QuerySet[Member]:
+    """The active members whose birthday offer goes out on `day` (`on`: "day" or "month")."""
+    if on not in (ON_DAY, ON_MONTH):
+        raise ValueError(f"on must be {ON_DAY!r} or {ON_MONTH!r}, not {on!r}")
+    condition = _solar_q(day, on) | _lunar_q(day, on)
+    return Member.objects.filter(
+        condition, status=Member.Status.ACTIVE, birthday__isnull=False
+    ).order_by()
+
+
+def celebrated_on(*, birthday: date, calendar: str, year: int) -> list[date]:
+    """The Gregorian days of `year` a birthday is celebrated on (the test oracle, and what a
+    profile may show): usually one; none or two for a lunar date in a rare year."""
+    if calendar != BirthdayCalendar.LUNAR:
+        if (birthday.month, birthday.day) == (2, 29) and not isleap(year):
+            return [date(year, 2, 28)]
+        return [birthday.replace(year=year)]
+    born = Solar.fromYmd(birthday.year, birthday.month, birthday.day).getLunar()
+    month, day = abs(born.getMonth()), born.getDay()
+    days = []
+    for lunar_year in (year - 1, year):
+        length = LunarMonth.fromYm(lunar_year, month).getDayCount()
+        solar = Lunar.fromYmd(lunar_year, month, min(day, length)).getSolar()
+        celebrated = date(solar.getYear(), solar.getMonth(), solar.getDay())
+        if celebrated.year == year:
+            days.append(celebrated)
+    return days
+
+
+def _solar_q(day: date, on: str) -> Q:
+    solar = Q(birthday_calendar=BirthdayCalendar.SOLAR)
+    if on == ON_MONTH:
+        return solar & Q(birthday__month=day.month) if day.day == 1 else Q(pk__in=[])
+    same_day = Q(birthday__month=day.month, birthday__day=day.day)
+    if (day.month, day.day) == (2, 28) and not isleap(day.year):
+        same_day |= Q(birthday__month=2, birthday__day=29)
+    return solar & same_day
+
+
+def _lunar_q(day: date, on: str) -> Q:
+    lunar = Q(birthday_calendar=BirthdayCalendar.LUNAR)
+    if on == ON_MONTH:
+        ranges = _lunar_month_births(day)
+        if not ranges:
+            return Q(pk__in=[])
+        in_month = Q()
+        for first, last in ranges:
+            in_month |= Q(birthday__range=(first, last))
+        return lunar & in_month
+    births = _lunar_day_births(day)
+    return lunar & Q(birthday__in=births) if births else Q(pk__in=[])
+
+
+def _to_date(lunar: Lunar) -> date:
+    solar = lunar.getSolar()
+    return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def _birth_months(lunar_month: int, until_year: int):
+    """(lunar year, month) pairs a birth in `lunar_month` can have: the regular month of every
+    year, and the leap month of the same number in the years that had one."""
+    for year in range(FIRST_BIRTH_YEAR, until_year + 1):
+        yield year, lunar_month
+        if LunarYear.fromYear(year).getLeapMonth() == lunar_month:
+            yield year, -lunar_month
+
+
+@lru_cache(maxsize=8)
+def _lunar_day_births(day: date) -> tuple[date, ...]:
+    """The Gregorian dates of birth whose lunar birthday is `day` (a few hundred)."""
+    today = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    if today.getMonth() < 0:
+        return ()  # a leap month: births in it celebrate in the regular month
+    month, lunar_day = today.getMonth(), today.getDay()
+    days = [lunar_day]
+    if lunar_day == 29 and LunarMonth.fromYm(today.getYear(), month).getDayCount() == 29:
+        days.append(30)  # the 30th has no day this year: celebrated on the 29th
+    births = []
+    for year, birth_month in _birth_months(month, today.getYear()):
+        length = LunarMonth.fromYm(year, birth_month).getDayCount()
+        births += [_to_date(Lunar.fromYmd(year, birth_month, d)) for d in days if d <= length]
+    return tuple(birth for birth in births if birth <= day)
+
+
+@lru_cache(maxsize=8)
+def _lunar_month_births(day: date) -> tuple[tuple[date, date], ...]:
+    """On the first day (初一) of a regular lunar month: the ranges of Gregorian dates of birth
+    that fall in that lunar month (regular or leap) in any year."""
+    today = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    if today.getDay() != 1 or today.getMonth() < 0:
+        return ()
+    ranges = []
+    for year, birth_month in _birth_months(today.getMonth(), today.getYear()):
+        first = _to_date(Lunar.fromYmd(year, birth_month, 1))
+        if first > day:
+            continue
+        length = LunarMonth.fromYm(year, birth_month).getDayCount()
+        ranges.append((first, first + timedelta(days=length - 1)))
+    return tuple(ranges)

@@ -24,11 +24,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from campaigns.services import automated_message_send
+from crm.models import Member
 from loyalty.models import LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun
 from loyalty.services.wallet import wallet_passes_touch
 
@@ -49,16 +51,30 @@ def job_audience(params: dict) -> QuerySet:
     ).values("member_id")
 
 
+def _due_members(due: QuerySet) -> QuerySet:
+    return Member.objects.filter(pk__in=due)
+
+
 def _rows_insert(
     *, run: LoyaltyJobRun, due: QuerySet, wallet: QuerySet | None, now: datetime
 ) -> int:
     """The INSERT … SELECT of step 2; returns the rows written (new members)."""
-    due_sql, due_params = (
-        due.order_by().annotate(job_member=F("pk")).values_list("job_member").query.sql_with_params()
-    )
+    try:
+        due_sql, due_params = (
+            _due_members(due)
+            .order_by()
+            .annotate(job_member=F("pk"))
+            .values_list("job_member")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return 0  # a rule that knows nobody is due (pk__in=[]) compiles to no SQL
     path_sql, path_params = "%s", [LoyaltyJobMessage.Path.CAMPAIGN.value]
     if wallet is not None:
-        wallet_sql, wallet_params = wallet.query.sql_with_params()
+        try:
+            wallet_sql, wallet_params = wallet.query.sql_with_params()
+        except EmptyResultSet:
+            wallet_sql, wallet_params = "SELECT NULL WHERE 1 = 0", []
         path_sql = f"CASE WHEN due.job_member IN ({wallet_sql}) THEN %s ELSE %s END"
         path_params = [
             *wallet_params,
@@ -90,15 +106,15 @@ def loyalty_job_run(
 ) -> LoyaltyJobRun:
     """Run a member-reaching job for `period` (see the module docstring for the steps).
 
-    `due`: the members due (a Member queryset); `wallet`: a queryset of one column, member
-    ids, of those to reach by a wallet card update instead (None: none); `wallet_message`:
+    `due`: the members due (a queryset of one column, member ids); `wallet`: the same for
+    those to reach by a wallet card update instead (None: none); `wallet_message`:
     the change message shown with that update; `prepare(run)`: the job's own step for the rows
     this run wrote, in their transaction; `params`: more parameters for the automated message's
     run campaign. Never raises: a failure is recorded on the run (status failed, error)."""
     run = LoyaltyJobRun.objects.create(job=job, period=period, started_at=now)
     try:
         with transaction.atomic():
-            due_count = due.count()
+            due_count = _due_members(due).count()
             new = _rows_insert(run=run, due=due, wallet=wallet, now=now)
             if prepare is not None:
                 prepare(run)

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from django.utils import timezone
 
 from campaigns.models import VARIANT_DEFAULT, Message
-from campaigns.personalise import FIELD_PATTERN
+from campaigns.personalise import FIELD_PATTERN, personalisation_field_names
 from campaigns.services import automated_message_ensure, automated_template
 from loyalty.models import LoyaltyJob, LoyaltyJobRun, WalletPass
 from loyalty.reminders import points_reminder_due, points_reminder_period
@@ -31,37 +31,49 @@ WALLET_MESSAGE_MAX = 200  # WalletPass.change_message
 DEFAULT_NAME = "點數到期提醒"
 DEFAULT_CHANNELS = ("line", "push", "email", "sms")
 DEFAULT_WALLET_MESSAGE = "您的點數即將到期，記得使用！"
-DEFAULT_CONTENTS = {
-    "line": {
-        "messages": [
-            {
-                "type": "text",
-                "text": "{{name}} 您好，您目前有 {{points}} 點，其中 {{points_expiring}} 點將於 "
-                "{{points_expiry_date}} 到期，記得在到期前使用喔！\n"
-                "把會員卡加入手機錢包，隨時查看點數：{{wallet_link}}",
-            }
-        ]
-    },
-    "push": {
-        "title": DEFAULT_WALLET_MESSAGE,
-        "body": "您有 {{points}} 點，{{points_expiring}} 點將於 {{points_expiry_date}} 到期。",
-    },
-    "email": {
-        "subject": "{{name}}，您的點數即將到期",
-        "text": "{{name}} 您好：\n\n您目前有 {{points}} 點，其中 {{points_expiring}} 點將於 "
-        "{{points_expiry_date}} 到期，歡迎在到期前使用。\n\n"
-        "把會員卡加入手機錢包：{{wallet_link}}\n\n會員編號：{{member_no}}",
-    },
-    "sms": {
-        "text": "您有{{points}}點，{{points_expiring}}點將於{{points_expiry_date}}到期，"
-        "請把握使用。"
-    },
-}
+WALLET_LINK_FIELD = "wallet_link"
+LINE_WALLET = "\n把會員卡加入手機錢包，隨時查看點數：{{wallet_link}}"
+EMAIL_WALLET = "把會員卡加入手機錢包：{{wallet_link}}\n\n"
+
+
+def default_contents(*, wallet_link: bool) -> dict[str, dict]:
+    """The message's first content; with the add-to-wallet link when {{wallet_link}} is a
+    registered field (the wallet's add page registers it)."""
+    return {
+        "line": {
+            "messages": [
+                {
+                    "type": "text",
+                    "text": "{{name}} 您好，您目前有 {{points}} 點，"
+                    "其中 {{points_expiring}} 點將於 {{points_expiry_date}} 到期，"
+                    "記得在到期前使用喔！" + (LINE_WALLET if wallet_link else ""),
+                }
+            ]
+        },
+        "push": {
+            "title": DEFAULT_WALLET_MESSAGE,
+            "body": "您有 {{points}} 點，{{points_expiring}} 點將於 {{points_expiry_date}} 到期。",
+        },
+        "email": {
+            "subject": "{{name}}，您的點數即將到期",
+            "text": "{{name}} 您好：\n\n您目前有 {{points}} 點，其中 {{points_expiring}} 點將於 "
+            "{{points_expiry_date}} 到期，歡迎在到期前使用。\n\n"
+            + (EMAIL_WALLET if wallet_link else "")
+            + "會員編號：{{member_no}}",
+        },
+        "sms": {
+            "text": "您有{{points}}點，{{points_expiring}}點將於{{points_expiry_date}}到期，"
+            "請把握使用。"
+        },
+    }
 
 
 def points_reminder_message_ensure() -> None:
     automated_message_ensure(
-        trigger=TRIGGER, name=DEFAULT_NAME, channels=DEFAULT_CHANNELS, contents=DEFAULT_CONTENTS
+        trigger=TRIGGER,
+        name=DEFAULT_NAME,
+        channels=DEFAULT_CHANNELS,
+        contents=default_contents(wallet_link=WALLET_LINK_FIELD in personalisation_field_names()),
     )
 
 

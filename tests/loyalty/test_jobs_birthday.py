@@ -165,3 +165,14 @@ def test_two_beat_processes_at_once_send_once_per_member():
     (campaign,) = Campaign.objects.filter(template__trigger="loyalty.birthday")
     run_pipeline(campaign, now=NOW)
     assert len(deliveries(campaign)) == len(members)
+
+
+def test_the_birthday_gift_cannot_be_bought():
+    from loyalty.selectors_rewards import rewards_redeemable
+    from loyalty.services.birthday import birthday_reward_ensure
+    from loyalty.services.rewards import RewardUnavailable, reward_redeem
+
+    gift = birthday_reward_ensure()
+    assert gift not in rewards_redeemable()
+    with pytest.raises(RewardUnavailable):
+        reward_redeem(reward_id=gift.pk, source="page", idempotency_key="k1", member_id=member().pk)

@@ -27,6 +27,9 @@ from crm.admin.search import MemberSearchMixin
 from loyalty.models import (
     Coupon,
     EarnRule,
+    LoyaltyJob,
+    LoyaltyJobMessage,
+    LoyaltyJobRun,
     PointsAccount,
     PointsHold,
     PointsTransaction,
@@ -282,3 +285,36 @@ class CouponAdmin(AccountMemberMixin, BoundedListAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# --- The beat jobs' records (loyalty.services.jobs): read-only ------------------------------
+
+
+@admin.register(LoyaltyJobRun)
+class LoyaltyJobRunAdmin(ReadOnlyAdmin):
+    list_display = ("job", "period", "status", "started_at", "finished_at", "campaign", "error")
+    list_filter = (
+        choices_filter("job", _("job"), LoyaltyJob.choices),
+        choices_filter("status", _("status"), LoyaltyJobRun.Status.choices),
+    )
+    list_select_related = ("campaign",)
+    ordering = ("-started_at", "-pk")
+    sortable_by = ()
+
+
+@admin.register(LoyaltyJobMessage)
+class LoyaltyJobMessageAdmin(MemberSearchMixin, ReadOnlyAdmin):
+    list_display = ("member_no", "job", "period", "path", "coupon", "created_at")
+    list_filter = (
+        choices_filter("job", _("job"), LoyaltyJob.choices),
+        choices_filter("path", _("sent as"), LoyaltyJobMessage.Path.choices),
+    )
+    list_select_related = ("member", "coupon")
+    member_search_fields = ("member",)
+    search_fields = ("=member__member_no",)
+    ordering = ("-pk",)
+    sortable_by = ()
+
+    @admin.display(description=_("member number"))
+    def member_no(self, obj: LoyaltyJobMessage) -> str:
+        return obj.member.member_no

@@ -176,3 +176,16 @@ def test_the_birthday_gift_cannot_be_bought():
     assert gift not in rewards_redeemable()
     with pytest.raises(RewardUnavailable):
         reward_redeem(reward_id=gift.pk, source="page", idempotency_key="k1", member_id=member().pk)
+
+
+def test_the_coupon_is_masked_in_previews_without_unmask():
+    from campaigns.selectors import message_preview
+
+    m = member(birthday=date(1985, 12, 7))
+    birthday_job_run(day=DAY, now=NOW)
+    code = Coupon.objects.get(account__member=m).code
+    content = {"text": "禮券 {{birthday_coupon}}"}
+    masked = message_preview(channel="sms", content=content, member_id=m.pk, unmask=False)
+    shown = message_preview(channel="sms", content=content, member_id=m.pk, unmask=True)
+    assert code[4:8] not in masked["text"].replace("-", "")
+    assert code in shown["text"].replace("-", "")

@@ -478,7 +478,10 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
 
 def campaign_cancel(*, campaign: Campaign, actor=None) -> Campaign:
     """Nothing more is sent; waiting deliveries end suppressed ("campaign cancelled"). A call
-    in progress finishes. Raises CampaignStateError when the campaign has ended."""
+    in progress finishes. Raises CampaignStateError when the campaign has ended, or for an
+    automated message's template (its runs are cancelled one by one; the template stays)."""
+    if campaign.trigger:
+        raise CampaignStateError(str(ERROR_AUTOMATED_TEMPLATE))
     with transaction.atomic():
         campaign = _status_move(
             campaign=campaign,

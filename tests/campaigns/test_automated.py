@@ -186,3 +186,14 @@ def test_the_list_shows_automated_messages_apart(login_as):
     detail = login_as("bob").get(reverse("campaigns:detail", args=[run.pk]))
     assert detail.status_code == 200
     assert 'data-testid="run-template"' in detail.content.decode()
+
+
+def test_the_template_cannot_be_cancelled(login_as):
+    from campaigns.services import campaign_cancel
+
+    template = _template()
+    with pytest.raises(CampaignStateError):
+        campaign_cancel(campaign=template)
+    page = login_as("bob").get(reverse("campaigns:detail", args=[template.pk])).content.decode()
+    assert 'data-testid="campaign-cancel"' not in page
+    assert 'data-testid="campaign-review"' not in page

@@ -92,3 +92,17 @@ def test_expiry_and_tier_tasks_log_their_runs():
         ("expiry", "done"),
         ("tiers", "done"),
     }
+
+
+def test_the_jobs_are_on_the_beat_schedule_with_their_whys():
+    from omnichannel.schedule import SCHEDULE
+
+    tasks = {job.task: job for job in SCHEDULE}
+    for task in (
+        "loyalty.tasks.birthday_job_task",
+        "loyalty.tasks.points_reminder_job_task",
+        "loyalty.tasks.points_expire_task",
+        "loyalty.tasks.tiers_nightly_task",
+    ):
+        assert tasks[task].why
+    assert tasks["loyalty.tasks.birthday_job_task"].hour == "9"

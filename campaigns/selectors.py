@@ -2,8 +2,20 @@
 
 from dataclasses import dataclass, field, replace
 
-from django.db.models import Case, CharField, Count, F, FloatField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Cast, NullIf
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, NullIf, RowNumber
 from django.utils import timezone
 
 from campaigns.content import content_fields, content_render
@@ -294,3 +306,49 @@ def campaigns_with_figures(*, sort: str = "") -> QuerySet[Campaign]:
         F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
     )
     return campaigns.order_by(order, "-created_at", "-pk")
+
+
+# How many runs of each automated message the campaigns list shows under it (newest first).
+AUTOMATED_RECENT_RUNS = 5
+
+
+@dataclass
+class AutomatedMessage:
+    """An automated message's template with its runs' figures (the campaigns list's section)."""
+
+    template: Campaign
+    runs: list[Campaign]  # the newest AUTOMATED_RECENT_RUNS, with their figures (f_*)
+
+
+def automated_messages() -> list[AutomatedMessage]:
+    """Every automated message (a handful: one per trigger) with its runs' totals (run_count,
+    r_members, r_sent, r_converted) and its newest runs with their figures: three queries."""
+    sent = Q(runs__figures__arm=CampaignFigures.Arm.SENT)
+    templates = list(
+        Campaign.objects.exclude(trigger="")
+        .select_related("segment")
+        .annotate(
+            run_count=Count("runs", distinct=True),
+            r_sent=Sum("runs__figures__sent", filter=sent),
+            r_converted=Sum("runs__figures__converted", filter=sent),
+        )
+        .order_by("name", "pk")
+    )
+    if not templates:
+        return []
+    recent = (
+        Campaign.objects.filter(template__in=[t.pk for t in templates])
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("template_id"),
+                order_by=[F("created_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=AUTOMATED_RECENT_RUNS)
+        .values_list("pk", flat=True)
+    )
+    runs: dict[int, list[Campaign]] = {t.pk: [] for t in templates}
+    for run in campaigns_with_figures().filter(pk__in=list(recent)):
+        runs[run.template_id].append(run)
+    return [AutomatedMessage(template=t, runs=runs[t.pk]) for t in templates]

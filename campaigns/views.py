@@ -46,6 +46,7 @@ from campaigns.selectors import (
     LIST_SORTS,
     Progress,
     audience_estimate,
+    automated_messages,
     campaign_counts,
     campaign_deliveries,
     campaign_held_out_count,
@@ -154,7 +155,8 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "")
     if sort.removeprefix("-") not in LIST_SORTS:
         sort = ""  # an unknown sort: the newest first, never an error
-    campaigns = campaigns_with_figures(sort=sort)
+    # Automated messages and their runs have their own section (automated_messages below).
+    campaigns = campaigns_with_figures(sort=sort).filter(trigger="", template__isnull=True)
     if status:
         campaigns = campaigns.filter(status=status)
     page = Paginator(campaigns, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -183,6 +185,7 @@ def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     }
     if not request.htmx:
         context["control_group"] = control_group_card()
+        context["automated"] = automated_messages()
     return render(request, htmx_partial(request, LIST_TEMPLATE, "campaign-table"), context)
 
 
@@ -380,6 +383,7 @@ def _builder_post(request: HtmxHttpRequest, campaign: Campaign | None) -> HttpRe
             channels=form.channels(),
             contents=form.contents(),
             send_at=form.send_at_value(),
+            automated=campaign is not None and bool(campaign.trigger),
         )
     )
     form.add_service_errors(
@@ -583,7 +587,9 @@ def _confirm(request: HtmxHttpRequest, campaign: Campaign, *, errors=None, statu
         else None,
         "previews": _previews(request, contents, None),
         "launch_errors": errors or {},
-        "can_launch": request.user.has_perm(LAUNCH) and campaign.status == Campaign.Status.DRAFT,
+        "can_launch": request.user.has_perm(LAUNCH)
+        and campaign.status == Campaign.Status.DRAFT
+        and not campaign.trigger,
         "may_launch": request.user.has_perm(LAUNCH),
         "can_test": request.user.has_perm(CHANGE) and campaign.is_editable,
         "can_edit": request.user.has_perm(CHANGE) and campaign.status == Campaign.Status.DRAFT,

@@ -28,6 +28,9 @@ from loyalty.models import (
     Coupon,
     EarnRule,
     GoogleWalletCallback,
+    LoyaltyJob,
+    LoyaltyJobMessage,
+    LoyaltyJobRun,
     PointsAccount,
     PointsHold,
     PointsTransaction,
@@ -302,6 +305,39 @@ class GoogleWalletCallbackAdmin(ReadOnlyAdmin):
     @admin.display(description=_("member number"))
     def card_member_no(self, obj: GoogleWalletCallback) -> str:
         return obj.wallet_pass.member.member_no if obj.wallet_pass else ""
+
+
+# --- The beat jobs' records (loyalty.services.jobs): read-only ------------------------------
+
+
+@admin.register(LoyaltyJobRun)
+class LoyaltyJobRunAdmin(ReadOnlyAdmin):
+    list_display = ("job", "period", "status", "started_at", "finished_at", "campaign", "error")
+    list_filter = (
+        choices_filter("job", _("job"), LoyaltyJob.choices),
+        choices_filter("status", _("status"), LoyaltyJobRun.Status.choices),
+    )
+    list_select_related = ("campaign",)
+    ordering = ("-started_at", "-pk")
+    sortable_by = ()
+
+
+@admin.register(LoyaltyJobMessage)
+class LoyaltyJobMessageAdmin(MemberSearchMixin, ReadOnlyAdmin):
+    list_display = ("member_no", "job", "period", "path", "coupon", "created_at")
+    list_filter = (
+        choices_filter("job", _("job"), LoyaltyJob.choices),
+        choices_filter("path", _("sent as"), LoyaltyJobMessage.Path.choices),
+    )
+    list_select_related = ("member", "coupon")
+    member_search_fields = ("member",)
+    search_fields = ("=member__member_no",)
+    ordering = ("-pk",)
+    sortable_by = ()
+
+    @admin.display(description=_("member number"))
+    def member_no(self, obj: LoyaltyJobMessage) -> str:
+        return obj.member.member_no
 
 
 # The wallet cards and their devices (read-only), in their own module.

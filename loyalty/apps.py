@@ -18,6 +18,47 @@ def _register_crm_cards() -> None:
     register_loyalty_list_filters()
 
 
+def _register_jobs() -> None:
+    """The automated messages' audience sources ("loyalty.birthday", "loyalty.points_reminder")
+    and the personalisation fields their content uses, in campaigns' registries."""
+    from campaigns.personalise import PersonalisationField, register_personalisation_field
+    from loyalty.selectors_jobs import (
+        birthday_coupons_by_member,
+        points_by_member,
+        points_expiring_by_member,
+        points_expiry_date_by_member,
+    )
+    from loyalty.services.jobs import register_loyalty_audience_sources
+
+    register_loyalty_audience_sources()
+    for field in (
+        PersonalisationField(
+            name="points", label=_("Points"), sample="1,280", fetch=points_by_member
+        ),
+        PersonalisationField(
+            name="points_expiring",
+            label=_("Points expiring soon"),
+            sample="320",
+            fetch=points_expiring_by_member,
+        ),
+        PersonalisationField(
+            name="points_expiry_date",
+            label=_("Points expiry date"),
+            sample="2027/01/06",
+            fetch=points_expiry_date_by_member,
+        ),
+        # A coupon code is as good as money at the till: masked in previews.
+        PersonalisationField(
+            name="birthday_coupon",
+            label=_("Birthday coupon"),
+            sample="ABCD-EFGH-JKLM",
+            fetch=birthday_coupons_by_member,
+            masked=True,
+        ),
+    ):
+        register_personalisation_field(field)
+
+
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = _("Loyalty")
@@ -42,3 +83,4 @@ class LoyaltyConfig(AppConfig):
 
         # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).
         register_google_wallet_updater()
+        _register_jobs()

@@ -10,6 +10,10 @@ seed_demo_campaigns), made by the programme's own parts, never by a stand-in:
   settles the rest (TierChange rows say why).
 - Adjustments by hand for a few members, through points_adjust (reason, audit, timeline).
 - Rewards and coupons: demo_rewards.rewards_seed_demo (redeemed, used, unused, one expired).
+- The beat jobs: the expiry and the tier review above are logged as job runs, and
+  `demo_jobs_run` runs the birthday and unused-points jobs once for the demo day (their
+  automated messages, run campaigns and coupons), so the loyalty page's Jobs tab and the
+  campaigns list show them; a second `make run` runs none again.
 
 Deterministic: draws come from random.Random(seed); a second run writes nothing.
 """
@@ -23,11 +27,14 @@ from django.utils import timezone
 
 from crm.models import Member, Order
 from loyalty.demo_rewards import rewards_seed_demo
-from loyalty.models import PointsAccount, PointsTransaction, Tier
+from loyalty.models import LoyaltyJob, LoyaltyJobRun, PointsAccount, PointsTransaction, Tier
 from loyalty.services.adjustments import points_adjust
+from loyalty.services.birthday import birthday_job_run
 from loyalty.services.earning import earn_consume
 from loyalty.services.expiry import points_expire
+from loyalty.services.jobs import loyalty_job_logged
 from loyalty.services.ledger import InsufficientPoints
+from loyalty.services.points_reminder import points_reminder_job_run
 from loyalty.services.tiers import tiers_consume, tiers_evaluate_all
 
 ADJUSTED_SHARE = 0.01
@@ -66,9 +73,14 @@ def demo_loyalty_seed(*, seed: int = 12, now: datetime | None = None) -> DemoLoy
     rng = random.Random(seed)  # noqa: S311 (demo data, repeatable)
     first_order = Order.objects.aggregate(first=Min("placed_at"))["first"]
     earn_consume(as_of=timezone.localdate(first_order))
-    expired = points_expire(today=timezone.localdate(now))
+    today = timezone.localdate(now)
+    expired = loyalty_job_logged(
+        job=LoyaltyJob.EXPIRY, period=today.isoformat(), work=lambda: points_expire(today=today)
+    ).counts.get("changed", 0)
     tiers_consume()
-    tiers_evaluate_all(at=now)
+    loyalty_job_logged(
+        job=LoyaltyJob.TIERS, period=today.isoformat(), work=lambda: tiers_evaluate_all(at=now)
+    )
     adjusted = _demo_adjustments(rng=rng)
     rewards = rewards_seed_demo(seed=seed, now=now)
     entry_rank = Tier.objects.aggregate(lowest=Min("rank"))["lowest"]
@@ -116,3 +128,21 @@ def _demo_adjustments(*, rng: random.Random) -> int:
             continue
         adjusted += 1
     return adjusted
+
+
+def demo_jobs_run(*, now: datetime | None = None) -> list[LoyaltyJobRun]:
+    """The birthday and unused-points jobs, once each for the demo day (the jobs' own runners:
+    their automated messages, coupons, wallet updates and run campaigns). A job that has run
+    before is not run again, so a second `make run` adds no run; [] when there are no
+    members yet."""
+    if not Member.objects.exists():
+        return []
+    now = now or timezone.now()
+    runs = []
+    for job, run in (
+        (LoyaltyJob.BIRTHDAY, birthday_job_run),
+        (LoyaltyJob.POINTS_REMINDER, points_reminder_job_run),
+    ):
+        if not LoyaltyJobRun.objects.filter(job=job).exists():
+            runs.append(run(now=now))
+    return runs

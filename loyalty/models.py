@@ -411,6 +411,8 @@ class Reward(models.Model):
     coupon_valid_days = models.PositiveSmallIntegerField(_("coupon valid for (days)"), default=30)
     image = models.ImageField(_("image"), upload_to="rewards/", blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # A reward a job gives away (the birthday gift): found by this, whatever its name; one each.
+    purpose = models.CharField(_("given by"), max_length=20, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -426,6 +428,9 @@ class Reward(models.Model):
                 name="reward_available_until_after_from",
             ),
             models.CheckConstraint(condition=Q(coupon_valid_days__gte=1), name="reward_valid_days"),
+            models.UniqueConstraint(
+                fields=["purpose"], condition=~Q(purpose=""), name="reward_unique_purpose"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""The loyalty pages' tabs: overview, earn rules, tiers, rewards, coupons.
+"""The loyalty pages' tabs: overview, earn rules, tiers, rewards, coupons, jobs.
 
 Each part of the loyalty module brings its own page; a tab shows only once its URL name
 resolves, so a branch without the earn-rules page (say) renders its tabs without that one and
@@ -28,6 +28,7 @@ LOYALTY_TABS = (
     LoyaltyTab(
         ("loyalty:coupon_lookup",), _("Coupons"), "ticket-perforated", "loyalty.view_coupon"
     ),
+    LoyaltyTab(("loyalty:jobs",), _("Jobs"), "clock-history"),
 )
 
 

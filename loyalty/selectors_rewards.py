@@ -22,10 +22,11 @@ def rewards_catalogue(*, status: str = "") -> QuerySet[Reward]:
 
 def rewards_redeemable(*, at: datetime | None = None) -> QuerySet[Reward]:
     """The rewards a member can be given now: active, inside their window, with stock left
-    (reward_redeem decides again under its locks)."""
+    (reward_redeem decides again under its locks); not a job's gift (the birthday gift is
+    given by its job, never bought)."""
     at = at or timezone.now()
     return (
-        Reward.objects.filter(is_active=True)
+        Reward.objects.filter(is_active=True, purpose="")
         .filter(Q(available_from__isnull=True) | Q(available_from__lte=at))
         .filter(Q(available_until__isnull=True) | Q(available_until__gt=at))
         .filter(Q(stock__isnull=True) | Q(stock__gt=0))

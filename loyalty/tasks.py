@@ -6,9 +6,10 @@ Each part of issue 12 appends its own tasks at the end.
 from celery import current_app, shared_task
 from django.core.cache import cache
 from django.db import OperationalError
+from django.utils import timezone
 
-from loyalty.models import TierChange
-from loyalty.services import earning, expiry, rewards, tiers, till
+from loyalty.models import LoyaltyJob, TierChange
+from loyalty.services import birthday, earning, expiry, jobs, points_reminder, rewards, tiers, till
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -55,14 +56,23 @@ def earn_drain_task() -> int:
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def points_expire_task() -> int:
-    """Nightly: what the FIFO rule says expired by today becomes EXPIRE entries (once a day)."""
-    return expiry.points_expire()
+    """Nightly: what the FIFO rule says expired by today becomes EXPIRE entries (once a day).
+    Logged as a job run (the loyalty page's Jobs tab)."""
+    run = jobs.loyalty_job_logged(
+        job=LoyaltyJob.EXPIRY, period=_today(), work=lambda: expiry.points_expire()
+    )
+    return run.counts.get("changed", 0)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def tiers_nightly_task() -> int:
-    """Nightly, after the expiry: every account's 12-month spend and tier."""
-    return tiers.tiers_evaluate_all(trigger=TierChange.Reason.NIGHTLY)
+    """Nightly, after the expiry: every account's 12-month spend and tier (logged as a run)."""
+    run = jobs.loyalty_job_logged(
+        job=LoyaltyJob.TIERS,
+        period=_today(),
+        work=lambda: tiers.tiers_evaluate_all(trigger=TierChange.Reason.NIGHTLY),
+    )
+    return run.counts.get("changed", 0)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -75,3 +85,21 @@ def tiers_consume_task() -> int:
 def tiers_rules_task(actor_id: int | None = None) -> int:
     """After the tiers page saved changes for many accounts: every account, reason "rules"."""
     return tiers.tiers_evaluate_all(trigger=TierChange.Reason.RULES, actor_id=actor_id)
+
+
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def birthday_job_task() -> int:
+    """Every morning: today's birthday greetings and coupons (loyalty.services.birthday). Safe
+    twice: the unique row per member and year decides. Returns the run's id."""
+    return birthday.birthday_job_run().pk
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def points_reminder_job_task() -> int:
+    """Daily: unused-points reminders (loyalty.services.points_reminder), once a month per
+    member. Returns the run's id."""
+    return points_reminder.points_reminder_job_run().pk

@@ -3,7 +3,7 @@
 from django.urls import path
 
 import crm.urls  # noqa: F401  registers the <member_no:…> path converter
-from loyalty import views_earn, views_overview, views_rewards, views_tiers
+from loyalty import views_earn, views_jobs, views_overview, views_rewards, views_tiers
 
 app_name = "loyalty"
 
@@ -43,4 +43,5 @@ urlpatterns: list = [
         name="points_export_download",
     ),
     path("tiers/", views_tiers.tiers_page, name="tiers"),
+    path("jobs/", views_jobs.jobs_page, name="jobs"),
 ]

@@ -175,6 +175,30 @@ SCHEDULE = (
         "re-evaluates the members each batch touches: a member reaching a tier gets it within "
         "a minute of the order; a member who orders for the first time gets an account.",
     ),
+    Job(
+        name="send birthday greetings",
+        task="loyalty.tasks.birthday_job_task",
+        minute="0",
+        hour="9",
+        why="Members whose birthday it is today (solar or lunar; or, with LOYALTY_BIRTHDAY_ON="
+        "month, whose birth month starts today) get a birthday coupon and the birthday "
+        "automated message through their best channel. 09:00 Taipei: a greeting in the "
+        "morning, after the night's jobs and imports, inside every channel's daytime (quiet "
+        "hours would hold an earlier one anyway). A unique row per member and year: a rerun "
+        "or a second beat process sends and issues nothing twice.",
+    ),
+    Job(
+        name="remind members of unused points",
+        task="loyalty.tasks.points_reminder_job_task",
+        minute="30",
+        hour="10",
+        why="Members whose points expire within LOYALTY_REMINDER_EXPIRY_DAYS, or who hold "
+        "LOYALTY_REMINDER_MIN_POINTS and have not redeemed for LOYALTY_REMINDER_IDLE_DAYS, "
+        "are reminded: wallet holders by a card update with a change message, the others by "
+        "the automated message. Daily at 10:30, after the 01:05 expiry (balances are "
+        "final) and apart from the birthday greetings; once a month per member (a unique row "
+        "per member and month), so a daily run only reaches the newly due.",
+    ),
 )
 
 

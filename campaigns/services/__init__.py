@@ -1,6 +1,11 @@
 """campaigns' verbs (STYLE.md 1): every send of every app goes through these (DESIGN.md §1b)."""
 
 from campaigns.services.audience import SplitEstimate, campaign_snapshot, campaign_split_estimate
+from campaigns.services.automated import (
+    automated_message_ensure,
+    automated_message_send,
+    automated_template,
+)
 from campaigns.services.campaigns import (
     CampaignInvalid,
     CampaignStateError,
@@ -24,6 +29,9 @@ __all__ = [
     "CampaignInvalid",
     "CampaignStateError",
     "SplitEstimate",
+    "automated_message_ensure",
+    "automated_message_send",
+    "automated_template",
     "batches_dispatch_due",
     "campaign_cancel",
     "campaign_contents",

@@ -60,6 +60,10 @@ ERROR_WINNER_HOURS = _("Choose the winner after 1 to 168 hours.")
 ERROR_WINDOW = _("A conversion window is 1 to 60 days.")
 ERROR_UTM = _("Use letters, digits, - and _ only (up to 100).")
 ERROR_HOLDOUT_STORE_UNKNOWN = _("Unknown store: %(id)s.")
+ERROR_AUTOMATED_TEMPLATE = _(
+    "This is an automated message: its job sends it by itself, each run as a campaign of its "
+    "own. Edit its content here; it is never launched by hand."
+)
 
 AUDIT_LAUNCHED = gettext_noop("Launched campaign %(name)s")
 AUDIT_SCHEDULED = gettext_noop("Scheduled campaign %(name)s for %(send_at)s")
@@ -95,8 +99,12 @@ def campaign_validate(
     quiet_hours: dict | None = None,
     frequency_cap: tuple[int | None, int | None] = (None, None),
     now: datetime | None = None,
+    automated: bool = False,
 ) -> dict[str, list[str]]:
-    """Every reason the campaign could not be launched as it is, by field ({} = launchable)."""
+    """Every reason the campaign could not be launched as it is, by field ({} = launchable).
+
+    `automated`: an automated message (a trigger's template, or a run with an audience
+    source): its job picks the members, so a segment is optional (it only narrows them)."""
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message) -> None:
@@ -104,7 +112,7 @@ def campaign_validate(
 
     if not (name or "").strip():
         add("name", ERROR_NAME)
-    if segment is None:
+    if segment is None and not automated:
         add("segment", ERROR_SEGMENT)
     channels = list(channels or [])
     if not 1 <= len(channels) <= 4 or len(set(channels)) != len(channels):
@@ -224,6 +232,7 @@ def campaign_save(
         send_at=send_at,
         quiet_hours=quiet_hours,
         frequency_cap=frequency_cap,
+        automated=campaign is not None and bool(campaign.trigger or campaign.audience_source),
     )
     for field, messages in campaign_split_validate(
         variant_split=variant_split,
@@ -315,7 +324,9 @@ def campaign_variant_contents(campaign: Campaign) -> dict[str, dict[str, dict]]:
 def _line_quota_errors(campaign: Campaign) -> dict[str, list[str]]:
     """A launch that would exceed this month's LINE quota is refused (issue 10)."""
     quota = line_quota_get()
-    if quota is None or quota.remaining is None:
+    if campaign.segment_id is None or quota is None or quota.remaining is None:
+        # No segment either for an automated message's run: its job picked a day's members
+        # (a few hundred), not counted here.
         # Unknown or unlimited: nothing to compare, so the audience is not counted (a count
         # over the segment with every channel's reachability, seconds at a million members).
         return {}
@@ -332,10 +343,13 @@ def campaign_launch(
     `api_key` (a crm ApiKey) when a system launched it through the API: the audit names it.
 
     Raises CampaignInvalid (content a provider would refuse, a missing audience) or
-    CampaignStateError (already launched).
+    CampaignStateError (already launched, or an automated message's template: its runs are
+    launched by campaigns.services.automated).
     """
     from campaigns.tasks import campaign_snapshot_task
 
+    if campaign.trigger:
+        raise CampaignStateError(str(ERROR_AUTOMATED_TEMPLATE))
     now = now or timezone.now()
     errors = campaign_validate(
         name=campaign.name,
@@ -344,6 +358,7 @@ def campaign_launch(
         contents=campaign_contents(campaign),
         quiet_hours=campaign.quiet_hours,
         frequency_cap=(campaign.frequency_cap_messages, campaign.frequency_cap_days),
+        automated=bool(campaign.audience_source),
     )
     for field, messages in campaign_split_validate(
         variant_split=campaign.variant_split,
@@ -463,7 +478,10 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
 
 def campaign_cancel(*, campaign: Campaign, actor=None) -> Campaign:
     """Nothing more is sent; waiting deliveries end suppressed ("campaign cancelled"). A call
-    in progress finishes. Raises CampaignStateError when the campaign has ended."""
+    in progress finishes. Raises CampaignStateError when the campaign has ended, or for an
+    automated message's template (its runs are cancelled one by one; the template stays)."""
+    if campaign.trigger:
+        raise CampaignStateError(str(ERROR_AUTOMATED_TEMPLATE))
     with transaction.atomic():
         campaign = _status_move(
             campaign=campaign,

@@ -97,7 +97,8 @@ def coupon_expires_at(*, issued_at: datetime, valid_days: int) -> datetime:
 def reward_unavailable_reason(reward: Reward, *, at: datetime) -> str | None:
     """Why the reward cannot be redeemed at `at` (stock aside: the UPDATE decides that), or
     None."""
-    if not reward.is_active:
+    if not reward.is_active or reward.purpose:
+        # A job's gift (the birthday coupon) is given by its job, never bought.
         return "inactive"
     if reward.available_from and at < reward.available_from:
         return "not_started"

@@ -39,6 +39,7 @@ def test_every_loyalty_page_has_a_tab_and_the_current_one_is_active(alice):
         ("/loyalty/tiers/", False),
         ("/loyalty/rewards/", False),
         ("/loyalty/coupons/", False),
+        ("/loyalty/jobs/", False),
     ]
 
 

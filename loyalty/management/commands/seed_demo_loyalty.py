@@ -1,17 +1,19 @@
 from django.core.management.base import BaseCommand
 
-from loyalty.demo import demo_loyalty_seed
+from loyalty.demo import demo_jobs_run, demo_loyalty_seed
 
 
 class Command(BaseCommand):
     help = (
         "Give the demo brand a living loyalty programme (points from its orders, tiers, expired "
-        "points, a few adjustments by hand, rewards and coupons) when the ledger is empty; "
+        "points, a few adjustments by hand, rewards and coupons) when the ledger is empty, and "
+        "run the birthday and unused-points jobs once; "
         "`make run` calls it after seed_demo and seed_demo_campaigns."
     )
 
     def handle(self, *args: object, **options: object) -> None:
         result = demo_loyalty_seed()
+        self._jobs()
         if result is None:
             self.stdout.write("The ledger holds entries already (or no orders yet): nothing to do.")
             return
@@ -23,3 +25,11 @@ class Command(BaseCommand):
                 f"{result.adjusted:,} adjustments by hand, {result.coupons:,} coupons."
             )
         )
+
+    def _jobs(self) -> None:
+        for run in demo_jobs_run():
+            self.stdout.write(
+                f"Job {run.job} {run.period}: {run.status}, "
+                f"{run.counts.get('new', 0):,} members reached"
+                + (f" ({run.error})" if run.error else "")
+            )

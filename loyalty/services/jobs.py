@@ -1,0 +1,186 @@
+"""Loyalty's beat jobs that reach members (birthday offers, unused-points reminders), and the
+log of every loyalty job's runs (expiry and the tier review too), shown on /loyalty/jobs/.
+
+`loyalty_job_run` is the one runner. For a job and a period:
+1. it records a `LoyaltyJobRun` (status running);
+2. it writes one `LoyaltyJobMessage` per member due, set-wise: one INSERT … SELECT of the due
+   members with their path (a wallet card update for wallet holders when the job says so, else
+   the automated message) ON CONFLICT DO NOTHING on the unique (job, period, member). A member
+   already reached this period (an earlier run, or another beat process running right now) is
+   skipped by the database, not by a check that could race: the second INSERT waits for the
+   first's rows and writes none of them;
+3. the job's own step for the rows this run wrote (the birthday coupons), and the wallet card
+   updates with their change message, in the same transaction as the rows;
+4. after commit, the automated message for the period (campaigns.services.automated): its
+   audience is the period's rows on the campaign path (the audience source "loyalty.<job>",
+   registered in loyalty.apps), so consent, quiet hours, caps and the outbox's unique
+   (campaign, member) apply; a rerun launches nothing twice;
+5. the run's figures (due, new, already done, by message, by wallet) and its end: done, or
+   failed with the error. What the pipeline then suppressed and why is read live from the run
+   campaign's deliveries on the page (the sending happens after the job).
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from campaigns.services import automated_message_send
+from crm.models import Member
+from loyalty.models import LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun
+from loyalty.services.wallet import wallet_passes_touch
+
+logger = logging.getLogger(__name__)
+
+ERROR_MAX = 500
+
+
+def job_trigger(job: str) -> str:
+    """The automated message's trigger (and audience source) of a loyalty job."""
+    return f"loyalty.{job}"
+
+
+def job_audience(params: dict) -> QuerySet:
+    """The audience source of "loyalty.<job>": the period's members on the campaign path."""
+    return LoyaltyJobMessage.objects.filter(
+        job=params["job"], period=params["period"], path=LoyaltyJobMessage.Path.CAMPAIGN
+    ).values("member_id")
+
+
+def _due_members(due: QuerySet) -> QuerySet:
+    return Member.objects.filter(pk__in=due)
+
+
+def _rows_insert(
+    *, run: LoyaltyJobRun, due: QuerySet, wallet: QuerySet | None, now: datetime
+) -> int:
+    """The INSERT … SELECT of step 2; returns the rows written (new members)."""
+    try:
+        due_sql, due_params = (
+            _due_members(due)
+            .order_by()
+            .annotate(job_member=F("pk"))
+            .values_list("job_member")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return 0  # a rule that knows nobody is due (pk__in=[]) compiles to no SQL
+    path_sql, path_params = "%s", [LoyaltyJobMessage.Path.CAMPAIGN.value]
+    if wallet is not None:
+        try:
+            wallet_sql, wallet_params = wallet.query.sql_with_params()
+        except EmptyResultSet:
+            wallet_sql, wallet_params = "SELECT NULL WHERE 1 = 0", []
+        path_sql = f"CASE WHEN due.job_member IN ({wallet_sql}) THEN %s ELSE %s END"
+        path_params = [
+            *wallet_params,
+            LoyaltyJobMessage.Path.WALLET.value,
+            LoyaltyJobMessage.Path.CAMPAIGN.value,
+        ]
+    table = LoyaltyJobMessage._meta.db_table
+    sql = (
+        f'INSERT INTO "{table}" (job, period, member_id, run_id, path, reason, created_at) '  # noqa: S608 (table from _meta, values as parameters)
+        f"SELECT %s, %s, due.job_member, %s, {path_sql}, '', %s "
+        f"FROM ({due_sql}) AS due WHERE true ON CONFLICT DO NOTHING"
+    )
+    params = [run.job, run.period, run.pk, *path_params, now, *due_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def loyalty_job_run(
+    *,
+    job: str,
+    period: str,
+    due: QuerySet,
+    now: datetime,
+    wallet: QuerySet | None = None,
+    wallet_message: Callable[[], str] | None = None,
+    prepare: Callable[[LoyaltyJobRun], None] | None = None,
+    params: dict | None = None,
+) -> LoyaltyJobRun:
+    """Run a member-reaching job for `period` (see the module docstring for the steps).
+
+    `due`: the members due (a queryset of one column, member ids); `wallet`: the same for
+    those to reach by a wallet card update instead (None: none); `wallet_message`:
+    the change message shown with that update; `prepare(run)`: the job's own step for the rows
+    this run wrote, in their transaction; `params`: more parameters for the automated message's
+    run campaign. Never raises: a failure is recorded on the run (status failed, error)."""
+    run = LoyaltyJobRun.objects.create(job=job, period=period, started_at=now)
+    try:
+        with transaction.atomic():
+            due_count = _due_members(due).count()
+            new = _rows_insert(run=run, due=due, wallet=wallet, now=now)
+            if prepare is not None:
+                prepare(run)
+            mine = LoyaltyJobMessage.objects.filter(run=run)
+            wallet_ids = list(
+                mine.filter(path=LoyaltyJobMessage.Path.WALLET).values_list("member_id", flat=True)
+            )
+            if wallet_ids:
+                wallet_passes_touch(
+                    member_ids=wallet_ids,
+                    now=now,
+                    change_message=wallet_message() if wallet_message else None,
+                )
+            by_campaign = mine.filter(path=LoyaltyJobMessage.Path.CAMPAIGN).count()
+        campaign = None
+        if LoyaltyJobMessage.objects.filter(
+            job=job, period=period, path=LoyaltyJobMessage.Path.CAMPAIGN
+        ).exists():
+            campaign = automated_message_send(
+                trigger=job_trigger(job),
+                period=period,
+                params={"job": job, "period": period, **(params or {})},
+                now=now,
+            )
+        run.counts = {
+            "due": due_count,
+            "new": new,
+            "already": max(due_count - new, 0),
+            "campaign": by_campaign,
+            "wallet": len(wallet_ids),
+        }
+        run.campaign = campaign
+        run.status = LoyaltyJobRun.Status.DONE
+    except Exception as exc:
+        logger.exception("loyalty job %s %s failed", job, period)
+        run.status = LoyaltyJobRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["counts", "campaign", "status", "error", "finished_at"])
+    return run
+
+
+def loyalty_job_logged(
+    *, job: str, period: str, work: Callable[[], int], now: datetime | None = None
+) -> LoyaltyJobRun:
+    """Run a job that reaches no member (the points expiry, the tier review) and log it as a
+    `LoyaltyJobRun` with its figure ({"changed": n}). Never raises: a failure is recorded."""
+    now = now or timezone.now()
+    run = LoyaltyJobRun.objects.create(job=job, period=period, started_at=now)
+    try:
+        run.counts = {"changed": int(work() or 0)}
+        run.status = LoyaltyJobRun.Status.DONE
+    except Exception as exc:
+        logger.exception("loyalty job %s %s failed", job, period)
+        run.status = LoyaltyJobRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["counts", "status", "error", "finished_at"])
+    return run
+
+
+def register_loyalty_audience_sources() -> None:
+    """The audience sources of the automated messages loyalty's jobs send (loyalty.apps)."""
+    from campaigns.audience_sources import AudienceSource, register_audience_source
+
+    for job in (LoyaltyJob.BIRTHDAY, LoyaltyJob.POINTS_REMINDER):
+        register_audience_source(
+            AudienceSource(name=job_trigger(job), label=job.label, member_ids=job_audience)
+        )

@@ -9,6 +9,12 @@
 Each view checks its own credential (the signed token, `ApplePass <token>`, Google's signature).
 """
 
+from django.urls import path
+
+from loyalty import views_wallet_add
+
 app_name = "wallet"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("add/<str:token>/", views_wallet_add.wallet_add, name="add"),
+]

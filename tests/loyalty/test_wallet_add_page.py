@@ -140,7 +140,7 @@ def test_an_expired_link_answers_410_with_a_page_that_says_so(client, member, se
     ],
 )
 def test_an_altered_link_answers_404_with_a_page_that_says_so(client, member, token):
-    member_no, ts, sig = wallet_link_token(member_no=member.member_no).split(":")
+    _member_no, ts, sig = wallet_link_token(member_no=member.member_no).split(":")
     url = reverse("wallet:add", args=[token.format(ts=ts, sig=sig)])
     response = get(client, url, ANDROID)
     assert response.status_code == 404

@@ -9,6 +9,7 @@ PORT ?= 8000
 .PHONY: run test install lint format vendor migrate seed ci bench-seed clean
 
 run: install migrate ## Set up, load demo data when empty, start web + worker + beat
+	$(MANAGE) wallet_dev_certificates
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) seed_demo_campaigns
 	$(MANAGE) seed_demo_loyalty

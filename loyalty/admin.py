@@ -282,3 +282,7 @@ class CouponAdmin(AccountMemberMixin, BoundedListAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# The wallet cards and their devices (read-only), in their own module.
+from loyalty import admin_wallet  # noqa: E402, F401

@@ -38,6 +38,10 @@ class LoyaltyConfig(AppConfig):
 
         # Points, holds, coupons and tiers follow crm's merges, their undo and erasure.
         register_loyalty_member_hook()
+        from loyalty.wallet.hooks import register_wallet_member_hook
+
+        # Wallet cards follow them too: moved or dropped on a merge, deleted on erasure.
+        register_wallet_member_hook()
         from loyalty.personalise import register_loyalty_personalisation_fields
 
         # {{wallet_link}} in any channel's message (campaigns' personalisation registry).

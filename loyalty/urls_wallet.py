@@ -12,9 +12,26 @@ Each view checks its own credential (the signed token, `ApplePass <token>`, Goog
 from django.urls import path
 
 from loyalty import views_wallet_add
+from loyalty import views_wallet_apple as apple
 
 app_name = "wallet"
 
-urlpatterns: list = [
+# Apple's web service under apple/: APPLE_WALLET_WEB_SERVICE_URL + "/v1/…" as Apple calls it.
+APPLE_REGISTRATIONS = "apple/v1/devices/<str:device>/registrations/<str:pass_type_id>"
+
+urlpatterns = [
     path("add/<str:token>/", views_wallet_add.wallet_add, name="add"),
+    path("add/<str:token>/apple.pkpass", apple.add_apple, name="add_apple"),
+    path(
+        f"{APPLE_REGISTRATIONS}/<str:serial>",
+        apple.apple_registration,
+        name="apple_registration",
+    ),
+    path(APPLE_REGISTRATIONS, apple.apple_serials, name="apple_serials"),
+    path(
+        "apple/v1/passes/<str:pass_type_id>/<str:serial>",
+        apple.apple_pass_latest,
+        name="apple_pass",
+    ),
+    path("apple/v1/log", apple.apple_log, name="apple_log"),
 ]

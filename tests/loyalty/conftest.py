@@ -9,6 +9,7 @@ loyalty starts with the defaults in place.
 import pytest
 
 from tests.loyalty.tiers_defaults import tiers_default_ensure
+from tests.loyalty.wallet_apple_helpers import apple_dev, apple_dev_dir  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -46,3 +46,7 @@ class LoyaltyConfig(AppConfig):
 
         # {{wallet_link}} in any channel's message (campaigns' personalisation registry).
         register_loyalty_personalisation_fields()
+        from loyalty.wallet.google_updater import register_google_wallet_updater
+
+        # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).
+        register_google_wallet_updater()

@@ -734,3 +734,39 @@ class LoyaltyJobMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.period} {self.member_id}"
+
+
+class GoogleWalletCallback(models.Model):
+    """A save or delete Google Wallet called back about, once its signature was verified.
+
+    Google retries a callback it thinks went unanswered, so the same event may arrive twice: the
+    message's nonce is unique here, and a repeat records nothing (and touches nothing) again.
+    `wallet_pass` is empty when the object id names no card of ours (an old or foreign object).
+    """
+
+    class Event(models.TextChoices):
+        SAVE = "save", _("Saved")
+        DELETE = "del", _("Deleted")
+
+    class_id = models.CharField(_("class id"), max_length=200)
+    object_id = models.CharField(_("object id"), max_length=200)
+    event_type = models.CharField(_("event"), max_length=4, choices=Event.choices)
+    nonce = models.CharField(_("nonce"), max_length=200, unique=True)
+    expires_at = models.DateTimeField(_("message expires at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    wallet_pass = models.ForeignKey(
+        WalletPass,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="google_callbacks",
+        verbose_name=_("wallet card"),
+    )
+
+    class Meta:
+        verbose_name = _("Google Wallet callback")
+        verbose_name_plural = _("Google Wallet callbacks")
+        indexes = [models.Index(fields=["received_at"], name="googlecallback_received_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()} {self.object_id}"

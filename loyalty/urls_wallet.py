@@ -13,6 +13,7 @@ from django.urls import path
 
 from loyalty import views_wallet_add
 from loyalty import views_wallet_apple as apple
+from loyalty import views_wallet_google
 
 app_name = "wallet"
 
@@ -34,4 +35,6 @@ urlpatterns = [
         name="apple_pass",
     ),
     path("apple/v1/log", apple.apple_log, name="apple_log"),
+    path("add/<str:token>/google", views_wallet_google.add_google, name="add_google"),
+    path("google/callback", views_wallet_google.google_callback, name="google_callback"),
 ]

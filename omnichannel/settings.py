@@ -475,6 +475,14 @@ GOOGLE_WALLET_API_BASE_URL = env_str(
     "GOOGLE_WALLET_API_BASE_URL", "https://walletobjects.googleapis.com"
 ).rstrip("/")
 GOOGLE_WALLET_SAVE_URL = env_str("GOOGLE_WALLET_SAVE_URL", "https://pay.google.com/gp/v/save")
+# The loyalty class id is "<issuer id>.<suffix>"; a member's object "<issuer id>.<serial>".
+GOOGLE_WALLET_CLASS_SUFFIX = env_str("GOOGLE_WALLET_CLASS_SUFFIX", "member")
+# The issuer's name on the card (Google shows it above the programme's name).
+GOOGLE_WALLET_ISSUER_NAME = env_str("GOOGLE_WALLET_ISSUER_NAME", APPLE_WALLET_ORGANIZATION_NAME)
+# The card's background colour (#rrggbb).
+GOOGLE_WALLET_BACKGROUND_COLOR = env_str("GOOGLE_WALLET_BACKGROUND_COLOR", "#1f3a5f")
+# How many loyalty objects the updater patches at once (HTTP requests in flight).
+GOOGLE_WALLET_CONCURRENCY = env_int("GOOGLE_WALLET_CONCURRENCY", default=16)
 # Google signs its save/delete callbacks (ECv2SigningOnly); its root signing keys live here.
 GOOGLE_WALLET_CALLBACK_KEYS_URL = env_str(
     "GOOGLE_WALLET_CALLBACK_KEYS_URL", "https://pay.google.com/gp/m/issuer/keys"

@@ -18,3 +18,6 @@ def _programme_defaults(request):
         return
     request.getfixturevalue("_django_db_helper")  # the database is open for this test first
     tiers_default_ensure()
+
+
+from tests.loyalty.servers.google_wallet_fixtures import google_wallet  # noqa: E402, F401

@@ -185,3 +185,27 @@ def test_the_page_costs_a_bounded_number_of_queries(client, member, django_asser
     url = page_url(member.member_no)
     with django_assert_max_num_queries(4):
         get(client, url, IPHONE)
+
+
+# --- End to end: the page's buttons lead to the two wallets' downloads ---------------------
+
+
+def test_the_iphone_button_downloads_the_members_pass(client, member, apple_dev):
+    from tests.loyalty.wallet_apple_helpers import pkpass_json
+
+    html = get(client, page_url(member.member_no), IPHONE).content.decode()
+    href = re.search(r'href="([^"]+)" data-testid="wallet-add-apple"', html).group(1)
+    response = client.get(href, HTTP_USER_AGENT=IPHONE)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.apple.pkpass"
+    card = WalletPass.objects.get(member=member, platform=WalletPass.Platform.APPLE)
+    assert pkpass_json(response.content)["serialNumber"] == card.serial
+
+
+def test_the_android_button_sends_the_phone_to_googles_save_page(client, member, google_wallet):
+    html = get(client, page_url(member.member_no), ANDROID).content.decode()
+    href = re.search(r'href="([^"]+)" data-testid="wallet-add-google"', html).group(1)
+    response = client.get(href, HTTP_USER_AGENT=ANDROID)
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://pay.google.com/gp/v/save/")
+    assert WalletPass.objects.filter(member=member, platform=WalletPass.Platform.GOOGLE).exists()

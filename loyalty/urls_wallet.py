@@ -11,9 +11,8 @@ Each view checks its own credential (the signed token, `ApplePass <token>`, Goog
 
 from django.urls import path
 
-from loyalty import views_wallet_add
+from loyalty import views_wallet_add, views_wallet_google
 from loyalty import views_wallet_apple as apple
-from loyalty import views_wallet_google
 
 app_name = "wallet"
 

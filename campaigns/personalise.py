@@ -29,6 +29,9 @@ class PersonalisationField:
     sample: str  # shown in a preview without a member
     fetch: Callable[[Iterable[int]], dict[int, str]]
     masked: bool = False  # personal data: masked in previews for roles without unmask
+    # The longest realistic value, when longer than 10 characters (an SMS is checked with it).
+    longest: str = ""
+    url: bool = False  # the value is a whole https address: it may stand alone as a link
 
 
 PERSONALISATION_FIELDS: Registry[PersonalisationField] = Registry(
@@ -38,6 +41,20 @@ PERSONALISATION_FIELDS: Registry[PersonalisationField] = Registry(
 
 def register_personalisation_field(field: PersonalisationField) -> None:
     PERSONALISATION_FIELDS.register(field)
+
+
+def personalisation_field_longest(name: str) -> str:
+    """The field's longest realistic value as its registration gives it ("" when not given)."""
+    field = next((field for field in PERSONALISATION_FIELDS.all() if field.name == name), None)
+    return field.longest if field is not None else ""
+
+
+def personalisation_url_field(text: str) -> bool:
+    """The text is one field whose value is a whole address ("{{wallet_link}}")."""
+    match = FIELD_PATTERN.fullmatch(text.strip())
+    if match is None:
+        return False
+    return any(field.url and field.name == match.group(1) for field in PERSONALISATION_FIELDS.all())
 
 
 def personalisation_field_names() -> set[str]:

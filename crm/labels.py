@@ -30,6 +30,9 @@ TOUCHPOINT_KIND_LABELS: dict[str, Promise] = {
     "wallet_removed": _("Removed the member card from a wallet"),
 }
 
+# The wallet a wallet_added / wallet_removed touchpoint names (its properties' "wallet").
+WALLET_LABELS: dict[str, Promise] = {"apple": _("Apple Wallet"), "google": _("Google Wallet")}
+
 MANUAL_SOURCE = "manual"
 UNSUBSCRIBE_SOURCE = "unsubscribe"  # a message's unsubscribe link (campaigns)
 IMPORT_SOURCE_PREFIX = "import:"
@@ -40,6 +43,15 @@ def touchpoint_kind_label(kind: str) -> str:
     """`page_view` -> "Page view" (translated); an unknown kind reads as words."""
     label = TOUCHPOINT_KIND_LABELS.get(kind)
     return str(label) if label is not None else kind.replace("_", " ").capitalize()
+
+
+def touchpoint_detail(kind: str, properties: dict | None) -> str:
+    """A line under the touchpoint's label: the wallet a card went in or out of."""
+    if kind.startswith("wallet_") and isinstance(properties, dict):
+        label = WALLET_LABELS.get(str(properties.get("wallet", "")))
+        if label is not None:
+            return str(label)
+    return ""
 
 
 def source_label(source: str) -> str:

@@ -8,7 +8,7 @@ notes (member, at)), limited to the page size.
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from crm.labels import source_label, touchpoint_kind_label
+from crm.labels import source_label, touchpoint_detail, touchpoint_kind_label
 from crm.models import Consent, MemberNote, MergeLog, Order, Touchpoint
 from crm.timeline import Cursor, TimelineEntry, TimelineSource, before_q, register_timeline_source
 from omnichannel.channels import Channel
@@ -73,6 +73,7 @@ def touchpoint_entries(member_id: int, before: Cursor | None, limit: int) -> lis
             id=t.pk,
             channel=t.channel,
             title=touchpoint_kind_label(t.kind),
+            detail=touchpoint_detail(t.kind, t.properties),
             obj=t,
         )
         for t in rows

@@ -5,14 +5,18 @@ EARN_DRAIN_UID = "loyalty-earn-drain"
 
 
 def _register_crm_cards() -> None:
-    """Loyalty in crm's pages through crm's registries: the profile's points card, the
-    timeline's points, coupons and tiers, the segment rules and the member list's tier filter."""
+    """Loyalty in crm's pages through crm's registries: the profile's points and wallet cards,
+    the timeline's points, coupons and tiers, the segment rules and the member list's tier
+    filter."""
     from crm.profile_cards import ProfileCard, register_profile_card
     from loyalty.segment_rules import register_loyalty_list_filters, register_loyalty_segment_rules
-    from loyalty.selectors_profile import points_card_context
+    from loyalty.selectors_profile import points_card_context, wallet_card_context
     from loyalty.timeline import register_loyalty_timeline_sources
 
     register_profile_card(ProfileCard("loyalty", "loyalty/profile_card.html", points_card_context))
+    register_profile_card(
+        ProfileCard("wallet", "loyalty/wallet_profile_card.html", wallet_card_context)
+    )
     register_loyalty_timeline_sources()
     register_loyalty_segment_rules()
     register_loyalty_list_filters()
@@ -79,6 +83,10 @@ class LoyaltyConfig(AppConfig):
 
         # Wallet cards follow them too: moved or dropped on a merge, deleted on erasure.
         register_wallet_member_hook()
+        from loyalty.personalise import register_loyalty_personalisation_fields
+
+        # {{wallet_link}} in any channel's message (campaigns' personalisation registry).
+        register_loyalty_personalisation_fields()
         from loyalty.wallet.google_updater import register_google_wallet_updater
 
         # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).

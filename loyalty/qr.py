@@ -17,3 +17,13 @@ def coupon_qr_svg(code: str) -> bytes:
         out, kind="svg", scale=QR_SCALE, border=QR_BORDER, xmldecl=False, svgns=True
     )
     return out.getvalue()
+
+
+def url_qr_svg(url: str) -> str:
+    """The QR code of an address, as an <svg> element to put inline in a page (no file, no
+    request). Error correction L: the address is long and the code is read from a screen."""
+    out = io.BytesIO()
+    segno.make(url, error="l", micro=False).save(
+        out, kind="svg", scale=4, border=QR_BORDER, xmldecl=False, svgns=True, svgclass="qr-code"
+    )
+    return out.getvalue().decode()

@@ -10,6 +10,10 @@ Semantics (the tests pin them):
   first-in-first-out rule) for the day N days from the compile day (Asia/Taipei).
 - "Has an unused coupon": issued, not used, not past its date at the compile moment
   (optionally of one of the chosen rewards).
+- "Wallet card added to (any / Apple / Google)": the card is in that wallet now
+  (WalletPass.installed); "not added to" is its exact complement among members, so holders and
+  the rest split the audience with nothing left over. A card downloaded and never added, or
+  removed since, is not held.
 """
 
 from datetime import timedelta
@@ -35,7 +39,7 @@ from crm.segments import (
 from crm.segments.registry import positive_id
 from crm.segments.rules import bounds, choice_operators, compile_choice, operator_label
 from loyalty.expiry import expiring_by
-from loyalty.models import Coupon, PointsAccount, Reward, Tier
+from loyalty.models import Coupon, PointsAccount, Reward, Tier, WalletPass
 
 LOYALTY = _("Loyalty")
 MAX_POINTS = 10**9
@@ -126,6 +130,23 @@ def _compile_coupon(operator: str, value: Any, period: Period | None, context: C
     return ~q if operator == "has_none" else q
 
 
+# --- Wallet card ---------------------------------------------------------------------------
+
+ANY_WALLET = "any"
+
+
+def wallet_choices() -> list[tuple[str, str]]:
+    return [(ANY_WALLET, _("any wallet")), *WalletPass.Platform.choices]
+
+
+def _compile_wallet(operator: str, value: Any, period: Period | None, context: CompileContext) -> Q:
+    passes = WalletPass.objects.filter(installed=True)
+    if value != ANY_WALLET:
+        passes = passes.filter(platform=value)
+    q = Q(pk__in=passes.values("member_id"))
+    return ~q if operator == "not_added" else q
+
+
 def register_loyalty_segment_rules() -> None:
     for rule in (
         SegmentRule(
@@ -176,6 +197,17 @@ def register_loyalty_segment_rules() -> None:
             },
             compile=_compile_coupon,
             help_text=_("Unused: issued, not used, and not past its date."),
+        ),
+        SegmentRule(
+            key="wallet_card",
+            label=_("Wallet card"),
+            category=LOYALTY,
+            operators={
+                "added": Operator(operator_label("added to"), ChoiceValue(wallet_choices)),
+                "not_added": Operator(operator_label("not added to"), ChoiceValue(wallet_choices)),
+            },
+            compile=_compile_wallet,
+            help_text=_("In the wallet now: a card removed since, or never added, does not count."),
         ),
     ):
         register_segment_rule(rule)

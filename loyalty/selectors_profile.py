@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from crm.pii import mask_token
 from loyalty.expiry import expiring_by
-from loyalty.models import Coupon, PointsAccount, PointsTransaction, Tier
+from loyalty.models import Coupon, PointsAccount, PointsTransaction, Tier, WalletPass
 from loyalty.selectors import holds_open, tier_next
 
 EXPIRING_SOON_DAYS = (30, 60)
@@ -223,3 +223,57 @@ def points_card_context(member) -> dict | None:
     """crm.profile_cards' context function: {"points": PointsCard}, or None for no card."""
     card = points_card(member_id=member.pk, member_no=member.member_no)
     return None if card is None else {"points": card}
+
+
+# --- The wallet card on the profile --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletStatus:
+    platform: str
+    label: str  # "Apple Wallet", "Google Wallet"
+    state: str  # "installed", "removed", "issued" (downloaded, never added), "never"
+    installed_at: datetime | None
+    removed_at: datetime | None
+
+
+def wallet_statuses(*, member_id: int) -> list[WalletStatus]:
+    """Whether the member holds the card, per wallet: in it since when, removed when, or never
+    (one query). A card issued but never added (Apple's pass downloaded and not kept, Google's
+    link made and not saved) reads as never added."""
+    rows = {
+        row.platform: row
+        for row in WalletPass.objects.filter(member_id=member_id).only(
+            "platform", "installed", "installed_at", "removed_at"
+        )
+    }
+    statuses = []
+    for platform, label in WalletPass.Platform.choices:
+        row = rows.get(platform)
+        if row is None:
+            state = "never"
+        elif row.installed:
+            state = "installed"
+        elif row.removed_at is not None:
+            state = "removed"
+        else:
+            state = "issued"
+        statuses.append(
+            WalletStatus(
+                platform=platform,
+                label=str(label),
+                state=state,
+                installed_at=row.installed_at if row else None,
+                removed_at=row.removed_at if row else None,
+            )
+        )
+    return statuses
+
+
+def wallet_card_context(member) -> dict | None:
+    """crm.profile_cards' context function: every active member has the card (both wallets may
+    read never); the add-to-wallet link and its QR code are drawn by the template, for roles
+    with crm.unmask_personal_data only. An erased member's profile shows no card."""
+    if member.status != member.Status.ACTIVE:
+        return None
+    return {"wallets": wallet_statuses(member_id=member.pk)}

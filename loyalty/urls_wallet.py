@@ -11,8 +11,8 @@ Each view checks its own credential (the signed token, `ApplePass <token>`, Goog
 
 from django.urls import path
 
+from loyalty import views_wallet_add, views_wallet_google
 from loyalty import views_wallet_apple as apple
-from loyalty import views_wallet_google
 
 app_name = "wallet"
 
@@ -20,6 +20,7 @@ app_name = "wallet"
 APPLE_REGISTRATIONS = "apple/v1/devices/<str:device>/registrations/<str:pass_type_id>"
 
 urlpatterns = [
+    path("add/<str:token>/", views_wallet_add.wallet_add, name="add"),
     path("add/<str:token>/apple.pkpass", apple.add_apple, name="add_apple"),
     path(
         f"{APPLE_REGISTRATIONS}/<str:serial>",

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.content import ContentError, required_text
+from campaigns.personalise import personalisation_url_field
 
 TITLE_MAX = 65
 BODY_MAX = 240
@@ -50,6 +51,8 @@ def validate(content: dict) -> list[ContentError]:
             continue
         if not isinstance(value, str):
             errors.append(ContentError(key, str(ERROR_NOT_TEXT)))
+        elif key == "url" and personalisation_url_field(value):
+            continue  # a field that is a whole address ({{wallet_link}}): its own https
         elif not _https_url(value):
             errors.append(ContentError(key, str(message)))
     return errors

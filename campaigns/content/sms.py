@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.content import ContentError, required_text
-from campaigns.personalise import FIELD_PATTERN
+from campaigns.personalise import FIELD_PATTERN, personalisation_field_longest
 from campaigns.sms import sms_counter
 from campaigns.tracking import content_links_rewrite, tracked_url_stand_in
 
@@ -29,7 +29,8 @@ FIELD_COUNTED_AS_CHINESE = _("{{%(field)s}} as %(length)s Chinese characters")
 # The longest realistic value per field: a stand-in of that length and alphabet. A Chinese name
 # is 2-4 characters, a long one (a double surname, an indigenous or foreign name in Chinese)
 # stays within 10; member numbers have 20 characters at most (crm.Member.member_no). A field a
-# later app adds (points, tier) is counted as 10 characters of GSM-7.
+# later app adds is counted at the `longest` value it registers (loyalty's {{wallet_link}}), or as
+# 10 characters of GSM-7.
 WORST_CASE = {"name": "王" * 10, "member_no": "M" * 20}
 WORST_CASE_DEFAULT = "0" * 10
 
@@ -63,7 +64,11 @@ def sms_worst_case(text: str) -> str:
     """The text with each personalisation field at its longest realistic value and each link
     as its tracked URL (what the segment limit is checked on)."""
     text = sms_as_sent(text)
-    return FIELD_PATTERN.sub(lambda match: WORST_CASE.get(match.group(1), WORST_CASE_DEFAULT), text)
+    return FIELD_PATTERN.sub(lambda match: _stand_in(match.group(1)), text)
+
+
+def _stand_in(field: str) -> str:
+    return WORST_CASE.get(field) or personalisation_field_longest(field) or WORST_CASE_DEFAULT
 
 
 def sms_as_sent(text: str) -> str:
@@ -78,7 +83,7 @@ def sms_as_sent(text: str) -> str:
 
 
 def _field_counted_as(field: str) -> str:
-    stand_in = WORST_CASE.get(field, WORST_CASE_DEFAULT)
+    stand_in = _stand_in(field)
     template = FIELD_COUNTED_AS if stand_in.isascii() else FIELD_COUNTED_AS_CHINESE
     return str(template % {"field": field, "length": len(stand_in)})
 

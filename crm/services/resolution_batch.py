@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.bulk import chunked, ids_reserve, models_write, uses_copy
-from crm.models import Identity, Member, MergeLog
+from crm.models import BirthdayCalendar, Identity, Member, MergeLog
 from crm.services.identity import (
     PROFILE_FIELDS,
     Identifier,
@@ -311,6 +311,7 @@ MEMBER_FIELDS = (
     "member_no",
     "name",
     "birthday",
+    "birthday_calendar",
     "gender",
     "home_store_id",
     "acquisition_channel",
@@ -346,6 +347,7 @@ def _members_create(
                 member_no or next(generated),
                 profile.name,
                 profile.birthday,
+                BirthdayCalendar.SOLAR.value,  # a member chooses lunar later, by hand
                 profile.gender,
                 profile.home_store_id,
                 profile.acquisition_channel or acquisition_channel_of(source),

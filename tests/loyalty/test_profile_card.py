@@ -49,7 +49,8 @@ def test_member_without_an_account_gets_no_card():
     member = MemberFactory()
 
     assert points_card(member_id=member.pk, member_no=member.member_no) is None
-    assert [r.card.name for r in profile_cards_for(member)] == []
+    # The wallet card stays (every member may add the card to a wallet); the points card goes.
+    assert [r.card.name for r in profile_cards_for(member)] == ["wallet"]
 
 
 def test_card_figures(member_with_points):

@@ -34,3 +34,7 @@ class LoyaltyConfig(AppConfig):
 
         # Points, holds, coupons and tiers follow crm's merges, their undo and erasure.
         register_loyalty_member_hook()
+        from loyalty.wallet.apns import register_apple_wallet_updater
+
+        # The wallet push job hands Apple's changed cards to APNs.
+        register_apple_wallet_updater()

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db import OperationalError
 
 from loyalty.models import TierChange
-from loyalty.services import earning, expiry, rewards, tiers, till
+from loyalty.services import earning, expiry, rewards, tiers, till, wallet_push
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -75,3 +75,16 @@ def tiers_consume_task() -> int:
 def tiers_rules_task(actor_id: int | None = None) -> int:
     """After the tiers page saved changes for many accounts: every account, reason "rules"."""
     return tiers.tiers_evaluate_all(trigger=TierChange.Reason.RULES, actor_id=actor_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def wallet_updates_push_task() -> dict:
+    """Beat, every minute: push the wallet cards whose changes are due (coalesced; two runs at
+    once push no card twice). Returns the run's figures."""
+    figures = wallet_push.wallet_updates_push()
+    return {
+        "cards": figures.cards,
+        "sent": figures.sent,
+        "failed": figures.failed,
+        "retried": figures.retried,
+    }

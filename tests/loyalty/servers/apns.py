@@ -236,6 +236,7 @@ class ApnsServer:
             threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
 
     def _serve(self, raw: socket.socket) -> None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # answers go out at once
         try:
             sock = self._tls.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):

@@ -99,7 +99,12 @@ def wallet_updates_push(
                 figures.failed += len(cards)
                 figures.errors.append(f"{platform}: no updater registered")
                 continue
-            outcome = updater.update([card.pass_id for card in cards])
+            ids = [card.pass_id for card in cards]
+            try:
+                outcome = updater.update(ids)
+            except Exception:  # its bug or its configuration (a key missing): the cards wait
+                logger.exception("wallet push: the %s updater failed", platform)
+                outcome = UpdateOutcome(retry_pass_ids=ids, errors=[f"{platform}: updater failed"])
             retry.extend(_add_outcome(figures, outcome, cards))
     if retry:
         wallet_passes_give_back(cards=retry)

@@ -222,6 +222,21 @@ def test_another_error_is_counted_with_apns_reason(apns, settings):
     assert WalletDeviceRegistration.objects.count() == 1
 
 
+def test_an_updater_that_fails_leaves_the_cards_for_the_next_run(apns, settings, tmp_path):
+    member = MemberFactory()
+    card = apple_card(member, device_token())
+    points_post(member, 10)
+    key = settings.APNS_KEY
+    settings.APNS_KEY = str(tmp_path / "missing.p8")
+
+    failed = wallet_updates_push()
+
+    assert (failed.sent, failed.retried) == (0, 1)
+    assert _card(card.pk).changed_at is not None
+    settings.APNS_KEY = key
+    assert wallet_updates_push().sent == 1
+
+
 # --- the provider token -----------------------------------------------------------------------
 
 

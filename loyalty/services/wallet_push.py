@@ -110,7 +110,7 @@ def wallet_updates_push(
         wallet_passes_give_back(cards=retry)
     figures.retried = len(retry)
     figures.seconds = time.monotonic() - started
-    if not pushing:
+    if not pushing and figures.cards:
         logger.info("wallet push: pushing is off (WALLET_PUSH_ENABLED); %s", figures)
     elif figures.cards or figures.errors:
         logger.info("wallet push: %s; errors: %s", figures, "; ".join(figures.errors[:5]) or "-")

@@ -7,7 +7,8 @@ a pass" / "Adding a web service to update passes"):
 - HTTP/2 to APNS_BASE_URL (production https://api.push.apple.com), one POST a device:
   `/3/device/<the push token the device registered>`, headers `apns-topic` = the pass type id
   (APPLE_WALLET_PASS_TYPE_ID), `apns-push-type: background` with `apns-priority: 5` (a push
-  that shows nothing itself; Apple rejects priority 10 for that type), and the payload an
+  that shows nothing itself; Apple rejects priority 10 for that type), `apns-expiration` a
+  day ahead (a phone that is off gets it when it is back), and the payload an
   empty JSON dictionary: Wallet ignores it, asks our web service which of its passes changed
   since its tag, and fetches those. So ONE push a device per run, however many of its passes
   changed: a second push would only make it ask the same question again.
@@ -53,6 +54,9 @@ PRIORITY = "5"
 PAYLOAD = b"{}"
 CONCURRENCY = 500  # streams in flight on the one connection
 TOKEN_REUSE_SECONDS = 50 * 60
+# A phone that is off gets the push when it is back, within a day: APNs keeps the last one per
+# topic and device, and one is enough (the device asks for everything changed since its tag).
+KEEP_SECONDS = 24 * 3600
 TIMEOUT_SECONDS = 30
 DEAD_TOKEN_REASONS = {"BadDeviceToken", "DeviceTokenNotForTopic"}  # with 400; 410 is any reason
 ERRORS_KEPT = 10
@@ -221,6 +225,7 @@ async def pushes_send(
 async def push_send(client: httpx.AsyncClient, push: DevicePush) -> PushResult:
     """One push; a 403 ExpiredProviderToken is retried once with a renewed token."""
     token = PROVIDER_TOKEN.current()
+    expiration = str(int(time.time()) + KEEP_SECONDS)
     for attempt in range(2):
         try:
             response = await client.post(
@@ -231,6 +236,7 @@ async def push_send(client: httpx.AsyncClient, push: DevicePush) -> PushResult:
                     "apns-topic": settings.APPLE_WALLET_PASS_TYPE_ID,
                     "apns-push-type": PUSH_TYPE,
                     "apns-priority": PRIORITY,
+                    "apns-expiration": expiration,
                     "content-type": "application/json",
                 },
             )

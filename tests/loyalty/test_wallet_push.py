@@ -55,6 +55,8 @@ def test_a_day_of_five_entries_is_one_push_per_device(apns):
     assert push.headers["apns-topic"] == TOPIC
     assert push.headers["apns-push-type"] == "background"
     assert push.headers["apns-priority"] == "5"
+    expires_in = int(push.headers["apns-expiration"]) - timezone.now().timestamp()
+    assert 23 * 3600 < expires_in <= 24 * 3600
     assert json.loads(push.body) == {}
     card.refresh_from_db()
     assert card.changed_at is None

@@ -324,6 +324,8 @@ class ApnsServer:
             return 400, "BadPriority"
         if push_type == "background" and r.headers.get("apns-priority", "10") != "5":
             return 400, "BadPriority"  # Apple: background pushes are always priority 5
+        if not r.headers.get("apns-expiration", "0").isdigit():
+            return 400, "BadExpirationDate"
         if not r.body:
             return 400, "PayloadEmpty"
         if len(r.body) > PAYLOAD_MAX:

@@ -17,6 +17,7 @@ from loyalty.services.wallet_push import wallet_updates_push
 from loyalty.tasks import wallet_updates_push_task
 from omnichannel.schedule import SCHEDULE
 from tests.factories import MemberFactory, OrderFactory
+from tests.loyalty.servers.apns import apns_key_write
 from tests.loyalty.wallet_push_helpers import (
     TOPIC,
     apns_running,
@@ -263,6 +264,19 @@ def test_the_provider_token_verifies_and_is_reused(apns):
     claims = jwt.decode(token, apns.key.public_key_pem, algorithms=["ES256"])
     assert claims["iss"] == apns.key.team_id
     assert abs(claims["iat"] - timezone.now().timestamp()) < 60
+
+
+def test_a_token_signed_with_another_key_is_refused(apns, settings, tmp_path):
+    (tmp_path / "other").mkdir()
+    settings.APNS_KEY = str(apns_key_write(tmp_path / "other").path)
+    member = MemberFactory()
+    apple_card(member, device_token())
+    points_post(member, 10)
+
+    figures = wallet_updates_push()
+
+    assert (figures.sent, figures.failed) == (0, 1)
+    assert figures.errors == ["403 InvalidProviderToken"]
 
 
 def test_an_expired_provider_token_is_renewed_once(apns):

@@ -92,3 +92,7 @@ class LoyaltyConfig(AppConfig):
         # Changed Google cards reach Google Wallet through the push job (loyalty.wallet.updaters).
         register_google_wallet_updater()
         _register_jobs()
+        from loyalty.wallet.apns import register_apple_wallet_updater
+
+        # The wallet push job hands Apple's changed cards to APNs.
+        register_apple_wallet_updater()

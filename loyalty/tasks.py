@@ -9,7 +9,17 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from loyalty.models import LoyaltyJob, TierChange
-from loyalty.services import birthday, earning, expiry, jobs, points_reminder, rewards, tiers, till
+from loyalty.services import (
+    birthday,
+    earning,
+    expiry,
+    jobs,
+    points_reminder,
+    rewards,
+    tiers,
+    till,
+    wallet_push,
+)
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -103,3 +113,16 @@ def points_reminder_job_task() -> int:
     """Daily: unused-points reminders (loyalty.services.points_reminder), once a month per
     member. Returns the run's id."""
     return points_reminder.points_reminder_job_run().pk
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def wallet_updates_push_task() -> dict:
+    """Beat, every minute: push the wallet cards whose changes are due (coalesced; two runs at
+    once push no card twice). Returns the run's figures."""
+    figures = wallet_push.wallet_updates_push()
+    return {
+        "cards": figures.cards,
+        "sent": figures.sent,
+        "failed": figures.failed,
+        "retried": figures.retried,
+    }

@@ -199,6 +199,17 @@ SCHEDULE = (
         "final) and apart from the birthday greetings; once a month per member (a unique row "
         "per member and month), so a daily run only reaches the newly due.",
     ),
+    Job(
+        name="push wallet card updates",
+        task="loyalty.tasks.wallet_updates_push_task",
+        minute="*",
+        hour="*",
+        why="Points and tier changes only mark the member's wallet cards; every minute the "
+        "cards changed since their last push (and not pushed in the last WALLET_PUSH_MINUTES) "
+        "are claimed and their wallets told once: one APNs push per Apple device, one patch per "
+        "Google object, however many entries the member had. A card's update reaches the "
+        "phone within a minute or two, and a busy member's card at most every few minutes.",
+    ),
 )
 
 

@@ -261,6 +261,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request at INFO: a wallet push run is 100,000 of them.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },
 }

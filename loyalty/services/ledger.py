@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.bulk import chunked
 from loyalty.models import PointsAccount, PointsTransaction
+from loyalty.services.wallet import wallet_passes_touch
 
 KEY_CHUNK = 5_000  # idempotency keys looked up per query (SQLite: one parameter each)
 
@@ -213,6 +214,11 @@ def entries_post(
             return []
         written = _rows_insert(rows)
         _accounts_move(rows, now=now)
+        # The members' wallet cards show the balance: marked changed in this transaction, one
+        # UPDATE for the whole post (the push job coalesces; five entries are one push).
+        wallet_passes_touch(
+            member_ids={accounts[row.account_id].member_id for row in rows}, now=now
+        )
         return written
 
 

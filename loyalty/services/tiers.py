@@ -34,6 +34,7 @@ from crm.models import Order, OrderChange, net_revenue
 from crm.services.order_feed import order_changes_drain
 from loyalty.models import PointsAccount, Programme, Tier, TierChange
 from loyalty.services.ledger import accounts_ensure
+from loyalty.services.wallet import wallet_passes_touch
 
 SPEND_WINDOW = timedelta(days=365)  # "rolling 12 months"
 BATCH_SIZE = 5_000  # accounts per transaction
@@ -205,11 +206,14 @@ def _evaluate(
         rows = (
             PointsAccount.objects.filter(scope)
             .annotate(spend_now=spend_12m(at))
-            .values_list("pk", "tier_id", "downgrade_due_at", "spend_12m_twd", "spend_now")
+            .values_list(
+                "pk", "member_id", "tier_id", "downgrade_due_at", "spend_12m_twd", "spend_now"
+            )
         )
         updates: list[tuple] = []
         changes: list[TierChange] = []
-        for pk, tier_id, due, spend_kept, spend in rows:
+        moved_members: list[int] = []
+        for pk, member_id, tier_id, due, spend_kept, spend in rows:
             step = tier_decide(
                 tier_id=tier_id,
                 downgrade_due_at=due,
@@ -224,6 +228,7 @@ def _evaluate(
                 continue
             updates.append((pk, step.tier_id, step.downgrade_due_at, spend, moved))
             if moved:
+                moved_members.append(member_id)
                 changes.append(
                     TierChange(
                         account_id=pk,
@@ -237,6 +242,8 @@ def _evaluate(
                 )
         _accounts_write(updates, at=at)
         TierChange.objects.bulk_create(changes, batch_size=2_000)
+        # The wallet cards show the tier: marked changed with the move (the push job coalesces).
+        wallet_passes_touch(member_ids=moved_members, now=at)
         return len(changes)
 
 

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -58,6 +58,14 @@ def wallet_passes_touch(
     if change_message is not None:
         updates["change_message"] = change_message
     ids = sorted(set(member_ids))
+    if not ids:
+        return 0
+    if connection.vendor == "postgresql":
+        # One statement for any number of members (an array parameter, as the ledger's
+        # lookups): the ledger calls this in every post, so it must stay one statement.
+        return WalletPass.objects.extra(
+            where=['"loyalty_walletpass"."member_id" = ANY(%s::bigint[])'], params=[ids]
+        ).update(**updates)
     touched = 0
     for start in range(0, len(ids), CHUNK):
         touched += WalletPass.objects.filter(member_id__in=ids[start : start + CHUNK]).update(

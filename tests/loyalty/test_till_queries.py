@@ -29,10 +29,11 @@ pytestmark = pytest.mark.django_db
 HOLD_STATEMENTS = 12
 # commit: key; transaction, claim (savepoint); account lock found through the hold; hold lock;
 # the order; the ledger's savepoint (entries_post keeps one: a caller may go on after its
-# refusal), its idempotency check, entry, balance, release; hold; open holds' sum for the
-# answer; the stored answer; end of the transaction; and the order's share: the programme and
-# what the order's other holds redeemed already (two statements).
-COMMIT_STATEMENTS = 19
+# refusal), its idempotency check, entry, balance, the member's wallet cards marked changed,
+# release; hold; open holds' sum for the answer; the stored answer; end of the transaction; and
+# the order's share: the programme and what the order's other holds redeemed already (two
+# statements).
+COMMIT_STATEMENTS = 20
 RELEASE_STATEMENTS = 11
 
 

@@ -16,14 +16,14 @@ from crm.models import Member
 from loyalty.wallet.links import wallet_link_url
 
 WALLET_LINK_FIELD = "wallet_link"
-# The token: "<member number>:<base62 timestamp>:<43-character signature>".
-_TOKEN_LONGEST = f"{'M' * 20}:{'x' * 6}:{'x' * 43}"
+# The token: "<base62 member id>:<base62 timestamp>:<43-character signature>".
+_TOKEN_LONGEST = f"{'x' * 11}:{'x' * 6}:{'x' * 43}"
 
 
 def wallet_links(member_ids: Iterable[int]) -> dict[int, str]:
-    """{member_id: add-to-wallet address} for a batch of members (one query)."""
-    rows = Member.objects.filter(pk__in=list(member_ids)).values_list("pk", "member_no")
-    return {pk: wallet_link_url(member_no=member_no) for pk, member_no in rows}
+    """{member_id: add-to-wallet address} for a batch of members (one query: who exists)."""
+    ids = Member.objects.filter(pk__in=list(member_ids)).values_list("pk", flat=True)
+    return {pk: wallet_link_url(member_id=pk) for pk in ids}
 
 
 def register_loyalty_personalisation_fields() -> None:
@@ -34,7 +34,7 @@ def register_loyalty_personalisation_fields() -> None:
         PersonalisationField(
             name=WALLET_LINK_FIELD,
             label=_("Wallet card link"),
-            sample=f"{public}/wallet/add/M00012345:sample/",
+            sample=f"{public}/wallet/add/sample:1xaWWg:sample/",
             fetch=wallet_links,
             masked=True,
             longest=f"{public}/wallet/add/{_TOKEN_LONGEST}/",

@@ -1,4 +1,4 @@
-"""The add-to-wallet link on staff pages: `{% wallet_link member.member_no as link %}` and
+"""The add-to-wallet link on staff pages: `{% wallet_link member.pk as link %}` and
 `{{ link|qr_svg }}` (an inline SVG made by segno on the server). The template decides who sees
 them (crm.unmask_personal_data), so nothing is made for a role that may not see it."""
 
@@ -12,8 +12,8 @@ register = template.Library()
 
 
 @register.simple_tag
-def wallet_link(member_no: str) -> str:
-    return wallet_link_url(member_no=member_no)
+def wallet_link(member_id: int) -> str:
+    return wallet_link_url(member_id=member_id)
 
 
 @register.filter

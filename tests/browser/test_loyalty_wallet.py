@@ -39,7 +39,7 @@ def member(transactional_db):
 
 
 def open_page(page, live_server, member, query: str = "") -> str:
-    path = f"/wallet/add/{wallet_link_token(member_no=member.member_no)}/"
+    path = f"/wallet/add/{wallet_link_token(member_id=member.pk)}/"
     page.goto(f"{live_server.url}{path}{query}")
     return path
 
@@ -105,7 +105,7 @@ def test_a_desktop_gets_both_buttons_and_the_qr_code(
 def test_an_expired_link_says_so(page, live_server, member, settings, offsite_requests):
     from tests.loyalty.wallet_add_data import old_token
 
-    response = page.goto(f"{live_server.url}/wallet/add/{old_token(member.member_no, days=400)}/")
+    response = page.goto(f"{live_server.url}/wallet/add/{old_token(member, days=400)}/")
     assert response is not None and response.status == 410
     expect(page.locator("h1")).to_contain_text("這個連結已過期")
     assert offsite_requests == []

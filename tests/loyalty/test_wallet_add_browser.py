@@ -39,7 +39,7 @@ def console_errors(page):
 def test_an_iphone_adds_the_card_to_apple_wallet(
     page, live_server, member, apple_dev, console_errors, offsite_requests
 ):
-    token = wallet_link_token(member_no=member.member_no)
+    token = wallet_link_token(member_id=member.pk)
     page.goto(f"{live_server.url}/wallet/add/{token}/")
     button = page.locator("[data-testid=wallet-add-apple]")
     expect(button).to_have_attribute("href", f"/wallet/add/{token}/apple.pkpass")
@@ -57,7 +57,7 @@ def test_an_iphone_adds_the_card_to_apple_wallet(
 def test_an_android_phone_is_sent_to_google_wallet(
     page, live_server, member, google_wallet, console_errors, offsite_requests
 ):
-    token = wallet_link_token(member_no=member.member_no)
+    token = wallet_link_token(member_id=member.pk)
     page.goto(f"{live_server.url}/wallet/add/{token}/")
     button = page.locator("[data-testid=wallet-add-google]")
     expect(button).to_be_visible()

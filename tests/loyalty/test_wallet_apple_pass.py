@@ -187,7 +187,7 @@ def test_signing_material_is_read_once(apple_dev):
 
 def test_download_with_a_good_link(client, apple_dev, tmp_path):
     member, _ = _member_with_points()
-    url = reverse("wallet:add_apple", args=[wallet_link_token(member_no=member.member_no)])
+    url = reverse("wallet:add_apple", args=[wallet_link_token(member_id=member.pk)])
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.apple.pkpass"
@@ -202,9 +202,10 @@ def test_download_with_a_good_link(client, apple_dev, tmp_path):
 
 def test_download_with_a_tampered_link(client):
     member = MemberFactory()
-    token = wallet_link_token(member_no=member.member_no)
+    token = wallet_link_token(member_id=member.pk)
     other = MemberFactory()
-    forged = token.replace(member.member_no, other.member_no)
+    _value, rest = token.split(":", 1)
+    forged = f"{signing.b62_encode(other.pk)}:{rest}"  # another member under this signature
     response = client.get(reverse("wallet:add_apple", args=[forged]), HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 404
     assert b"This link is not valid" in response.content
@@ -216,7 +217,7 @@ def test_download_with_an_expired_link(client, settings, monkeypatch):
     made = time.time() - (settings.WALLET_LINK_MAX_AGE_DAYS + 1) * 86_400
     with monkeypatch.context() as patch:
         patch.setattr(signing.time, "time", lambda: made)
-        token = wallet_link_token(member_no=member.member_no)
+        token = wallet_link_token(member_id=member.pk)
     response = client.get(reverse("wallet:add_apple", args=[token]), HTTP_ACCEPT_LANGUAGE="zh-Hant")
     assert response.status_code == 410
     assert "這個連結已過期".encode() in response.content

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils import timezone
@@ -127,7 +128,7 @@ def test_a_missing_service_account_key_says_what_to_set(google_wallet, settings,
 
 def test_the_save_link_issues_the_card_and_redirects_to_google(google_wallet, client):
     member = member_with_points(500)
-    url = reverse("wallet:add_google", args=[wallet_link_token(member_no=member.member_no)])
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_id=member.pk)])
 
     response = client.get(url)
 
@@ -142,8 +143,9 @@ def test_the_save_link_issues_the_card_and_redirects_to_google(google_wallet, cl
 
 def test_a_tampered_link_is_not_found(google_wallet, client):
     member = MemberFactory()
-    token = wallet_link_token(member_no=member.member_no)
-    tampered = token.replace(member.member_no, "M0000001")
+    token = wallet_link_token(member_id=member.pk)
+    _value, rest = token.split(":", 1)
+    tampered = f"{signing.b62_encode(member.pk + 1)}:{rest}"
 
     response = client.get(reverse("wallet:add_google", args=[tampered]), HTTP_ACCEPT_LANGUAGE="en")
 
@@ -154,7 +156,7 @@ def test_a_tampered_link_is_not_found(google_wallet, client):
 
 def test_an_expired_link_is_gone_in_the_members_language(google_wallet, client, settings):
     member = MemberFactory()
-    token = wallet_link_token(member_no=member.member_no)
+    token = wallet_link_token(member_id=member.pk)
     settings.WALLET_LINK_MAX_AGE_DAYS = -1
 
     response = client.get(reverse("wallet:add_google", args=[token]), HTTP_ACCEPT_LANGUAGE="zh-TW")
@@ -165,14 +167,14 @@ def test_an_expired_link_is_gone_in_the_members_language(google_wallet, client, 
 
 
 def test_a_link_for_a_member_who_is_gone_is_not_found(google_wallet, client):
-    url = reverse("wallet:add_google", args=[wallet_link_token(member_no="M0000404")])
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_id=987_654_321)])
     assert client.get(url).status_code == 404
 
 
 def test_a_link_for_a_merged_member_adds_the_survivors_card(google_wallet, client):
     survivor = member_with_points(800)
     merged = MemberFactory(status="merged", merged_into=survivor)
-    url = reverse("wallet:add_google", args=[wallet_link_token(member_no=merged.member_no)])
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_id=merged.pk)])
 
     response = client.get(url)
 
@@ -184,7 +186,7 @@ def test_a_link_for_a_merged_member_adds_the_survivors_card(google_wallet, clien
 def test_without_a_key_the_member_gets_a_page_not_an_error(google_wallet, client, settings):
     settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = ""
     member = MemberFactory()
-    url = reverse("wallet:add_google", args=[wallet_link_token(member_no=member.member_no)])
+    url = reverse("wallet:add_google", args=[wallet_link_token(member_id=member.pk)])
 
     response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-TW")
 

@@ -8,7 +8,7 @@ from campaigns.content import content_validate
 from campaigns.content.sms import sms_worst_case
 from campaigns.personalise import personalisation_values
 from campaigns.selectors import message_preview
-from loyalty.wallet.links import wallet_link_member_no
+from loyalty.wallet.links import wallet_link_member_no, wallet_link_token
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,7 @@ def test_each_member_gets_their_own_link_in_one_query(django_assert_num_queries,
         link = values[member.pk]["wallet_link"]
         prefix = "https://crm.example.com.tw/wallet/add/"
         assert link.startswith(prefix) and link.endswith("/")
+        assert member.member_no not in link  # an opaque id: not the number a till accepts
         assert wallet_link_member_no(link.removeprefix(prefix).rstrip("/")) == member.member_no
 
 
@@ -33,10 +34,11 @@ def test_the_preview_masks_the_link_without_unmask_and_shows_a_sample_without_a_
     shown = message_preview(channel="sms", content=SMS, member_id=member.pk, unmask=True)["text"]
     masked = message_preview(channel="sms", content=SMS, member_id=member.pk, unmask=False)["text"]
     sample = message_preview(channel="sms", content=SMS, member_id=None, unmask=False)["text"]
-    assert "/wallet/add/" in shown and member.member_no in shown
-    assert "/wallet/add/" not in masked and member.member_no not in masked
+    token = wallet_link_token(member_id=member.pk).split(":")[0]
+    assert f"/wallet/add/{token}:" in shown
+    assert "/wallet/add/" not in masked
     assert masked.startswith("把會員卡加入手機：h*")
-    assert "/wallet/add/M00012345:sample/" in sample
+    assert "/wallet/add/sample:1xaWWg:sample/" in sample
 
 
 def test_an_sms_counts_the_link_at_its_longest():

@@ -32,9 +32,9 @@ MAC_CHROME = (
 )
 
 
-def old_token(member_no: str, *, days: int) -> str:
-    """A correctly signed link, made `days` days ago."""
+def old_token(member, *, days: int) -> str:
+    """A correctly signed link for the member, made `days` days ago."""
     signer = signing.TimestampSigner(salt=SALT)
     made = int(time.time()) - days * 24 * 60 * 60
     signer.timestamp = lambda: signing.b62_encode(made)
-    return signer.sign(member_no)
+    return signer.sign(signing.b62_encode(member.pk))

@@ -34,6 +34,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +124,14 @@ PROVIDER_TOKEN = ProviderToken()
 # -- the updater -------------------------------------------------------------------------------
 
 
+def _run_async(coroutine):
+    """Run the sending coroutine in a thread of its own: the caller's thread may already run an
+    event loop (an async view, a gevent/eventlet worker, Playwright's sync API in the tests),
+    in which asyncio.run() refuses to start a second one."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apns") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def apns_update(pass_ids: Sequence[int]) -> UpdateOutcome:
     """Push once to every device registered for these passes; see the module docstring for
     what each answer does. Returns the figures; the passes to retry are in the outcome."""
@@ -130,7 +139,7 @@ def apns_update(pass_ids: Sequence[int]) -> UpdateOutcome:
     outcome = UpdateOutcome()
     if not pushes:
         return outcome
-    results = asyncio.run(pushes_send(pushes))
+    results = _run_async(pushes_send(pushes))
     dead_tokens: list[str] = []
     retry: set[int] = set()
     for result in results:

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core import signing
 from playwright.sync_api import expect
 
 from loyalty.services.wallet import wallet_pass_added, wallet_pass_issue, wallet_pass_removed
@@ -133,7 +134,7 @@ def test_the_profile_shows_the_wallet_status_and_the_link(browser_login, live_se
     expect(link).to_be_hidden()  # folded until asked for
     card.locator("[data-testid=wallet-link-panel] summary").click()
     expect(link).to_be_visible()
-    assert "/wallet/add/M00012345:" in link.input_value()
+    assert f"/wallet/add/{signing.b62_encode(member.pk)}:" in link.input_value()
     expect(card.locator("[data-testid=wallet-link-qr] svg")).to_be_visible()
 
     entries = page.locator("[data-testid=timeline-entry][data-channel=wallet]")

@@ -310,8 +310,8 @@ def test_the_list_is_one_query_of_campaigns_and_figures(
     client.get(reverse("campaigns:index"))  # warm the session and permissions
 
     # session, user, permissions (2), count, the page with its figures, the page's progress,
-    # the user's role (the layout)
-    with django_assert_num_queries(8):
+    # the automated messages (none here), the user's role (the layout)
+    with django_assert_num_queries(9):
         response = client.get(reverse("campaigns:index"), {"sort": "-revenue"})
     assert response.status_code == 200
 

@@ -323,3 +323,24 @@ def test_the_task_runs_the_job_and_beat_runs_it_every_minute(apns):
     assert wallet_updates_push_task() == {"cards": 1, "sent": 1, "failed": 0, "retried": 0}
     job = next(job for job in SCHEDULE if job.task == "loyalty.tasks.wallet_updates_push_task")
     assert (job.minute, job.hour) == ("*", "*")
+
+
+@pytest.mark.django_db(transaction=True)  # inside a loop Django reads on its own connection
+def test_the_updater_works_from_a_thread_that_runs_an_event_loop(apns):
+    """A worker thread may already run an event loop (Playwright's sync API in the tests, an
+    async view, gevent): the APNs sender must not call asyncio.run() in it."""
+    import asyncio
+
+    from loyalty.wallet.apns import apns_update
+
+    member = MemberFactory()
+    phone = device_token()
+    card = apple_card(member, phone)
+
+    async def inside_a_loop():
+        return apns_update([card.pk])
+
+    outcome = asyncio.run(inside_a_loop())
+
+    assert outcome.sent == 1
+    assert apns.tokens_pushed() == {phone: 1}

@@ -172,8 +172,12 @@ def google_wallet_update(pass_ids: Sequence[int]) -> UpdateOutcome:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             for chunk in _chunks(ids):
                 passes = list(
+                    # Only cards in a wallet (Google's save callback said so): a card
+                    # never saved, or deleted, gets its content from the save link's JWT when
+                    # it is saved, and patching (or, on a 404, inserting) it would create
+                    # objects at Google for people who never saved one.
                     WalletPass.objects.filter(
-                        pk__in=chunk, platform=WalletPass.Platform.GOOGLE
+                        pk__in=chunk, platform=WalletPass.Platform.GOOGLE, installed=True
                     ).only("pk", "member_id", "serial", "change_message")
                 )
                 objects = loyalty_objects(passes)

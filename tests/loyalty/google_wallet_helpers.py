@@ -1,5 +1,7 @@
 """Members with points and a tier, and their Google cards, for the Google Wallet tests."""
 
+from django.utils import timezone
+
 from loyalty.models import PointsAccount, Tier, WalletPass
 from loyalty.services.adjustments import points_adjust
 from loyalty.services.wallet import wallet_pass_issue
@@ -20,5 +22,10 @@ def points_add(member, points: int, *, key: str) -> None:
     points_adjust(member=member, points=points, reason="test", actor_id=None, idempotency_key=key)
 
 
-def google_pass(member) -> WalletPass:
-    return wallet_pass_issue(member_id=member.pk, platform=WalletPass.Platform.GOOGLE)
+def google_pass(member, *, saved: bool = False) -> WalletPass:
+    """The member's Google card; `saved`: in the member's wallet (Google's save callback came)."""
+    card = wallet_pass_issue(member_id=member.pk, platform=WalletPass.Platform.GOOGLE)
+    if saved:
+        WalletPass.objects.filter(pk=card.pk).update(installed=True, installed_at=timezone.now())
+        card.refresh_from_db()
+    return card

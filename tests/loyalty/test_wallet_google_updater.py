@@ -23,6 +23,16 @@ def _changed_ids() -> list[int]:
     )
 
 
+def test_a_card_never_saved_is_neither_patched_nor_created_at_google(google_wallet):
+    never_saved = google_pass(member_with_points(100))
+
+    outcome = google_wallet_update([never_saved.pk])
+
+    assert (outcome.sent, outcome.failed, outcome.retry_pass_ids) == (0, 0, [])
+    assert not google_wallet.calls("PATCH", "loyaltyObject")
+    assert not google_wallet.calls("POST", "loyaltyObject")
+
+
 def test_the_updater_is_registered_for_google():
     updater = WALLET_UPDATERS.get(WalletPass.Platform.GOOGLE)
     assert updater is not None and updater.update is google_wallet_update
@@ -31,7 +41,7 @@ def test_the_updater_is_registered_for_google():
 def test_several_changes_are_one_patch_per_card_with_the_latest_balance(google_wallet):
     # given three members whose cards Google already holds
     members = [member_with_points(100) for _ in range(3)]
-    passes = [google_pass(m) for m in members]
+    passes = [google_pass(m, saved=True) for m in members]
     first = google_wallet_update([p.pk for p in passes])
     assert first.sent == 3
     google_wallet.requests.clear()
@@ -53,7 +63,7 @@ def test_several_changes_are_one_patch_per_card_with_the_latest_balance(google_w
 
 
 def test_objects_google_lacks_are_inserted_and_the_class_once(google_wallet):
-    passes = [google_pass(member_with_points(7, tier_rank=2)) for _ in range(3)]
+    passes = [google_pass(member_with_points(7, tier_rank=2), saved=True) for _ in range(3)]
 
     outcome = google_wallet_update([p.pk for p in passes])
 
@@ -77,7 +87,7 @@ def test_objects_google_lacks_are_inserted_and_the_class_once(google_wallet):
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_a_busy_google_leaves_the_card_for_the_next_run(google_wallet, settings, status):
     settings.GOOGLE_WALLET_CONCURRENCY = 1
-    wallet_pass = google_pass(member_with_points(5))
+    wallet_pass = google_pass(member_with_points(5), saved=True)
     google_wallet.fail_next(status)
 
     outcome = google_wallet_update([wallet_pass.pk])
@@ -90,7 +100,7 @@ def test_a_busy_google_leaves_the_card_for_the_next_run(google_wallet, settings,
 
 
 def test_a_refused_token_is_refreshed_once(google_wallet):
-    wallet_pass = google_pass(member_with_points(5))
+    wallet_pass = google_pass(member_with_points(5), saved=True)
     assert google_wallet_update([wallet_pass.pk]).sent == 1
     tokens_before = len([r for r in google_wallet.requests if r.path == "/token"])
     google_wallet.revoke_tokens()
@@ -104,7 +114,7 @@ def test_a_refused_token_is_refreshed_once(google_wallet):
 
 def test_a_rejected_object_is_a_failure_not_a_retry(google_wallet, settings):
     settings.GOOGLE_WALLET_CONCURRENCY = 1
-    wallet_pass = google_pass(member_with_points(5))
+    wallet_pass = google_pass(member_with_points(5), saved=True)
     google_wallet.fail_next(400)
 
     outcome = google_wallet_update([wallet_pass.pk])

@@ -80,12 +80,18 @@ def wallet_updates_push(
     Raises nothing for a provider's refusal (counted, retried or the registration dropped by
     the updater); a database error propagates (the task retries)."""
     started = time.monotonic()
+    fixed_now = now  # tests pin the time; otherwise each batch is stamped when it is claimed
     now = now or timezone.now()
     pushing = settings.WALLET_PUSH_ENABLED
     figures = PushFigures(pushing=pushing)
     due_before = now - timedelta(minutes=settings.WALLET_PUSH_MINUTES)
     retry: list[Claimed] = []
-    while claimed := wallet_passes_claim(now=now, due_before=due_before, limit=batch_size):
+    # Each batch's cards get the time of their own claim as their new updated_at (Apple's tag):
+    # a device that listed its changed serials after batch 1 (tag T1) must still see a card
+    # claimed later, so that card's time must be after T1, not the run's start.
+    while claimed := wallet_passes_claim(
+        now=fixed_now or timezone.now(), due_before=due_before, limit=batch_size
+    ):
         figures.cards += len(claimed)
         by_platform: dict[str, list[Claimed]] = defaultdict(list)
         for card in claimed:

@@ -344,3 +344,17 @@ def test_the_updater_works_from_a_thread_that_runs_an_event_loop(apns):
 
     assert outcome.sent == 1
     assert apns.tokens_pushed() == {phone: 1}
+
+
+def test_each_batch_is_stamped_when_it_is_claimed(apns):
+    """Apple's tag is the card's updated_at: a card claimed in a later batch must carry a later
+    time than the cards a device may already have listed from an earlier batch."""
+    first, second = MemberFactory(), MemberFactory()
+    cards = [apple_card(first, device_token()), apple_card(second, device_token())]
+    points_post(first, 10)
+    points_post(second, 10)
+
+    wallet_updates_push(batch_size=1)
+
+    stamps = sorted(_card(card.pk).updated_at for card in cards)
+    assert stamps[0] < stamps[1]

@@ -17,6 +17,7 @@ no CSRF token (a device has neither); each view checks its own credential.
 
 import json
 import logging
+import re
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -41,8 +42,14 @@ from loyalty.wallet.links import WalletLinkInvalid
 logger = logging.getLogger("loyalty.wallet.apple")
 
 ERROR_NOT_JSON = "The body is not a JSON object."
-ERROR_PUSH_TOKEN = "pushToken is missing."  # noqa: S105 (a message, not a secret)
+ERROR_PUSH_TOKEN = "pushToken is missing or not a hexadecimal APNs token."  # noqa: S105
 ERROR_LOGS = "logs must be a list of strings."
+ERROR_DEVICE = "The device library identifier is not valid."
+# APNs device tokens are hexadecimal (64 digits today; Apple says they may grow), and the
+# token goes into the APNs path: nothing else is accepted. The device's library identifier is
+# kept in a 128-character column.
+PUSH_TOKEN_PATTERN = re.compile(r"^[0-9a-fA-F]{32,200}$")
+DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 NO_STORE = "no-store, private"
 
 
@@ -111,6 +118,8 @@ def apple_registration(
     )
     if wallet_pass is None:
         return HttpResponse(status=401)
+    if not DEVICE_PATTERN.match(device):
+        return _error(400, ERROR_DEVICE)
     if request.method == "DELETE":
         apple_device_unregister(wallet_pass=wallet_pass, device_library_id=device)
         return HttpResponse(status=200)
@@ -118,7 +127,7 @@ def apple_registration(
     if body is None:
         return _error(400, ERROR_NOT_JSON)
     push_token = body.get("pushToken")
-    if not isinstance(push_token, str) or not push_token.strip():
+    if not isinstance(push_token, str) or not PUSH_TOKEN_PATTERN.match(push_token.strip()):
         return _error(400, ERROR_PUSH_TOKEN)
     created = apple_device_register(
         wallet_pass=wallet_pass, device_library_id=device, push_token=push_token.strip()
@@ -176,5 +185,6 @@ def apple_log(request: HttpRequest) -> HttpResponse:
     if not isinstance(logs, list) or not all(isinstance(line, str) for line in logs):
         return _error(400, ERROR_LOGS)
     for line in logs[:100]:
-        logger.warning("Apple Wallet device log: %s", line[:1000])
+        # One log record per line the device sent: its own line breaks would forge ours.
+        logger.warning("Apple Wallet device log: %s", " ".join(line[:1000].split()))
     return HttpResponse(status=200)

@@ -127,7 +127,24 @@ def test_bad_json_is_400_with_a_reason(client, card):
         _registration(card), data="{}", content_type="application/json", **_auth(card)
     )
     assert response.status_code == 400
-    assert response.json() == {"error": "pushToken is missing."}
+    assert response.json() == {"error": "pushToken is missing or not a hexadecimal APNs token."}
+    # A token that is not hexadecimal would go into the APNs path: refused.
+    response = client.post(
+        _registration(card),
+        data=json.dumps({"pushToken": "../../3/device/" + "f" * 64}),
+        content_type="application/json",
+        **_auth(card),
+    )
+    assert response.status_code == 400
+    # An over-long or odd device identifier: refused with a reason, not a database error.
+    response = client.post(
+        _registration(card, device="d" * 129),
+        data=json.dumps({"pushToken": PUSH_TOKEN}),
+        content_type="application/json",
+        **_auth(card),
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "The device library identifier is not valid."}
     assert (
         client.post(f"{BASE}/log", data="[1]", content_type="application/json").status_code == 400
     )

@@ -126,3 +126,12 @@ def wallet_updates_push_task() -> dict:
         "failed": figures.failed,
         "retried": figures.retried,
     }
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def google_objects_retire_task(object_ids: list[str]) -> int:
+    """After an erasure or a merge dropped Google cards: blank and deactivate their objects at
+    Google (nothing of the person stays there). Returns how many Google answered."""
+    from loyalty.wallet.google_updater import google_objects_retire
+
+    return google_objects_retire(object_ids=object_ids).sent

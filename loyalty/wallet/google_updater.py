@@ -20,6 +20,7 @@ one requests Session (its connection pool the same size), cards read and built C
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,8 @@ from loyalty.wallet.google import (
     service_account,
 )
 from loyalty.wallet.updaters import UpdateOutcome, WalletUpdater, register_wallet_updater
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 1_000
 TIMEOUT_SECONDS = 15
@@ -203,3 +206,49 @@ def register_google_wallet_updater() -> None:
     register_wallet_updater(
         WalletUpdater(platform=WalletPass.Platform.GOOGLE, update=google_wallet_update)
     )
+
+
+def retired_object(object_id_: str) -> dict[str, Any]:
+    """What Google keeps of a card whose member was erased or merged away: inactive, and
+    nothing about the person (no name, no number, no barcode, no figures)."""
+    return {
+        "id": object_id_,
+        "classId": class_id(),
+        "state": "INACTIVE",
+        "accountId": "",
+        "accountName": "",
+        "barcode": {"type": "QR_CODE", "value": "-", "alternateText": ""},
+        "loyaltyPoints": {"label": "", "balance": {"int": 0}},
+        "secondaryLoyaltyPoints": {"label": "", "balance": {"string": ""}},
+        "textModulesData": [],
+        "messages": [],
+    }
+
+
+def google_objects_retire(*, object_ids: Sequence[str]) -> UpdateOutcome:
+    """Blank and deactivate these loyalty objects at Google (one PATCH each; an object Google
+    never had is fine). Runs after the erasure or merge that dropped the cards committed: the
+    rows are gone, only the ids are left."""
+    outcome = UpdateOutcome()
+    if not object_ids or not settings.WALLET_PUSH_ENABLED:
+        return outcome
+    api = WalletApi(concurrency=1)
+    try:
+        for object_id_ in object_ids:
+            path = f"loyaltyObject/{quote(object_id_, safe='')}"
+            try:
+                response = api.request("PATCH", path, retired_object(object_id_))
+            except (requests.RequestException, GoogleAuthError) as exc:
+                outcome.failed += 1
+                outcome.errors.append(f"{object_id_}: {exc}")
+                continue
+            if response.ok or response.status_code == 404:
+                outcome.sent += response.ok
+            else:
+                outcome.failed += 1
+                outcome.errors.append(f"{object_id_}: {response.status_code}")
+    finally:
+        api.close()
+    if outcome.errors:
+        logger.warning("Google Wallet: retiring cards: %s", "; ".join(outcome.errors[:MAX_ERRORS]))
+    return outcome

@@ -11,10 +11,16 @@ on the wallet again by then; both members' cards are marked changed. A dropped c
 come back (the member adds a new one from the add-to-wallet link).
 
 Erasure. The cards carry the member's name, so they go, with their device registrations.
+
+A dropped or erased Google card also lives at Google (the loyalty object with the name and the
+number): once the merge or erasure has committed, a task blanks and deactivates those objects
+(loyalty.wallet.google_updater.google_objects_retire). Apple keeps nothing of ours: the pass is
+on the phone, which from then on gets 401 for it.
 """
 
 from collections.abc import Sequence
 
+from django.db import transaction
 from django.db.models import Case, Value, When
 
 from crm.hooks import MemberHook, register_member_hook
@@ -46,6 +52,7 @@ def wallet_on_merge(pairs: Sequence[tuple[int, int]]) -> dict[int, dict]:
             moves[pk] = survivor_id
             held.add((survivor_id, platform))
     if drops:
+        _google_retire_later(WalletPass.objects.filter(pk__in=drops))
         WalletPass.objects.filter(pk__in=drops).delete()
     if moves:
         WalletPass.objects.filter(pk__in=moves).update(
@@ -71,7 +78,24 @@ def wallet_on_unmerge(survivor_id: int, merged_id: int, snapshot: dict) -> None:
 
 def wallet_on_erase(member_ids: Sequence[int]) -> None:
     # Their registrations go with them (on_delete CASCADE).
+    _google_retire_later(WalletPass.objects.filter(member_id__in=member_ids))
     WalletPass.objects.filter(member_id__in=member_ids).delete()
+
+
+def _google_retire_later(cards) -> None:
+    """After the commit, blank and deactivate at Google the objects of these cards that were
+    ever saved (the others never reached Google)."""
+    from loyalty.tasks import google_objects_retire_task
+    from loyalty.wallet.google import object_id
+
+    serials = list(
+        cards.filter(platform=WalletPass.Platform.GOOGLE, installed_at__isnull=False).values_list(
+            "serial", flat=True
+        )
+    )
+    if serials:
+        object_ids = [object_id(serial) for serial in serials]
+        transaction.on_commit(lambda: google_objects_retire_task.delay(object_ids))
 
 
 def register_wallet_member_hook() -> None:

@@ -134,3 +134,26 @@ def test_apple_cards_and_unknown_ids_are_left_alone(google_wallet):
     outcome = google_wallet_update([apple.pk, 999_999])
     assert (outcome.sent, outcome.failed, outcome.retry_pass_ids) == (0, 0, [])
     assert not google_wallet.requests
+
+
+def test_an_erased_members_card_is_blanked_and_deactivated_at_google(
+    google_wallet, alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    from crm.services.erasure import member_forget
+    from omnichannel.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    member = member_with_points(100)
+    card = google_pass(member, saved=True)
+    assert google_wallet_update([card.pk]).sent == 1
+    stored = google_wallet.objects[object_id(card.serial)]
+    assert stored["state"] == "ACTIVE" and stored["accountName"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member_forget(member=member, actor=alice, reason="PDPA request")
+
+    stored = google_wallet.objects[object_id(card.serial)]
+    assert stored["state"] == "INACTIVE"
+    assert (stored["accountName"], stored["accountId"]) == ("", "")
+    assert stored["barcode"]["value"] == "-"
+    assert not WalletPass.objects.filter(pk=card.pk).exists()

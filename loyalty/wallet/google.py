@@ -49,7 +49,8 @@ SAVE_AUDIENCE = "google"
 SAVE_TYPE = "savetowallet"
 LOGO = "loyalty/wallet/google-program-logo.png"
 # Google's BCP 47 tags for the project's languages (settings.LANGUAGES): the default first.
-LANGUAGES = (("zh-hant", "zh-Hant"), ("en", "en"))
+# Django language -> the BCP 47 tag Google Wallet matches phones against (Taiwan: zh-TW).
+LANGUAGES = (("zh-hant", "zh-TW"), ("en", "en"))
 MESSAGE_ID = "change"  # one message per card: the newest change message replaces the last
 
 

@@ -63,7 +63,7 @@ def test_save_jwt_verifies_with_the_public_key_and_holds_the_members_card(google
     languages = {klass["localizedProgramName"]["defaultValue"]["language"]} | {
         v["language"] for v in klass["localizedProgramName"]["translatedValues"]
     }
-    assert languages == {"zh-Hant", "en"}
+    assert languages == {"zh-TW", "en"}
 
 
 def test_save_jwt_is_accepted_by_the_local_google_as_an_insert(google_wallet, client):

@@ -312,7 +312,19 @@ class GoogleWalletCallbackAdmin(ReadOnlyAdmin):
 
 @admin.register(LoyaltyJobRun)
 class LoyaltyJobRunAdmin(ReadOnlyAdmin):
-    list_display = ("job", "period", "status", "started_at", "finished_at", "campaign", "error")
+    """Nothing personal: a run holds figures, its campaign (a name) and an error class."""
+
+    list_display = (
+        "job",
+        "day",
+        "period",
+        "status",
+        "warning",
+        "started_at",
+        "finished_at",
+        "campaign",
+        "error",
+    )
     list_filter = (
         choices_filter("job", _("job"), LoyaltyJob.choices),
         choices_filter("status", _("status"), LoyaltyJobRun.Status.choices),
@@ -320,6 +332,19 @@ class LoyaltyJobRunAdmin(ReadOnlyAdmin):
     list_select_related = ("campaign",)
     ordering = ("-started_at", "-pk")
     sortable_by = ()
+    fields = (
+        "job",
+        "day",
+        "period",
+        "status",
+        "warning",
+        "started_at",
+        "finished_at",
+        "counts",
+        "campaign",
+        "error",
+    )
+    readonly_fields = fields
 
 
 @admin.register(LoyaltyJobMessage)
@@ -334,6 +359,9 @@ class LoyaltyJobMessageAdmin(MemberSearchMixin, ReadOnlyAdmin):
     search_fields = ("=member__member_no",)
     ordering = ("-pk",)
     sortable_by = ()
+    # The member by number only: the member's own link would print their name (Member.__str__).
+    fields = ("member_no", "job", "period", "run", "path", "reason", "coupon", "created_at")
+    readonly_fields = fields
 
     @admin.display(description=_("member number"))
     def member_no(self, obj: LoyaltyJobMessage) -> str:

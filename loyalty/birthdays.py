@@ -15,15 +15,24 @@ calendar they celebrate by (crm.models.BirthdayCalendar). The rule, per day:
 
 Everything is one query over active members: the Gregorian rule on month and day, the lunar
 rule as the (bounded) set of Gregorian dates of birth whose lunar date is today's, computed
-once per day. The period of a birthday offer is the Gregorian year of the day it goes out:
-once a year per member, even in the rare year a lunar date falls twice.
+once per day.
+
+The period of a birthday offer (the job's once-per-period key) is the year of the calendar
+the member celebrates by, taken at the day it goes out: the Gregorian year ("2035") for
+Gregorian birthdays, the lunar year ("L2035") for lunar ones. A lunar birthday falls once in
+every lunar year, but twice in some Gregorian years and not at all in others (born 1961-01-08,
+lunar 11/22: 2035-01-01 is L2034's and 2035-12-21 is L2035's, and 2036 has none): keyed by the
+Gregorian year, the December greeting would be suppressed and the year lost.
+`birthday_members_due_on` gives the members due over several days (the job's catch-up) with
+each one's period as an SQL expression, so one run covers both calendars and several days.
 """
 
 from calendar import isleap
+from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import lru_cache
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, CharField, Q, QuerySet, Value, When
 from lunar_python import Lunar, LunarMonth, LunarYear, Solar
 
 from crm.models import BirthdayCalendar, Member
@@ -34,9 +43,36 @@ ON_MONTH = "month"
 FIRST_BIRTH_YEAR = 1901
 
 
-def birthday_period(*, day: date) -> str:
-    """The period a birthday offer sent on `day` belongs to: its Gregorian year."""
+def birthday_period(*, day: date, calendar: str = BirthdayCalendar.SOLAR) -> str:
+    """The period a birthday offer sent on `day` belongs to: the Gregorian year ("2035"), or
+    for a lunar-calendar member the lunar year `day` falls in ("L2035"; module docstring)."""
+    if calendar == BirthdayCalendar.LUNAR:
+        return f"L{Solar.fromYmd(day.year, day.month, day.day).getLunar().getYear()}"
     return str(day.year)
+
+
+def birthday_members_due_on(
+    *, days: Sequence[date], on: str = ON_DAY
+) -> tuple[QuerySet[Member], Case]:
+    """The active members whose birthday offer goes out on one of `days`, and each one's
+    period as an expression over Member (a CASE on the day and calendar that made them due).
+    A member due on two of the days (none in practice: a week holds one birthday) takes the
+    first day's period."""
+    if on not in (ON_DAY, ON_MONTH):
+        raise ValueError(f"on must be {ON_DAY!r} or {ON_MONTH!r}, not {on!r}")
+    condition = Q(pk__in=[])
+    whens = []
+    for day in days:
+        solar, lunar = _solar_q(day, on), _lunar_q(day, on)
+        condition |= solar | lunar
+        whens += [
+            When(solar, then=Value(birthday_period(day=day))),
+            When(lunar, then=Value(birthday_period(day=day, calendar=BirthdayCalendar.LUNAR))),
+        ]
+    members = Member.objects.filter(
+        condition, status=Member.Status.ACTIVE, birthday__isnull=False
+    ).order_by()
+    return members, Case(*whens, default=Value(""), output_field=CharField())
 
 
 def birthday_members_due(*, day: date, on: str = ON_DAY) -> QuerySet[Member]:

@@ -670,12 +670,23 @@ class LoyaltyJobRun(models.Model):
     `counts` holds the run's figures, e.g. {"due": 120, "campaign": 100, "wallet": 15,
     "suppressed": {"no_channel": 5}}; a second run of the same period finds nothing new to do
     and records zeros (the unique `LoyaltyJobMessage` row decides, not this log).
+
+    `day` is the job's run day (Asia/Taipei): the automated message's run campaign is that
+    day's (one per job and day), and its audience is the rows the day's runs wrote. `warning`
+    says why members this run chose may not get the message (the day's campaign paused,
+    cancelled, failed, or still sending).
     """
 
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+
+    class Warning(models.TextChoices):
+        CAMPAIGN_PAUSED = "campaign_paused", _("The day's message is paused")
+        CAMPAIGN_CANCELLED = "campaign_cancelled", _("The day's message was cancelled")
+        CAMPAIGN_FAILED = "campaign_failed", _("The day's message failed")
+        CAMPAIGN_BUSY = "campaign_busy", _("The day's message was still sending")
 
     job = models.CharField(_("job"), max_length=20, choices=LoyaltyJob.choices)
     period = models.CharField(_("period"), max_length=20)
@@ -694,6 +705,8 @@ class LoyaltyJobRun(models.Model):
         verbose_name=_("campaign"),
     )
     error = models.CharField(_("error"), max_length=500, blank=True)
+    day = models.DateField(_("run day"), null=True, blank=True)
+    warning = models.CharField(_("warning"), max_length=20, choices=Warning.choices, blank=True)
 
     class Meta:
         verbose_name = _("loyalty job run")

@@ -5,10 +5,17 @@ ordinary pipeline (DESIGN.md §1b; campaigns/models.py, Campaign.trigger).
   marketer edits it in the ordinary builder (channels and their order, variants, segment
   narrowing, marketing or service); `campaign_launch` refuses it.
 - Each run of the trigger's job calls `automated_message_send` with its period: the *run*
-  campaign for (template, period), unique, copied from the template, with
+  campaign for (template, period), unique, copied from the template when it is made, with
   `audience_source=trigger` and the job's parameters, is launched through `campaign_launch`.
-  Consent, quiet hours, the frequency cap, the best channel and the outbox's unique
-  (campaign, member) are the pipeline's: a member gets the period's message at most once.
+  Loyalty's jobs use the run DAY as this period, so each day's run campaign is a fresh copy:
+  an edit to the template reaches the next day's run (a launched run is never edited). How
+  often a member gets the job's message is the job's own rule (loyalty's unique row per
+  job, member and period); the outbox's unique (campaign, member) keeps a rerun of the same
+  day from sending twice. Consent, quiet hours, the frequency cap and the best channel are the
+  pipeline's.
+- A later call for a period whose run has ended takes in the members the job has chosen
+  since (`_run_extend`); a run that is paused, cancelled or failed takes nobody: the caller
+  sees its status and says so (loyalty's job run records a warning).
 
 THE RACE IT CLOSES: two beat processes run the same job for the same period at once. Both try
 to create the run; the unique (template, period) lets one INSERT through and the other takes
@@ -24,11 +31,10 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from campaigns.audience_sources import audience_source_member_ids
-from campaigns.models import Campaign, Delivery, Message
+from campaigns.models import Campaign, Message
+from campaigns.services.audience import _audience_plan
 from campaigns.services.campaigns import CampaignStateError, campaign_launch
 from campaigns.services.tracking import tracked_links_sync
-from crm.models import Member
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +135,8 @@ def automated_message_send(
     `params`: the period's run campaign, made from the template on first call and launched.
     A later call for the same period (a rerun, a second beat process) launches nothing twice;
     when the run has ended and the job has since chosen more members for the period, the run
-    takes them in (its snapshot adds only members not yet in its outbox).
+    takes them in (its snapshot adds only members not yet in its outbox). A run paused,
+    cancelled or failed is returned as it is: the caller reads its status (it took nobody).
 
     Returns the run, or None when the trigger has no template. Raises CampaignInvalid when
     the template cannot be sent as it is (no channel, content a provider would refuse).
@@ -147,24 +154,19 @@ def automated_message_send(
             run.refresh_from_db()
             return run
     if run.status == Campaign.Status.DONE:
-        _run_extend(run=run)
+        _run_extend(run=run, now=now)
         run.refresh_from_db()
     return run
 
 
-def _run_extend(*, run: Campaign) -> bool:
+def _run_extend(*, run: Campaign, now: datetime) -> bool:
     """An ended run whose job has chosen more members since: launch it again (the snapshot
-    adds only members not yet in the outbox). True when it did."""
+    adds only members not yet in the outbox). True when it did. "More members" is the
+    snapshot's own queryset (the segment's narrowing, active members, not yet in the outbox),
+    so a member the snapshot would never take relaunches nothing."""
     from campaigns.tasks import campaign_snapshot_task
 
-    left = (
-        Member.objects.filter(
-            pk__in=audience_source_member_ids(run.audience_source, run.audience_params)
-        )
-        .exclude(pk__in=Delivery.objects.filter(campaign=run).values("member_id"))
-        .exists()
-    )
-    if not left:
+    if not _audience_plan(run, now).exists():
         return False
     with transaction.atomic():
         # Race: two processes extend at once; the conditional UPDATE lets one through.

@@ -7,18 +7,24 @@ of the "Birthday gift" reward (0 points; a marketer edits it on /loyalty/rewards
 set-wise for the rows this run wrote and linked from them, and the automated message
 "loyalty.birthday", whose content a marketer edits in the campaign builder and which carries
 the coupon through the {{birthday_coupon}} field. The row's uniqueness gives one coupon and one
-greeting per member per year, however often the job runs.
+greeting per member per year (the Gregorian year, or the lunar year for lunar birthdays:
+loyalty.birthdays), however often the job runs.
+
+Catch-up: each run also covers the days since the last successful run (at most a week, never
+before that run's day), so a morning that failed or did not run is caught up by the next one;
+the unique row makes that safe. A database error is raised again after the run is logged as
+failed, so the task's autoretry tries again within the hour.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from campaigns.services import automated_message_ensure
-from loyalty.birthdays import birthday_members_due, birthday_period
+from loyalty.birthdays import birthday_members_due_on, birthday_period
 from loyalty.models import Coupon, LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun, Reward
 from loyalty.selectors_jobs import BIRTHDAY_PURPOSE
 from loyalty.services.jobs import job_trigger, loyalty_job_run
@@ -26,6 +32,8 @@ from loyalty.services.ledger import accounts_ensure
 from loyalty.services.rewards import CODE_ATTEMPTS, coupon_code_new, coupon_expires_at
 
 CHUNK = 2_000
+# How far back a run catches up the birthdays of days without a successful run (today too).
+CATCH_UP_DAYS = 7
 TRIGGER = job_trigger(LoyaltyJob.BIRTHDAY)
 
 # The first content of the automated message; the marketer's edits replace it for good.
@@ -138,17 +146,40 @@ def _coupons_create(
     raise IntegrityError(f"no free coupon codes after {CODE_ATTEMPTS} draws")
 
 
+def birthday_catch_up_days(*, day: date) -> list[date]:
+    """The days whose birthdays the run on `day` covers: `day` and the days since the last
+    successful run before it, at most CATCH_UP_DAYS in all and never before that run's day (a
+    failed or missed morning is caught up the next morning; the unique row per member and
+    period keeps anyone from being greeted twice). Before any successful run: back to the
+    first failed one in the window, if any (a first deployment greets no past birthdays)."""
+    window_start = day - timedelta(days=CATCH_UP_DAYS - 1)
+    bounds = LoyaltyJobRun.objects.filter(job=LoyaltyJob.BIRTHDAY, day__lt=day).aggregate(
+        last_done=Max("day", filter=Q(status=LoyaltyJobRun.Status.DONE)),
+        first=Min("day", filter=Q(day__gte=window_start)),
+    )
+    if bounds["last_done"] is not None:
+        start = max(bounds["last_done"], window_start)
+    else:
+        start = bounds["first"] or day
+    return [start + timedelta(days=n) for n in range((day - start).days + 1)]
+
+
 def birthday_job_run(*, day: date | None = None, now: datetime | None = None) -> LoyaltyJobRun:
-    """The birthday job for `day` (default: today in Asia/Taipei): see the module docstring."""
+    """The birthday job for `day` (default: today in Asia/Taipei) and the days it catches up
+    (`birthday_catch_up_days`): see the module docstring."""
     now = now or timezone.now()
     day = day or timezone.localdate(now)
     birthday_message_ensure()
     reward = birthday_reward_ensure()
-    due = birthday_members_due(day=day, on=settings.LOYALTY_BIRTHDAY_ON).values("pk")
+    members, period = birthday_members_due_on(
+        days=birthday_catch_up_days(day=day), on=settings.LOYALTY_BIRTHDAY_ON
+    )
     return loyalty_job_run(
         job=LoyaltyJob.BIRTHDAY,
         period=birthday_period(day=day),
-        due=due,
+        member_period=period,
+        due=members.values("pk"),
+        day=day,
         now=now,
         prepare=lambda run: birthday_coupons_issue(run=run, reward=reward, now=now),
     )

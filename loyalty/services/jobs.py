@@ -22,13 +22,14 @@ log of every loyalty job's runs (expiry and the tier review too), shown on /loya
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db import OperationalError, connection, transaction
+from django.db.models import Expression, F, QuerySet, Value
 from django.utils import timezone
 
+from campaigns.models import Campaign
 from campaigns.services import automated_message_send
 from crm.models import Member
 from loyalty.models import LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun
@@ -45,10 +46,15 @@ def job_trigger(job: str) -> str:
 
 
 def job_audience(params: dict) -> QuerySet:
-    """The audience source of "loyalty.<job>": the period's members on the campaign path."""
-    return LoyaltyJobMessage.objects.filter(
-        job=params["job"], period=params["period"], path=LoyaltyJobMessage.Path.CAMPAIGN
-    ).values("member_id")
+    """The audience source of "loyalty.<job>": the members on the campaign path that the job's
+    runs of one day wrote (params {"job", "day"}); {"job", "period"} (runs made before the run
+    campaign was per day) reads the period's rows."""
+    rows = LoyaltyJobMessage.objects.filter(job=params["job"], path=LoyaltyJobMessage.Path.CAMPAIGN)
+    if "day" in params:
+        rows = rows.filter(run__job=params["job"], run__day=params["day"])
+    else:
+        rows = rows.filter(period=params["period"])
+    return rows.values("member_id")
 
 
 def _due_members(due: QuerySet) -> QuerySet:
@@ -56,15 +62,21 @@ def _due_members(due: QuerySet) -> QuerySet:
 
 
 def _rows_insert(
-    *, run: LoyaltyJobRun, due: QuerySet, wallet: QuerySet | None, now: datetime
+    *,
+    run: LoyaltyJobRun,
+    due: QuerySet,
+    wallet: QuerySet | None,
+    member_period: Expression | None,
+    now: datetime,
 ) -> int:
     """The INSERT … SELECT of step 2; returns the rows written (new members)."""
+    period = member_period if member_period is not None else Value(run.period)
     try:
         due_sql, due_params = (
             _due_members(due)
             .order_by()
-            .annotate(job_member=F("pk"))
-            .values_list("job_member")
+            .annotate(job_member=F("pk"), job_period=period)
+            .values_list("job_member", "job_period")
             .query.sql_with_params()
         )
     except EmptyResultSet:
@@ -84,13 +96,21 @@ def _rows_insert(
     table = LoyaltyJobMessage._meta.db_table
     sql = (
         f'INSERT INTO "{table}" (job, period, member_id, run_id, path, reason, created_at) '  # noqa: S608 (table from _meta, values as parameters)
-        f"SELECT %s, %s, due.job_member, %s, {path_sql}, '', %s "
+        f"SELECT %s, due.job_period, due.job_member, %s, {path_sql}, '', %s "
         f"FROM ({due_sql}) AS due WHERE true ON CONFLICT DO NOTHING"
     )
-    params = [run.job, run.period, run.pk, *path_params, now, *due_params]
+    params = [run.job, run.pk, *path_params, now, *due_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+# The states of a run campaign that take no more members: the job run says so (a warning).
+CAMPAIGN_WARNINGS = {
+    Campaign.Status.PAUSED: LoyaltyJobRun.Warning.CAMPAIGN_PAUSED,
+    Campaign.Status.CANCELLED: LoyaltyJobRun.Warning.CAMPAIGN_CANCELLED,
+    Campaign.Status.FAILED: LoyaltyJobRun.Warning.CAMPAIGN_FAILED,
+}
 
 
 def loyalty_job_run(
@@ -99,23 +119,36 @@ def loyalty_job_run(
     period: str,
     due: QuerySet,
     now: datetime,
+    day: date | None = None,
+    member_period: Expression | None = None,
     wallet: QuerySet | None = None,
     wallet_message: Callable[[], str] | None = None,
     prepare: Callable[[LoyaltyJobRun], None] | None = None,
     params: dict | None = None,
 ) -> LoyaltyJobRun:
-    """Run a member-reaching job for `period` (see the module docstring for the steps).
+    """Run a member-reaching job on `day` (default: `now`'s day in Asia/Taipei) for `period`
+    (see the module docstring for the steps).
 
-    `due`: the members due (a queryset of one column, member ids); `wallet`: the same for
-    those to reach by a wallet card update instead (None: none); `wallet_message`:
-    the change message shown with that update; `prepare(run)`: the job's own step for the rows
-    this run wrote, in their transaction; `params`: more parameters for the automated message's
-    run campaign. Never raises: a failure is recorded on the run (status failed, error)."""
-    run = LoyaltyJobRun.objects.create(job=job, period=period, started_at=now)
+    `due`: the members due (a queryset of one column, member ids); `member_period`: the row's
+    period per member, an expression over Member (the birthday job's lunar years), instead of
+    `period` (then only the run's label); `wallet`: the same for those to reach by a wallet
+    card update instead (None: none); `wallet_message`: the change message shown with that
+    update; `prepare(run)`: the job's own step for the rows this run wrote, in their
+    transaction; `params`: more parameters for the automated message's run campaign.
+
+    A failure is recorded on the run (status failed, error); an OperationalError (the
+    database went away, a lock timed out) is then raised again so the task's autoretry runs
+    the job again. Any other failure is not raised: the next day's run catches up where the
+    job's due set allows it (the birthday job's does)."""
+    day = day or timezone.localdate(now)
+    run = LoyaltyJobRun.objects.create(job=job, period=period, day=day, started_at=now)
+    retry: OperationalError | None = None
     try:
         with transaction.atomic():
             due_count = _due_members(due).count()
-            new = _rows_insert(run=run, due=due, wallet=wallet, now=now)
+            new = _rows_insert(
+                run=run, due=due, wallet=wallet, member_period=member_period, now=now
+            )
             if prepare is not None:
                 prepare(run)
             mine = LoyaltyJobMessage.objects.filter(run=run)
@@ -130,13 +163,20 @@ def loyalty_job_run(
                 )
             by_campaign = mine.filter(path=LoyaltyJobMessage.Path.CAMPAIGN).count()
         campaign = None
-        if LoyaltyJobMessage.objects.filter(
-            job=job, period=period, path=LoyaltyJobMessage.Path.CAMPAIGN
-        ).exists():
+        audience = {"job": job, "day": day.isoformat()}
+        before = (
+            Campaign.objects.filter(template__trigger=job_trigger(job), period=day.isoformat())
+            .values_list("status", flat=True)
+            .first()
+        )
+        if job_audience(audience).exists():
+            # The day's run campaign (one per job and day, copied from the template that
+            # day): made and launched by the day's first run with members on the campaign
+            # path, extended by a later run of the same day.
             campaign = automated_message_send(
                 trigger=job_trigger(job),
-                period=period,
-                params={"job": job, "period": period, **(params or {})},
+                period=day.isoformat(),
+                params={**audience, **(params or {})},
                 now=now,
             )
         run.counts = {
@@ -147,13 +187,33 @@ def loyalty_job_run(
             "wallet": len(wallet_ids),
         }
         run.campaign = campaign
+        warning = None
+        if campaign is not None and by_campaign:
+            warning = CAMPAIGN_WARNINGS.get(campaign.status)
+            if before == campaign.status == Campaign.Status.SENDING:
+                # Its snapshot was taken: this run's members wait for no one to take them.
+                warning = LoyaltyJobRun.Warning.CAMPAIGN_BUSY
+        if warning is not None:
+            run.warning = warning
+            logger.warning(
+                "loyalty job %s %s: %s members chosen, but the day's campaign %s is %s",
+                job,
+                day,
+                by_campaign,
+                campaign.pk,
+                campaign.status,
+            )
         run.status = LoyaltyJobRun.Status.DONE
     except Exception as exc:
         logger.exception("loyalty job %s %s failed", job, period)
         run.status = LoyaltyJobRun.Status.FAILED
         run.error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+        if isinstance(exc, OperationalError):
+            retry = exc
     run.finished_at = timezone.now()
-    run.save(update_fields=["counts", "campaign", "status", "error", "finished_at"])
+    run.save(update_fields=["counts", "campaign", "status", "warning", "error", "finished_at"])
+    if retry is not None:
+        raise retry
     return run
 
 

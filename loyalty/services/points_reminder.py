@@ -9,7 +9,11 @@ month and splits them:
   for every card (`wallet_passes_touch` sets it set-wise): it is the automated message's push
   title, edited in the campaign builder with the rest of the message, with any personalisation
   field dropped (the card beside it shows the member's own balance); DEFAULT_WALLET_MESSAGE
-  when the message has no push title.
+  when the message has no push title. The month follows it ("… (2026/12)"): Apple Wallet
+  notifies only when a field's VALUE changes, and the title alone is the same every month, so
+  the second month's reminder would update the card silently; Google's message id is drawn
+  from the text likewise (loyalty.wallet.google). The message stays on the back of the card
+  (and in Google's card messages) until the next reminder replaces it.
 - everyone else gets the automated message "loyalty.points_reminder" through their best channel,
   with {{points}}, {{points_expiring}}, {{points_expiry_date}} and {{wallet_link}}.
 """
@@ -77,8 +81,9 @@ def points_reminder_message_ensure() -> None:
     )
 
 
-def points_reminder_wallet_message() -> str:
-    """The change message of the wallet card updates (module docstring)."""
+def points_reminder_wallet_message(*, day: date) -> str:
+    """The change message of the wallet card updates sent on `day`: the push title and the
+    reminder's month, so each month's differs (module docstring)."""
     template = automated_template(trigger=TRIGGER)
     title = ""
     if template is not None:
@@ -88,8 +93,9 @@ def points_reminder_wallet_message() -> str:
             .first()
         )
         title = (content or {}).get("title", "")
-    text = " ".join(FIELD_PATTERN.sub("", title).split())
-    return (text or DEFAULT_WALLET_MESSAGE)[:WALLET_MESSAGE_MAX]
+    text = " ".join(FIELD_PATTERN.sub("", title).split()) or DEFAULT_WALLET_MESSAGE
+    month = f"（{day:%Y/%m}）"
+    return text[: WALLET_MESSAGE_MAX - len(month)] + month
 
 
 def points_reminder_job_run(
@@ -104,6 +110,7 @@ def points_reminder_job_run(
         period=points_reminder_period(day=day),
         due=points_reminder_due(day=day),
         wallet=WalletPass.objects.filter(installed=True).values("member_id"),
-        wallet_message=points_reminder_wallet_message,
+        wallet_message=lambda: points_reminder_wallet_message(day=day),
+        day=day,
         now=now,
     )

@@ -19,6 +19,7 @@ same key for OAuth2 access tokens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -51,7 +52,15 @@ LOGO = "loyalty/wallet/google-program-logo.png"
 # Google's BCP 47 tags for the project's languages (settings.LANGUAGES): the default first.
 # Django language -> the BCP 47 tag Google Wallet matches phones against (Taiwan: zh-TW).
 LANGUAGES = (("zh-hant", "zh-TW"), ("en", "en"))
-MESSAGE_ID = "change"  # one message per card: the newest change message replaces the last
+# One message per card, the newest change message replacing the last; its id is drawn from the
+# text, so a new reminder (its text names its month) is a new message, which Google notifies of
+# (the same id again is an update it shows silently).
+MESSAGE_ID = "change"
+
+
+def message_id(change_message: str) -> str:
+    """The card message's id for a change message: "change-" and a digest of its text."""
+    return f"{MESSAGE_ID}-{hashlib.sha256(change_message.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -235,7 +244,7 @@ def loyalty_object(card: WalletCard, wallet_pass: WalletPass) -> dict[str, Any]:
     if wallet_pass.change_message:
         obj["messages"] = [
             {
-                "id": MESSAGE_ID,
+                "id": message_id(wallet_pass.change_message),
                 "header": settings.GOOGLE_WALLET_ISSUER_NAME,
                 "body": wallet_pass.change_message,
                 # The wallet shows it on the card and notifies the phone.

@@ -5,7 +5,12 @@ from datetime import date
 import pytest
 
 from crm.models import BirthdayCalendar, Member
-from loyalty.birthdays import birthday_members_due, birthday_period, celebrated_on
+from loyalty.birthdays import (
+    birthday_members_due,
+    birthday_members_due_on,
+    birthday_period,
+    celebrated_on,
+)
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +89,22 @@ def test_only_active_members_and_a_period_per_year():
     assert birthday_period(day=date(2026, 12, 7)) == "2026"
     with pytest.raises(ValueError):
         birthday_members_due(day=date(2026, 12, 7), on="week")
+
+
+def test_a_lunar_birthdays_period_is_the_lunar_year():
+    # born 1961-01-08 (lunar 1960-11-22): twice in 2035, never in 2036
+    born = date(1961, 1, 8)
+    days = celebrated_on(birthday=born, calendar=LUNAR, year=2035)
+    assert days == [date(2035, 1, 1), date(2035, 12, 21)]
+    assert celebrated_on(birthday=born, calendar=LUNAR, year=2036) == []
+    periods = [birthday_period(day=day, calendar=LUNAR) for day in days]
+    assert periods == ["L2034", "L2035"]  # two lunar years: both greetings go out
+    assert birthday_period(day=date(2035, 12, 21)) == "2035"  # a Gregorian member's
+
+
+def test_the_due_set_over_days_gives_each_member_their_period():
+    solar = MemberFactory(birthday=date(1985, 12, 31))
+    lunar = MemberFactory(birthday=date(1961, 1, 8), birthday_calendar=LUNAR)
+    members, period = birthday_members_due_on(days=[date(2034, 12, 31), date(2035, 1, 1)], on="day")
+    rows = dict(members.annotate(p=period).values_list("pk", "p"))
+    assert rows == {solar.pk: "2034", lunar.pk: "L2034"}

@@ -189,3 +189,14 @@ def test_the_coupon_is_masked_in_previews_without_unmask():
     shown = message_preview(channel="sms", content=content, member_id=m.pk, unmask=True)
     assert code[4:8] not in masked["text"].replace("-", "")
     assert code in shown["text"].replace("-", "")
+
+
+def test_a_lunar_birthday_twice_in_a_gregorian_year_is_greeted_both_times():
+    # born 1961-01-08 (lunar 11/22): 2035-01-01 and 2035-12-21, each its lunar year's birthday
+    m = member(birthday=date(1961, 1, 8), calendar=BirthdayCalendar.LUNAR)
+    january = _reached(date(2035, 1, 1))
+    december = _reached(date(2035, 12, 21))
+    assert january == december == {m.pk}
+    periods = LoyaltyJobMessage.objects.filter(member=m).values_list("period", flat=True)
+    assert sorted(periods) == ["L2034", "L2035"]
+    assert Coupon.objects.filter(account__member=m).count() == 2

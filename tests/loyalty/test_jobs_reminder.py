@@ -75,7 +75,7 @@ def test_wallet_holders_get_a_card_update_the_others_a_message():
     assert paths == {expiring.pk: "campaign", uninstalled.pk: "campaign", holder.pk: "wallet"}
     card.refresh_from_db()
     assert card.changed_at is not None
-    assert card.change_message == DEFAULT_WALLET_MESSAGE
+    assert card.change_message == f"{DEFAULT_WALLET_MESSAGE}（2026/12）"
     # the others through the pipeline, with their figures in the message
     run_pipeline(run.campaign, now=NOW)
     assert deliveries(run.campaign) == {
@@ -114,7 +114,7 @@ def test_the_change_message_is_the_messages_push_title():
     LoyaltyJobMessage.objects.all().delete()
     points_reminder_job_run(day=date(2027, 1, 7), now=datetime(2027, 1, 7, 10, tzinfo=TAIPEI))
     card.refresh_from_db()
-    assert card.change_message == "，點數快到期囉"
+    assert card.change_message == "，點數快到期囉（2027/01）"
 
 
 def test_once_a_month():
@@ -123,3 +123,16 @@ def test_once_a_month():
     again = points_reminder_job_run(day=date(2026, 12, 8), now=NOW)
     assert again.counts["new"] == 0
     assert again.counts["already"] == 1
+
+
+def test_each_months_wallet_reminder_changes_the_cards_value():
+    holder = _with_points(member(), (300, date(2026, 12, 31)), (200, date(2027, 1, 20)))
+    card = _in_wallet(holder)
+    points_reminder_job_run(day=DAY, now=NOW)
+    card.refresh_from_db()
+    december = card.change_message
+    points_reminder_job_run(day=date(2027, 1, 7), now=datetime(2027, 1, 7, 9, tzinfo=TAIPEI))
+    card.refresh_from_db()
+    # Apple Wallet notifies only when the field's value changes
+    assert card.change_message != december
+    assert card.change_message.endswith("（2027/01）")

@@ -205,3 +205,25 @@ def test_the_development_key_signs_save_links(google_wallet, settings, tmp_path)
 
     claims = jwt.decode(url[len(SAVE_URL) :], options={"verify_signature": False})
     assert claims["iss"] == "wallet-dev@omnichannel-dev.iam.gserviceaccount.com"
+
+
+def test_each_months_reminder_is_a_new_message(google_wallet):
+    from datetime import date
+
+    from loyalty.services.points_reminder import points_reminder_wallet_message
+
+    wallet_pass = google_pass(member_with_points(300))
+    ids, bodies = [], []
+    for day in (date(2026, 12, 7), date(2027, 1, 7)):
+        WalletPass.objects.filter(pk=wallet_pass.pk).update(
+            change_message=points_reminder_wallet_message(day=day)
+        )
+        wallet_pass.refresh_from_db()
+        [obj] = loyalty_objects([wallet_pass]).values()
+        [message] = obj["messages"]
+        ids.append(message["id"])
+        bodies.append(message["body"])
+    # Google notifies of a new message id; the same id again would be a silent update
+    assert ids[0] != ids[1]
+    assert bodies[0] != bodies[1]
+    assert "2027/01" in bodies[1]

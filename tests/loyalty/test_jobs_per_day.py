@@ -68,6 +68,7 @@ def test_an_edit_to_the_message_reaches_the_next_days_run():
         (Campaign.Status.PAUSED, "campaign_paused"),
         (Campaign.Status.CANCELLED, "campaign_cancelled"),
         (Campaign.Status.FAILED, "campaign_failed"),
+        (Campaign.Status.SENDING, "campaign_busy"),  # its snapshot already taken
     ],
 )
 def test_a_stopped_days_campaign_is_recorded_and_stops_only_that_day(status, warning):

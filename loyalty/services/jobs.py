@@ -1,7 +1,7 @@
 """Loyalty's beat jobs that reach members (birthday offers, unused-points reminders), and the
 log of every loyalty job's runs (expiry and the tier review too), shown on /loyalty/jobs/.
 
-`loyalty_job_run` is the one runner. For a job and a period:
+`loyalty_job_run` is the one runner. For a job, a run day and a period:
 1. it records a `LoyaltyJobRun` (status running);
 2. it writes one `LoyaltyJobMessage` per member due, set-wise: one INSERT … SELECT of the due
    members with their path (a wallet card update for wallet holders when the job says so, else
@@ -11,13 +11,18 @@ log of every loyalty job's runs (expiry and the tier review too), shown on /loya
    first's rows and writes none of them;
 3. the job's own step for the rows this run wrote (the birthday coupons), and the wallet card
    updates with their change message, in the same transaction as the rows;
-4. after commit, the automated message for the period (campaigns.services.automated): its
-   audience is the period's rows on the campaign path (the audience source "loyalty.<job>",
-   registered in loyalty.apps), so consent, quiet hours, caps and the outbox's unique
-   (campaign, member) apply; a rerun launches nothing twice;
-5. the run's figures (due, new, already done, by message, by wallet) and its end: done, or
-   failed with the error. What the pipeline then suppressed and why is read live from the run
-   campaign's deliveries on the page (the sending happens after the job).
+4. after commit, the automated message of the run DAY (campaigns.services.automated): one run
+   campaign per job and day (its period is the day, "2026-12-07"), copied from the template
+   that day, so a marketer's edit reaches the next day's run; its audience is the rows the
+   day's runs wrote on the campaign path (the audience source "loyalty.<job>", registered in
+   loyalty.apps, params {"job", "day"}), so consent, quiet hours, caps and the outbox's unique
+   (campaign, member) apply; a second run the same day extends that day's campaign only. The
+   row's period (a year, a month) stays the once-per-member key; the campaign is the day's;
+5. the run's figures (due, new, already done, by message, by wallet) and its end: done (with
+   a warning when the day's campaign is paused, cancelled, failed or already sending and so
+   takes none of this run's members), or failed with the error. What the pipeline then
+   suppressed and why is read live from the day's campaign's deliveries on the page (the
+   sending happens after the job).
 """
 
 import logging

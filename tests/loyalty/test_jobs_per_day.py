@@ -222,3 +222,20 @@ def test_the_admin_shows_a_job_message_by_member_number_only(login_as):
     assert m.member_no in html
     assert "王小明" not in html
     assert "王小明" not in run_page.content.decode()
+
+
+def test_the_jobs_tab_shows_the_warning(login_as):
+    from django.utils import translation
+
+    member(birthday=date(1985, 12, 7))
+    first = _run(DAY)
+    Campaign.objects.filter(pk=first.campaign_id).update(status=Campaign.Status.PAUSED)
+    member(birthday=date(1990, 12, 7))
+    _run(DAY)
+
+    with translation.override("zh-hant"):
+        page = login_as("bob").get(reverse("loyalty:jobs"), HTTP_ACCEPT_LANGUAGE="zh-hant")
+
+    html = page.content.decode()
+    assert 'data-warning="campaign_paused"' in html
+    assert "當日訊息已暫停" in html

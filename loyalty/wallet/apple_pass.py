@@ -243,7 +243,9 @@ def pass_json(*, wallet_pass: WalletPass, card: WalletCard) -> dict:
         )
     back = []
     if wallet_pass.change_message:
-        # "%@" alone: the wallet's notification is the message itself.
+        # "%@" alone: the wallet's notification is the message itself. The wallet notifies
+        # only when the VALUE changes: each reminder's text names its month
+        # (loyalty.services.points_reminder). It stays on the back until the next replaces it.
         back.append(
             {
                 "key": "message",

@@ -27,14 +27,14 @@ log of every loyalty job's runs (expiry and the tier review too), shown on /loya
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import EmptyResultSet
 from django.db import OperationalError, connection, transaction
 from django.db.models import Expression, F, QuerySet, Value
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Delivery
 from campaigns.services import automated_message_send
 from crm.models import Member
 from loyalty.models import LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun
@@ -50,16 +50,32 @@ def job_trigger(job: str) -> str:
     return f"loyalty.{job}"
 
 
+# A row an earlier day's campaign never took rides with a later day's, for this many days.
+CARRY_OVER_DAYS = 7
+
+
 def job_audience(params: dict) -> QuerySet:
     """The audience source of "loyalty.<job>": the members on the campaign path that the job's
-    runs of one day wrote (params {"job", "day"}); {"job", "period"} (runs made before the run
-    campaign was per day) reads the period's rows."""
-    rows = LoyaltyJobMessage.objects.filter(job=params["job"], path=LoyaltyJobMessage.Path.CAMPAIGN)
-    if "day" in params:
-        rows = rows.filter(run__job=params["job"], run__day=params["day"])
-    else:
-        rows = rows.filter(period=params["period"])
-    return rows.values("member_id")
+    runs of one day wrote (params {"job", "day"}), and those its runs of the CARRY_OVER_DAYS
+    before wrote that no run campaign of the job took into its outbox (that day's campaign
+    failed to launch, or was already sending when a later run added them); {"job", "period"}
+    (runs made before the run campaign was per day) reads the period's rows."""
+    job = params["job"]
+    rows = LoyaltyJobMessage.objects.filter(job=job, path=LoyaltyJobMessage.Path.CAMPAIGN)
+    if "day" not in params:
+        return rows.filter(period=params["period"]).values("member_id")
+    day = date.fromisoformat(params["day"])
+    since = day - timedelta(days=CARRY_OVER_DAYS - 1)
+    today = rows.filter(run__job=job, run__day=day)
+    taken = Delivery.objects.filter(
+        campaign__audience_source=job_trigger(job),
+        campaign__period__gte=since.isoformat(),
+        campaign__period__lt=day.isoformat(),
+    ).values("member_id")
+    left_over = rows.filter(run__job=job, run__day__gte=since, run__day__lt=day).exclude(
+        member_id__in=taken
+    )
+    return (today | left_over).values("member_id")
 
 
 def _due_members(due: QuerySet) -> QuerySet:

@@ -10,6 +10,7 @@ from django.db import OperationalError
 from django.urls import reverse
 
 from campaigns.models import Campaign, Message
+from campaigns.services import campaign_snapshot
 from crm.models import Member
 from loyalty.models import LoyaltyJob, LoyaltyJobMessage, LoyaltyJobRun
 from loyalty.selectors_jobs import loyalty_job_sections
@@ -72,8 +73,9 @@ def test_an_edit_to_the_message_reaches_the_next_days_run():
     ],
 )
 def test_a_stopped_days_campaign_is_recorded_and_stops_only_that_day(status, warning):
-    member(birthday=date(1985, 12, 7))
+    early = member(birthday=date(1985, 12, 7))
     first = _run(DAY)
+    campaign_snapshot(campaign_id=first.campaign_id, now=NOW)  # the morning's members taken
     Campaign.objects.filter(pk=first.campaign_id).update(status=status)
     late = member(birthday=date(1990, 12, 7))  # joined after the morning's run
 
@@ -89,8 +91,10 @@ def test_a_stopped_days_campaign_is_recorded_and_stops_only_that_day(status, war
     assert tomorrow.warning == ""
     assert tomorrow.campaign.status == Campaign.Status.LAUNCHING
     run_pipeline(tomorrow.campaign, now=_at(DAY + timedelta(days=1)))
-    assert set(deliveries(tomorrow.campaign)) == {nxt.pk}
-    assert late.pk not in deliveries(tomorrow.campaign)
+    # the member the stopped campaign never took rides with the next day's; the morning's
+    # member (in the stopped campaign's outbox) does not
+    assert set(deliveries(tomorrow.campaign)) == {nxt.pk, late.pk}
+    assert early.pk not in deliveries(tomorrow.campaign)
 
 
 def test_the_pages_figures_are_the_days():
@@ -239,3 +243,19 @@ def test_the_jobs_tab_shows_the_warning(login_as):
     html = page.content.decode()
     assert 'data-warning="campaign_paused"' in html
     assert "當日訊息已暫停" in html
+
+
+def test_a_day_whose_campaign_never_launched_rides_with_the_next_days():
+    missed = member(birthday=date(1985, 12, 7))
+    today = _run(DAY)
+    # that day's campaign never got its audience (its launch failed, say)
+    Campaign.objects.filter(pk=today.campaign_id).update(status=Campaign.Status.FAILED)
+    nxt = member(birthday=date(1985, 12, 8))
+
+    tomorrow = _run(DAY + timedelta(days=1))
+    run_pipeline(tomorrow.campaign, now=_at(DAY + timedelta(days=1)))
+
+    assert set(deliveries(tomorrow.campaign)) == {missed.pk, nxt.pk}
+    # and only once: the day after, both are in an outbox already
+    later = _run(DAY + timedelta(days=2))
+    assert later.campaign is None or not set(deliveries(later.campaign))

@@ -330,6 +330,7 @@ def test_the_updater_works_from_a_thread_that_runs_an_event_loop(apns):
     """A worker thread may already run an event loop (Playwright's sync API in the tests, an
     async view, gevent): the APNs sender must not call asyncio.run() in it."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from loyalty.wallet.apns import apns_update
 
@@ -340,7 +341,9 @@ def test_the_updater_works_from_a_thread_that_runs_an_event_loop(apns):
     async def inside_a_loop():
         return apns_update([card.pk])
 
-    outcome = asyncio.run(inside_a_loop())
+    # In a thread of its own: the test's thread may run a loop already (a browser test's).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        outcome = pool.submit(asyncio.run, inside_a_loop()).result()
 
     assert outcome.sent == 1
     assert apns.tokens_pushed() == {phone: 1}

@@ -18,6 +18,25 @@ ROOT = Path(__file__).resolve().parent.parent
 COPY_ROWS_PER_WRITE = 50_000
 
 
+def local_server_start(
+    module: str, *args: str, settings: int
+) -> tuple[subprocess.Popen, dict[str, str]]:
+    """A local provider server (`python -m <module> ARGS`, e.g. tests.loyalty.servers.apns) in
+    its own process, so its threads do not share the bench's GIL; returns the process and the
+    `settings` NAME=value lines it prints once it listens (the settings pointing at it)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    values: dict[str, str] = {}
+    while len(values) < settings:
+        line = server.stdout.readline()
+        if not line:
+            raise SystemExit(f"the local server {module} did not start")
+        name, _, value = line.strip().partition("=")
+        values[name] = value
+    return server, values
+
+
 def django_env(url: str, **extra: str) -> dict[str, str]:
     """The environment of Django on the bench's database. DEBUG is off: with it on, Django
     keeps the SQL of the last 9,000 queries (bulk INSERTs)."""

@@ -25,7 +25,6 @@ The references: the raw rate of the local APNs from the same client without the 
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,14 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_db import ROOT, django_env, drop_database, migrate, recreate_database
+from bench_db import (
+    ROOT,
+    django_env,
+    drop_database,
+    local_server_start,
+    migrate,
+    recreate_database,
+)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omni_wallet_bench"
 
@@ -82,44 +88,6 @@ def seed(url: str, members: int) -> None:
         log(f"  members, accounts, 2 cards each, a device per Apple card: {seconds:.1f} s")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-
-
-def apns_start() -> tuple[subprocess.Popen, dict[str, str]]:
-    """The local APNs in its own process; its settings as it printed them."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.loyalty.servers.apns", "--quiet"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    values: dict[str, str] = {}
-    while len(values) < 6:
-        line = server.stdout.readline()
-        if not line:
-            raise SystemExit("the local APNs did not start")
-        name, _, value = line.strip().partition("=")
-        values[name] = value
-    return server, values
-
-
-def google_start(folder: str) -> tuple[subprocess.Popen, dict[str, str]]:
-    """The local Google Wallet (token endpoint, loyalty objects) in its own process; its
-    settings as it printed them (a service account key pointing at it, written to `folder`)."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.loyalty.servers.google_wallet", "--port", "0",
-         "--dir", folder],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    values: dict[str, str] = {}
-    while len(values) < 3:
-        line = server.stdout.readline()
-        if not line:
-            raise SystemExit("the local Google Wallet did not start")
-        name, _, value = line.strip().partition("=")
-        values[name] = value
-    return server, values
 
 
 def apple_builder():
@@ -264,8 +232,12 @@ def main() -> None:
     recreate_database(url)
     migrate(url)
     seed(url, args.members)
-    server, apns = apns_start()
-    google, google_settings = google_start(tempfile.mkdtemp(prefix="bench-google-wallet-"))
+    server, apns = local_server_start("tests.loyalty.servers.apns", "--quiet", settings=6)
+    google, google_settings = local_server_start(
+        "tests.loyalty.servers.google_wallet",
+        *("--port", "0", "--dir", tempfile.mkdtemp(prefix="bench-google-wallet-")),
+        settings=3,
+    )
     try:
         run(url, args, {**apns, **google_settings})
     finally:

@@ -26,31 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_db import drop_database, recreate_database  # noqa: E402
+from bench.bench_db import drop_database, local_server_start, recreate_database  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omni_google_bench"
 
 
 def log(message: str = "") -> None:
     print(message, flush=True)
-
-
-def server_start(folder: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.loyalty.servers.google_wallet", "--port", "0",
-         "--dir", str(folder)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    values: dict[str, str] = {}
-    while len(values) < 3:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("the local Google did not start")
-        name, _, value = line.strip().partition("=")
-        values[name] = value
-    return proc, values
 
 
 def seed(cards: int) -> list[int]:
@@ -80,6 +62,9 @@ def seed(cards: int) -> list[int]:
                 platform=WalletPass.Platform.GOOGLE,
                 serial=secrets.token_hex(16),
                 authentication_token=secrets.token_urlsafe(32),
+                # Saved to Google Wallet: the updater patches only cards in a wallet.
+                installed=True,
+                installed_at=now,
             )
             for pk in chunk
         )
@@ -113,7 +98,9 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="google-wallet-bench-"))
-    proc, values = server_start(folder)
+    proc, values = local_server_start(
+        "tests.loyalty.servers.google_wallet", "--port", "0", "--dir", str(folder), settings=3
+    )
     os.environ.update(values)
     os.environ.update(
         DATABASE_URL=args.database_url,

@@ -22,16 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
@@ -122,28 +118,6 @@ def _service_account_load(path: str) -> ServiceAccount:
             f"GOOGLE_WALLET_SERVICE_ACCOUNT_FILE {path!r} is not a service account's JSON key "
             f"({type(exc).__name__}: {exc})."
         ) from exc
-
-
-def dev_service_account_write(path: Path) -> None:
-    """A development service account key (a new RSA key) for `manage.py wallet_dev_certificates`:
-    it signs save links that verify, and names Google's real token endpoint, which refuses it
-    (WALLET_PUSH_ENABLED is off outside production, so nothing asks)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "omnichannel-dev",
-        "private_key_id": secrets.token_hex(20),
-        "private_key": pem,
-        "client_email": "wallet-dev@omnichannel-dev.iam.gserviceaccount.com",
-        "client_id": str(secrets.randbelow(10**20)),
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2), encoding="utf-8")
-    path.chmod(0o600)
 
 
 # -- ids ------------------------------------------------------------------------------------

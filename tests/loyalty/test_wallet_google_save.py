@@ -1,5 +1,6 @@
 """The Google card: the loyalty class and object, the "Save to Google Wallet" JWT and its link."""
 
+import json
 from datetime import timedelta
 
 import jwt
@@ -195,16 +196,23 @@ def test_without_a_key_the_member_gets_a_page_not_an_error(google_wallet, client
 
 
 def test_the_development_key_signs_save_links(google_wallet, settings, tmp_path):
-    from loyalty.wallet.google import dev_service_account_write
+    """The key `manage.py wallet_dev_certificates` writes signs save links that verify."""
+    from cryptography.hazmat.primitives import serialization
 
-    path = tmp_path / "dev" / "google-service-account.json"
-    dev_service_account_write(path)
+    from loyalty.wallet.dev_certificates import GOOGLE_SERVICE_ACCOUNT, dev_secrets_write
+
+    dev_secrets_write(directory=tmp_path, pass_type_id="pass.test", team_id="TEAM000000")
+    path = tmp_path / GOOGLE_SERVICE_ACCOUNT
     settings.GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = str(path)
 
     url = google_save_url(wallet_pass=google_pass(member_with_points(3)))
 
-    claims = jwt.decode(url[len(SAVE_URL) :], options={"verify_signature": False})
-    assert claims["iss"] == "wallet-dev@omnichannel-dev.iam.gserviceaccount.com"
+    info = json.loads(path.read_text())
+    public_key = serialization.load_pem_private_key(
+        info["private_key"].encode(), password=None
+    ).public_key()
+    claims = jwt.decode(url[len(SAVE_URL) :], public_key, algorithms=["RS256"], audience="google")
+    assert claims["iss"] == info["client_email"]
 
 
 def test_each_months_reminder_is_a_new_message(google_wallet):

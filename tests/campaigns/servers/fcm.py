@@ -25,11 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from google.auth import exceptions as auth_exceptions
-from google.auth import jwt as google_jwt
-
 from tests.campaigns.servers.base import (
     FailNext,
     QuietHandler,
@@ -39,11 +34,14 @@ from tests.campaigns.servers.base import (
     read_body,
     send,
 )
+from tests.campaigns.servers.google_auth import (
+    ServiceAccount,
+    service_account_write,
+    token_grant_refusal,
+)
 
 # Google checks the assertion's aud against its own token endpoint, whatever URL it was posted
 # to (google-auth always signs for this one).
-GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
@@ -58,42 +56,6 @@ STATUS_NAME = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION
 FCM_CODE = {400: "INVALID_ARGUMENT", 401: "THIRD_PARTY_AUTH_ERROR", 403: "SENDER_ID_MISMATCH",
             404: "UNREGISTERED", 429: "QUOTA_EXCEEDED", 500: "INTERNAL",
             503: "UNAVAILABLE"}  # fmt: skip
-
-
-@dataclass
-class ServiceAccount:
-    path: Path
-    project_id: str
-    client_email: str
-    public_key_pem: bytes
-
-
-def service_account_write(folder: Path, *, token_uri: str, project_id: str = "omni-test"):
-    """A throwaway service account's JSON key file (a new RSA key), as the Firebase console
-    downloads it, with token_uri pointing at the local server."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    email = f"firebase-adminsdk@{project_id}.iam.gserviceaccount.com"
-    info = {
-        "type": "service_account",
-        "project_id": project_id,
-        "private_key_id": secrets.token_hex(20),
-        "private_key": private_pem,
-        "client_email": email,
-        "client_id": str(secrets.randbelow(10**20)),
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": token_uri,
-    }
-    path = Path(folder) / "service-account.json"
-    path.write_text(json.dumps(info, indent=2))
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return ServiceAccount(path, project_id, email, public_pem)
 
 
 @dataclass
@@ -156,21 +118,14 @@ class FcmServer(ServedInThread, FailNext):
 
     # -- the protocol ------------------------------------------------------------------------
 
+    def _public_key_of(self, client_email: str) -> bytes | None:
+        account = self.accounts.get(client_email)
+        return account[1] if account else None
+
     def handle_token(self, form: dict[str, str]) -> tuple[int, dict, dict]:
-        if form.get("grant_type") != JWT_GRANT or not form.get("assertion"):
-            return 400, {"error": "unsupported_grant_type"}, {}
-        try:
-            unverified = google_jwt.decode(form["assertion"], verify=False)
-            account = self.accounts.get(unverified.get("iss"))
-            if account is None:
-                return 400, {"error": "invalid_grant", "error_description": "Invalid email"}, {}
-            claims = google_jwt.decode(
-                form["assertion"], certs=account[1], audience=GOOGLE_TOKEN_AUDIENCE
-            )
-        except (ValueError, auth_exceptions.GoogleAuthError) as exc:
-            return 400, {"error": "invalid_grant", "error_description": str(exc)}, {}
-        if SCOPE not in str(claims.get("scope", "")).split():
-            return 400, {"error": "invalid_scope", "error_description": "scope"}, {}
+        refusal = token_grant_refusal(form, public_key_of=self._public_key_of, scope=SCOPE)
+        if refusal is not None:
+            return 400, refusal, {}
         token = "ya29.local-" + secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)

@@ -37,10 +37,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from google.auth import exceptions as auth_exceptions
-from google.auth import jwt as google_jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.campaigns.servers import google_auth
 from tests.campaigns.servers.base import (
     FailNext,
     QuietHandler,
@@ -49,9 +48,8 @@ from tests.campaigns.servers.base import (
     read_body,
     send,
 )
+from tests.campaigns.servers.google_auth import ServiceAccount, token_grant_refusal
 
-GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 SENDER_ID = "GooglePayPasses"
 PROTOCOL = "ECv2SigningOnly"
@@ -65,40 +63,14 @@ REASONS = {400: "invalidArgument", 401: "authError", 404: "resourceNotFound",
            503: "backendError"}  # fmt: skip
 
 
-@dataclass
-class ServiceAccount:
-    path: Path
-    client_email: str
-    public_key_pem: bytes
-
-
 def service_account_write(folder: Path, *, token_uri: str) -> ServiceAccount:
-    """A throwaway service account key file (a new RSA key), as the Google Cloud console
-    downloads it, with token_uri pointing at the local server."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    email = "wallet@omni-test.iam.gserviceaccount.com"
-    info = {
-        "type": "service_account",
-        "project_id": "omni-test",
-        "private_key_id": secrets.token_hex(20),
-        "private_key": private_pem,
-        "client_email": email,
-        "client_id": str(secrets.randbelow(10**20)),
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": token_uri,
-    }
-    path = Path(folder) / "google-wallet-service-account.json"
-    path.write_text(json.dumps(info, indent=2))
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    """A throwaway service account key file for the issuer, token_uri at the local server."""
+    return google_auth.service_account_write(
+        folder,
+        token_uri=token_uri,
+        client_name="wallet",
+        file_name="google-wallet-service-account.json",
     )
-    return ServiceAccount(path, email, public_pem)
-
-
-# -- Google's side of the callbacks (ECv2SigningOnly) ---------------------------------------
 
 
 def _signed_bytes(*parts: str) -> bytes:
@@ -246,20 +218,9 @@ class GoogleWalletServer(ServedInThread, FailNext):
     # -- the protocol ------------------------------------------------------------------------
 
     def handle_token(self, form: dict[str, str]) -> tuple[int, dict]:
-        if form.get("grant_type") != JWT_GRANT or not form.get("assertion"):
-            return 400, {"error": "unsupported_grant_type"}
-        try:
-            unverified = google_jwt.decode(form["assertion"], verify=False)
-            public_key = self._accounts.get(unverified.get("iss"))
-            if public_key is None:
-                return 400, {"error": "invalid_grant", "error_description": "Invalid email"}
-            claims = google_jwt.decode(
-                form["assertion"], certs=public_key, audience=GOOGLE_TOKEN_AUDIENCE
-            )
-        except (ValueError, auth_exceptions.GoogleAuthError) as exc:
-            return 400, {"error": "invalid_grant", "error_description": str(exc)}
-        if SCOPE not in str(claims.get("scope", "")).split():
-            return 400, {"error": "invalid_scope", "error_description": "scope"}
+        refusal = token_grant_refusal(form, public_key_of=self._accounts.get, scope=SCOPE)
+        if refusal is not None:
+            return 400, refusal
         token = "ya29.local-" + secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)

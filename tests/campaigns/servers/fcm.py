@@ -40,8 +40,6 @@ from tests.campaigns.servers.google_auth import (
     token_grant_refusal,
 )
 
-# Google checks the assertion's aud against its own token endpoint, whatever URL it was posted
-# to (google-auth always signs for this one).
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"

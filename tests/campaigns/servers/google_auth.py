@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt as google_jwt
 
+# Google checks the assertion's aud against its own token endpoint, whatever URL it was posted
+# to (google-auth always signs for this one).
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

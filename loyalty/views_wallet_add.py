@@ -10,7 +10,6 @@ member who is no more 404, each with a page that says so.
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -36,7 +35,7 @@ def wallet_add(request: HttpRequest, token: str) -> HttpResponse:
     try:
         member_no = wallet_link_member_no(token)
     except WalletLinkInvalid as error:
-        expired = isinstance(error.__cause__, signing.SignatureExpired)
+        expired = error.expired
         return _invalid(request, ERROR_LINK_EXPIRED if expired else ERROR_LINK_INVALID, expired)
     page = wallet_add_page(member_no=member_no)
     if page is None:

@@ -63,7 +63,7 @@ def add_apple(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link_pass = apple_pass_for_link(token=token)
     except WalletLinkInvalid as error:
-        expired = str(error) == "expired"
+        expired = error.expired
         reason = (
             gettext("This link has expired. Ask us for a new one.")
             if expired

@@ -65,7 +65,7 @@ def add_google(request: HttpRequest, token: str) -> HttpResponse:
     try:
         member_no = wallet_link_member_no(token)
     except WalletLinkInvalid as exc:
-        return _link_invalid(request, expired=str(exc) == "expired")
+        return _link_invalid(request, expired=exc.expired)
     member_id = _active_member_id(member_no)
     if member_id is None:
         raise Http404

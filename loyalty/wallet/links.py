@@ -21,6 +21,11 @@ SALT = "loyalty.wallet.add"
 class WalletLinkInvalid(ValueError):
     """The token was altered, made for something else, or is older than its time."""
 
+    @property
+    def expired(self) -> bool:
+        """Only too old (the signature was good): the member asks for a new link."""
+        return isinstance(self.__cause__, signing.SignatureExpired)
+
 
 def wallet_link_token(*, member_id: int) -> str:
     return signing.TimestampSigner(salt=SALT).sign(signing.b62_encode(member_id))

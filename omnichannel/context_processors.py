@@ -22,7 +22,7 @@ NAVIGATION = (
     NavItem("segments:index", _("Segments"), "diagram-3", "crm.view_segment"),
     NavItem("campaigns:index", _("Campaigns"), "megaphone", "campaigns.view_campaign"),
     NavItem("loyalty:index", _("Loyalty"), "award", "loyalty.view_pointsaccount"),
-    NavItem("kpis", _("KPIs"), "bar-chart-line"),
+    NavItem("kpis:index", _("KPIs"), "bar-chart-line", "kpis.view_kpis"),
     NavItem("imports:job_list", _("Imports"), "cloud-upload", "crm.import_data"),
     NavItem("audit", _("Audit trail"), "journal-check", "omnichannel.read_audit"),
     NavItem("admin:index", _("Admin"), "gear", staff_only=True),

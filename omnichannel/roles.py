@@ -18,7 +18,7 @@ ROLE_LABELS = {
     ANALYST: pgettext_lazy("role", "Analyst"),
 }
 
-PRODUCT_APPS = ("crm", "loyalty", "campaigns", "omnichannel")
+PRODUCT_APPS = ("crm", "loyalty", "campaigns", "omnichannel", "kpis")
 # Custom permissions (declared in the apps' Meta.permissions) that Marketers hold and Analysts
 # do not. Analysts see personal data masked and change nothing.
 MARKETER_EXTRA = {

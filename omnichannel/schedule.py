@@ -52,6 +52,17 @@ SCHEDULE = (
         "reports within a minute of it, and crm never imports campaigns.",
     ),
     Job(
+        name="refresh the KPI rollups",
+        task="omnichannel.kpis.tasks.kpis_refresh_task",
+        minute="*/5",
+        hour="*",
+        why="The KPI pages read rollup tables, never orders or touchpoints per request. Every "
+        "5 minutes the days and months that changed since the last refresh (crm's order-change "
+        "feed, deliveries, ledger entries and touchpoints written since) are recomputed, so a "
+        "page is at most about 5 minutes behind and each refresh does minutes of work, not "
+        "years. `manage.py rebuild_kpis` recomputes everything.",
+    ),
+    Job(
         name="reap background jobs whose worker stopped",
         task="omnichannel.tasks.jobs_reap_task",
         minute="*/5",

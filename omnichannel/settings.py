@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "crm",
     "loyalty",
     "campaigns",
+    "omnichannel.kpis",
     "anymail",
 ]
 

@@ -33,10 +33,10 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("wallet/", include("loyalty.urls_wallet")),
+    path("kpis/", include("omnichannel.kpis.urls")),
     path("hooks/", include("campaigns.urls_hooks")),
     path("u/", include("campaigns.urls_public")),
     path("", include("campaigns.urls_tracking")),
-    *(path(f"{page}/", views.upcoming, {"page": page}, name=page) for page in views.UPCOMING),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -51,34 +50,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checks": {name: reason or "ok" for name, reason in checks.items()},
     }
     return JsonResponse(body, status=503 if failed else 200)
-
-
-# Pages whose features arrive with later issues. Each says what it will hold, so nobody mistakes
-# an empty page for missing data.
-UPCOMING = {
-    "kpis": (
-        _("KPIs"),
-        "bar-chart-line",
-        _("Channel KPIs, OMO metrics and attribution charts arrive with the KPI dashboards."),
-    ),
-}
-
-
-# The permission a page needs beyond a login, the same one its navigation entry asks for.
-UPCOMING_PERMISSIONS: dict[str, str] = {}
-
-
-@require_GET
-def upcoming(request: HttpRequest, *, page: str) -> HttpResponse:
-    permission = UPCOMING_PERMISSIONS.get(page)
-    if permission and not request.user.has_perm(permission):
-        raise PermissionDenied
-    title, icon, description = UPCOMING[page]
-    return render(
-        request,
-        "omnichannel/upcoming.html",
-        {"title": title, "icon": icon, "description": description},
-    )
 
 
 # --- Error pages -----------------------------------------------------------------------------

@@ -209,3 +209,23 @@ def _next(cursor: OrderChangeCursor, batch_size: int) -> list[OrderChange]:
         after_id=cursor.last_id,
         limit=batch_size,
     )
+
+
+def order_changes_skip(*, consumer: str) -> None:
+    """Move the consumer's cursor past every change committed by now, for a consumer that has
+    just recomputed its effects from the orders themselves (a KPI rebuild): the changes
+    committed later are still handed to it. Call it before that recompute, so a change
+    committed during the recompute is handed over again rather than lost (a consumer's
+    handler recomputes, so seeing it twice is harmless)."""
+    OrderChangeCursor.objects.bulk_create(
+        [OrderChangeCursor(consumer=consumer)], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        cursor = OrderChangeCursor.objects.select_for_update().get(consumer=consumer)
+        if connection.vendor == "postgresql":
+            cursor.low_snapshot = cursor.high_snapshot = order_feed_snapshot()
+            cursor.last_id = 0
+        else:
+            last = OrderChange.objects.order_by("-id").values_list("id", flat=True).first()
+            cursor.last_id = last or 0
+        cursor.save(update_fields=["low_snapshot", "high_snapshot", "last_id", "updated_at"])

@@ -253,7 +253,6 @@ class PausesAfterFirstCall(SandboxBackend):
 
 def test_pause_while_sending_stops_the_batch_between_calls(settings, monkeypatch):
     monkeypatch.setattr("campaigns.services.sending.CHECK_INTERVAL_SECONDS", 0)
-    monkeypatch.setitem(REFUSED_SHARE, "email", 0.0)
     settings.CAMPAIGN_BACKENDS = {
         **settings.CAMPAIGN_BACKENDS,
         "email": f"{__name__}.PausesAfterFirstCall",

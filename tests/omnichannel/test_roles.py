@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from crm.models import Identity, Member
 from omnichannel.roles import ROLES
 
-PAGES = ["/", "/members/", "/segments/", "/campaigns/", "/loyalty/", "/kpis/", "/imports/"]
+PAGES = ["/", "/members/", "/segments/", "/campaigns/", "/loyalty/", "/kpis/channels/", "/imports/"]
 ADMIN_PAGES = ["/admin/", "/admin/crm/member/", "/admin/django_celery_beat/periodictask/"]
 
 # persona → {path: expected status}; 302 from the admin means "sent to the admin login".

@@ -1,0 +1,176 @@
+"""The order rollups: sales per day × sales channel × store, and each member's purchases per
+month × sales channel × store. Fed by crm's order-change feed (DESIGN.md §1b): a batch of
+changes names the orders that changed, their days and months are recomputed from the orders,
+in the transaction that advances the feed's cursor, so a crash redoes the batch and a replay
+recomputes the same cells. Nobody scans the orders table, except `rebuild`.
+
+What counts is crm's rule (`sale_q`, `net_revenue`): orders are sales, revenue is net of
+returns, both on the Taipei day the order was placed.
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, DateField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+
+from crm.bulk import chunked
+from crm.models import Order, OrderChange, net_revenue, sale_q
+from crm.services.order_feed import order_changes_drain, order_changes_skip
+from omnichannel.kpis.models import MemberActivityMonthly, SalesDaily
+from omnichannel.kpis.registry import ROLLUPS, Rollup
+
+CONSUMER = "kpis.orders"
+FEED_BATCH = 5_000
+DAYS_CHUNK = 60  # days recomputed per statement (a history import may touch years)
+MEMBERS_CHUNK = 2_000
+
+SALES_COLUMNS = ("day", "channel", "store_id", "orders", "revenue_twd")
+SALES_COLUMNS += ("member_orders", "member_revenue_twd")
+ACTIVITY_COLUMNS = ("month", "member_id", "channel", "store_id", "orders", "revenue_twd")
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_zone())
+
+
+def _days_q(days: Iterable[date]) -> Q:
+    """Orders placed on any of these Taipei days (ranges on the placed_at index)."""
+    q = Q(pk__in=[])
+    for day in sorted(days):
+        q |= Q(placed_at__gte=_day_start(day), placed_at__lt=_day_start(day + timedelta(days=1)))
+    return q
+
+
+def _months_q(months: Iterable[date]) -> Q:
+    q = Q(pk__in=[])
+    for month in sorted(months):
+        following = (month + timedelta(days=32)).replace(day=1)
+        q |= Q(placed_at__gte=_day_start(month), placed_at__lt=_day_start(following))
+    return q
+
+
+def _local_day():
+    return TruncDate("placed_at", tzinfo=_zone())
+
+
+def _sales_select(orders: QuerySet[Order]) -> QuerySet:
+    member = Q(member__isnull=False)
+    return (
+        orders.annotate(local_day=_local_day())
+        .values("local_day", "channel", "store_id")
+        .annotate(
+            n=Count("pk", filter=sale_q()),
+            revenue=Coalesce(net_revenue(), Value(0)),
+            member_n=Count("pk", filter=sale_q() & member),
+            member_revenue=Coalesce(net_revenue_where(member), Value(0)),
+        )
+        .order_by()
+    )
+
+
+def net_revenue_where(q: Q):
+    """crm's net revenue, of the orders matching q too."""
+    revenue = net_revenue()
+    revenue.filter = revenue.filter & q
+    return revenue
+
+
+def _activity_select(orders: QuerySet[Order]) -> QuerySet:
+    return (
+        orders.filter(member__isnull=False)
+        .annotate(local_month=TruncMonth(_local_day(), output_field=DateField()))
+        .values("local_month", "member_id", "channel", "store_id")
+        .annotate(n=Count("pk", filter=sale_q()), revenue=Coalesce(net_revenue(), Value(0)))
+        .order_by()
+    )
+
+
+def insert_select(model, columns: Iterable[str], select: QuerySet) -> int:
+    """INSERT INTO model's table (columns) SELECT …: the rows never pass through Python."""
+    sql, params = select.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
+        return cursor.rowcount
+
+
+def sales_days_rewrite(days: Iterable[date]) -> int:
+    """Recompute the sales rollup of these days from the orders. Returns the cells written."""
+    written = 0
+    for chunk in chunked(sorted(set(days)), DAYS_CHUNK):
+        SalesDaily.objects.filter(day__in=chunk).delete()
+        written += insert_select(
+            SalesDaily, SALES_COLUMNS, _sales_select(Order.objects.filter(_days_q(chunk)))
+        )
+    return written
+
+
+def activity_rewrite(*, member_ids: Iterable[int], months: Iterable[date]) -> int:
+    """Recompute these members' activity in these months from their orders."""
+    months = sorted(set(months))
+    written = 0
+    for chunk in chunked(sorted(set(member_ids)), MEMBERS_CHUNK):
+        MemberActivityMonthly.objects.filter(member_id__in=chunk, month__in=months).delete()
+        orders = Order.objects.filter(Q(member_id__in=chunk) & _months_q(months))
+        written += insert_select(MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders))
+    return written
+
+
+def _changes_fold(changes: list[OrderChange]) -> None:
+    """The feed's handler: recompute the days and the members' months these changes touch."""
+    placed = dict(
+        Order.objects.filter(pk__in={change.order_id for change in changes}).values_list(
+            "pk", "placed_at"
+        )
+    )
+    zone = _zone()
+    days = {at.astimezone(zone).date() for at in placed.values()}
+    members = {
+        member_id
+        for change in changes
+        for member_id in (change.member_id, change.old_member_id)
+        if member_id
+    }
+    sales_days_rewrite(days)
+    if members:
+        activity_rewrite(member_ids=members, months={day.replace(day=1) for day in days})
+
+
+def orders_refresh() -> int:
+    """Fold every order change since the last refresh into the rollups. Returns the changes."""
+    return order_changes_drain(consumer=CONSUMER, handler=_changes_fold, batch_size=FEED_BATCH)
+
+
+def orders_rebuild() -> int:
+    """Recompute both rollups from every order. Returns the rows written."""
+    order_changes_skip(consumer=CONSUMER)  # first: a change committed meanwhile comes again
+    with transaction.atomic():
+        for model in (SalesDaily, MemberActivityMonthly):
+            table_empty(model)
+        written = insert_select(SalesDaily, SALES_COLUMNS, _sales_select(Order.objects.all()))
+        written += insert_select(
+            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(Order.objects.all())
+        )
+    return written
+
+
+def table_empty(model) -> None:
+    """Delete every row of a rollup (TRUNCATE on PostgreSQL: no dead rows left to vacuum)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {table}")
+        else:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (our table name)
+
+
+ROLLUPS.register(Rollup(name="orders", refresh=orders_refresh, rebuild=orders_rebuild, order=10))

@@ -1,0 +1,108 @@
+"""Sales figures read from the order rollups (never from orders): per day and sales channel,
+per channel over a period, and active members (whole months, from members' monthly activity)."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, Q, Sum
+
+from omnichannel.channels import SALES_CHANNELS
+from omnichannel.kpis.filters import KpiFilters
+from omnichannel.kpis.models import MemberActivityMonthly, SalesDaily
+
+
+@dataclass(frozen=True)
+class SalesTotals:
+    orders: int
+    revenue_twd: int
+    active_members: int  # members with an order in the period's months
+
+    @property
+    def average_order_twd(self) -> float | None:
+        return self.revenue_twd / self.orders if self.orders else None
+
+
+def _sales(filters: KpiFilters):
+    rows = SalesDaily.objects.filter(day__gte=filters.start, day__lte=filters.end)
+    if filters.store is not None:
+        rows = rows.filter(store_id=filters.store.pk)
+    if filters.sales_channel:
+        rows = rows.filter(channel=filters.sales_channel)
+    return rows
+
+
+def _activity(filters: KpiFilters):
+    rows = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0)
+    if filters.store is not None:
+        rows = rows.filter(store_id=filters.store.pk)
+    if filters.sales_channel:
+        rows = rows.filter(channel=filters.sales_channel)
+    return rows.filter(filters.member_q())
+
+
+def sales_totals(filters: KpiFilters) -> SalesTotals:
+    totals = _sales(filters).aggregate(orders=Sum("orders"), revenue=Sum("revenue_twd"))
+    active = _activity(filters).aggregate(n=Count("member_id", distinct=True))["n"]
+    return SalesTotals(
+        orders=totals["orders"] or 0, revenue_twd=totals["revenue"] or 0, active_members=active
+    )
+
+
+@dataclass(frozen=True)
+class ChannelSales:
+    channel: str
+    orders: int
+    revenue_twd: int
+    active_members: int
+
+    @property
+    def average_order_twd(self) -> float | None:
+        return self.revenue_twd / self.orders if self.orders else None
+
+
+def sales_by_channel(filters: KpiFilters) -> list[ChannelSales]:
+    """One row per sales channel (all of them, in the vocabulary's order)."""
+    sums = {
+        row["channel"]: row
+        for row in _sales(filters)
+        .values("channel")
+        .annotate(orders_sum=Sum("orders"), revenue=Sum("revenue_twd"))
+        .order_by()
+    }
+    active = dict(
+        _activity(filters)
+        .values("channel")
+        .annotate(n=Count("member_id", distinct=True))
+        .order_by()
+        .values_list("channel", "n")
+    )
+    channels = [filters.sales_channel] if filters.sales_channel else list(SALES_CHANNELS)
+    return [
+        ChannelSales(
+            channel=channel,
+            orders=sums.get(channel, {}).get("orders_sum") or 0,
+            revenue_twd=sums.get(channel, {}).get("revenue") or 0,
+            active_members=active.get(channel, 0),
+        )
+        for channel in channels
+    ]
+
+
+@dataclass(frozen=True)
+class DaySales:
+    day: date
+    channel: str
+    orders: int
+    revenue_twd: int
+
+
+def sales_per_day(filters: KpiFilters) -> list[DaySales]:
+    """Orders and net revenue per day and sales channel (days without sales left out)."""
+    rows = (
+        _sales(filters)
+        .values("day", "channel")
+        .annotate(orders_sum=Sum("orders"), revenue=Sum("revenue_twd"))
+        .filter(Q(orders_sum__gt=0) | ~Q(revenue=0))
+        .order_by("day", "channel")
+    )
+    return [DaySales(row["day"], row["channel"], row["orders_sum"], row["revenue"]) for row in rows]

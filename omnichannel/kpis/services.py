@@ -1,0 +1,64 @@
+"""The KPI rollups' two verbs: refresh (beat, every few minutes: only what changed) and rebuild
+(`manage.py rebuild_kpis`: everything). Each runs the registered rollups in order and records a
+RollupRun with what each did, so the pages can say how fresh their figures are."""
+
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from omnichannel.kpis.models import RollupRun, RollupWatermark
+from omnichannel.kpis.registry import rollups_in_order
+
+logger = logging.getLogger(__name__)
+LOCK_NAME = "kpis.run"
+
+
+def _run(kind: str) -> RollupRun | None:
+    """Run every rollup's refresh or rebuild under one lock: None when another run holds it
+    (two beat processes, or a rebuild while beat refreshes: the second steps aside)."""
+    RollupWatermark.objects.get_or_create(name=LOCK_NAME)
+    with transaction.atomic():
+        # The lock row is held for the run: a second run skips rather than waits.
+        lock = (
+            RollupWatermark.objects.select_for_update(skip_locked=True)
+            .filter(name=LOCK_NAME)
+            .first()
+        )
+        if lock is None:
+            return None
+        run = RollupRun.objects.create(kind=kind)
+        counts: dict[str, dict] = {}
+        try:
+            for rollup in rollups_in_order():
+                started = time.monotonic()
+                with transaction.atomic():
+                    done = rollup.refresh() if kind == RollupRun.Kind.REFRESH else rollup.rebuild()
+                seconds = round(time.monotonic() - started, 3)
+                counts[rollup.name] = {"rows": done, "seconds": seconds}
+        except Exception as error:
+            run.status, run.error = RollupRun.Status.FAILED, f"{type(error).__name__}: {error}"
+            failure = error
+        else:
+            run.status, failure = RollupRun.Status.DONE, None
+        run.counts, run.finished_at = counts, timezone.now()
+        # A failed rollup rolled back to its savepoint; the ones before it and this record
+        # commit, and the task sees the error.
+        run.save()
+    if failure is not None:
+        logger.error("KPI %s failed: %s", kind, run.error)
+        raise failure
+    logger.info("KPI %s done: %s", kind, counts)
+    return run
+
+
+def kpis_refresh() -> RollupRun | None:
+    """Fold what changed since the last refresh into every rollup. Safe twice and at once.
+    Raises what a rollup raised (its run is recorded failed)."""
+    return _run(RollupRun.Kind.REFRESH)
+
+
+def kpis_rebuild() -> RollupRun | None:
+    """Recompute every rollup from its sources (after a restore, a rule change, a bug fix)."""
+    return _run(RollupRun.Kind.REBUILD)

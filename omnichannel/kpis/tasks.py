@@ -1,0 +1,11 @@
+from celery import shared_task
+from django.db import OperationalError
+
+from omnichannel.kpis.services import kpis_refresh
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def kpis_refresh_task() -> dict | None:
+    """Fold the changes since the last refresh into the KPI rollups (safe twice and at once)."""
+    run = kpis_refresh()
+    return run.counts if run else None

@@ -100,3 +100,22 @@ PAGES: Registry[KpiPage] = Registry("KPI page", key=lambda page: page.slug)
 
 def pages_in_order() -> list[KpiPage]:
     return sorted(PAGES.all(), key=lambda page: page.order)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Headline tiles an area offers the home dashboard (the last 30 days against the 30
+    before): `build(filters)` returns its tiles with `previous` filled."""
+
+    key: str
+    title: "str | Promise"
+    page_slug: str  # the KPI page the tiles link to
+    build: Callable[["KpiFilters"], Sequence[Tile]]
+    order: int = 100
+
+
+HEADLINES: Registry[Headline] = Registry("KPI headline", key=lambda headline: headline.key)
+
+
+def headlines_in_order() -> list[Headline]:
+    return sorted(HEADLINES.all(), key=lambda headline: headline.order)

@@ -3,8 +3,8 @@
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
-from omnichannel.kpis.pages.channels import sales_section
-from omnichannel.kpis.registry import PAGES, KpiPage
+from omnichannel.kpis.pages.channels import sales_section, sales_tiles
+from omnichannel.kpis.registry import HEADLINES, PAGES, Headline, KpiPage
 
 SALES_CHOICES = tuple((channel.value, channel.label) for channel in SALES_CHANNELS)
 MESSAGING_CHOICES = tuple((channel.value, channel.label) for channel in MESSAGING_CHANNELS)
@@ -19,4 +19,9 @@ PAGES.register(
         channels=SALES_CHOICES + MESSAGING_CHOICES,
         order=10,
     )
+)
+
+
+HEADLINES.register(
+    Headline(key="sales", title=_("Sales"), page_slug="channels", build=sales_tiles, order=10)
 )

@@ -16,11 +16,12 @@ def _label(channel: str) -> str:
     return str(Channel(channel).label)
 
 
-def sales_section(filters: KpiFilters) -> KpiContent:
-    """Orders, net revenue, average order value and active members, per sales channel."""
+def sales_tiles(filters: KpiFilters) -> list[Tile]:
+    """Orders, net revenue, average order value and active members (against the period
+    before when compared)."""
     now = sales_totals(filters)
     before = sales_totals(filters.previous()) if filters.compare else None
-    tiles = [
+    return [
         Tile("orders", _("Orders"), now.orders, previous=before and before.orders),
         Tile(
             "revenue",
@@ -44,6 +45,11 @@ def sales_section(filters: KpiFilters) -> KpiContent:
             note=ACTIVE_NOTE,
         ),
     ]
+
+
+def sales_section(filters: KpiFilters) -> KpiContent:
+    """The sales tiles, the table per sales channel and the trends per day."""
+    tiles = sales_tiles(filters)
     rows = sales_by_channel(filters)
     total_revenue = sum(row.revenue_twd for row in rows)
     table = Chart(

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from omnichannel.kpis.charts import bar_trace, figure_data, kpi_figure
+from omnichannel.charts import bar_trace, figure_data, kpi_figure
 from omnichannel.kpis.registry import PAGES, Chart, KpiContent, KpiPage, Tile
 from tests.factories import StoreFactory
 

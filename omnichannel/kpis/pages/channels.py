@@ -4,7 +4,7 @@ reaches and converts (its messaging sections join the same page)."""
 from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import SALES_CHANNELS, Channel
-from omnichannel.kpis.charts import day_axis, figure_data, kpi_figure, line_trace, twd_axis
+from omnichannel.charts import day_axis, figure_data, kpi_figure, line_trace, twd_axis
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.registry import Chart, KpiContent, Tile
 from omnichannel.kpis.selectors_sales import sales_by_channel, sales_per_day, sales_totals

@@ -1,6 +1,7 @@
-"""The one Plotly template every KPI chart uses (UI.md: fonts, channel colours, NT$ axes), and
-small builders for the shapes the pages draw. A figure leaves here as plain JSON data; the
-browser draws it with static/js/charts.js (no inline script, CSP-clean).
+"""The one Plotly template every chart uses (UI.md: fonts, channel colours, NT$ axes): the KPI
+pages, loyalty's overview and the campaign report; and small builders for the shapes they draw.
+A figure leaves here as plain JSON data; the browser draws it with static/js/charts.js (no
+inline script, CSP-clean).
 
     figure = kpi_figure()
     figure.add_trace(go.Scatter(x=days, y=orders, name=label, line={"color": channel_colour(c)}))

@@ -67,6 +67,30 @@ class MemberActivityMonthly(models.Model):
         return f"{self.month:%Y-%m} {self.member_id} {self.channel}"
 
 
+class MemberActivityDaily(models.Model):
+    """One member's purchases of one Taipei day in one sales channel at one store: active
+    members over any range of days (a distinct count over the range's rows). The monthly table
+    serves figures by month (OMO, cohorts) without reading a year of days."""
+
+    day = models.DateField(_("day"))
+    member_id = models.BigIntegerField(_("member"))
+    channel = models.CharField(_("sales channel"), max_length=20, choices=SalesChannel.choices)
+    store_id = models.IntegerField(_("store"), null=True, blank=True)
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue_twd = models.BigIntegerField(_("net revenue (NT$)"), default=0)
+
+    class Meta:
+        verbose_name = _("daily member activity")
+        verbose_name_plural = _("daily member activity")
+        indexes = [
+            models.Index(fields=["day", "member_id"], name="kpi_activity_day"),
+            models.Index(fields=["member_id", "day"], name="kpi_activity_member_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.member_id} {self.channel}"
+
+
 class RollupWatermark(models.Model):
     """How far a rollup has read a source that has no feed of its own (deliveries, the ledger,
     touchpoints): the last id (or time) it has folded in. The order rollups use crm's

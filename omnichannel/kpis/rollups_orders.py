@@ -1,6 +1,6 @@
 """The order rollups: sales per day × sales channel × store, and each member's purchases per
-month × sales channel × store. Fed by crm's order-change feed (DESIGN.md §1b): a batch of
-changes names the orders that changed, their days and months are recomputed from the orders,
+day and per month × sales channel × store. Fed by crm's order-change feed (DESIGN.md §1b): a
+batch of changes names the orders that changed, their days and months are recomputed from them,
 in the transaction that advances the feed's cursor, so a crash redoes the batch and a replay
 recomputes the same cells. Nobody scans the orders table, except `rebuild`.
 
@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from crm.bulk import chunked
 from crm.models import Order, OrderChange, net_revenue, sale_q
 from crm.services.order_feed import order_changes_drain, order_changes_skip
-from omnichannel.kpis.models import MemberActivityMonthly, SalesDaily
+from omnichannel.kpis.models import MemberActivityDaily, MemberActivityMonthly, SalesDaily
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 
 CONSUMER = "kpis.orders"
@@ -31,6 +31,7 @@ MEMBERS_CHUNK = 2_000
 SALES_COLUMNS = ("day", "channel", "store_id", "orders", "revenue_twd")
 SALES_COLUMNS += ("member_orders", "member_revenue_twd")
 ACTIVITY_COLUMNS = ("month", "member_id", "channel", "store_id", "orders", "revenue_twd")
+DAILY_ACTIVITY_COLUMNS = ("day", "member_id", "channel", "store_id", "orders", "revenue_twd")
 
 
 def _zone() -> ZoneInfo:
@@ -83,11 +84,12 @@ def net_revenue_where(q: Q):
     return revenue
 
 
-def _activity_select(orders: QuerySet[Order]) -> QuerySet:
+def _activity_select(orders: QuerySet[Order], *, monthly: bool) -> QuerySet:
+    bucket = TruncMonth(_local_day(), output_field=DateField()) if monthly else _local_day()
     return (
         orders.filter(member__isnull=False)
-        .annotate(local_month=TruncMonth(_local_day(), output_field=DateField()))
-        .values("local_month", "member_id", "channel", "store_id")
+        .annotate(bucket=bucket)
+        .values("bucket", "member_id", "channel", "store_id")
         .annotate(n=Count("pk", filter=sale_q()), revenue=Coalesce(net_revenue(), Value(0)))
         .order_by()
     )
@@ -114,14 +116,22 @@ def sales_days_rewrite(days: Iterable[date]) -> int:
     return written
 
 
-def activity_rewrite(*, member_ids: Iterable[int], months: Iterable[date]) -> int:
-    """Recompute these members' activity in these months from their orders."""
-    months = sorted(set(months))
+def activity_rewrite(*, member_ids: Iterable[int], days: Iterable[date]) -> int:
+    """Recompute these members' activity on these days and in their months, from their orders."""
+    days = sorted(set(days))
+    months = sorted({day.replace(day=1) for day in days})
     written = 0
     for chunk in chunked(sorted(set(member_ids)), MEMBERS_CHUNK):
+        MemberActivityDaily.objects.filter(member_id__in=chunk, day__in=days).delete()
+        orders = Order.objects.filter(Q(member_id__in=chunk) & _days_q(days))
+        written += insert_select(
+            MemberActivityDaily, DAILY_ACTIVITY_COLUMNS, _activity_select(orders, monthly=False)
+        )
         MemberActivityMonthly.objects.filter(member_id__in=chunk, month__in=months).delete()
         orders = Order.objects.filter(Q(member_id__in=chunk) & _months_q(months))
-        written += insert_select(MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders))
+        written += insert_select(
+            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
+        )
     return written
 
 
@@ -142,7 +152,7 @@ def _changes_fold(changes: list[OrderChange]) -> None:
     }
     sales_days_rewrite(days)
     if members:
-        activity_rewrite(member_ids=members, months={day.replace(day=1) for day in days})
+        activity_rewrite(member_ids=members, days=days)
 
 
 def orders_refresh() -> int:
@@ -154,11 +164,15 @@ def orders_rebuild() -> int:
     """Recompute both rollups from every order. Returns the rows written."""
     order_changes_skip(consumer=CONSUMER)  # first: a change committed meanwhile comes again
     with transaction.atomic():
-        for model in (SalesDaily, MemberActivityMonthly):
+        for model in (SalesDaily, MemberActivityDaily, MemberActivityMonthly):
             table_empty(model)
-        written = insert_select(SalesDaily, SALES_COLUMNS, _sales_select(Order.objects.all()))
+        orders = Order.objects.all()
+        written = insert_select(SalesDaily, SALES_COLUMNS, _sales_select(orders))
         written += insert_select(
-            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(Order.objects.all())
+            MemberActivityDaily, DAILY_ACTIVITY_COLUMNS, _activity_select(orders, monthly=False)
+        )
+        written += insert_select(
+            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
         )
     return written
 

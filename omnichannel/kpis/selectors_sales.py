@@ -1,5 +1,5 @@
 """Sales figures read from the order rollups (never from orders): per day and sales channel,
-per channel over a period, and active members (whole months, from members' monthly activity)."""
+per channel over a period, and active members (members with a sale on a day of the period)."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -8,14 +8,14 @@ from django.db.models import Count, Q, Sum
 
 from omnichannel.channels import SALES_CHANNELS
 from omnichannel.kpis.filters import KpiFilters
-from omnichannel.kpis.models import MemberActivityMonthly, SalesDaily
+from omnichannel.kpis.models import MemberActivityDaily, SalesDaily
 
 
 @dataclass(frozen=True)
 class SalesTotals:
     orders: int
     revenue_twd: int
-    active_members: int  # members with an order in the period's months
+    active_members: int  # members with a sale on a day of the period
 
     @property
     def average_order_twd(self) -> float | None:
@@ -32,7 +32,9 @@ def _sales(filters: KpiFilters):
 
 
 def _activity(filters: KpiFilters):
-    rows = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0)
+    rows = MemberActivityDaily.objects.filter(
+        day__gte=filters.start, day__lte=filters.end, orders__gt=0
+    )
     if filters.store is not None:
         rows = rows.filter(store_id=filters.store.pk)
     if filters.sales_channel:

@@ -7,7 +7,12 @@ import pytest
 
 from crm.models import Store
 from crm.services.merges import MergePair, members_merge
-from omnichannel.kpis.models import MemberActivityMonthly, RollupRun, SalesDaily
+from omnichannel.kpis.models import (
+    MemberActivityDaily,
+    MemberActivityMonthly,
+    RollupRun,
+    SalesDaily,
+)
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
 from tests.kpis.helpers import at, sale, write
@@ -42,6 +47,14 @@ def activity_rows() -> set[tuple]:
     )
 
 
+def daily_activity_rows() -> set[tuple]:
+    return set(
+        MemberActivityDaily.objects.values_list(
+            "day", "member_id", "channel", "orders", "revenue_twd"
+        )
+    )
+
+
 def test_refresh_sums_sales_per_taipei_day_channel_and_store_net_of_returns():
     # given a member's two store sales on 30 Nov (one at 23:30 Taipei, 15:30 UTC), a web sale
     # on 1 Dec with a partial return, and an anonymous store sale on 1 Dec
@@ -67,6 +80,7 @@ def test_refresh_sums_sales_per_taipei_day_channel_and_store_net_of_returns():
         (date(2026, 11, 1), ann.pk, "store", 2, 1_500),
         (date(2026, 12, 1), ann.pk, "web", 1, 1_700),
     }
+    assert daily_activity_rows() == {(D1, ann.pk, "store", 2, 1_500), (D2, ann.pk, "web", 1, 1_700)}
 
 
 def test_refresh_recomputes_only_touched_days_and_twice_changes_nothing():
@@ -95,6 +109,7 @@ def test_a_merge_moves_the_activity_to_the_survivor():
     kpis_refresh()
 
     assert activity_rows() == {(date(2026, 11, 1), survivor.pk, "store", 1, 1_000)}
+    assert daily_activity_rows() == {(D1, survivor.pk, "store", 1, 1_000)}
 
 
 def test_rebuild_gives_what_the_refreshes_gave():
@@ -105,12 +120,12 @@ def test_rebuild_gives_what_the_refreshes_gave():
     kpis_refresh()
     write(sale("A1", 700, at(D2), channel="app"), member=bob)
     kpis_refresh()
-    refreshed = (sales_rows(), activity_rows())
+    refreshed = (sales_rows(), activity_rows(), daily_activity_rows())
 
     run = kpis_rebuild()
 
     assert run.kind == RollupRun.Kind.REBUILD
-    assert (sales_rows(), activity_rows()) == refreshed
+    assert (sales_rows(), activity_rows(), daily_activity_rows()) == refreshed
     assert set(run.counts) >= {"orders"}
     kpis_refresh()  # the feed was skipped to the rebuild: nothing is counted twice
-    assert (sales_rows(), activity_rows()) == refreshed
+    assert (sales_rows(), activity_rows(), daily_activity_rows()) == refreshed

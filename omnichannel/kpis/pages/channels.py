@@ -9,7 +9,7 @@ from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.registry import Chart, KpiContent, Tile
 from omnichannel.kpis.selectors_sales import sales_by_channel, sales_per_day, sales_totals
 
-ACTIVE_NOTE = _("Members with an order in the period's calendar months.")
+ACTIVE_NOTE = _("Members with an order on a day of the period.")
 
 
 def _label(channel: str) -> str:

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.models import Member
 from loyalty.models import Coupon, Programme, Reward, Tier, TierChange, WalletPass
@@ -260,8 +261,8 @@ def test_wallet_holders_buy_more_often_and_the_ratio_is_shown_plainly():
     content = frequency_section(filters)
     assert content.tiles[0].value == pytest.approx(1.5)
     assert content.chart("wallet-frequency").rows == [
-        ["Wallet-card holders", 2, 4, 2.0],
-        ["Other active members", 3, 4, 1.33],
+        [gettext("Wallet-card holders"), 2, 4, 2.0],
+        [gettext("Other active members"), 3, 4, 1.33],
     ]
     assert "1.50×" in str(content.chart("wallet-frequency").note)
 

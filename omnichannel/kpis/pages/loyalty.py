@@ -336,7 +336,7 @@ def frequency_section(filters: KpiFilters) -> KpiContent:
         [_("Members"), _("Active member-months"), _("Orders"), _("Orders per member per month")],
         [
             [
-                label,
+                str(label),
                 group.member_months,
                 group.orders,
                 round(group.per_member_month, 2) if group.per_member_month is not None else None,

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from crm.models import Member
+from crm.models import Member, Segment
 from loyalty.models import Coupon, Programme, Reward, Tier, TierChange, WalletPass
 from loyalty.selectors_overview import Period, period_flows
 from omnichannel.kpis.filters import KpiFilters
@@ -306,3 +306,26 @@ def test_the_loyalty_headline_has_points_liability_and_wallet_adoption():
     assert [tile.key for tile in tiles] == ["issued", "redeemed", "liability", "wallet-adoption"]
     assert [tile.value for tile in tiles[:3]] == [320, 200, 535]
     assert tiles[3].value == pytest.approx(2 * 100 / 5)  # 2 holders of 5 members (1 in _ledger)
+
+
+def test_the_segment_narrows_the_holders_frequency():
+    m1, _m2, m3, m4 = _wallets()
+    Member.objects.filter(pk=m3.pk).update(gender="male")
+    women = Segment.objects.create(
+        name="Women",
+        definition={
+            "op": "and",
+            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
+        },
+    )
+    november = date(2026, 11, 1)
+    _active(m1, november, 4)
+    _active(m3, november, 1)  # a man: outside the segment
+    _active(m4, november, 2)
+
+    frequency = holders_frequency(
+        KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30), segment=women)
+    )
+
+    assert (frequency.holders.orders, frequency.others.orders) == (4, 2)
+    assert frequency.ratio == pytest.approx(2.0)

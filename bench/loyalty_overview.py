@@ -131,7 +131,6 @@ def main() -> None:
     django.setup()
     from loyalty.selectors_overview import (
         HistoryFilters,
-        _tier_rows,
         breakage_observed,
         default_period,
         period_flows,
@@ -139,6 +138,7 @@ def main() -> None:
         points_history_page,
         points_moved_since,
         programme_overview,
+        tier_rows,
         top_rewards,
     )
 
@@ -155,7 +155,7 @@ def main() -> None:
         )
         parts = {
             "flows": lambda period=period: period_flows(period=period),
-            "tiers": lambda period=period: _tier_rows(period=period),
+            "tiers": lambda period=period: tier_rows(period=period),
             "moved since": lambda period=period: points_moved_since(at=period.end_at),
             "breakage": lambda period=period: breakage_observed(until=period.end),
             "series": lambda period=period: period_series(period=period),

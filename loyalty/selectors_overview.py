@@ -28,6 +28,7 @@ by kind and Taipei days; a page is one query however long the history.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -116,6 +117,28 @@ class Breakage:
 
 
 @dataclass(frozen=True)
+class Liability:
+    """What the points outstanding are worth and are expected to cost (THE METHOD above):
+    liability = points × their value in NT$; expected cost = liability × (1 − breakage)."""
+
+    outstanding: int
+    point_value_twd: int
+    breakage: Breakage
+
+    @property
+    def liability_twd(self) -> int:
+        return self.outstanding * self.point_value_twd
+
+    @property
+    def expected_cost_twd(self) -> int:
+        return round(self.liability_twd * (1 - self.breakage.rate_used))
+
+    @property
+    def expected_breakage_twd(self) -> int:
+        return self.liability_twd - self.expected_cost_twd
+
+
+@dataclass(frozen=True)
 class TierRow:
     tier: Tier | None  # None: accounts not placed in a tier yet
     accounts: int
@@ -173,16 +196,20 @@ class ProgrammeOverview:
     series_unit: str = "day"  # day, week or month
 
     @property
+    def liability(self) -> Liability:
+        return Liability(self.outstanding, self.point_value_twd, self.breakage)
+
+    @property
     def liability_twd(self) -> int:
-        return self.outstanding * self.point_value_twd
+        return self.liability.liability_twd
 
     @property
     def expected_cost_twd(self) -> int:
-        return round(self.liability_twd * (1 - self.breakage.rate_used))
+        return self.liability.expected_cost_twd
 
     @property
     def expected_breakage_twd(self) -> int:
-        return self.liability_twd - self.expected_cost_twd
+        return self.liability.expected_breakage_twd
 
     @property
     def upgrades(self) -> int:
@@ -199,22 +226,11 @@ def _ledger_in(start_at: datetime, end_at: datetime | None = None) -> QuerySet:
     return entries.filter(at__lt=end_at) if end_at is not None else entries
 
 
-def period_flows(*, period: Period) -> Flows:
-    """The points issued, redeemed, expired and otherwise moved in the period (one query)."""
-    rows = (
-        _ledger_in(period.start_at, period.end_at)
-        .values("kind")
-        .annotate(
-            credit=Sum("points", filter=Q(points__gt=0)),
-            debit=Sum("points", filter=Q(points__lt=0)),
-        )
-        .order_by()
-    )
-    credit: dict[str, int] = defaultdict(int)
-    debit: dict[str, int] = defaultdict(int)
-    for row in rows:
-        credit[row["kind"]] = row["credit"] or 0
-        debit[row["kind"]] = row["debit"] or 0
+def flows_from_sums(*, credit: Mapping[str, int], debit: Mapping[str, int]) -> Flows:
+    """THE rule of what counts as issued, redeemed, expired and other, from the ledger's sums
+    of positive (`credit`) and negative (`debit`, signed) points per kind. The overview applies
+    it to the ledger, the KPI pages to their daily rollup of the same sums."""
+    credit, debit = defaultdict(int, credit), defaultdict(int, debit)
     return Flows(
         issued=credit[Kind.EARN] + credit[Kind.ADJUST],
         redeemed=-debit[Kind.REDEEM],
@@ -227,15 +243,50 @@ def period_flows(*, period: Period) -> Flows:
     )
 
 
+def period_flows(*, period: Period) -> Flows:
+    """The points issued, redeemed, expired and otherwise moved in the period (one query)."""
+    rows = (
+        _ledger_in(period.start_at, period.end_at)
+        .values("kind")
+        .annotate(
+            credit=Sum("points", filter=Q(points__gt=0)),
+            debit=Sum("points", filter=Q(points__lt=0)),
+        )
+        .order_by()
+    )
+    return flows_from_sums(
+        credit={row["kind"]: row["credit"] or 0 for row in rows},
+        debit={row["kind"]: row["debit"] or 0 for row in rows},
+    )
+
+
 def points_moved_since(*, at: datetime) -> int:
     """The net points the ledger moved from `at` on (one query; 0 for a moment in the future)."""
     return _ledger_in(at).aggregate(total=Sum("points"))["total"] or 0
 
 
+def breakage_window(*, until: date) -> Period:
+    """The 12 months ending with the day `until` (included) whose redemptions and expiries
+    give the breakage rate."""
+    return Period(start=_years_before(until, BREAKAGE_WINDOW_YEARS) + timedelta(days=1), end=until)
+
+
+def breakage_of(*, window: Period, redeemed: int, expired: int) -> Breakage:
+    """THE breakage rule: of the points that left accounts in the window by being redeemed or
+    by expiring (both positive), the share that expired (None when none left)."""
+    left = redeemed + expired
+    return Breakage(
+        since=window.start,
+        until=window.end,
+        redeemed=redeemed,
+        expired=expired,
+        rate=expired / left if left else None,
+    )
+
+
 def breakage_observed(*, until: date) -> Breakage:
     """The breakage rate over the 12 months ending with the day `until` (included)."""
-    since = _years_before(until, BREAKAGE_WINDOW_YEARS) + timedelta(days=1)
-    window = Period(start=since, end=until)
+    window = breakage_window(until=until)
     sums = dict(
         PointsTransaction.objects.filter(
             kind__in=[Kind.REDEEM, Kind.EXPIRE], at__gte=window.start_at, at__lt=window.end_at
@@ -245,31 +296,22 @@ def breakage_observed(*, until: date) -> Breakage:
         .order_by()
         .values_list("kind", "total")
     )
-    redeemed = -(sums.get(Kind.REDEEM) or 0)
-    expired = -(sums.get(Kind.EXPIRE) or 0)
-    left = redeemed + expired
-    return Breakage(
-        since=since,
-        until=until,
-        redeemed=redeemed,
-        expired=expired,
-        rate=expired / left if left else None,
+    return breakage_of(
+        window=window,
+        redeemed=-(sums.get(Kind.REDEEM) or 0),
+        expired=-(sums.get(Kind.EXPIRE) or 0),
     )
 
 
-def _tier_rows(*, period: Period) -> tuple[list[TierRowShare], int, int]:
-    """The tiers' accounts and points now, and their movements in the period; with the number
-    of accounts and the points outstanding today (4 queries whatever the number of accounts)."""
-    tiers = list(Tier.objects.order_by("rank"))
-    rank = {tier.pk: tier.rank for tier in tiers}
-    held = {
-        row["tier"]: row
-        for row in PointsAccount.objects.values("tier")
-        .annotate(accounts=Count("pk"), points=Sum("balance"))
-        .order_by()
-    }
-    upgrades: dict[int | None, int] = defaultdict(int)
-    downgrades: dict[int | None, int] = defaultdict(int)
+TierMoves = dict[int | None, int]
+
+
+def tier_moves(*, period: Period, rank: dict[int, int]) -> tuple[TierMoves, TierMoves]:
+    """The moves in the period into each tier (by id; None: out of every tier) from a lower
+    one (upgrades) and from a higher one (downgrades); `rank` is {tier id: rank}, a move from
+    no tier counts as from below every tier (one query over the tier changes' `at` index)."""
+    upgrades: TierMoves = defaultdict(int)
+    downgrades: TierMoves = defaultdict(int)
     moves = (
         TierChange.objects.filter(at__gte=period.start_at, at__lt=period.end_at)
         .values("from_tier", "to_tier")
@@ -283,6 +325,21 @@ def _tier_rows(*, period: Period) -> tuple[list[TierRowShare], int, int]:
             upgrades[move["to_tier"]] += move["n"]
         elif after < before:
             downgrades[move["to_tier"]] += move["n"]
+    return upgrades, downgrades
+
+
+def tier_rows(*, period: Period) -> tuple[list[TierRowShare], int, int]:
+    """The tiers' accounts and points now, and their movements in the period; with the number
+    of accounts and the points outstanding today (4 queries whatever the number of accounts)."""
+    tiers = list(Tier.objects.order_by("rank"))
+    rank = {tier.pk: tier.rank for tier in tiers}
+    held = {
+        row["tier"]: row
+        for row in PointsAccount.objects.values("tier")
+        .annotate(accounts=Count("pk"), points=Sum("balance"))
+        .order_by()
+    }
+    upgrades, downgrades = tier_moves(period=period, rank=rank)
     rows = [
         TierRow(
             tier=tier,
@@ -380,7 +437,7 @@ def programme_overview(*, period: Period) -> ProgrammeOverview:
     """Everything /loyalty/ shows for a period (a fixed number of aggregate queries)."""
     programme = Programme.current()
     flows = period_flows(period=period)
-    tiers, accounts, outstanding_now = _tier_rows(period=period)
+    tiers, accounts, outstanding_now = tier_rows(period=period)
     # The balances now, less what moved after the period: the points outstanding at its end.
     outstanding = outstanding_now - points_moved_since(at=period.end_at)
     net = flows.issued - flows.redeemed - flows.expired + flows.other

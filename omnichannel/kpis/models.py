@@ -138,3 +138,46 @@ class RollupRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PointsDaily(models.Model):
+    """Loyalty points moved on one Taipei day by one kind of ledger entry from one source:
+    the sums of the positive and of the negative points (signed, as in the ledger), the two
+    sums loyalty's rule of issued / redeemed / expired is written over
+    (loyalty.selectors_overview.flows_from_sums)."""
+
+    day = models.DateField(_("day"))
+    kind = models.CharField(_("kind"), max_length=10)
+    source = models.CharField(_("source"), max_length=10)
+    entries = models.IntegerField(_("ledger entries"), default=0)
+    credit = models.BigIntegerField(_("points added"), default=0)
+    debit = models.BigIntegerField(_("points taken (negative)"), default=0)
+
+    class Meta:
+        verbose_name = _("daily points")
+        verbose_name_plural = _("daily points")
+        indexes = [models.Index(fields=["day", "kind"], name="kpi_points_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.source}"
+
+
+class WalletDaily(models.Model):
+    """Wallet cards of one platform added to and removed from phones' wallets on one Taipei day,
+    as the cards' current state tells it (WalletPass.installed_at, removed_at: the latest
+    episode of each card). The cards in wallets at a day's end are the sums up to that day
+    of added less removed. `platform` "" counts members (with a card in any wallet) instead of
+    cards: from a member's first card added to the last removed when none is left."""
+
+    day = models.DateField(_("day"))
+    platform = models.CharField(_("wallet"), max_length=10, blank=True)
+    added = models.IntegerField(_("added"), default=0)
+    removed = models.IntegerField(_("removed"), default=0)
+
+    class Meta:
+        verbose_name = _("daily wallet cards")
+        verbose_name_plural = _("daily wallet cards")
+        indexes = [models.Index(fields=["platform", "day"], name="kpi_wallet_platform_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.platform or '*'}"

@@ -4,6 +4,14 @@ from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
 from omnichannel.kpis.pages.channels import sales_section, sales_tiles
+from omnichannel.kpis.pages.loyalty import (
+    coupons_section,
+    frequency_section,
+    loyalty_headline,
+    points_section,
+    tiers_section,
+    wallet_section,
+)
 from omnichannel.kpis.registry import HEADLINES, PAGES, Headline, KpiPage
 
 SALES_CHOICES = tuple((channel.value, channel.label) for channel in SALES_CHANNELS)
@@ -21,7 +29,39 @@ PAGES.register(
     )
 )
 
+PAGES.register(
+    KpiPage(
+        slug="loyalty",
+        title=_("Loyalty"),
+        icon="award",
+        description=_(
+            "Points issued, redeemed and expired, what the points outstanding may cost, tiers, "
+            "coupons and wallet cards."
+        ),
+        sections=(
+            points_section,
+            tiers_section,
+            coupons_section,
+            wallet_section,
+            frequency_section,
+        ),
+        # Points, tiers, coupons and wallets belong to no store or channel; the segment
+        # narrows the member-grained figure (the wallet holders' purchase frequency).
+        filters=("period", "segment", "compare"),
+        order=30,
+    )
+)
+
 
 HEADLINES.register(
     Headline(key="sales", title=_("Sales"), page_slug="channels", build=sales_tiles, order=10)
+)
+HEADLINES.register(
+    Headline(
+        key="loyalty",
+        title=_("Loyalty"),
+        page_slug="loyalty",
+        build=loyalty_headline,
+        order=30,
+    )
 )

@@ -1,0 +1,182 @@
+"""The loyalty rollups: points moved per Taipei day × ledger kind × source, and wallet cards
+added and removed per Taipei day × platform.
+
+Points: the ledger has no change feed, and entries are only ever appended, so a watermark (the
+last entry id folded in, RollupWatermark "kpis.points") says where the next refresh starts: the
+Taipei days of the entries written since are recomputed whole from the ledger (range scans of
+its `at` index), with today and yesterday always, because an entry whose transaction commits
+after a later id's was skipped by the watermark and is almost always of today. Rebuild
+recomputes every day. The sums kept are the positive and the negative points per cell, which
+loyalty's own rule (flows_from_sums) turns into issued, redeemed and expired.
+
+Wallet cards: WalletPass holds each card's current state only (added at, removed at), one row
+per member and platform, so the refresh recomputes the whole small table from it (one grouped
+scan of WalletPass, no per-request counting): a card's latest episode counts, an earlier one
+undone and redone does not (the touchpoints have the full history; too many rows to read here).
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from crm.bulk import chunked
+from loyalty.models import PointsTransaction, WalletPass
+from omnichannel.kpis.models import PointsDaily, RollupWatermark, WalletDaily
+from omnichannel.kpis.registry import ROLLUPS, Rollup
+from omnichannel.kpis.rollups_orders import insert_select, table_empty
+
+POINTS_WATERMARK = "kpis.points"
+DAYS_CHUNK = 60
+POINTS_COLUMNS = ("day", "kind", "source", "entries", "credit", "debit")
+WALLET_COLUMNS = ("day", "platform", "added", "removed")
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_zone())
+
+
+def _local_day(field: str):
+    return TruncDate(field, tzinfo=_zone())
+
+
+def _days_q(days: Iterable[date]) -> Q:
+    """Entries of any of these Taipei days (ranges on the ledger's `at` index)."""
+    q = Q(pk__in=[])
+    for day in sorted(days):
+        q |= Q(at__gte=_day_start(day), at__lt=_day_start(day + timedelta(days=1)))
+    return q
+
+
+def _points_select(entries: QuerySet[PointsTransaction]) -> QuerySet:
+    return (
+        entries.annotate(local_day=_local_day("at"))
+        .values("local_day", "kind", "source")
+        .annotate(
+            n=Count("pk"),
+            credit=Coalesce(Sum("points", filter=Q(points__gt=0)), Value(0)),
+            debit=Coalesce(Sum("points", filter=Q(points__lt=0)), Value(0)),
+        )
+        .order_by()
+    )
+
+
+def points_days_rewrite(days: Iterable[date]) -> int:
+    """Recompute the points rollup of these Taipei days from the ledger. Returns the cells."""
+    written = 0
+    for chunk in chunked(sorted(set(days)), DAYS_CHUNK):
+        PointsDaily.objects.filter(day__in=chunk).delete()
+        entries = PointsTransaction.objects.filter(_days_q(chunk))
+        written += insert_select(PointsDaily, POINTS_COLUMNS, _points_select(entries))
+    return written
+
+
+def points_refresh() -> int:
+    """Recompute the days of the entries written since the last refresh (and today and
+    yesterday). Returns the cells written. Runs under the KPI run's lock (services._run)."""
+    mark, _created = RollupWatermark.objects.get_or_create(name=POINTS_WATERMARK)
+    new = PointsTransaction.objects.filter(pk__gt=mark.last_id)
+    top = new.aggregate(top=Max("pk"))["top"]
+    today = timezone.localdate()
+    days = {today - timedelta(days=1), today}
+    if top is not None:
+        days |= set(
+            new.filter(pk__lte=top)
+            .annotate(local_day=_local_day("at"))
+            .values_list("local_day", flat=True)
+            .order_by()
+            .distinct()
+        )
+    written = points_days_rewrite(days)
+    if top is not None:
+        RollupWatermark.objects.filter(pk=mark.pk).update(last_id=top, last_at=timezone.now())
+    return written
+
+
+def points_rebuild() -> int:
+    """Recompute every day from the whole ledger. Returns the rows written."""
+    top = PointsTransaction.objects.aggregate(top=Max("pk"))["top"] or 0
+    table_empty(PointsDaily)
+    written = insert_select(
+        PointsDaily, POINTS_COLUMNS, _points_select(PointsTransaction.objects.filter(pk__lte=top))
+    )
+    # Entries written meanwhile (above `top`) come with the next refresh.
+    RollupWatermark.objects.update_or_create(
+        name=POINTS_WATERMARK, defaults={"last_id": top, "last_at": timezone.now()}
+    )
+    return written
+
+
+def _cards_added() -> QuerySet:
+    return (
+        WalletPass.objects.filter(installed_at__isnull=False)
+        .annotate(local_day=_local_day("installed_at"))
+        .values("local_day", "platform")
+        .annotate(added=Count("pk"), removed=Value(0))
+        .order_by()
+    )
+
+
+def _cards_removed() -> QuerySet:
+    return (
+        WalletPass.objects.filter(
+            installed=False, installed_at__isnull=False, removed_at__isnull=False
+        )
+        .annotate(local_day=_local_day("removed_at"))
+        .values("local_day", "platform")
+        .annotate(added=Value(0), removed=Count("pk"))
+        .order_by()
+    )
+
+
+def _members_insert() -> int:
+    """The members' rows (platform ""): a member holds a card from their first card added;
+    one who holds none now stopped on the day of their last card removed."""
+    per_member = (
+        WalletPass.objects.filter(installed_at__isnull=False)
+        .values("member_id")
+        .annotate(
+            first_at=Min("installed_at"),
+            last_removed_at=Max("removed_at"),
+            holding=Max(Case(When(installed=True, then=1), default=0, output_field=IntegerField())),
+        )
+        .order_by()
+    )
+    inner, params = per_member.query.sql_with_params()
+    ops, zone = connection.ops, settings.TIME_ZONE
+    first_day, first_params = ops.datetime_cast_date_sql("m.first_at", (), zone)
+    last_day, last_params = ops.datetime_cast_date_sql("m.last_removed_at", (), zone)
+    table = ops.quote_name(WalletDaily._meta.db_table)
+    names = ", ".join(ops.quote_name(column) for column in WALLET_COLUMNS)
+    sql = (
+        f"INSERT INTO {table} ({names}) "  # noqa: S608 (our table and columns)
+        f"SELECT {first_day}, '', COUNT(*), 0 FROM ({inner}) m GROUP BY {first_day} "
+        f"UNION ALL SELECT {last_day}, '', 0, COUNT(*) FROM ({inner}) m "
+        f"WHERE m.holding = 0 AND m.last_removed_at IS NOT NULL GROUP BY {last_day}"
+    )
+    all_params = (*first_params, *params, *first_params, *last_params, *params, *last_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, all_params)
+        return cursor.rowcount
+
+
+def wallet_rebuild() -> int:
+    """Recompute the wallet rollup from the cards' state. Returns the rows written."""
+    table_empty(WalletDaily)
+    written = insert_select(WalletDaily, WALLET_COLUMNS, _cards_added())
+    written += insert_select(WalletDaily, WALLET_COLUMNS, _cards_removed())
+    return written + _members_insert()
+
+
+ROLLUPS.register(Rollup(name="points", refresh=points_refresh, rebuild=points_rebuild, order=30))
+# One grouped scan of WalletPass (a row per member and platform): the refresh is the rebuild.
+ROLLUPS.register(Rollup(name="wallet", refresh=wallet_rebuild, rebuild=wallet_rebuild, order=31))

@@ -1,0 +1,267 @@
+"""Loyalty figures read from the points and wallet rollups and from loyalty's small tables
+(tiers, tier changes, coupons), never from the ledger per request.
+
+Every rule is loyalty's own (loyalty.selectors_overview): what counts as issued, redeemed and
+expired (`flows_from_sums`), the breakage rate and its 12-month window (`breakage_window`,
+`breakage_of`), the liability and its forecast (`Liability`), the tier table (`tier_rows`) and
+the coupons per reward (`top_rewards`). This module only feeds them the rollups' sums.
+
+The points outstanding at a day's end are the sum of every ledger entry up to that day (a
+balance equals its ledger sum, DESIGN.md §4): the rollup's rows up to the day, at most a few
+thousand however large the ledger.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from crm.models import Member
+from loyalty.models import Programme, Tier, WalletPass
+from loyalty.selectors_overview import (
+    Breakage,
+    Flows,
+    Liability,
+    Period,
+    RewardRow,
+    TierRowShare,
+    breakage_of,
+    breakage_window,
+    flows_from_sums,
+    tier_moves,
+    tier_rows,
+    top_rewards,
+)
+from omnichannel.kpis.filters import KpiFilters
+from omnichannel.kpis.models import MemberActivityMonthly, PointsDaily, WalletDaily
+
+ALL_REWARDS = 1_000  # rewards are a short list; the coupon table shows them all
+PLATFORMS = tuple(WalletPass.Platform)
+
+
+def _period(filters: KpiFilters) -> Period:
+    return Period(start=filters.start, end=filters.end)
+
+
+def _sums(rows) -> Flows:
+    credit: dict[str, int] = defaultdict(int)
+    debit: dict[str, int] = defaultdict(int)
+    for row in rows:
+        credit[row["kind"]] += row["credit_sum"] or 0
+        debit[row["kind"]] += row["debit_sum"] or 0
+    return flows_from_sums(credit=credit, debit=debit)
+
+
+def _points(start: date | None, end: date):
+    rows = PointsDaily.objects.filter(day__lte=end)
+    return rows.filter(day__gte=start) if start is not None else rows
+
+
+def points_flows(filters: KpiFilters) -> Flows:
+    """Points issued, redeemed, expired and otherwise moved in the period (loyalty's rule)."""
+    rows = (
+        _points(filters.start, filters.end)
+        .values("kind")
+        .annotate(credit_sum=Sum("credit"), debit_sum=Sum("debit"))
+        .order_by()
+    )
+    return _sums(rows)
+
+
+@dataclass(frozen=True)
+class DayPoints:
+    day: date
+    flows: Flows
+    outstanding: int  # points outstanding at the day's end
+
+
+def points_per_day(filters: KpiFilters) -> list[DayPoints]:
+    """Each day of the period (today at most) with its flows and the points outstanding."""
+    last = min(filters.end, timezone.localdate())
+    if last < filters.start:
+        return []
+    opening = points_outstanding(filters.start - timedelta(days=1))
+    by_day: dict[date, list[dict]] = defaultdict(list)
+    for row in (
+        _points(filters.start, last)
+        .values("day", "kind")
+        .annotate(credit_sum=Sum("credit"), debit_sum=Sum("debit"))
+        .order_by()
+    ):
+        by_day[row["day"]].append(row)
+    days, day, balance = [], filters.start, opening
+    while day <= last:
+        rows = by_day.get(day, [])
+        balance += sum((row["credit_sum"] or 0) + (row["debit_sum"] or 0) for row in rows)
+        days.append(DayPoints(day=day, flows=_sums(rows), outstanding=balance))
+        day += timedelta(days=1)
+    return days
+
+
+def points_outstanding(day: date) -> int:
+    """The points outstanding at the end of the Taipei day."""
+    total = _points(None, day).aggregate(total=Sum("credit") + Sum("debit"))["total"]
+    return total or 0
+
+
+def points_breakage(*, until: date) -> Breakage:
+    """Loyalty's breakage rate over its 12-month window ending `until`, from the rollup."""
+    window = breakage_window(until=until)
+    flows = points_flows(KpiFilters(start=window.start, end=window.end))
+    return breakage_of(window=window, redeemed=flows.redeemed, expired=flows.expired)
+
+
+def points_liability(filters: KpiFilters) -> Liability:
+    """The points outstanding at the period's end (today for a period still running), what
+    they are worth in NT$ and expected to cost (loyalty's method)."""
+    until = min(filters.end, timezone.localdate())
+    return Liability(
+        outstanding=points_outstanding(until),
+        point_value_twd=Programme.current().point_value_twd,
+        breakage=points_breakage(until=until),
+    )
+
+
+def tiers(filters: KpiFilters) -> list[TierRowShare]:
+    """Members per tier now and the moves into each tier in the period (loyalty's table)."""
+    rows, _accounts, _points_now = tier_rows(period=_period(filters))
+    return rows
+
+
+def tier_moves_total(filters: KpiFilters) -> tuple[int, int]:
+    """Upgrades and downgrades in the period (without the tiers' member counts)."""
+    rank = dict(Tier.objects.values_list("pk", "rank"))
+    upgrades, downgrades = tier_moves(period=_period(filters), rank=rank)
+    return sum(upgrades.values()), sum(downgrades.values())
+
+
+def coupons_by_reward(filters: KpiFilters) -> list[RewardRow]:
+    """Coupons issued in the period per reward and how many of them are used."""
+    return top_rewards(period=_period(filters), limit=ALL_REWARDS)
+
+
+@dataclass(frozen=True)
+class WalletDay:
+    day: date
+    platform: str  # "" for members with a card in any wallet
+    added: int
+    removed: int
+    in_wallets: int  # at the day's end
+
+
+def wallet_per_day(filters: KpiFilters) -> list[WalletDay]:
+    """Cards added, removed and in wallets per day and platform, and members holding one."""
+    last = min(filters.end, timezone.localdate())
+    if last < filters.start:
+        return []
+    before = dict(
+        WalletDaily.objects.filter(day__lt=filters.start)
+        .values("platform")
+        .annotate(net=Sum("added") - Sum("removed"))
+        .order_by()
+        .values_list("platform", "net")
+    )
+    moves = {
+        (row["day"], row["platform"]): row
+        for row in WalletDaily.objects.filter(day__gte=filters.start, day__lte=last)
+        .values("day", "platform")
+        .annotate(added_sum=Sum("added"), removed_sum=Sum("removed"))
+        .order_by()
+    }
+    days = []
+    for platform in ("", *PLATFORMS):
+        held, day = before.get(platform) or 0, filters.start
+        while day <= last:
+            row = moves.get((day, platform), {})
+            added, removed = row.get("added_sum") or 0, row.get("removed_sum") or 0
+            held += added - removed
+            days.append(WalletDay(day, platform, added, removed, held))
+            day += timedelta(days=1)
+    return days
+
+
+@dataclass(frozen=True)
+class WalletTotals:
+    holders: int  # members with a card in a wallet at the period's end
+    members: int  # members now (merged ones not counted)
+    added: int  # cards added in the period
+    removed: int
+
+    @property
+    def adoption_percent(self) -> float | None:
+        return self.holders * 100 / self.members if self.members else None
+
+
+def members_count() -> int:
+    """Members now (merged ones are tombstones, not counted)."""
+    return Member.objects.exclude(status=Member.Status.MERGED).count()
+
+
+def wallet_totals(filters: KpiFilters, *, members: int | None = None) -> WalletTotals:
+    """Holders at the period's end, cards added and removed in it; `members` when known."""
+    last = min(filters.end, timezone.localdate())
+    holders = WalletDaily.objects.filter(platform="", day__lte=last).aggregate(
+        n=Sum("added") - Sum("removed")
+    )["n"]
+    moved = WalletDaily.objects.filter(
+        ~Q(platform=""), day__gte=filters.start, day__lte=last
+    ).aggregate(added=Sum("added"), removed=Sum("removed"))
+    return WalletTotals(
+        holders=holders or 0,
+        members=members_count() if members is None else members,
+        added=moved["added"] or 0,
+        removed=moved["removed"] or 0,
+    )
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """Orders per active member per month: orders / member-months with an order."""
+
+    member_months: int
+    orders: int
+
+    @property
+    def per_member_month(self) -> float | None:
+        return self.orders / self.member_months if self.member_months else None
+
+
+@dataclass(frozen=True)
+class HoldersFrequency:
+    holders: Frequency
+    others: Frequency
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times as often holders buy as the others (None without both)."""
+        mine, theirs = self.holders.per_member_month, self.others.per_member_month
+        return mine / theirs if mine is not None and theirs else None
+
+
+def _frequency(rows) -> Frequency:
+    totals = rows.values("month").annotate(
+        members=Count("member_id", distinct=True), orders_sum=Sum("orders")
+    )
+    totals = list(totals.order_by())
+    return Frequency(
+        member_months=sum(row["members"] for row in totals),
+        orders=sum(row["orders_sum"] or 0 for row in totals),
+    )
+
+
+def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
+    """Purchase frequency of members with a card in a wallet now against the other active
+    members, over the period's calendar months (the segment narrows both)."""
+    active = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0).filter(
+        filters.member_q()
+    )
+    holders = WalletPass.objects.filter(installed=True).values("member_id")
+    everyone = _frequency(active)
+    mine = _frequency(active.filter(member_id__in=holders))
+    others = Frequency(
+        member_months=everyone.member_months - mine.member_months,
+        orders=everyone.orders - mine.orders,
+    )
+    return HoldersFrequency(holders=mine, others=others)

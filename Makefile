@@ -13,6 +13,7 @@ run: install migrate ## Set up, load demo data when empty, start web + worker + 
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) seed_demo_campaigns
 	$(MANAGE) seed_demo_loyalty
+	$(MANAGE) rebuild_kpis
 	$(MANAGE) demo_users --url http://127.0.0.1:$(PORT)/
 	PORT=$(PORT) $(UV) run --frozen python scripts/run_dev.py
 

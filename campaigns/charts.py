@@ -7,21 +7,31 @@ known the chart shows orders per 1,000 members and revenue per member, which com
 is not known yet (figures still being counted) it shows the totals, and its titles say which.
 """
 
-import json
-
-import plotly.graph_objects as go
 from django.utils.translation import gettext
 from plotly.subplots import make_subplots
 
 from campaigns.models import CampaignFigures
 from campaigns.report import CampaignReport, variant_label
+from omnichannel.charts import (
+    BLUE,
+    DARK,
+    GREY,
+    KPI_TEMPLATE,
+    ORANGE,
+    PINK,
+    PURPLE,
+    TEAL,
+    day_axis,
+    figure_data,
+    line_trace,
+    twd_axis,
+)
 
-FONT = '"PingFang TC", "Microsoft JhengHei", "Noto Sans TC", system-ui, sans-serif'
-VARIANT_COLOURS = {"A": "#0d6efd", "B": "#fd7e14", "C": "#20c997", "D": "#d63384"}
+VARIANT_COLOURS = {"A": BLUE, "B": ORANGE, "C": TEAL, "D": PINK}
 ARM_COLOURS = {
-    CampaignFigures.Arm.HOLDOUT: "#6c757d",
-    CampaignFigures.Arm.STORE_HOLDOUT: "#6f42c1",
-    CampaignFigures.Arm.CONTROL_GROUP: "#343a40",
+    CampaignFigures.Arm.HOLDOUT: GREY,
+    CampaignFigures.Arm.STORE_HOLDOUT: PURPLE,
+    CampaignFigures.Arm.CONTROL_GROUP: DARK,
 }
 
 
@@ -34,14 +44,14 @@ def _series(report: CampaignReport) -> list[tuple[str, str, str, str, int]]:
             CampaignFigures.Arm.SENT,
             variant,
             variant_label(variant) if len(report.variants) > 1 else gettext("Sent group"),
-            VARIANT_COLOURS.get(variant, "#0d6efd"),
+            VARIANT_COLOURS.get(variant, BLUE),
             members.get(variant, 0),
         )
         for variant in variants
     ]
     for arm, figures in report.arms.items():
         label = CampaignFigures.Arm(arm).label
-        series.append((arm, "", str(label), ARM_COLOURS.get(arm, "#6c757d"), figures.members))
+        series.append((arm, "", str(label), ARM_COLOURS.get(arm, GREY), figures.members))
     return series
 
 
@@ -58,6 +68,8 @@ def report_chart(report: CampaignReport) -> dict | None:
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=titles
     )
+    # The shared template (omnichannel/charts.py): fonts, grid, NT$ and separators.
+    figure.update_layout(template=KPI_TEMPLATE, height=440, margin={"t": 40})
     for arm, variant, name, colour, members in series:
         points = [
             point
@@ -70,41 +82,18 @@ def report_chart(report: CampaignReport) -> dict | None:
         if per_member:
             orders = [round(n * 1000 / members, 2) for n in orders]
             revenue = [round(amount / members, 2) for amount in revenue]
-        line = {"color": colour, "width": 2}
         figure.add_trace(
-            go.Scatter(
-                x=days, y=orders, name=name, legendgroup=name, mode="lines+markers", line=line
-            ),
-            row=1,
-            col=1,
+            line_trace(name, days, orders, colour=colour, legendgroup=name), row=1, col=1
         )
         figure.add_trace(
-            go.Scatter(
-                x=days,
-                y=revenue,
-                name=name,
-                legendgroup=name,
-                showlegend=False,
-                mode="lines+markers",
-                line=line,
-            ),
+            line_trace(name, days, revenue, colour=colour, legendgroup=name, showlegend=False),
             row=2,
             col=1,
         )
-    figure.update_layout(
-        font={"family": FONT, "size": 13},
-        margin={"l": 56, "r": 16, "t": 40, "b": 40},
-        height=440,
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.12},
-        separators=".,",
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-    )
     # One tick a day at most (a short campaign would get ticks every few hours otherwise).
-    figure.update_xaxes(type="date", tickformat="%Y/%m/%d", gridcolor="#eef0f2")
-    if len({point.day for point in report.daily}) <= 14:
-        figure.update_xaxes(dtick=24 * 60 * 60 * 1000)
-    figure.update_yaxes(gridcolor="#eef0f2", rangemode="tozero")
-    figure.update_yaxes(tickprefix="NT$", tickformat=",.1f" if per_member else ",", row=2, col=1)
-    return json.loads(figure.to_json())
+    report_days = sorted({point.day for point in report.daily})
+    for axis in ("x", "x2"):
+        day_axis(figure, report_days, axis=axis)
+    figure.update_xaxes(tickformat="%Y/%m/%d")
+    twd_axis(figure, axis="y2", decimals=1 if per_member else 0)
+    return figure_data(figure)

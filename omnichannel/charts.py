@@ -20,7 +20,17 @@ from omnichannel.channels import CHANNEL_STYLE, channel_colour
 FONT = '"PingFang TC", "Microsoft JhengHei", "Noto Sans TC", system-ui, sans-serif'
 GRID = "#eef0f2"
 # The colours for series that are not channels (cohorts, tiers, arms), after the channels'.
-OTHER_COLOURS = ("#0d6efd", "#fd7e14", "#20c997", "#6f42c1", "#d63384", "#6c757d", "#198754")
+BLUE, ORANGE, TEAL, PURPLE, PINK, GREY, GREEN, DARK = (
+    "#0d6efd",
+    "#fd7e14",
+    "#20c997",
+    "#6f42c1",
+    "#d63384",
+    "#6c757d",
+    "#198754",
+    "#343a40",
+)
+OTHER_COLOURS = (BLUE, ORANGE, TEAL, PURPLE, PINK, GREY, GREEN)
 
 KPI_TEMPLATE = go.layout.Template(
     layout={
@@ -43,15 +53,20 @@ def kpi_figure(*, height: int = 320, **layout) -> go.Figure:
     return go.Figure(layout={"template": KPI_TEMPLATE, "height": height, **layout})
 
 
+def _axis(axis: str) -> str:
+    """The layout key of an axis: "y" → "yaxis", "y2" (a subplot's) → "yaxis2"."""
+    return f"{axis[0]}axis{axis[1:]}"
+
+
 def twd_axis(figure: go.Figure, *, axis: str = "y", decimals: int = 0) -> None:
     """Money on this axis: NT$ with thousands separators."""
     fmt = f",.{decimals}f" if decimals else ","
-    figure.update_layout({f"{axis}axis": {"tickprefix": "NT$", "tickformat": fmt}})
+    figure.update_layout({_axis(axis): {"tickprefix": "NT$", "tickformat": fmt}})
 
 
 def percent_axis(figure: go.Figure, *, axis: str = "y") -> None:
     """Rates on this axis, given as 0–100."""
-    figure.update_layout({f"{axis}axis": {"ticksuffix": "%", "tickformat": ",.1f"}})
+    figure.update_layout({_axis(axis): {"ticksuffix": "%", "tickformat": ",.1f"}})
 
 
 def day_axis(figure: go.Figure, days: Sequence[date], *, axis: str = "x") -> None:
@@ -59,22 +74,30 @@ def day_axis(figure: go.Figure, days: Sequence[date], *, axis: str = "x") -> Non
     settings = {"type": "date", "tickformat": "%m/%d" if len(days) <= 92 else "%Y/%m"}
     if 0 < len(days) <= 14:
         settings["dtick"] = 24 * 60 * 60 * 1000
-    figure.update_layout({f"{axis}axis": settings})
+    figure.update_layout({_axis(axis): settings})
 
 
 def month_axis(figure: go.Figure, *, axis: str = "x") -> None:
-    figure.update_layout({f"{axis}axis": {"type": "date", "tickformat": "%Y/%m", "dtick": "M1"}})
+    figure.update_layout({_axis(axis): {"type": "date", "tickformat": "%Y/%m", "dtick": "M1"}})
 
 
-def line_trace(name: str, x: Sequence, y: Sequence, *, channel: str = "", **kwargs) -> go.Scatter:
-    """A line of a series; a channel's series in that channel's colour."""
-    line = {"width": 2, **({"color": channel_colour(channel)} if channel else {})}
+def _colour(channel: str, colour: str) -> dict:
+    colour = colour or (channel_colour(channel) if channel else "")
+    return {"color": colour} if colour else {}
+
+
+def line_trace(
+    name: str, x: Sequence, y: Sequence, *, channel: str = "", colour: str = "", **kwargs
+) -> go.Scatter:
+    """A line of a series; a channel's series in that channel's colour (or `colour`)."""
+    line = {"width": 2, **_colour(channel, colour)}
     return go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers", line=line, **kwargs)
 
 
-def bar_trace(name: str, x: Sequence, y: Sequence, *, channel: str = "", **kwargs) -> go.Bar:
-    marker = {"color": channel_colour(channel)} if channel else {}
-    return go.Bar(x=list(x), y=list(y), name=name, marker=marker, **kwargs)
+def bar_trace(
+    name: str, x: Sequence, y: Sequence, *, channel: str = "", colour: str = "", **kwargs
+) -> go.Bar:
+    return go.Bar(x=list(x), y=list(y), name=name, marker=_colour(channel, colour), **kwargs)
 
 
 def figure_data(figure: go.Figure) -> dict:

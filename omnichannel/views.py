@@ -8,16 +8,32 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
 
-from crm.selectors import member_overview
 from omnichannel import health
 from omnichannel.audit import InvalidAuditCursor, audit_events_page
 from omnichannel.forms import AuditFilterForm
+from omnichannel.kpis.headlines import headline_tiles, home_filters, revenue_split
+from omnichannel.kpis.selectors import rollups_refreshed_at
+from omnichannel.kpis.views import ERROR_SECTION_FAILED, VIEW_PERMISSION
 from omnichannel.roles import ROLE_LABELS, ROLES, role_allows, user_role
 
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "omnichannel/dashboard.html", {"overview": member_overview()})
+    """The KPI areas' headline figures, the last 30 days against the 30 before, each linking
+    to its KPI page; a user who may not see the KPI pages sees none of their figures."""
+    can_view_kpis = request.user.has_perm(VIEW_PERMISSION)
+    context: dict = {"can_view_kpis": can_view_kpis}
+    if can_view_kpis:
+        filters = home_filters()
+        context |= {
+            "filters": filters,
+            "query": filters.query(),
+            "headlines": headline_tiles(filters),
+            "split": revenue_split(filters),
+            "refreshed_at": rollups_refreshed_at(),
+            "section_failed": ERROR_SECTION_FAILED,
+        }
+    return render(request, "omnichannel/dashboard.html", context)
 
 
 @require_GET

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from omnichannel.charts import FONT
 from tests.campaigns.factories_report import (
     CampaignFactory,
     FiguresDailyFactory,
@@ -136,6 +137,9 @@ def test_the_chart_has_a_line_per_variant_and_arm(login_as, ab_campaign):
     a_orders = figure["data"][0]
     assert a_orders["x"] == ["2026-11-11", "2026-11-12"]
     assert a_orders["y"] == [20.0, 15.0]  # per 1,000 members: variant A has 1,000
+    # Drawn on the one shared template (omnichannel/charts.py); revenue per member in NT$.
+    assert figure["layout"]["template"]["layout"]["font"]["family"] == FONT
+    assert figure["layout"]["yaxis2"]["tickprefix"] == "NT$"
 
 
 def test_a_variant_shows_its_own_funnel_and_keeps_it_in_the_url(login_as, ab_campaign):

@@ -75,7 +75,7 @@ def test_a_crashing_view_shows_the_500_page(login_as, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("omnichannel.views.member_overview", crash)
+    monkeypatch.setattr("omnichannel.views.home_filters", crash)
     client = login_as("bob")
     client.raise_request_exception = False
 

@@ -61,6 +61,15 @@ class MemberActivityMonthly(models.Model):
         indexes = [
             models.Index(fields=["month", "member_id"], name="kpi_activity_month"),
             models.Index(fields=["member_id", "month"], name="kpi_activity_member"),
+            # Active members (COUNT DISTINCT member_id over the period's months, per channel):
+            # an index-only scan of the active rows instead of the heap (bench/kpi_pages.py:
+            # 2 months at 1M members 1.1 s -> 0.15 s; PostgreSQL keeps INCLUDE, SQLite not).
+            models.Index(
+                fields=["month", "channel", "member_id"],
+                include=["store_id"],
+                condition=models.Q(orders__gt=0),
+                name="kpi_activity_active",
+            ),
         ]
 
     def __str__(self) -> str:

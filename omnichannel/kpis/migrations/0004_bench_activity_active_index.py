@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('kpis', '0001_kpis_rollups'),
+        ('kpis', '0003_loyalty_rollups'),
     ]
 
     operations = [

@@ -22,94 +22,32 @@ Per channel over November:
   All    sent 7, revenue 1,500, cost 1,150, ROI 350/1,150 = 30.4%, conversion 2/11 = 18.2%.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignFigures, Delivery, DeliveryReason
-from campaigns.services.conversions import conversions_consume
-from campaigns.services.figures import campaign_figures_recount
-from campaigns.services.tracking import (
-    email_engagement_record,
-    line_blocks_attribute,
-    message_open_record,
-    unsubscribe_attribute,
-)
+from campaigns.models import Campaign, CampaignFigures
+from campaigns.services.tracking import message_open_record
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
 from omnichannel.kpis.models import LineFriendsDaily, MessagingDaily, RollupRun, RollupWatermark
 from omnichannel.kpis.rollups_messaging import CAMPAIGNS_WATERMARK
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
-from tests.kpis.helpers import at, sale, write
+from tests.kpis.helpers import at
+from tests.kpis.messaging_data import PRICES, messaging_seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PRICES = {"line": 25_000, "email": 10_000, "sms": 15_000, "push": 0}
-C1_AT = at(date(2026, 11, 2), 10)
-C2_AT = datetime(2026, 11, 9, 16, 30, tzinfo=UTC)  # 10 Nov 00:30 in Taipei
 NOVEMBER = "start=2026-11-01&end=2026-11-30"
-
-
-def _campaign(name: str, channels: list[str], launched_at: datetime) -> Campaign:
-    return Campaign.objects.create(
-        name=name, channels=channels, status=Campaign.Status.DONE, launched_at=launched_at
-    )
-
-
-def _delivery(campaign, member, channel, status, *, reason="", sent_at=None) -> Delivery:
-    return Delivery.objects.create(
-        campaign=campaign,
-        member=member,
-        channel=channel,
-        status=status,
-        reason=reason,
-        created_at=campaign.launched_at,
-        sent_at=sent_at,
-    )
 
 
 @pytest.fixture
 def messaging(settings):
     settings.CAMPAIGN_MESSAGE_PRICE_CENTS = PRICES
-    m = {n: MemberFactory(home_store=None) for n in range(1, 9)}
-    sent, failed, suppressed = (
-        Delivery.Status.SENT,
-        Delivery.Status.FAILED,
-        Delivery.Status.SUPPRESSED,
-    )
-    c1 = _campaign("C1", ["line", "email"], C1_AT)
-    d = {
-        1: _delivery(c1, m[1], "line", sent, sent_at=C1_AT),
-        2: _delivery(c1, m[2], "line", sent, sent_at=C1_AT),
-        3: _delivery(c1, m[3], "line", failed, reason=DeliveryReason.PROVIDER_ERROR),
-        4: _delivery(c1, m[4], "line", suppressed, reason=DeliveryReason.LINE_BLOCKED),
-        5: _delivery(c1, m[5], "email", sent, sent_at=C1_AT),
-        6: _delivery(c1, m[6], "email", sent, sent_at=C1_AT),
-        7: _delivery(c1, m[7], "email", suppressed, reason=DeliveryReason.NO_CONSENT),
-        8: _delivery(c1, m[8], "email", suppressed, reason=DeliveryReason.FREQUENCY_CAP),
-    }
-    c2 = _campaign("C2", ["sms"], C2_AT)
-    for n in (1, 2, 3):
-        _delivery(c2, m[n], "sms", sent, sent_at=C2_AT)
-    for campaign in (c1, c2):
-        campaign_figures_recount(campaign_id=campaign.pk)
-    message_open_record(delivery_id=d[5].pk, machine=False, at=C1_AT + timedelta(hours=1))
-    email_engagement_record(
-        provider="esp",
-        event_id="click-1",
-        kind="clicked",
-        delivery_id=d[5].pk,
-        url="https://shop.example.com/anniversary",
-        at=C1_AT + timedelta(hours=2),
-    )
-    unsubscribe_attribute(member_id=m[6].pk, channel="email", at=C1_AT + timedelta(hours=3))
-    line_blocks_attribute(at_by_member={m[2].pk: C1_AT + timedelta(hours=1)})
-    write(sale("W1", 1_000, at(date(2026, 11, 3)), channel="web"), member=m[1])
-    write(sale("S1", 500, at(date(2026, 11, 3)), store="TPE01"), member=m[5])
-    conversions_consume()
+    seeded = messaging_seed()
     kpis_refresh()
-    return {"c1": c1, "c2": c2, "members": m, "deliveries": d}
+    return seeded
 
 
 def tile(html: str, key: str) -> str:

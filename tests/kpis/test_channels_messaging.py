@@ -28,13 +28,14 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignFigures
+from campaigns.services.conversions import conversions_consume
 from campaigns.services.tracking import message_open_record
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
 from omnichannel.kpis.models import LineFriendsDaily, MessagingDaily, RollupRun, RollupWatermark
 from omnichannel.kpis.rollups_messaging import CAMPAIGNS_WATERMARK
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
-from tests.kpis.helpers import at
+from tests.kpis.helpers import at, sale, write
 from tests.kpis.messaging_data import PRICES, messaging_seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,6 +156,22 @@ def test_a_later_open_changes_the_send_days_cell_and_only_its_campaign(messaging
     changed = set(_cells()) - set(before)
     assert [(row[0], row[1], row[11]) for row in changed] == [(date(2026, 11, 2), "email", 2)]
     assert not MessagingDaily.objects.filter(day=date(2026, 11, 20)).exists()
+
+
+def test_a_later_order_credited_moves_the_send_days_revenue(messaging):
+    # Given: every figure older than the last refresh
+    long_ago = timezone.now() - timedelta(hours=2)
+    CampaignFigures.objects.update(updated_at=long_ago)
+    RollupWatermark.objects.filter(name=CAMPAIGNS_WATERMARK).update(
+        last_at=long_ago + timedelta(hours=1)
+    )
+    # When: m6 buys on the web on 4 Nov, within C1's e-mail window, credited by the feed later
+    write(sale("W2", 800, at(date(2026, 11, 4)), channel="web"), member=messaging["members"][6])
+    conversions_consume()
+    kpis_refresh()
+    # Then: C1's e-mail cell of 2 Nov has the order (campaigns stamped the figures it moved)
+    email = MessagingDaily.objects.get(campaign_id=messaging["c1"].pk, channel="email")
+    assert (email.converted, email.revenue_online_twd, email.revenue_store_twd) == (2, 800, 500)
 
 
 def test_a_refresh_again_or_a_rebuild_changes_nothing(messaging):

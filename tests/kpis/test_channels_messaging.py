@@ -31,7 +31,9 @@ from campaigns.models import Campaign, CampaignFigures
 from campaigns.services.conversions import conversions_consume
 from campaigns.services.tracking import message_open_record
 from crm.services.touchpoints import TouchpointIn, touchpoints_write_batch
+from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.models import LineFriendsDaily, MessagingDaily, RollupRun, RollupWatermark
+from omnichannel.kpis.pages.channels_messaging import messaging_section
 from omnichannel.kpis.rollups_messaging import CAMPAIGNS_WATERMARK
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
@@ -227,3 +229,13 @@ def test_a_late_line_event_recomputes_its_day(friends):
     kpis_rebuild()
     after = list(LineFriendsDaily.objects.order_by("day").values_list("day", "follows", "blocks"))
     assert after == before
+
+
+def test_the_messaging_section_reads_a_fixed_number_of_queries(
+    messaging, django_assert_num_queries
+):
+    # Totals, the period before, the table, the days, LINE friends' totals (now and before)
+    # and per day: whatever the number of campaigns, days or channels.
+    filters = KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30), compare=True)
+    with django_assert_num_queries(7):
+        messaging_section(filters)

@@ -106,22 +106,23 @@ def messaging_section(filters: KpiFilters) -> KpiContent:
             lower_is_better=True,
         )
     )
-    friends = line_friends_totals(filters)
-    friends_before = line_friends_totals(filters.previous()) if filters.compare else None
-    if not filters.messaging_channel or filters.messaging_channel == Channel.LINE:
-        tiles.append(
-            Tile(
-                "line-friends-net",
-                _("LINE friends gained (net)"),
-                friends.follows - friends.blocks,
-                previous=friends_before and friends_before.follows - friends_before.blocks,
-                note=_("Friends added less blocks"),
-            )
-        )
     charts = [_channel_table(filters), *_trend_charts(filters)]
-    if not filters.messaging_channel or filters.messaging_channel == Channel.LINE:
+    if filters.messaging_channel in ("", Channel.LINE):
+        tiles.append(_friends_tile(filters))
         charts.append(_friends_chart(filters))
     return KpiContent(tiles=tiles, charts=charts, notes=(SEND_DAY_NOTE, NOT_SPLIT_NOTE, RATES_NOTE))
+
+
+def _friends_tile(filters: KpiFilters) -> Tile:
+    now = line_friends_totals(filters)
+    before = line_friends_totals(filters.previous()) if filters.compare else None
+    return Tile(
+        "line-friends-net",
+        _("LINE friends gained (net)"),
+        now.follows - now.blocks,
+        previous=before and before.follows - before.blocks,
+        note=_("Friends added less blocks"),
+    )
 
 
 def _channel_table(filters: KpiFilters) -> Chart:

@@ -152,7 +152,8 @@ def _channel_table(filters: KpiFilters) -> Chart:
                 row.figures.sent,
                 row.suppressed,
                 _percent(row.figures.delivery_rate),
-                _percent(row.figures.open_rate),
+                # An SMS has no open to track: no rate rather than 0 %.
+                _percent(row.figures.open_rate) if row.channel != Channel.SMS else None,
                 _percent(row.figures.click_rate),
                 _percent(row.figures.conversion_rate),
                 row.figures.revenue_twd,

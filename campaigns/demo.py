@@ -21,9 +21,10 @@ from campaigns.services import campaign_launch, campaign_save, campaign_snapshot
 from campaigns.services.conversions import conversions_consume
 from campaigns.services.figures import campaign_figures_recount
 from campaigns.services.holdout_stores import holdout_stores_draw
+from campaigns.services.line_events import line_events_process
 from campaigns.services.line_insight import line_insight_refresh
 from campaigns.services.sandbox import sandbox_events_simulate
-from crm.models import Segment, Store
+from crm.models import Identity, Segment, Store, Touchpoint
 from crm.services.orders import OrderIn, orders_upsert
 
 DEMO_SENT = "週年慶：會員獨享 85 折"
@@ -75,6 +76,10 @@ DEMO_SENT_DAYS_AGO = 4
 # and both beat the held-out members (held-out rows have no variant).
 DEMO_BUY_RATES = {"A": 0.07, "B": 0.10, "": 0.05}
 DEMO_BASKETS_TWD = (590, 890, 1280, 1680, 2450, 3200)
+# New LINE friends over the last 30 days (the Channels page's friends chart): follows of
+# members who have a LINE id, through the LINE webhook's own service.
+DEMO_LINE_FOLLOWS = 240
+DEMO_LINE_FOLLOW_DAYS = 30
 PUSH_TEASER = {
     "title": "雙 12 預告",
     "body": "{{name}}，雙 12 會員加碼回饋，明早 10 點開搶！",
@@ -137,6 +142,7 @@ def demo_campaigns_seed(*, segment: Segment | None = None) -> DemoCampaigns | No
     # same service the hourly job and the refresh button call, answered by the sandbox.
     line_insight_refresh(campaign_id=sent.pk)
     _demo_orders_after(campaign=sent, sent_at=sent_at, now=now)
+    _demo_line_follows(now=now)
     scheduled = campaign_save(
         name=DEMO_SCHEDULED,
         segment=segment,
@@ -205,3 +211,30 @@ def _demo_orders_after(*, campaign: Campaign, sent_at: datetime, now: datetime) 
         orders_upsert(orders=orders, member_ids=member_ids)
     conversions_consume()
     campaign_figures_recount(campaign_id=campaign.pk)
+
+
+def _demo_line_follows(*, now: datetime) -> None:
+    """LINE follows spread over the last DEMO_LINE_FOLLOW_DAYS days, as the LINE webhook
+    delivers them (a touchpoint each, and LINE consent for the undecided), from members with
+    a LINE id who never blocked the account (a follow would lift their block)."""
+    rng = random.Random(DEMO_LINE_FOLLOWS)  # noqa: S311 (demo data, repeatable)
+    blocked = Touchpoint.objects.filter(kind="line_block").values("member_id")
+    users = list(
+        Identity.objects.filter(kind=Identity.Kind.LINE_USER_ID)
+        .exclude(member_id__in=blocked)
+        .order_by("pk")
+        .values_list("value", flat=True)[:DEMO_LINE_FOLLOWS]
+    )
+    span = DEMO_LINE_FOLLOW_DAYS * 86_400
+    events = [
+        {
+            "type": "follow",
+            "webhookEventId": f"DEMO-FOLLOW-{n}",
+            "source": {"type": "user", "userId": user},
+            "timestamp": int((now - timedelta(seconds=rng.uniform(0, span))).timestamp() * 1000),
+            "follow": {"isUnblocked": False},
+        }
+        for n, user in enumerate(users)
+    ]
+    if events:
+        line_events_process(events=events)

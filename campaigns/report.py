@@ -155,6 +155,11 @@ class Figures:
         return part / whole if whole > 0 else None
 
     @property
+    def delivery_rate(self) -> float | None:
+        """Messages the provider took of those we tried to send (sent of sent + failed)."""
+        return self._rate(self.sent, self.sent + self.failed)
+
+    @property
     def open_rate(self) -> float | None:
         return self._rate(self.opened, self.sent)
 
@@ -165,6 +170,16 @@ class Figures:
     @property
     def conversion_rate(self) -> float | None:
         return self._rate(self.converted, self.members)
+
+    @property
+    def unsubscribe_rate(self) -> float | None:
+        """Unsubscribes put down to the messages, of those sent."""
+        return self._rate(self.unsubscribed, self.sent)
+
+    @property
+    def line_block_rate(self) -> float | None:
+        """LINE blocks put down to the messages, of those sent (LINE's rows only have any)."""
+        return self._rate(self.line_blocked, self.sent)
 
     @property
     def revenue_per_member(self) -> float | None:

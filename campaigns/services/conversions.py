@@ -42,6 +42,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
 from campaigns.models import (
     CampaignFigures,
@@ -478,7 +479,8 @@ def _figures_move(moves: dict[tuple, list[int]]) -> None:
         **{
             column: F(column) + _case({pks[key]: moves[key][i] for key in moves}, BigIntegerField())
             for i, column in enumerate(FIGURE_COLUMNS)
-        }
+        },
+        updated_at=timezone.now(),  # readers that fold changed figures (the KPIs) see it moved
     )
 
 

@@ -193,11 +193,13 @@ def campaign_figures_rebuild(*, campaign_id: int) -> dict[str, int]:
         ignore_conflicts=True,
     )
     rows = list(CampaignFigures.objects.filter(campaign_id=campaign_id))
+    now = timezone.now()
     for row in rows:
         values = figures.get((row.arm, row.variant, row.channel), [0] * len(CONVERSION_COLUMNS))
         for column, value in zip(CONVERSION_COLUMNS, values, strict=True):
             setattr(row, column, value)
-    CampaignFigures.objects.bulk_update(rows, CONVERSION_COLUMNS)
+        row.updated_at = now
+    CampaignFigures.objects.bulk_update(rows, [*CONVERSION_COLUMNS, "updated_at"])
     CampaignFiguresDaily.objects.filter(campaign_id=campaign_id).delete()
     daily = (
         conversions.values("day", "arm", "variant")

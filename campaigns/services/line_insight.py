@@ -295,9 +295,11 @@ def line_insight_figures_write(*, campaign_ids: Iterable[int]) -> None:
             channel="line",
         )
     )
+    now = timezone.now()
     for row in rows:
         delivered, opened = totals.get((row.campaign_id, row.variant), (row.delivered, None))
         row.delivered = delivered
         if opened is not None:
             row.opened = opened
-    CampaignFigures.objects.bulk_update(rows, ["delivered", "opened"])
+        row.updated_at = now  # bulk_update leaves auto_now alone; the KPIs read it
+    CampaignFigures.objects.bulk_update(rows, ["delivered", "opened", "updated_at"])

@@ -15,4 +15,9 @@ class KpisConfig(AppConfig):
 
     def ready(self) -> None:
         # Each area registers its rollups and its page (omnichannel/kpis/registry.py).
-        from omnichannel.kpis import pages, rollups_loyalty, rollups_orders  # noqa: F401
+        from omnichannel.kpis import (  # noqa: F401
+            pages,
+            rollups_loyalty,
+            rollups_messaging,
+            rollups_orders,
+        )

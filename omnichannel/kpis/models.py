@@ -13,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from omnichannel.channels import SalesChannel
+from omnichannel.channels import MessagingChannel, SalesChannel
 
 
 class SalesDaily(models.Model):
@@ -98,6 +98,69 @@ class MemberActivityDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.member_id} {self.channel}"
+
+
+class MessagingDaily(models.Model):
+    """One campaign's messages on one messaging channel, on the Taipei day the campaign was
+    sent (its launch): the sent group's figures as campaigns keeps them (CampaignFigures, every
+    variant), so the page and the campaign report never disagree. What happened after the
+    send (opens, clicks, orders credited, unsubscribes and LINE blocks put down to the
+    message) counts on the send day too, the usual convention of e-mail tools: a recent
+    day's figures still grow for a few days.
+
+    `members` is the audience the campaign meant to reach on the channel (its deliveries:
+    sent, failed or suppressed); `cost_cents` is campaigns' price per message sent, in
+    hundredths of NT$ (campaigns.report.message_price_cents)."""
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(
+        _("messaging channel"), max_length=10, choices=MessagingChannel.choices
+    )
+    campaign_id = models.BigIntegerField(_("campaign"))
+    members = models.IntegerField(_("audience"), default=0)
+    sent = models.IntegerField(_("sent"), default=0)
+    delivered = models.IntegerField(_("delivered"), default=0)
+    failed = models.IntegerField(_("failed"), default=0)
+    suppressed = models.IntegerField(_("suppressed"), default=0)
+    suppressed_consent = models.IntegerField(_("suppressed: no consent"), default=0)
+    suppressed_unreachable = models.IntegerField(_("suppressed: blocked or bounced"), default=0)
+    suppressed_cap = models.IntegerField(_("suppressed: frequency cap"), default=0)
+    opened = models.IntegerField(_("opened"), default=0)
+    clicked = models.IntegerField(_("clicked"), default=0)
+    converted = models.IntegerField(_("converted"), default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue_online_twd = models.BigIntegerField(_("revenue credited online (NT$)"), default=0)
+    revenue_store_twd = models.BigIntegerField(_("revenue credited in store (NT$)"), default=0)
+    cost_cents = models.BigIntegerField(_("cost (NT$ cents)"), default=0)
+    unsubscribed = models.IntegerField(_("unsubscribes"), default=0)
+    line_blocked = models.IntegerField(_("LINE blocks"), default=0)
+
+    class Meta:
+        verbose_name = _("daily messaging")
+        verbose_name_plural = _("daily messaging")
+        indexes = [
+            models.Index(fields=["day", "channel"], name="kpi_messaging_day"),
+            models.Index(fields=["campaign_id"], name="kpi_messaging_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.campaign_id}"
+
+
+class LineFriendsDaily(models.Model):
+    """The LINE official account's friends of one Taipei day: follows (new friends and
+    unblocks) and blocks, from the LINE webhook's touchpoints (line_follow, line_block)."""
+
+    day = models.DateField(_("day"), unique=True)
+    follows = models.IntegerField(_("friends added"), default=0)
+    blocks = models.IntegerField(_("blocks"), default=0)
+
+    class Meta:
+        verbose_name = _("daily LINE friends")
+        verbose_name_plural = _("daily LINE friends")
+
+    def __str__(self) -> str:
+        return f"{self.day}"
 
 
 class RollupWatermark(models.Model):

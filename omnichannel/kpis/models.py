@@ -78,8 +78,14 @@ class MemberActivityMonthly(models.Model):
 
 class MemberActivityDaily(models.Model):
     """One member's purchases of one Taipei day in one sales channel at one store: active
-    members over any range of days (a distinct count over the range's rows). The monthly table
-    serves figures by month (OMO, cohorts) without reading a year of days."""
+    members over any range of days. The monthly table serves figures by month (OMO, cohorts).
+
+    Counting the distinct members of a year of days is slow (millions of rows to hash), so each
+    active row (orders > 0) carries the member's previous active row's day in three scopes:
+    any channel, the same channel, the same channel and store (same day for a second row of
+    one day). The members active in [a, b] in a scope are then exactly the rows of [a, b] whose
+    previous day in that scope is before a (or none): one row each, counted without DISTINCT.
+    """
 
     day = models.DateField(_("day"))
     member_id = models.BigIntegerField(_("member"))
@@ -87,13 +93,38 @@ class MemberActivityDaily(models.Model):
     store_id = models.IntegerField(_("store"), null=True, blank=True)
     orders = models.IntegerField(_("orders"), default=0)
     revenue_twd = models.BigIntegerField(_("net revenue (NT$)"), default=0)
+    previous_day = models.DateField(_("previous active day"), null=True, blank=True)
+    previous_day_channel = models.DateField(
+        _("previous active day in this channel"), null=True, blank=True
+    )
+    previous_day_store = models.DateField(
+        _("previous active day in this channel and store"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("daily member activity")
         verbose_name_plural = _("daily member activity")
         indexes = [
-            models.Index(fields=["day", "member_id"], name="kpi_activity_day"),
             models.Index(fields=["member_id", "day"], name="kpi_activity_member_day"),
+            # The three scopes' counts, each an index-only range scan of the active rows.
+            models.Index(
+                fields=["day", "previous_day"],
+                include=["member_id"],
+                condition=models.Q(orders__gt=0),
+                name="kpi_active_day",
+            ),
+            models.Index(
+                fields=["channel", "day", "previous_day_channel"],
+                include=["member_id"],
+                condition=models.Q(orders__gt=0),
+                name="kpi_active_day_channel",
+            ),
+            models.Index(
+                fields=["store_id", "day", "previous_day_store"],
+                include=["member_id"],
+                condition=models.Q(orders__gt=0),
+                name="kpi_active_day_store",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -127,6 +127,7 @@ def activity_rewrite(*, member_ids: Iterable[int], days: Iterable[date]) -> int:
         written += insert_select(
             MemberActivityDaily, DAILY_ACTIVITY_COLUMNS, _activity_select(orders, monthly=False)
         )
+        previous_days_write(member_ids=chunk)
         MemberActivityMonthly.objects.filter(member_id__in=chunk, month__in=months).delete()
         orders = Order.objects.filter(Q(member_id__in=chunk) & _months_q(months))
         written += insert_select(
@@ -174,7 +175,41 @@ def orders_rebuild() -> int:
         written += insert_select(
             MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
         )
+        previous_days_write(member_ids=None)
     return written
+
+
+def previous_days_write(*, member_ids: Iterable[int] | None) -> None:
+    """Set each active daily row's previous active day in its three scopes (see
+    MemberActivityDaily), for these members' rows (None: every member's). Window functions
+    over the members' active rows, one UPDATE … FROM (PostgreSQL, and SQLite ≥ 3.33)."""
+    table = connection.ops.quote_name(MemberActivityDaily._meta.db_table)
+    where, params = "orders > 0", []
+    if member_ids is not None:
+        member_ids = list(member_ids)
+        if not member_ids:
+            return
+        where += f" AND member_id IN ({', '.join(['%s'] * len(member_ids))})"
+        params = member_ids
+    sql = f"""
+        UPDATE {table} SET
+            previous_day = previous.by_member,
+            previous_day_channel = previous.by_channel,
+            previous_day_store = previous.by_store
+        FROM (
+            SELECT id,
+                LAG(day) OVER (PARTITION BY member_id ORDER BY day, channel, store_id)
+                    AS by_member,
+                LAG(day) OVER (PARTITION BY member_id, channel ORDER BY day, store_id)
+                    AS by_channel,
+                LAG(day) OVER (PARTITION BY member_id, channel, store_id ORDER BY day)
+                    AS by_store
+            FROM {table} WHERE {where}
+        ) AS previous
+        WHERE {table}.id = previous.id
+    """  # noqa: S608 (our table name; ids are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def table_empty(model) -> None:

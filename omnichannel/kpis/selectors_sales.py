@@ -31,9 +31,21 @@ def _sales(filters: KpiFilters):
     return rows
 
 
-def _activity(filters: KpiFilters):
+def _activity(filters: KpiFilters, *, per_channel: bool = False):
+    """The members active in the period in the filters' scope, one row each (per channel when
+    `per_channel`): the period's active rows whose previous active day in that scope is before
+    the period (MemberActivityDaily), so they count without DISTINCT."""
+    if filters.store is not None:
+        previous = "previous_day_store"
+    elif filters.sales_channel or per_channel:
+        previous = "previous_day_channel"
+    else:
+        previous = "previous_day"
     rows = MemberActivityDaily.objects.filter(
-        day__gte=filters.start, day__lte=filters.end, orders__gt=0
+        Q(**{f"{previous}__isnull": True}) | Q(**{f"{previous}__lt": filters.start}),
+        day__gte=filters.start,
+        day__lte=filters.end,
+        orders__gt=0,
     )
     if filters.store is not None:
         rows = rows.filter(store_id=filters.store.pk)
@@ -44,7 +56,7 @@ def _activity(filters: KpiFilters):
 
 def sales_totals(filters: KpiFilters) -> SalesTotals:
     totals = _sales(filters).aggregate(orders=Sum("orders"), revenue=Sum("revenue_twd"))
-    active = _activity(filters).aggregate(n=Count("member_id", distinct=True))["n"]
+    active = _activity(filters).count()
     return SalesTotals(
         orders=totals["orders"] or 0, revenue_twd=totals["revenue"] or 0, active_members=active
     )
@@ -72,9 +84,9 @@ def sales_by_channel(filters: KpiFilters) -> list[ChannelSales]:
         .order_by()
     }
     active = dict(
-        _activity(filters)
+        _activity(filters, per_channel=True)
         .values("channel")
-        .annotate(n=Count("member_id", distinct=True))
+        .annotate(n=Count("pk"))
         .order_by()
         .values_list("channel", "n")
     )

@@ -5,7 +5,8 @@ RollupRun with what each did, so the pages can say how fresh their figures are."
 import logging
 import time
 
-from django.db import transaction
+from django.apps import apps
+from django.db import connection, transaction
 from django.utils import timezone
 
 from omnichannel.kpis.models import RollupRun, RollupWatermark
@@ -61,4 +62,20 @@ def kpis_refresh() -> RollupRun | None:
 
 def kpis_rebuild() -> RollupRun | None:
     """Recompute every rollup from its sources (after a restore, a rule change, a bug fix)."""
-    return _run(RollupRun.Kind.REBUILD)
+    run = _run(RollupRun.Kind.REBUILD)
+    if run is not None:
+        rollup_tables_vacuum()
+    return run
+
+
+def rollup_tables_vacuum() -> None:
+    """VACUUM ANALYZE the rollup tables after a rebuild rewrote them (PostgreSQL): without it
+    the planner sees the empty tables of before (estimates of thousands of rows against
+    millions) and the active-member counts cannot use index-only scans until autovacuum
+    comes by. VACUUM cannot run in a transaction: inside one (a test), ANALYZE alone."""
+    if connection.vendor != "postgresql":
+        return
+    verb = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+    with connection.cursor() as cursor:
+        for model in apps.get_app_config("kpis").get_models():
+            cursor.execute(f"{verb} {connection.ops.quote_name(model._meta.db_table)}")

@@ -129,3 +129,38 @@ def test_rebuild_gives_what_the_refreshes_gave():
     assert set(run.counts) >= {"orders"}
     kpis_refresh()  # the feed was skipped to the rebuild: nothing is counted twice
     assert (sales_rows(), activity_rows(), daily_activity_rows()) == refreshed
+
+
+def test_active_members_count_each_member_once_in_every_scope():
+    # given ann buying at two stores and on the web on 30 Nov, and in store again on 1 Dec;
+    # bob buying on the web on 1 Dec only
+    from crm.models import Store
+    from omnichannel.kpis.filters import KpiFilters
+    from omnichannel.kpis.selectors_sales import sales_by_channel, sales_totals
+
+    ann, bob = MemberFactory(home_store=None), MemberFactory(home_store=None)
+    write(
+        sale("S1", 100, at(D1, 10), store="TPE01"),
+        sale("S2", 100, at(D1, 11), store="KHH01"),
+        sale("W1", 100, at(D1, 12), channel="web"),
+        sale("S3", 100, at(D2, 10), store="TPE01"),
+        member=ann,
+    )
+    write(sale("W2", 100, at(D2, 9), channel="web"), member=bob)
+    kpis_refresh()
+    tpe = Store.objects.get(code="TPE01")
+
+    def active(start, end, **narrow) -> int:
+        return sales_totals(KpiFilters(start=start, end=end, **narrow)).active_members
+
+    assert active(D1, D2) == 2
+    assert active(D2, D2) == 2  # ann's 1 Dec follows an earlier day, outside the period
+    assert active(D1, D1) == 1
+    assert active(D1, D2, channel="store") == 1
+    assert active(D1, D2, channel="web") == 2
+    assert active(D1, D2, store=tpe) == 1
+    assert active(D2, D2, store=tpe) == 1
+    per_channel = {
+        row.channel: row.active_members for row in sales_by_channel(KpiFilters(start=D1, end=D2))
+    }
+    assert (per_channel["store"], per_channel["web"], per_channel["app"]) == (1, 2, 0)

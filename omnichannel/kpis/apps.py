@@ -15,4 +15,4 @@ class KpisConfig(AppConfig):
 
     def ready(self) -> None:
         # Each area registers its rollups and its page (omnichannel/kpis/registry.py).
-        from omnichannel.kpis import pages, rollups_orders  # noqa: F401
+        from omnichannel.kpis import pages, rollups_members, rollups_orders  # noqa: F401

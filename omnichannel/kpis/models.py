@@ -114,3 +114,7 @@ class RollupRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# The Members / OMO page's tables live in their own module.
+from omnichannel.kpis.models_members import *  # noqa: E402, F403

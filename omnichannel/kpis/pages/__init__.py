@@ -4,6 +4,14 @@ from django.utils.translation import gettext_lazy as _
 
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
 from omnichannel.kpis.pages.channels import sales_section, sales_tiles
+from omnichannel.kpis.pages.members import (
+    acquisition_section,
+    cohort_section,
+    members_tiles,
+    omo_section,
+    rfm_section,
+    value_section,
+)
 from omnichannel.kpis.registry import HEADLINES, PAGES, Headline, KpiPage
 
 SALES_CHOICES = tuple((channel.value, channel.label) for channel in SALES_CHANNELS)
@@ -21,7 +29,27 @@ PAGES.register(
     )
 )
 
+PAGES.register(
+    KpiPage(
+        slug="members",
+        title=_("Members / OMO"),
+        icon="people",
+        description=_(
+            "Who joins and through which channel, who buys both online and in store, what "
+            "members are worth, and how each month's new buyers keep buying."
+        ),
+        sections=(acquisition_section, omo_section, value_section, rfm_section, cohort_section),
+        # The channel filter is how members joined (acquisition channel) for new members,
+        # and the sales channel for active members.
+        channels=SALES_CHOICES + MESSAGING_CHOICES,
+        order=20,
+    )
+)
+
 
 HEADLINES.register(
     Headline(key="sales", title=_("Sales"), page_slug="channels", build=sales_tiles, order=10)
+)
+HEADLINES.register(
+    Headline(key="members", title=_("Members"), page_slug="members", build=members_tiles, order=20)
 )

@@ -1,0 +1,403 @@
+"""The Members / OMO page: who joins and through which channel, who is active, who buys both
+online and in store (OMO) and what they are worth against single-channel members, customer
+lifetime value (to date, and predicted for 12 months by the nightly BG/NBD + Gamma-Gamma fit),
+the RFM grid and monthly cohort retention."""
+
+import plotly.graph_objects as go
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from omnichannel.channels import CHANNEL_STYLE, Channel, channel_colour
+from omnichannel.charts import (
+    OTHER_COLOURS,
+    bar_trace,
+    day_axis,
+    figure_data,
+    kpi_figure,
+    twd_axis,
+)
+from omnichannel.kpis.filters import KpiFilters
+from omnichannel.kpis.registry import Chart, KpiContent, Tile
+from omnichannel.kpis.selectors_members import (
+    COHORT_MONTHS,
+    active_members,
+    clv_last_run,
+    cohort_retention,
+    new_members_per_day,
+    omo_figures,
+    rfm_grid,
+    value_summary,
+)
+
+ACTIVE_NOTE = _("Members with an order in the period's calendar months.")
+OMO_DEFINITION = _(
+    "OMO members: active members who, in the period's calendar months, bought both in a store "
+    "and in at least one online channel (web shop, marketplace, app, LINE shopping). "
+    "Single-channel members bought only in stores or only online. Spend is net revenue per "
+    "member in those months; frequency is orders per member. The OMO premium is OMO members' "
+    "figure divided by single-channel members'. A store narrows to the members who bought "
+    "there; the channel filter does not apply."
+)
+VALUE_NOTE = _(
+    "Historic CLV: net revenue to date per member. Predicted CLV: expected net revenue of the "
+    "next 12 months per member who has bought (BG/NBD purchases × Gamma-Gamma average order, "
+    "undiscounted), fitted nightly on all members; the period, store, channel and segment "
+    "filters do not apply."
+)
+NO_FIT = _("The customer-value models have not been fitted yet: run manage.py fit_clv.")
+UNKNOWN = _("Unknown")
+
+
+def _channel_label(value: str) -> str:
+    if not value:
+        return str(UNKNOWN)
+    try:
+        return str(Channel(value).label)
+    except ValueError:
+        return value
+
+
+def _colour(value: str) -> str | None:
+    return channel_colour(value) if value in CHANNEL_STYLE else None
+
+
+def _ratio(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+def members_tiles(filters: KpiFilters) -> list[Tile]:
+    """New members, active members, the OMO share and the OMO spend premium (against the
+    period before when compared)."""
+
+    def figures(f: KpiFilters):
+        omo = omo_figures(f)
+        new = sum(n for _day, _channel, n in new_members_per_day(f))
+        return new, active_members(f), omo
+
+    new, active, omo = figures(filters)
+    before = figures(filters.previous()) if filters.compare else None
+    return [
+        Tile("new-members", _("New members"), new, previous=before and before[0]),
+        Tile(
+            "active-members",
+            _("Active members"),
+            active,
+            previous=before and before[1],
+            note=ACTIVE_NOTE,
+        ),
+        Tile(
+            "omo-share",
+            _("OMO share"),
+            omo.omo_share,
+            unit="percent",
+            previous=before and before[2].omo_share,
+            note=_("Active members who bought both online and in store."),
+        ),
+        Tile(
+            "omo-premium",
+            _("OMO spend premium"),
+            omo.spend_premium,
+            unit="ratio",
+            previous=before and before[2].spend_premium,
+            note=_("Spend per OMO member ÷ per single-channel member."),
+        ),
+    ]
+
+
+def acquisition_section(filters: KpiFilters) -> KpiContent:
+    """The tiles, new members per day by acquisition channel, and the totals per channel."""
+    points = new_members_per_day(filters)
+    channels = sorted({channel for _day, channel, _n in points})
+    figure = kpi_figure(barmode="stack")
+    for channel in channels:
+        series = [(day, n) for day, c, n in points if c == channel]
+        figure.add_trace(
+            bar_trace(
+                _channel_label(channel),
+                [day for day, _n in series],
+                [n for _day, n in series],
+                channel=channel if channel in CHANNEL_STYLE else "",
+            )
+        )
+    day_axis(figure, sorted({day for day, _c, _n in points}))
+    per_day = Chart(
+        "new-members-per-day",
+        _("New members per day"),
+        [_("Day"), _("Acquisition channel"), _("New members")],
+        [[day, _channel_label(channel), n] for day, channel, n in points],
+        figure=figure_data(figure) if points else None,
+        empty=_("No member joined in this period."),
+    )
+    totals: dict[str, int] = {}
+    for _day, channel, n in points:
+        totals[channel] = totals.get(channel, 0) + n
+    everyone = sum(totals.values())
+    per_channel = Chart(
+        "new-members-by-channel",
+        _("New members by acquisition channel"),
+        [_("Acquisition channel"), _("New members"), _("Share")],
+        [
+            [_channel_label(channel), n, round(n * 100 / everyone, 1)]
+            for channel, n in sorted(totals.items(), key=lambda item: -item[1])
+        ],
+        table=True,
+        units=["text", "count", "percent"],
+        note=_("By home store when a store is chosen; the channel filter is how they joined."),
+    )
+    return KpiContent(tiles=members_tiles(filters), charts=[per_day, per_channel])
+
+
+def omo_section(filters: KpiFilters) -> KpiContent:
+    """OMO against single-channel members: members, spend and frequency, and the premium."""
+    omo = omo_figures(filters)
+    single = omo.single
+    groups = [
+        (_("OMO (online and store)"), omo.omo),
+        (_("Store only"), omo.store_only),
+        (_("Online only"), omo.online_only),
+        (_("Single-channel (store only or online only)"), single),
+    ]
+
+    def premium(value, base):
+        return _ratio(value / base) if value is not None and base else None
+
+    rows = [
+        [
+            label,
+            group.members,
+            round(group.members * 100 / omo.active, 1) if omo.active else None,
+            _round(group.spend_per_member),
+            _round(group.orders_per_member, 2),
+            premium(group.spend_per_member, single.spend_per_member),
+            premium(group.orders_per_member, single.orders_per_member),
+        ]
+        for label, group in groups
+    ]
+    table = Chart(
+        "omo",
+        _("OMO members against single-channel members"),
+        [
+            _("Members"),
+            _("Active members"),
+            _("Share of active members"),
+            _("Spend per member"),
+            _("Orders per member"),
+            _("Spend against single-channel"),
+            _("Frequency against single-channel"),
+        ],
+        rows,
+        table=True,
+        units=["text", "count", "percent", "twd", "number", "ratio", "ratio"],
+        note=OMO_DEFINITION,
+    )
+    figure = kpi_figure()
+    names = [str(label) for label, _group in groups[:3]]
+    colours = [OTHER_COLOURS[0], channel_colour("store"), channel_colour("web")]
+    figure.add_trace(
+        go.Bar(
+            x=names,
+            y=[group.spend_per_member or 0 for _label, group in groups[:3]],
+            marker={"color": colours},
+            name=str(_("Spend per member")),
+        )
+    )
+    twd_axis(figure)
+    chart = Chart(
+        "omo-spend",
+        _("Spend per member: OMO, store only, online only"),
+        [_("Members"), _("Spend per member"), _("Orders per member")],
+        [
+            [label, _round(group.spend_per_member), _round(group.orders_per_member, 2)]
+            for label, group in groups[:3]
+        ],
+        figure=figure_data(figure) if omo.active else None,
+        empty=_("No member bought in these months."),
+    )
+    return KpiContent(charts=[table, chart])
+
+
+def _round(value: float | None, digits: int = 0):
+    if value is None:
+        return None
+    return round(value, digits) if digits else round(value)
+
+
+def value_section(filters: KpiFilters) -> KpiContent:
+    """Historic and predicted CLV by acquisition channel and by first-purchase month."""
+    run = clv_last_run()
+    if run is None:
+        return KpiContent(
+            charts=[
+                Chart(
+                    "clv-by-channel",
+                    _("Customer lifetime value by acquisition channel"),
+                    [],
+                    [],
+                    empty=NO_FIT,
+                )
+            ]
+        )
+    by_channel = value_summary(run, "acquisition")
+    figure = kpi_figure(barmode="group")
+    labels = [_channel_label(row.key) for row in by_channel]
+    figure.add_trace(
+        go.Bar(
+            name=str(_("Historic CLV")),
+            x=labels,
+            y=[_round(row.historic_clv) for row in by_channel],
+            marker={"color": OTHER_COLOURS[0]},
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            name=str(_("Predicted 12-month CLV")),
+            x=labels,
+            y=[_round(row.predicted_clv) or 0 for row in by_channel],
+            marker={"color": OTHER_COLOURS[1]},
+        )
+    )
+    twd_axis(figure)
+    channel_chart = Chart(
+        "clv-by-channel",
+        _("Customer lifetime value by acquisition channel"),
+        [
+            _("Acquisition channel"),
+            _("Members"),
+            _("Members who bought"),
+            _("Historic CLV"),
+            _("Historic CLV per buyer"),
+            _("Predicted 12-month CLV per buyer"),
+        ],
+        [
+            [
+                label,
+                row.members,
+                row.buyers,
+                _round(row.historic_clv),
+                _round(row.historic_clv_per_buyer),
+                _round(row.predicted_clv),
+            ]
+            for label, row in zip(labels, by_channel, strict=True)
+        ],
+        figure=figure_data(figure) if by_channel else None,
+        note=VALUE_NOTE,
+        empty=_("No member yet."),
+    )
+    by_cohort = value_summary(run, "cohort")[-24:]
+    cohort_table = Chart(
+        "clv-by-cohort",
+        _("Customer lifetime value by first-purchase month"),
+        [
+            _("First purchase"),
+            _("Members"),
+            _("Historic CLV"),
+            _("Predicted 12-month CLV"),
+            _("Predicted purchases, 12 months"),
+        ],
+        [
+            [
+                row.key,
+                row.buyers,
+                _round(row.historic_clv_per_buyer),
+                _round(row.predicted_clv),
+                _round(row.predicted_purchases_12m / row.buyers, 2) if row.buyers else None,
+            ]
+            for row in reversed(by_cohort)
+        ],
+        table=True,
+        units=["text", "count", "twd", "twd", "number"],
+        note=_("The last 24 first-purchase months; per member of the cohort. Fitted %(at)s.")
+        % {"at": date_format(run.as_of, "SHORT_DATETIME_FORMAT")},
+    )
+    return KpiContent(charts=[channel_chart, cohort_table])
+
+
+def rfm_section(filters: KpiFilters) -> KpiContent:
+    """Members per RFM recency × frequency score, and their net revenue of the last 365
+    days, as a heatmap."""
+    grid = rfm_grid(filters, clv_last_run())
+    scores = [1, 2, 3, 4, 5]
+    figure = kpi_figure(height=360, hovermode="closest")
+    figure.add_trace(
+        go.Heatmap(
+            x=[f"F{f}" for f in scores],
+            y=[f"R{r}" for r in scores],
+            z=[[grid.get((r, f), (0, 0))[0] for f in scores] for r in scores],
+            colorscale="Blues",
+            texttemplate="%{z:,}",
+            hovertemplate="%{y} %{x}: %{z:,}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": {"text": str(_("Frequency score"))}},
+        yaxis={"title": {"text": str(_("Recency score"))}},
+    )
+    return KpiContent(
+        charts=[
+            Chart(
+                "rfm-grid",
+                _("RFM grid: members by recency and frequency score"),
+                [_("R score"), _("F score"), _("Members"), _("Net revenue, last 365 days")],
+                [
+                    [r, f, *grid[(r, f)]]
+                    for r in reversed(scores)
+                    for f in reversed(scores)
+                    if (r, f) in grid
+                ],
+                figure=figure_data(figure) if grid else None,
+                empty=_("No member has RFM scores yet (members who bought in 365 days)."),
+                note=_(
+                    "Scores 1–5 from the nightly scoring (5: most recent, most frequent); "
+                    "all members unless a segment is chosen."
+                ),
+            )
+        ]
+    )
+
+
+def cohort_section(filters: KpiFilters) -> KpiContent:
+    """Monthly cohort retention: % of each first-purchase month's members active k months
+    later, as a heatmap."""
+    rows = cohort_retention(filters)
+    span = COHORT_MONTHS
+    labels = [date_format(row.cohort, "Y-m") for row in rows]
+    figure = kpi_figure(height=420, hovermode="closest")
+    z = [[_round(row.retained(k), 1) for k in range(span)] for row in rows]
+    figure.add_trace(
+        go.Heatmap(
+            x=[f"M{k}" for k in range(span)],
+            y=labels,
+            z=z,
+            colorscale="Greens",
+            zmin=0,
+            zmax=100,
+            texttemplate="%{z}",
+            hovertemplate="%{y} %{x}: %{z}%<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": {"text": str(_("Months since first purchase"))}, "type": "category"},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
+    headers = [_("First purchase"), _("Members")] + [f"M{k} %" for k in range(span)]
+    return KpiContent(
+        charts=[
+            Chart(
+                "cohort-retention",
+                _("Monthly cohort retention"),
+                headers,
+                [
+                    [label, row.size, *[_round(row.retained(k), 1) for k in range(span)]]
+                    for label, row in zip(labels, rows, strict=True)
+                ],
+                figure=figure_data(figure) if rows else None,
+                wide=True,
+                empty=_("No first purchases in the twelve months up to the period's end."),
+                note=_(
+                    "Cohort: the calendar month of a member's first purchase; M0 is that month "
+                    "(100%), Mk the share of the cohort that bought k months later. The twelve "
+                    "cohorts up to the period's end."
+                ),
+            )
+        ]
+    )

@@ -92,10 +92,11 @@ def test_the_tiles_count_new_and_active_members_and_the_omo_share(members, login
 def test_the_omo_table_compares_spend_and_frequency(members, login_as):
     rows = csv(login_as("carol"), "omo")
     assert rows == [
-        "OMO（線上與門市）,1,33.3,3000,2,2.61,1.0",
-        "僅門市,1,33.3,1500,3,1.3,1.5",
-        "僅線上,1,33.3,800,1,0.7,0.5",
-        "單一通路（僅門市或僅線上）,2,66.7,1150,2,1.0,1.0",
+        # OMO: ann; store only: bob (3 orders, 1,500); online only: cat (1 order, 800)
+        "OMO（線上與門市）,1,33.3,3000,2.0,2.61,1.0",
+        "僅門市,1,33.3,1500,3.0,1.3,1.5",
+        "僅線上消費,1,33.3,800,1.0,0.7,0.5",
+        "單一通路（僅門市或僅線上）,2,66.7,1150,2.0,1.0,1.0",
     ]
 
 

@@ -20,6 +20,7 @@ from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.registry import Chart, KpiContent, Tile
 from omnichannel.kpis.selectors_members import (
     COHORT_MONTHS,
+    OmoFigures,
     active_members,
     clv_last_run,
     cohort_retention,
@@ -65,24 +66,54 @@ def _ratio(value: float | None) -> float | None:
     return round(value, 2) if value is not None else None
 
 
-def members_tiles(filters: KpiFilters) -> list[Tile]:
-    """New members, active members, the OMO share and the OMO spend premium (against the
-    period before when compared)."""
+def grid_trace(cells: dict, *, colorscale: str, text: str, zmax: float | None = None):
+    """A heatmap drawn as a grid of square markers: (x, y) → value. Plotly's own heatmap
+    writes inline styles and a data: image, which the page's CSP refuses."""
+    keys = list(cells)
+    values = [cells[key] for key in keys]
+    return go.Scatter(
+        x=[x for x, _y in keys],
+        y=[y for _x, y in keys],
+        mode="markers+text",
+        text=[text.format(value) for value in values],
+        textfont={"size": 11},
+        marker={
+            "symbol": "square",
+            "size": 30,
+            "color": values,
+            "colorscale": colorscale,
+            "cmin": 0,
+            "cmax": zmax if zmax is not None else max(values or [1]) or 1,
+            "showscale": False,
+        },
+        hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+        showlegend=False,
+    )
 
-    def figures(f: KpiFilters):
-        omo = omo_figures(f)
-        new = sum(n for _day, _channel, n in new_members_per_day(f))
-        return new, active_members(f), omo
 
-    new, active, omo = figures(filters)
-    before = figures(filters.previous()) if filters.compare else None
+def _active(filters: KpiFilters, omo: OmoFigures) -> int:
+    """Active members: the OMO split's members (any channel), unless a sales channel is
+    chosen (then those who bought in it)."""
+    return active_members(filters) if filters.sales_channel else omo.active
+
+
+def _new(filters: KpiFilters) -> int:
+    return sum(n for _day, _channel, n in new_members_per_day(filters))
+
+
+def acquisition_tiles(filters: KpiFilters) -> list[Tile]:
+    previous = _new(filters.previous()) if filters.compare else None
+    return [Tile("new-members", _("New members"), _new(filters), previous=previous)]
+
+
+def omo_tiles(filters: KpiFilters, omo: OmoFigures, before: OmoFigures | None) -> list[Tile]:
+    """Active members, the OMO share and the OMO spend premium, from one OMO split."""
     return [
-        Tile("new-members", _("New members"), new, previous=before and before[0]),
         Tile(
             "active-members",
             _("Active members"),
-            active,
-            previous=before and before[1],
+            _active(filters, omo),
+            previous=_active(filters.previous(), before) if before else None,
             note=ACTIVE_NOTE,
         ),
         Tile(
@@ -90,7 +121,7 @@ def members_tiles(filters: KpiFilters) -> list[Tile]:
             _("OMO share"),
             omo.omo_share,
             unit="percent",
-            previous=before and before[2].omo_share,
+            previous=before and before.omo_share,
             note=_("Active members who bought both online and in store."),
         ),
         Tile(
@@ -98,10 +129,22 @@ def members_tiles(filters: KpiFilters) -> list[Tile]:
             _("OMO spend premium"),
             omo.spend_premium,
             unit="ratio",
-            previous=before and before[2].spend_premium,
+            previous=before and before.spend_premium,
             note=_("Spend per OMO member ÷ per single-channel member."),
         ),
     ]
+
+
+def _omo_now_and_before(filters: KpiFilters) -> tuple[OmoFigures, OmoFigures | None]:
+    before = omo_figures(filters.previous()) if filters.compare else None
+    return omo_figures(filters), before
+
+
+def members_tiles(filters: KpiFilters) -> list[Tile]:
+    """The headline: new members, active members, the OMO share and the OMO spend premium
+    (against the period before when compared)."""
+    omo, before = _omo_now_and_before(filters)
+    return acquisition_tiles(filters) + omo_tiles(filters, omo, before)
 
 
 def acquisition_section(filters: KpiFilters) -> KpiContent:
@@ -144,12 +187,12 @@ def acquisition_section(filters: KpiFilters) -> KpiContent:
         units=["text", "count", "percent"],
         note=_("By home store when a store is chosen; the channel filter is how they joined."),
     )
-    return KpiContent(tiles=members_tiles(filters), charts=[per_day, per_channel])
+    return KpiContent(tiles=acquisition_tiles(filters), charts=[per_day, per_channel])
 
 
 def omo_section(filters: KpiFilters) -> KpiContent:
     """OMO against single-channel members: members, spend and frequency, and the premium."""
-    omo = omo_figures(filters)
+    omo, before = _omo_now_and_before(filters)
     single = omo.single
     groups = [
         (_("OMO (online and store)"), omo.omo),
@@ -213,7 +256,7 @@ def omo_section(filters: KpiFilters) -> KpiContent:
         figure=figure_data(figure) if omo.active else None,
         empty=_("No member bought in these months."),
     )
-    return KpiContent(charts=[table, chart])
+    return KpiContent(tiles=omo_tiles(filters, omo, before), charts=[table, chart])
 
 
 def _round(value: float | None, digits: int = 0):
@@ -318,19 +361,21 @@ def rfm_section(filters: KpiFilters) -> KpiContent:
     grid = rfm_grid(filters, clv_last_run())
     scores = [1, 2, 3, 4, 5]
     figure = kpi_figure(height=360, hovermode="closest")
-    figure.add_trace(
-        go.Heatmap(
-            x=[f"F{f}" for f in scores],
-            y=[f"R{r}" for r in scores],
-            z=[[grid.get((r, f), (0, 0))[0] for f in scores] for r in scores],
-            colorscale="Blues",
-            texttemplate="%{z:,}",
-            hovertemplate="%{y} %{x}: %{z:,}<extra></extra>",
-        )
-    )
+    counts = {(f"F{f}", f"R{r}"): grid.get((r, f), (0, 0))[0] for r in scores for f in scores}
+    figure.add_trace(grid_trace(counts, colorscale="Blues", text="{:,}"))
     figure.update_layout(
-        xaxis={"title": {"text": str(_("Frequency score"))}},
-        yaxis={"title": {"text": str(_("Recency score"))}},
+        xaxis={
+            "title": {"text": str(_("Frequency score"))},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [f"F{f}" for f in scores],
+        },
+        yaxis={
+            "title": {"text": str(_("Recency score"))},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [f"R{r}" for r in scores],
+        },
     )
     return KpiContent(
         charts=[
@@ -362,22 +407,26 @@ def cohort_section(filters: KpiFilters) -> KpiContent:
     span = COHORT_MONTHS
     labels = [date_format(row.cohort, "Y-m") for row in rows]
     figure = kpi_figure(height=420, hovermode="closest")
-    z = [[_round(row.retained(k), 1) for k in range(span)] for row in rows]
-    figure.add_trace(
-        go.Heatmap(
-            x=[f"M{k}" for k in range(span)],
-            y=labels,
-            z=z,
-            colorscale="Greens",
-            zmin=0,
-            zmax=100,
-            texttemplate="%{z}",
-            hovertemplate="%{y} %{x}: %{z}%<extra></extra>",
-        )
-    )
+    cells = {
+        (f"M{k}", label): _round(row.retained(k), 1)
+        for label, row in zip(labels, rows, strict=True)
+        for k in range(span)
+        if row.retained(k) is not None
+    }
+    figure.add_trace(grid_trace(cells, colorscale="Greens", text="{:.0f}%", zmax=100))
     figure.update_layout(
-        xaxis={"title": {"text": str(_("Months since first purchase"))}, "type": "category"},
-        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={
+            "title": {"text": str(_("Months since first purchase"))},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [f"M{k}" for k in range(span)],
+        },
+        yaxis={
+            "autorange": "reversed",
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": labels,
+        },
     )
     headers = [_("First purchase"), _("Members")] + [f"M{k} %" for k in range(span)]
     return KpiContent(

@@ -173,3 +173,11 @@ def test_predictions_follow_the_closed_form_of_the_models(members):
     assert isclose(ann.predicted_purchases_12m, expected, rel_tol=1e-6)
     spend = KNOWN.p * (KNOWN.v + x * 1_500) / (KNOWN.p * x + KNOWN.q - 1)  # Gamma-Gamma mean
     assert ann.predicted_clv_12m_twd == round(expected * spend)
+
+
+def test_the_page_makes_a_fixed_number_of_queries(members, login_as, django_assert_num_queries):
+    clv_models_refresh(as_of=AS_OF, params=KNOWN)
+    client = login_as("carol")
+    client.get(f"/kpis/members/?{NOVEMBER}")  # the session and permissions, once
+    with django_assert_num_queries(19):
+        client.get(f"/kpis/members/?{NOVEMBER}&compare=1")

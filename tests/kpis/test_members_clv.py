@@ -3,7 +3,8 @@ parameters, and the parameters the fit recovers from them."""
 
 import pytest
 
-from omnichannel.kpis.clv import clv_fit, clv_predict
+from omnichannel.kpis.clv import clv_fit, clv_models_refresh, clv_predict
+from omnichannel.kpis.models import ClvModelRun
 from tests.kpis.clv_synthetic import TRUE, customers_draw
 
 
@@ -28,3 +29,11 @@ def test_the_fit_recovers_the_parameters_the_customers_were_drawn_from():
     true_purchases, _alive, _value = clv_predict(type(fitted)(**TRUE), frame)
     assert purchases.sum() == pytest.approx(true_purchases.sum(), rel=0.1)
     assert ((alive >= 0) & (alive <= 1)).all() and (value >= 0).all()
+
+
+@pytest.mark.django_db
+def test_a_fit_with_no_buyer_is_recorded_as_failed():
+    with pytest.raises(ValueError, match="no member has bought yet"):
+        clv_models_refresh()
+    run = ClvModelRun.objects.get()
+    assert run.status == ClvModelRun.Status.FAILED and "no member has bought" in run.error

@@ -15,6 +15,7 @@ __all__ = [
     "CohortMonthly",
     "MemberValueSummary",
     "NewMembersDaily",
+    "OmoMonthly",
 ]
 
 
@@ -129,3 +130,29 @@ class MemberValueSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.dimension} {self.key}"
+
+
+class OmoMonthly(models.Model):
+    """Active members of one calendar month by where they bought that month: both in a store
+    and online (omo), only in stores, only online; with their orders and net revenue.
+    store_id null: all members; a store: the members who bought at that store that month."""
+
+    class Kind(models.TextChoices):
+        OMO = "omo", _("Online and store")
+        STORE_ONLY = "store_only", _("Store only")
+        ONLINE_ONLY = "online_only", _("Online only")
+
+    month = models.DateField(_("month"))
+    store_id = models.IntegerField(_("store"), null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    members = models.IntegerField(_("members"), default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue_twd = models.BigIntegerField(_("net revenue (NT$)"), default=0)
+
+    class Meta:
+        verbose_name = _("OMO month")
+        verbose_name_plural = _("OMO months")
+        indexes = [models.Index(fields=["month", "store_id"], name="kpi_omo_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.store_id or '-'} {self.kind}: {self.members}"

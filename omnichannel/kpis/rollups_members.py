@@ -25,7 +25,8 @@ from django.utils import timezone
 from crm.bulk import chunked
 from crm.models import Member, MergeLog, Order, OrderChange
 from crm.services.order_feed import order_changes_drain, order_changes_skip
-from omnichannel.kpis.models import CohortMonthly, NewMembersDaily, RollupWatermark
+from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
+from omnichannel.kpis.models import CohortMonthly, NewMembersDaily, OmoMonthly, RollupWatermark
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import (
     DAYS_CHUNK,
@@ -157,8 +158,10 @@ def cohort_months_rewrite(months: Iterable[date]) -> int:
     return written
 
 
-def cohorts_refresh() -> int:
-    """Recompute the activity months the order changes since the last run touched."""
+def touched_months(consumer: str) -> set[date]:
+    """The Taipei months of the orders changed since this consumer's last run. The cursor
+    advances with each batch, in the refresh's transaction: the caller's recompute rolls back
+    with it if it fails."""
     months: set[date] = set()
     zone = _zone()
 
@@ -169,10 +172,13 @@ def cohorts_refresh() -> int:
             for at in placed.values_list("placed_at", flat=True)
         )
 
-    # The cursor advances with each batch, in the refresh's transaction: the recompute
-    # below rolls back with it if it fails.
-    order_changes_drain(consumer=COHORTS_CONSUMER, handler=collect, batch_size=FEED_BATCH)
-    return cohort_months_rewrite(months)
+    order_changes_drain(consumer=consumer, handler=collect, batch_size=FEED_BATCH)
+    return months
+
+
+def cohorts_refresh() -> int:
+    """Recompute the activity months the order changes since the last run touched."""
+    return cohort_months_rewrite(touched_months(COHORTS_CONSUMER))
 
 
 def cohorts_rebuild() -> int:
@@ -191,3 +197,73 @@ ROLLUPS.register(
 )
 # After the orders rollup (order 10): the cohorts read the members' monthly activity.
 ROLLUPS.register(Rollup(name="cohorts", refresh=cohorts_refresh, rebuild=cohorts_rebuild, order=20))
+
+
+# OMO per month -----------------------------------------------------------------------------
+
+OMO_CONSUMER = "kpis.omo"
+_ONLINE_SQL = ", ".join(f"'{channel.value}'" for channel in ONLINE_SALES_CHANNELS)
+_PER_MEMBER = f"""
+SELECT a.month, a.member_id,
+       SUM(CASE WHEN a.channel = '{Channel.STORE.value}' THEN a.orders ELSE 0 END) AS store,
+       SUM(CASE WHEN a.channel IN ({_ONLINE_SQL}) THEN a.orders ELSE 0 END) AS online,
+       SUM(a.orders) AS n, SUM(a.revenue_twd) AS revenue
+FROM kpis_memberactivitymonthly a WHERE {{where}}
+GROUP BY a.month, a.member_id"""  # noqa: S608 (only constants are formatted in)
+_KIND = f"""CASE WHEN x.store > 0 AND x.online > 0 THEN '{OmoMonthly.Kind.OMO.value}'
+    WHEN x.store > 0 THEN '{OmoMonthly.Kind.STORE_ONLY.value}'
+    ELSE '{OmoMonthly.Kind.ONLINE_ONLY.value}' END"""
+OMO_ALL_SQL = f"""
+SELECT x.month, NULL, {_KIND}, COUNT(*), SUM(x.n), SUM(x.revenue)
+FROM ({_PER_MEMBER}) x WHERE x.store > 0 OR x.online > 0
+GROUP BY x.month, 3"""  # noqa: S608
+# Per store: the members who bought at that store in the month, classified by all they bought.
+OMO_STORES_SQL = f"""
+SELECT x.month, st.store_id, {_KIND}, COUNT(*), SUM(x.n), SUM(x.revenue)
+FROM ({_PER_MEMBER}) x
+JOIN (SELECT DISTINCT a.month, a.member_id, a.store_id FROM kpis_memberactivitymonthly a
+      WHERE a.store_id IS NOT NULL AND a.orders > 0 AND {{where}}) st
+  ON st.month = x.month AND st.member_id = x.member_id
+WHERE x.store > 0 OR x.online > 0
+GROUP BY x.month, st.store_id, 3"""  # noqa: S608
+OMO_COLUMNS = "(month, store_id, kind, members, orders, revenue_twd)"
+
+
+def omo_select_sql(where: str) -> tuple[str, str]:
+    """The all-members and per-store OMO SELECTs over the activity rows matching `where`
+    (alias a); the per-store one takes `where`'s parameters twice."""
+    return OMO_ALL_SQL.format(where=where), OMO_STORES_SQL.format(where=where)
+
+
+def _omo_insert(where: str, params: list) -> int:
+    everyone, stores = omo_select_sql(where)
+    written = 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO kpis_omomonthly {OMO_COLUMNS} {everyone}", params)
+        written += cursor.rowcount
+        cursor.execute(f"INSERT INTO kpis_omomonthly {OMO_COLUMNS} {stores}", params * 2)
+        written += cursor.rowcount
+    return written
+
+
+def omo_months_rewrite(months: Iterable[date]) -> int:
+    written = 0
+    for chunk in chunked(sorted(set(months)), MONTHS_CHUNK):
+        OmoMonthly.objects.filter(month__in=chunk).delete()
+        marks = ", ".join(["%s"] * len(chunk))
+        values = [connection.ops.adapt_datefield_value(month) for month in chunk]
+        written += _omo_insert(f"a.month IN ({marks})", values)
+    return written
+
+
+def omo_refresh() -> int:
+    return omo_months_rewrite(touched_months(OMO_CONSUMER))
+
+
+def omo_rebuild() -> int:
+    order_changes_skip(consumer=OMO_CONSUMER)
+    table_empty(OmoMonthly)
+    return _omo_insert("1 = 1", [])
+
+
+ROLLUPS.register(Rollup(name="omo", refresh=omo_refresh, rebuild=omo_rebuild, order=21))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from crm.models import Member, MemberStats
@@ -22,6 +22,7 @@ from omnichannel.kpis.models import (
     MemberActivityMonthly,
     MemberValueSummary,
     NewMembersDaily,
+    OmoMonthly,
 )
 from omnichannel.kpis.rollups_members import cohort_select_sql
 
@@ -91,7 +92,7 @@ class BuyerGroup:
 
 @dataclass(frozen=True)
 class OmoFigures:
-    """Active members split by where they bought in the period's months: both online and in
+    """Active member-months split by where the member bought that month: both online and in
     store (OMO), only in store, only online (any of the online sales channels)."""
 
     omo: BuyerGroup
@@ -128,18 +129,44 @@ class OmoFigures:
 
 
 def omo_figures(filters: KpiFilters) -> OmoFigures:
-    """One pass over the period's months of members' activity, grouped by member. A store
-    narrows to the members who bought at that store in the period (their online purchases
-    still count: that is what OMO is); the channel filter does not apply (OMO is across
-    channels)."""
+    """Active members per calendar month of the period, by where they bought that month,
+    summed over the months (member-months: a member active in two months counts in each).
+    From the OMO rollup; a segment classifies its members' activity on the fly. A store
+    narrows to the members who bought at that store that month (their online purchases still
+    count: that is what OMO is); the channel filter does not apply (OMO is across channels)."""
+    if filters.segment is None:
+        rows = OmoMonthly.objects.filter(month__in=filters.months)
+        if filters.store is not None:
+            rows = rows.filter(store_id=filters.store.pk)
+        else:
+            rows = rows.filter(store_id__isnull=True)
+        sums = {
+            row["kind"]: BuyerGroup(row["m"], row["n"], row["revenue"])
+            for row in rows.values("kind")
+            .annotate(m=Sum("members"), n=Sum("orders"), revenue=Sum("revenue_twd"))
+            .order_by()
+        }
+        empty = BuyerGroup(0, 0, 0)
+        return OmoFigures(
+            omo=sums.get(OmoMonthly.Kind.OMO, empty),
+            store_only=sums.get(OmoMonthly.Kind.STORE_ONLY, empty),
+            online_only=sums.get(OmoMonthly.Kind.ONLINE_ONLY, empty),
+        )
+    return _omo_live(filters)
+
+
+def _omo_live(filters: KpiFilters) -> OmoFigures:
     rows = MemberActivityMonthly.objects.filter(month__in=filters.months).filter(filters.member_q())
     if filters.store is not None:
         at_store = MemberActivityMonthly.objects.filter(
-            month__in=filters.months, store_id=filters.store.pk, orders__gt=0
-        ).values("member_id")
-        rows = rows.filter(member_id__in=at_store)
+            month=OuterRef("month"),
+            member_id=OuterRef("member_id"),
+            store_id=filters.store.pk,
+            orders__gt=0,
+        )
+        rows = rows.filter(Exists(at_store))
     per_member = (
-        rows.values("member_id")
+        rows.values("month", "member_id")
         .annotate(
             store=Coalesce(Sum("orders", filter=Q(channel=Channel.STORE)), 0),
             online=Coalesce(Sum("orders", filter=Q(channel__in=ONLINE)), 0),

@@ -10,7 +10,13 @@ from scipy.special import hyp2f1
 
 from crm.services.stats import member_stats_rebuild
 from omnichannel.kpis.clv import ClvParams, clv_models_refresh
-from omnichannel.kpis.models import ClvModelRun, ClvPrediction, CohortMonthly, NewMembersDaily
+from omnichannel.kpis.models import (
+    ClvModelRun,
+    ClvPrediction,
+    CohortMonthly,
+    NewMembersDaily,
+    OmoMonthly,
+)
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
 from tests.kpis.helpers import TAIPEI, at, sale, write
@@ -100,6 +106,25 @@ def test_the_omo_table_compares_spend_and_frequency(members, login_as):
     ]
 
 
+def test_a_store_narrows_the_omo_split_to_its_buyers(members, login_as):
+    # TPE01 in November: ann (store and web); KHH01: bob (store only).
+    client = login_as("carol")
+    assert csv(client, "omo", f"{NOVEMBER}&store=TPE01")[0] == (
+        "OMO（線上與門市）,1,100.0,3000,2.0,,"
+    )
+    html = client.get(f"/kpis/members/?{NOVEMBER}&store=KHH01").content.decode()
+    assert tile(html, "omo-share") == "0.0%"
+    assert tile(html, "active-members") == "1"
+
+
+def test_over_several_months_the_omo_split_counts_member_months(members, login_as):
+    # September to November: cat (app) and eve (store) in September, eve in October; ann,
+    # bob and cat in November: 6 member-months, ann's the only OMO one.
+    html = login_as("carol").get("/kpis/members/?start=2026-09-01&end=2026-11-30").content
+    assert tile(html.decode(), "omo-share") == "16.7%"
+    assert tile(html.decode(), "active-members") == "4"  # cat, eve, ann, bob
+
+
 def test_new_members_per_acquisition_channel(members, login_as):
     assert csv(login_as("carol"), "new-members-by-channel") == [
         "LINE,2,66.7",
@@ -125,9 +150,11 @@ def test_a_refresh_folds_new_orders_into_the_cohorts(members):
     assert (cell.members, cell.orders, cell.revenue_twd) == (1, 1, 100)
     # and a rebuild writes the same cells
     before = set(CohortMonthly.objects.values_list("cohort", "month", "members", "revenue_twd"))
+    omo_before = set(OmoMonthly.objects.values_list("month", "store_id", "kind", "members"))
     kpis_rebuild()
     after = set(CohortMonthly.objects.values_list("cohort", "month", "members", "revenue_twd"))
     assert before == after
+    assert omo_before == set(OmoMonthly.objects.values_list("month", "store_id", "kind", "members"))
 
 
 def test_historic_clv_by_acquisition_channel_and_cohort(members, login_as):

@@ -32,12 +32,13 @@ from omnichannel.kpis.selectors_members import (
 
 ACTIVE_NOTE = _("Members with an order in the period's calendar months.")
 OMO_DEFINITION = _(
-    "OMO members: active members who, in the period's calendar months, bought both in a store "
-    "and in at least one online channel (web shop, marketplace, app, LINE shopping). "
-    "Single-channel members bought only in stores or only online. Spend is net revenue per "
-    "member in those months; frequency is orders per member. The OMO premium is OMO members' "
-    "figure divided by single-channel members'. A store narrows to the members who bought "
-    "there; the channel filter does not apply."
+    "Counted per calendar month of the period: a member is OMO in a month when they bought "
+    "that month both in a store and in at least one online channel (web shop, marketplace, "
+    "app, LINE shopping), single-channel when only in stores or only online; over several "
+    "months a member counts once per month active (member-months). Spend is net revenue per "
+    "member-month; frequency is orders per member-month. The OMO premium is the OMO figure "
+    "divided by the single-channel one. A store narrows to the members who bought there that "
+    "month; the channel filter does not apply."
 )
 VALUE_NOTE = _(
     "Historic CLV: net revenue to date per member. Predicted CLV: expected net revenue of the "
@@ -92,9 +93,12 @@ def grid_trace(cells: dict, *, colorscale: str, text: str, zmax: float | None = 
 
 
 def _active(filters: KpiFilters, omo: OmoFigures) -> int:
-    """Active members: the OMO split's members (any channel), unless a sales channel is
-    chosen (then those who bought in it)."""
-    return active_members(filters) if filters.sales_channel else omo.active
+    """Active members: in a one-month period the OMO split's members (any channel); over
+    several months (a member counts once) or in one sales channel, counted from the members'
+    activity."""
+    if len(filters.months) == 1 and not filters.sales_channel:
+        return omo.active
+    return active_members(filters)
 
 
 def _new(filters: KpiFilters) -> int:

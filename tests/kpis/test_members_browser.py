@@ -23,8 +23,9 @@ FIGURES = ("new-members-per-day", "omo-spend", "clv-by-channel", "rfm-grid", "co
 @pytest.fixture
 def members(transactional_db):
     # Three members joined in the last 30 days (two by LINE, one in a store) and one long ago;
-    # ann buys in store and on the web, bob in store, cat in the app (also months ago).
-    days = [TODAY - timedelta(days=n) for n in (20, 10, 5, 2)]
+    # two days ago (one calendar month: OMO counts per month) ann bought in store and on the
+    # web, bob in store, cat in the app (he also bought 100 days ago).
+    days = [TODAY - timedelta(days=n) for n in (20, 10, 2, 2)]
     ann = MemberFactory(home_store=None, acquisition_channel="line", joined_at=at(days[0]))
     bob = MemberFactory(home_store=None, acquisition_channel="store", joined_at=at(days[0]))
     MemberFactory(home_store=None, acquisition_channel="line", joined_at=at(days[1]))
@@ -32,11 +33,11 @@ def members(transactional_db):
         home_store=None, acquisition_channel="web", joined_at=at(TODAY - timedelta(days=200))
     )
     write(
-        sale("A1", 1_000, at(days[0]), store="TPE01"),
+        sale("A1", 1_000, at(days[2], 10), store="TPE01"),
         sale("A2", 2_000, at(days[2]), channel="web"),
         member=ann,
     )
-    write(sale("B1", 500, at(days[1]), store="TPE01"), member=bob)
+    write(sale("B1", 500, at(days[2]), store="TPE01"), member=bob)
     write(
         sale("C1", 400, at(TODAY - timedelta(days=100)), channel="app"),
         sale("C2", 800, at(days[3]), channel="app"),

@@ -63,6 +63,19 @@ SCHEDULE = (
         "years. `manage.py rebuild_kpis` recomputes everything.",
     ),
     Job(
+        name="fit the customer-value models",
+        task="omnichannel.kpis.tasks.clv_models_refresh_task",
+        minute="20",
+        hour="4",
+        why="The Members page's predicted 12-month CLV comes from a BG/NBD and a Gamma-Gamma "
+        "model fitted on members' purchase figures (MemberStats): nightly at 04:20, after the "
+        "03:30 rebuild of those figures and their RFM scores, the models are fitted on a "
+        "sample of buyers, every buyer's next 12 months is predicted set-wise, and the page's "
+        "small summaries (CLV by acquisition channel and first-purchase month, the RFM grid) "
+        "are written. A day's purchases barely move the fit; a lock lets one run at a time. "
+        "`manage.py fit_clv` does the same.",
+    ),
+    Job(
         name="reap background jobs whose worker stopped",
         task="omnichannel.tasks.jobs_reap_task",
         minute="*/5",

@@ -18,6 +18,7 @@ class KpisConfig(AppConfig):
         from omnichannel.kpis import (  # noqa: F401
             pages,
             rollups_loyalty,
+            rollups_members,
             rollups_messaging,
             rollups_orders,
         )

@@ -284,3 +284,7 @@ class WalletDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.platform or '*'}"
+
+
+# The Members / OMO page's tables live in their own module.
+from omnichannel.kpis.models_members import *  # noqa: E402, F403

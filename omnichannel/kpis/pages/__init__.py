@@ -13,6 +13,14 @@ from omnichannel.kpis.pages.loyalty import (
     tiers_section,
     wallet_section,
 )
+from omnichannel.kpis.pages.members import (
+    acquisition_section,
+    cohort_section,
+    members_tiles,
+    omo_section,
+    rfm_section,
+    value_section,
+)
 from omnichannel.kpis.registry import HEADLINES, PAGES, Headline, KpiPage
 
 SALES_CHOICES = tuple((channel.value, channel.label) for channel in SALES_CHANNELS)
@@ -27,6 +35,23 @@ PAGES.register(
         sections=(sales_section, messaging_section),
         channels=SALES_CHOICES + MESSAGING_CHOICES,
         order=10,
+    )
+)
+
+PAGES.register(
+    KpiPage(
+        slug="members",
+        title=_("Members / OMO"),
+        icon="people",
+        description=_(
+            "Who joins and through which channel, who buys both online and in store, what "
+            "members are worth, and how each month's new buyers keep buying."
+        ),
+        sections=(acquisition_section, omo_section, value_section, rfm_section, cohort_section),
+        # The channel filter is how members joined (acquisition channel) for new members,
+        # and the sales channel for active members.
+        channels=SALES_CHOICES + MESSAGING_CHOICES,
+        order=20,
     )
 )
 
@@ -74,4 +99,7 @@ HEADLINES.register(
         build=loyalty_headline,
         order=30,
     )
+)
+HEADLINES.register(
+    Headline(key="members", title=_("Members"), page_slug="members", build=members_tiles, order=15)
 )

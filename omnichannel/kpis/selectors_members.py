@@ -1,0 +1,357 @@
+"""Members / OMO figures, read from the rollups (new members per day, members' monthly
+activity, cohorts), MemberStats and the nightly customer-value summaries; never from orders.
+
+Member-grained figures (active, OMO, retention) count whole calendar months: the period's
+months (KpiFilters.months).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+
+from crm.models import Member, MemberStats
+from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
+from omnichannel.kpis.filters import KpiFilters, month_start
+from omnichannel.kpis.models import (
+    ClvModelRun,
+    CohortMonthly,
+    MemberActivityMonthly,
+    MemberValueSummary,
+    NewMembersDaily,
+    OmoMonthly,
+)
+from omnichannel.kpis.rollups_members import cohort_select_sql
+
+ONLINE = [channel.value for channel in ONLINE_SALES_CHANNELS]
+COHORT_MONTHS = 12  # cohorts shown, and months since the first purchase
+
+
+# New members ------------------------------------------------------------------------------
+
+
+def new_members_per_day(filters: KpiFilters) -> list[tuple[date, str, int]]:
+    """(day, acquisition channel, members who joined) for the period; the channel filter is
+    the acquisition channel, the store the home store. With a segment the members are counted
+    from the members table on its joined_at index (the period bounds the scan)."""
+    if filters.segment is not None:
+        members = Member.objects.exclude(status=Member.Status.MERGED).filter(
+            filters.member_q("pk"), joined_at__gte=filters.start_at, joined_at__lt=filters.end_at
+        )
+        if filters.store is not None:
+            members = members.filter(home_store=filters.store)
+        if filters.channel:
+            members = members.filter(acquisition_channel=filters.channel)
+        rows = (
+            members.annotate(day=TruncDate("joined_at", tzinfo=filters.start_at.tzinfo))
+            .values("day", "acquisition_channel")
+            .annotate(n=Count("pk"))
+            .order_by("day", "acquisition_channel")
+        )
+        return [(row["day"], row["acquisition_channel"], row["n"]) for row in rows]
+    rows = NewMembersDaily.objects.filter(day__gte=filters.start, day__lte=filters.end)
+    if filters.store is not None:
+        rows = rows.filter(store_id=filters.store.pk)
+    if filters.channel:
+        rows = rows.filter(acquisition_channel=filters.channel)
+    rows = (
+        rows.values("day", "acquisition_channel")
+        .annotate(n=Sum("members"))
+        .filter(n__gt=0)
+        .order_by("day", "acquisition_channel")
+    )
+    return [(row["day"], row["acquisition_channel"], row["n"]) for row in rows]
+
+
+def new_members_total(filters: KpiFilters) -> int:
+    return sum(n for _day, _channel, n in new_members_per_day(filters))
+
+
+# Active members and OMO ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerGroup:
+    """Members of one kind in the period's months, their orders and net revenue."""
+
+    members: int
+    orders: int
+    revenue_twd: int
+
+    @property
+    def spend_per_member(self) -> float | None:
+        return self.revenue_twd / self.members if self.members else None
+
+    @property
+    def orders_per_member(self) -> float | None:
+        return self.orders / self.members if self.members else None
+
+
+@dataclass(frozen=True)
+class OmoFigures:
+    """Active member-months split by where the member bought that month: both online and in
+    store (OMO), only in store, only online (any of the online sales channels)."""
+
+    omo: BuyerGroup
+    store_only: BuyerGroup
+    online_only: BuyerGroup
+
+    @property
+    def active(self) -> int:
+        return self.omo.members + self.store_only.members + self.online_only.members
+
+    @property
+    def single(self) -> BuyerGroup:
+        return BuyerGroup(
+            self.store_only.members + self.online_only.members,
+            self.store_only.orders + self.online_only.orders,
+            self.store_only.revenue_twd + self.online_only.revenue_twd,
+        )
+
+    @property
+    def omo_share(self) -> float | None:
+        """OMO members as a percentage (0–100) of active members."""
+        return self.omo.members * 100 / self.active if self.active else None
+
+    @property
+    def spend_premium(self) -> float | None:
+        """OMO members' spend per member ÷ single-channel members' (×)."""
+        omo, single = self.omo.spend_per_member, self.single.spend_per_member
+        return omo / single if omo is not None and single else None
+
+    @property
+    def frequency_premium(self) -> float | None:
+        omo, single = self.omo.orders_per_member, self.single.orders_per_member
+        return omo / single if omo is not None and single else None
+
+
+def omo_figures(filters: KpiFilters) -> OmoFigures:
+    """Active members per calendar month of the period, by where they bought that month,
+    summed over the months (member-months: a member active in two months counts in each).
+    From the OMO rollup; a segment classifies its members' activity on the fly. A store
+    narrows to the members who bought at that store that month (their online purchases still
+    count: that is what OMO is); the channel filter does not apply (OMO is across channels)."""
+    if filters.segment is None:
+        rows = OmoMonthly.objects.filter(month__in=filters.months)
+        if filters.store is not None:
+            rows = rows.filter(store_id=filters.store.pk)
+        else:
+            rows = rows.filter(store_id__isnull=True)
+        sums = {
+            row["kind"]: BuyerGroup(row["m"], row["n"], row["revenue"])
+            for row in rows.values("kind")
+            .annotate(m=Sum("members"), n=Sum("orders"), revenue=Sum("revenue_twd"))
+            .order_by()
+        }
+        empty = BuyerGroup(0, 0, 0)
+        return OmoFigures(
+            omo=sums.get(OmoMonthly.Kind.OMO, empty),
+            store_only=sums.get(OmoMonthly.Kind.STORE_ONLY, empty),
+            online_only=sums.get(OmoMonthly.Kind.ONLINE_ONLY, empty),
+        )
+    return _omo_live(filters)
+
+
+def _omo_live(filters: KpiFilters) -> OmoFigures:
+    rows = MemberActivityMonthly.objects.filter(month__in=filters.months).filter(filters.member_q())
+    if filters.store is not None:
+        at_store = MemberActivityMonthly.objects.filter(
+            month=OuterRef("month"),
+            member_id=OuterRef("member_id"),
+            store_id=filters.store.pk,
+            orders__gt=0,
+        )
+        rows = rows.filter(Exists(at_store))
+    per_member = (
+        rows.values("month", "member_id")
+        .annotate(
+            store=Coalesce(Sum("orders", filter=Q(channel=Channel.STORE)), 0),
+            online=Coalesce(Sum("orders", filter=Q(channel__in=ONLINE)), 0),
+            n=Sum("orders"),
+            revenue=Sum("revenue_twd"),
+        )
+        .order_by()
+    )
+    kinds = {
+        "omo": Q(store__gt=0, online__gt=0),
+        "store_only": Q(store__gt=0, online=0),
+        "online_only": Q(online__gt=0, store=0),
+    }
+    aggregates = {}
+    for kind, q in kinds.items():
+        aggregates[f"{kind}_members"] = Count("member_id", filter=q)
+        aggregates[f"{kind}_orders"] = Sum("n", filter=q)
+        aggregates[f"{kind}_revenue"] = Sum("revenue", filter=q)
+    totals = per_member.aggregate(**aggregates)
+    return OmoFigures(
+        **{
+            kind: BuyerGroup(
+                totals[f"{kind}_members"] or 0,
+                totals[f"{kind}_orders"] or 0,
+                totals[f"{kind}_revenue"] or 0,
+            )
+            for kind in kinds
+        }
+    )
+
+
+def active_members(filters: KpiFilters) -> int:
+    """Members with an order in the period's months (in the sales channel, when filtered)."""
+    rows = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0).filter(
+        filters.member_q()
+    )
+    if filters.store is not None:
+        rows = rows.filter(store_id=filters.store.pk)
+    if filters.sales_channel:
+        rows = rows.filter(channel=filters.sales_channel)
+    return rows.aggregate(n=Count("member_id", distinct=True))["n"]
+
+
+# Cohort retention ---------------------------------------------------------------------------
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    cohort: date
+    size: int  # members active in their first-purchase month
+    members: list[int]  # active members k months after (k = 0 …), up to the period's end
+    revenue_twd: list[int]
+
+    def retained(self, k: int) -> float | None:
+        """Percentage of the cohort active k months after its first purchase."""
+        if k >= len(self.members) or not self.size:
+            return None
+        return self.members[k] * 100 / self.size
+
+
+def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
+    """The COHORT_MONTHS first-purchase months up to the period's end month, each with its
+    active members per month since, up to that month. Read from the cohort rollup; a store or
+    a segment narrows the members' activity, computed from it on the fly (bounded by those
+    months)."""
+    last = month_start(filters.end)
+    first = add_months(last, -(COHORT_MONTHS - 1))
+    if filters.store is None and filters.segment is None:
+        rows = CohortMonthly.objects.filter(
+            cohort__gte=first, cohort__lte=last, month__gte=first, month__lte=last
+        ).values_list("cohort", "month", "members", "revenue_twd")
+    else:
+        rows = _cohorts_live(filters, first, last)
+    cells: dict[date, dict[date, tuple[int, int]]] = defaultdict(dict)
+    for cohort, month, members, revenue in rows:
+        cells[_as_date(cohort)][_as_date(month)] = (members, revenue)
+    result = []
+    cohort = first
+    while cohort <= last:
+        span = (last.year - cohort.year) * 12 + last.month - cohort.month + 1
+        months = [cells[cohort].get(add_months(cohort, k), (0, 0)) for k in range(span)]
+        if months[0][0]:
+            result.append(
+                CohortRow(
+                    cohort=cohort,
+                    size=months[0][0],
+                    members=[members for members, _revenue in months],
+                    revenue_twd=[revenue for _members, revenue in months],
+                )
+            )
+        cohort = add_months(cohort, 1)
+    return result
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:
+    adapt = connection.ops.adapt_datefield_value
+    where, params = ["a.month >= %s", "a.month <= %s"], [adapt(first), adapt(last)]
+    if filters.store is not None:
+        where.append("a.store_id = %s")
+        params.append(filters.store.pk)
+    members = filters.segment_members()
+    if members is not None:
+        sql, segment_params = members.query.sql_with_params()
+        where.append(f"a.member_id IN ({sql})")
+        params.extend(segment_params)
+    select, select_params = cohort_select_sql(where=" AND ".join(where))
+    query = f"SELECT * FROM ({select}) c WHERE c.cohort >= %s AND c.cohort <= %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*select_params, *params, adapt(first), adapt(last)])
+        return [(cohort, month, members, revenue) for cohort, month, members, _o, revenue in cursor]
+
+
+# Customer value and RFM (the nightly fit's summaries) --------------------------------------
+
+
+def clv_last_run() -> ClvModelRun | None:
+    return (
+        ClvModelRun.objects.filter(status=ClvModelRun.Status.DONE).order_by("-finished_at").first()
+    )
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    key: str
+    members: int
+    buyers: int
+    revenue_twd: int
+    predicted_clv_12m_twd: int
+    predicted_purchases_12m: float
+
+    @property
+    def historic_clv(self) -> float | None:
+        """Net revenue to date per member of the group."""
+        return self.revenue_twd / self.members if self.members else None
+
+    @property
+    def historic_clv_per_buyer(self) -> float | None:
+        return self.revenue_twd / self.buyers if self.buyers else None
+
+    @property
+    def predicted_clv(self) -> float | None:
+        """Predicted net revenue of the next 12 months per member who has bought."""
+        return self.predicted_clv_12m_twd / self.buyers if self.buyers else None
+
+
+def value_summary(run: ClvModelRun, dimension: str) -> list[ValueRow]:
+    rows = MemberValueSummary.objects.filter(run_id=run.pk, dimension=dimension).order_by("key")
+    return [
+        ValueRow(
+            row.key,
+            row.members,
+            row.buyers,
+            row.revenue_twd,
+            row.predicted_clv_12m_twd,
+            row.predicted_purchases_12m,
+        )
+        for row in rows
+    ]
+
+
+def rfm_grid(filters: KpiFilters, run: ClvModelRun | None) -> dict[tuple[int, int], tuple]:
+    """(R, F) → (members, net revenue of the last 365 days) of members with RFM scores: from
+    the nightly summary, or from MemberStats for a segment (its members only)."""
+    if filters.segment is None and run is not None:
+        return {
+            (int(row.key[0]), int(row.key[2])): (row.members, row.revenue_365d_twd)
+            for row in MemberValueSummary.objects.filter(
+                run_id=run.pk, dimension=MemberValueSummary.Dimension.RFM
+            )
+        }
+    rows = (
+        MemberStats.objects.filter(filters.member_q(), rfm_recency__isnull=False)
+        .values("rfm_recency", "rfm_frequency")
+        .annotate(n=Count("pk"), revenue=Sum("spend_365d_twd"))
+        .order_by()
+    )
+    return {
+        (row["rfm_recency"], row["rfm_frequency"]): (row["n"], row["revenue"] or 0) for row in rows
+    }

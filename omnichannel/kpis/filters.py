@@ -9,12 +9,14 @@ keeps what was typed).
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db import NotSupportedError, connection
+from django.db.models import IntegerField, Lookup, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -99,7 +101,7 @@ class KpiFilters:
     def previous(self) -> "KpiFilters":
         """The same filters for the period of the same length just before this one."""
         end = self.start - timedelta(days=1)
-        return KpiFilters(
+        previous = KpiFilters(
             start=end - timedelta(days=self.days - 1),
             end=end,
             store=self.store,
@@ -107,6 +109,9 @@ class KpiFilters:
             segment=self.segment,
             compare=False,
         )
+        if "_segment_ids" in self.__dict__:  # the segment is today's in both periods
+            previous.__dict__["_segment_ids"] = self._segment_ids
+        return previous
 
     def segment_members(self) -> QuerySet[Member] | None:
         """The segment's members as a subquery (`member_id__in=`), or None without a segment."""
@@ -114,10 +119,21 @@ class KpiFilters:
             return None
         return segment_queryset(self.segment.definition).values("pk")
 
+    @cached_property
+    def _segment_ids(self) -> list[int]:
+        return list(segment_queryset(self.segment.definition).values_list("pk", flat=True))
+
     def member_q(self, field: str = "member_id") -> Q:
-        """Q narrowing a member-grained rollup to the segment (everything without one)."""
-        members = self.segment_members()
-        return Q() if members is None else Q(**{f"{field}__in": members})
+        """Q narrowing a member-grained rollup to the segment (everything without one).
+
+        On PostgreSQL the segment is evaluated once per request (a page asks it of several
+        rollups, and a segment over a million members costs most of a second) and each query
+        gets its ids as one array parameter; on SQLite, a subquery."""
+        if self.segment is None:
+            return Q()
+        if connection.vendor == "postgresql":
+            return Q(**{f"{field}__any_of": self._segment_ids})
+        return Q(**{f"{field}__in": self.segment_members()})
 
     def query(self, **changes) -> str:
         """These filters as a query string (for links: presets, CSV, the other pages)."""
@@ -131,6 +147,25 @@ class KpiFilters:
         }
         values.update(changes)
         return urlencode({key: value for key, value in values.items() if value not in ("", None)})
+
+
+@IntegerField.register_lookup
+class AnyOf(Lookup):
+    """`field__any_of=[ids]`: `field = ANY(%s::bigint[])`, one parameter however many ids
+    (`__in` would bind one parameter per id, past PostgreSQL's limit for a large segment)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [[int(item) for item in value]]
+
+    def as_sql(self, compiler, connection):
+        if connection.vendor != "postgresql":
+            raise NotSupportedError("any_of needs PostgreSQL arrays")
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs}::bigint[])", [*lhs_params, *rhs_params]
 
 
 def default_filters(*, today: date | None = None, days: int = DEFAULT_DAYS) -> KpiFilters:

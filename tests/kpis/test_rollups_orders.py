@@ -164,3 +164,26 @@ def test_active_members_count_each_member_once_in_every_scope():
         row.channel: row.active_members for row in sales_by_channel(KpiFilters(start=D1, end=D2))
     }
     assert (per_channel["store"], per_channel["web"], per_channel["app"]) == (1, 2, 0)
+
+
+def test_a_segment_narrows_active_members_to_its_members():
+    from crm.models import Segment
+    from omnichannel.kpis.filters import KpiFilters
+    from omnichannel.kpis.selectors_sales import sales_totals
+
+    ann = MemberFactory(home_store=None, gender="female")
+    bob = MemberFactory(home_store=None, gender="male")
+    write(sale("S1", 100, at(D1), store="TPE01"), member=ann)
+    write(sale("S2", 100, at(D1), store="TPE01"), member=bob)
+    kpis_refresh()
+    women = Segment.objects.create(
+        name="Women",
+        definition={
+            "op": "and",
+            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
+        },
+    )
+    filters = KpiFilters(start=D1, end=D2, segment=women)
+
+    assert sales_totals(filters).active_members == 1
+    assert sales_totals(filters.previous()).active_members == 0

@@ -28,6 +28,9 @@ DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 5 * 366
 ERROR_END_BEFORE_START = _("The period ends before it starts.")
 ERROR_PERIOD_TOO_LONG = _("A period is at most five years.")
+ERROR_DAY_OUT_OF_RANGE = _("Choose a day from 2000 to a year from now.")
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_AHEAD = timedelta(days=366)
 ERROR_UNKNOWN_STORE = _("No store has this code.")
 ERROR_UNKNOWN_SEGMENT = _("This segment does not exist (any more).")
 ERROR_BROKEN_SEGMENT = _("This segment's rules no longer work; edit the segment.")
@@ -239,27 +242,49 @@ class KpiFilterForm(forms.Form):
             raise forms.ValidationError(ERROR_BROKEN_SEGMENT) from error
         return segment
 
+    def clean_start(self):
+        return self._day_in_range(self.cleaned_data.get("start"))
+
+    def clean_end(self):
+        return self._day_in_range(self.cleaned_data.get("end"))
+
+    @staticmethod
+    def _day_in_range(day: date | None) -> date | None:
+        # Far dates would overflow the date arithmetic of defaults and comparisons (year 1,
+        # year 9999) and mean nothing for a brand's figures.
+        if day is not None and not (EARLIEST_DAY <= day <= timezone.localdate() + LATEST_AHEAD):
+            raise forms.ValidationError(ERROR_DAY_OUT_OF_RANGE)
+        return day
+
     def clean(self):
         data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if end < start:
-                self.add_error("end", ERROR_END_BEFORE_START)
-            elif (end - start).days >= MAX_PERIOD_DAYS:
-                self.add_error("start", ERROR_PERIOD_TOO_LONG)
+        if {"start", "end"} & set(self.errors):
+            return data
+        # The rules apply to the period shown, defaults filled in: a start after today with
+        # no end is a period that ends before it starts.
+        start, end = self._period(data.get("start"), data.get("end"))
+        if end < start:
+            self.add_error("end" if data.get("end") else "start", ERROR_END_BEFORE_START)
+        elif (end - start).days >= MAX_PERIOD_DAYS:
+            self.add_error("start", ERROR_PERIOD_TOO_LONG)
         return data
+
+    @staticmethod
+    def _period(start: date | None, end: date | None) -> tuple[date, date]:
+        """The period for these fields: a missing end is today, a missing start the default
+        number of days before the end."""
+        end = end or timezone.localdate()
+        return start or end - timedelta(days=DEFAULT_DAYS - 1), end
 
     def filters(self) -> KpiFilters:
         """The filters asked for: each wrong field is left out (its error shows beside it),
         a wrong period gives the default one."""
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
-        fallback = default_filters()
-        period_ok = not ({"start", "end"} & set(self.errors))
-        end = (data.get("end") if period_ok else None) or fallback.end
-        start = (data.get("start") if period_ok else None) or end - timedelta(
-            days=fallback.days - 1
-        )
+        if {"start", "end"} & set(self.errors):
+            start, end = self._period(None, None)
+        else:
+            start, end = self._period(data.get("start"), data.get("end"))
         return KpiFilters(
             start=start,
             end=end,

@@ -138,3 +138,24 @@ def test_an_htmx_filter_change_gets_the_body_only(test_page, login_as):
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="kpi-body"')
     assert "<nav" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("end=0001-01-01", "end"),  # would overflow the default start
+        ("start=9999-12-31&compare=1", "start"),  # would overflow the period before
+        ("start=2030-01-01&compare=1", "start"),  # no end: today, before the start
+        ("start=1900-01-01", "start"),  # no end: a century
+        ("start=2001-01-01", "start"),  # no end: longer than five years
+    ],
+)
+def test_a_far_or_backwards_period_is_an_error_beside_its_field_not_a_500(
+    test_page, login_as, query, field
+):
+    response = login_as("carol").get(f"/kpis/test-page/?{query}")
+
+    assert response.status_code == 200
+    assert f'data-testid="filter-error-{field}"' in response.content.decode()
+    (filters,) = SEEN
+    assert filters.days == 30  # the default period is shown

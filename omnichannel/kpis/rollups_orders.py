@@ -32,6 +32,7 @@ SALES_COLUMNS = ("day", "channel", "store_id", "orders", "revenue_twd")
 SALES_COLUMNS += ("member_orders", "member_revenue_twd")
 ACTIVITY_COLUMNS = ("month", "member_id", "channel", "store_id", "orders", "revenue_twd")
 DAILY_ACTIVITY_COLUMNS = ("day", "member_id", "channel", "store_id", "orders", "revenue_twd")
+PREVIOUS = ("previous_day", "previous_day_channel", "previous_day_store")
 
 
 def _zone() -> ZoneInfo:
@@ -47,14 +48,6 @@ def _days_q(days: Iterable[date]) -> Q:
     q = Q(pk__in=[])
     for day in sorted(days):
         q |= Q(placed_at__gte=_day_start(day), placed_at__lt=_day_start(day + timedelta(days=1)))
-    return q
-
-
-def _months_q(months: Iterable[date]) -> Q:
-    q = Q(pk__in=[])
-    for month in sorted(months):
-        following = (month + timedelta(days=32)).replace(day=1)
-        q |= Q(placed_at__gte=_day_start(month), placed_at__lt=_day_start(following))
     return q
 
 
@@ -116,24 +109,47 @@ def sales_days_rewrite(days: Iterable[date]) -> int:
     return written
 
 
-def activity_rewrite(*, member_ids: Iterable[int], days: Iterable[date]) -> int:
-    """Recompute these members' activity on these days and in their months, from their orders."""
-    days = sorted(set(days))
-    months = sorted({day.replace(day=1) for day in days})
+def activity_rewrite(*, member_ids: Iterable[int]) -> int:
+    """Recompute these members' whole activity, daily and monthly, from all their orders: a
+    member has few orders, and a changed order may have moved from any day (its placed_at,
+    a merge, an undo), so their rows are rewritten rather than patched."""
     written = 0
     for chunk in chunked(sorted(set(member_ids)), MEMBERS_CHUNK):
-        MemberActivityDaily.objects.filter(member_id__in=chunk, day__in=days).delete()
-        orders = Order.objects.filter(Q(member_id__in=chunk) & _days_q(days))
-        written += insert_select(
-            MemberActivityDaily, DAILY_ACTIVITY_COLUMNS, _activity_select(orders, monthly=False)
-        )
-        previous_days_write(member_ids=chunk)
-        MemberActivityMonthly.objects.filter(member_id__in=chunk, month__in=months).delete()
-        orders = Order.objects.filter(Q(member_id__in=chunk) & _months_q(months))
+        orders = Order.objects.filter(member_id__in=chunk)
+        MemberActivityDaily.objects.filter(member_id__in=chunk).delete()
+        written += daily_activity_insert(orders)
+        MemberActivityMonthly.objects.filter(member_id__in=chunk).delete()
         written += insert_select(
             MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
         )
     return written
+
+
+def daily_activity_insert(orders: QuerySet[Order]) -> int:
+    """Insert the members' daily rows of these orders with each row's previous active day in
+    its three scopes (see MemberActivityDaily): window functions over the grouped rows, in
+    the same INSERT … SELECT. Pass whole members' orders: a window sees only what it is given.
+    """
+    sql, params = _activity_select(orders, monthly=False).query.sql_with_params()
+    table = connection.ops.quote_name(MemberActivityDaily._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in DAILY_ACTIVITY_COLUMNS + PREVIOUS)
+    # The latest active day among the member's rows before this one in the scope's order;
+    # a second row of one day sees that day (so one row per member counts in a period).
+    earlier = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    active_day = "MAX(CASE WHEN g.n > 0 THEN g.bucket END)"
+    select = f"""
+        SELECT g.bucket, g.member_id, g.channel, g.store_id, g.n, g.revenue,
+            {active_day} OVER (
+                PARTITION BY g.member_id ORDER BY g.bucket, g.channel, g.store_id {earlier}),
+            {active_day} OVER (
+                PARTITION BY g.member_id, g.channel ORDER BY g.bucket, g.store_id {earlier}),
+            {active_day} OVER (
+                PARTITION BY g.member_id, g.channel, g.store_id ORDER BY g.bucket {earlier})
+        FROM ({sql}) AS g
+    """  # noqa: S608 (our column names; values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) {select}", params)
+        return cursor.rowcount
 
 
 def _changes_fold(changes: list[OrderChange]) -> None:
@@ -153,7 +169,7 @@ def _changes_fold(changes: list[OrderChange]) -> None:
     }
     sales_days_rewrite(days)
     if members:
-        activity_rewrite(member_ids=members, days=days)
+        activity_rewrite(member_ids=members)
 
 
 def orders_refresh() -> int:
@@ -169,47 +185,11 @@ def orders_rebuild() -> int:
             table_empty(model)
         orders = Order.objects.all()
         written = insert_select(SalesDaily, SALES_COLUMNS, _sales_select(orders))
-        written += insert_select(
-            MemberActivityDaily, DAILY_ACTIVITY_COLUMNS, _activity_select(orders, monthly=False)
-        )
+        written += daily_activity_insert(orders)
         written += insert_select(
             MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
         )
-        previous_days_write(member_ids=None)
     return written
-
-
-def previous_days_write(*, member_ids: Iterable[int] | None) -> None:
-    """Set each active daily row's previous active day in its three scopes (see
-    MemberActivityDaily), for these members' rows (None: every member's). Window functions
-    over the members' active rows, one UPDATE … FROM (PostgreSQL, and SQLite ≥ 3.33)."""
-    table = connection.ops.quote_name(MemberActivityDaily._meta.db_table)
-    where, params = "orders > 0", []
-    if member_ids is not None:
-        member_ids = list(member_ids)
-        if not member_ids:
-            return
-        where += f" AND member_id IN ({', '.join(['%s'] * len(member_ids))})"
-        params = member_ids
-    sql = f"""
-        UPDATE {table} SET
-            previous_day = previous.by_member,
-            previous_day_channel = previous.by_channel,
-            previous_day_store = previous.by_store
-        FROM (
-            SELECT id,
-                LAG(day) OVER (PARTITION BY member_id ORDER BY day, channel, store_id)
-                    AS by_member,
-                LAG(day) OVER (PARTITION BY member_id, channel ORDER BY day, store_id)
-                    AS by_channel,
-                LAG(day) OVER (PARTITION BY member_id, channel, store_id ORDER BY day)
-                    AS by_store
-            FROM {table} WHERE {where}
-        ) AS previous
-        WHERE {table}.id = previous.id
-    """  # noqa: S608 (our table name; ids are parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def table_empty(model) -> None:

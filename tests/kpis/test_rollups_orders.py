@@ -187,3 +187,15 @@ def test_a_segment_narrows_active_members_to_its_members():
 
     assert sales_totals(filters).active_members == 1
     assert sales_totals(filters.previous()).active_members == 0
+
+
+def test_an_order_moved_to_another_day_leaves_the_members_old_day():
+    ann = MemberFactory(home_store=None)
+    write(sale("S1", 1_000, at(D1), store="TPE01"), member=ann)
+    kpis_refresh()
+
+    write(sale("S1", 1_000, at(D2), store="TPE01"), member=ann)  # the shop corrected the day
+    kpis_refresh()
+
+    assert daily_activity_rows() == {(D2, ann.pk, "store", 1, 1_000)}
+    assert activity_rows() == {(date(2026, 12, 1), ann.pk, "store", 1, 1_000)}

@@ -7,9 +7,10 @@ ids, with a small overlap for ids committed out of order) and of the members mer
 unmerged since (a merged duplicate is no sign-up).
 
 Cohorts: derived from the members' monthly activity (the orders rollup, run before this one)
-and MemberStats.first_purchase_at. A refresh reads crm's order-change feed through a cursor of
-its own ("kpis.cohorts") only to learn which activity months changed, and recomputes those
-months whole; a rebuild recomputes all.
+and MemberStats.first_purchase_at. A refresh recomputes whole the activity months the orders
+rollup rewrote (it marks them, KpiDirtyMonth, in the transaction that advances its feed cursor;
+this refresh takes them, later in the same run): no cursor of its own, so no order change can
+be seen here before the orders rollup has written it. A rebuild recomputes all.
 """
 
 from collections.abc import Iterable
@@ -23,23 +24,22 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.bulk import chunked
-from crm.models import Member, MergeLog, Order, OrderChange
-from crm.services.order_feed import order_changes_drain, order_changes_skip
+from crm.models import Member, MergeLog
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
 from omnichannel.kpis.models import CohortMonthly, NewMembersDaily, OmoMonthly, RollupWatermark
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import (
     DAYS_CHUNK,
-    FEED_BATCH,
     _day_start,
     insert_select,
+    kpi_months_take,
     table_empty,
 )
 
 NEW_MEMBERS_MARK = "kpis.new_members"
 NEW_MEMBERS_COLUMNS = ("day", "acquisition_channel", "store_id", "members")
 ID_OVERLAP = 1_000  # ids read again: a member created earlier may commit after a later one
-COHORTS_CONSUMER = "kpis.cohorts"
+COHORTS_CONSUMER = "cohorts"  # its KpiDirtyMonth rows
 MONTHS_CHUNK = 6
 
 
@@ -158,31 +158,13 @@ def cohort_months_rewrite(months: Iterable[date]) -> int:
     return written
 
 
-def touched_months(consumer: str) -> set[date]:
-    """The Taipei months of the orders changed since this consumer's last run. The cursor
-    advances with each batch, in the refresh's transaction: the caller's recompute rolls back
-    with it if it fails."""
-    months: set[date] = set()
-    zone = _zone()
-
-    def collect(changes: list[OrderChange]) -> None:
-        placed = Order.objects.filter(pk__in={change.order_id for change in changes})
-        months.update(
-            at.astimezone(zone).date().replace(day=1)
-            for at in placed.values_list("placed_at", flat=True)
-        )
-
-    order_changes_drain(consumer=consumer, handler=collect, batch_size=FEED_BATCH)
-    return months
-
-
 def cohorts_refresh() -> int:
-    """Recompute the activity months the order changes since the last run touched."""
-    return cohort_months_rewrite(touched_months(COHORTS_CONSUMER))
+    """Recompute the activity months the orders rollup rewrote since the last run."""
+    return cohort_months_rewrite(kpi_months_take(COHORTS_CONSUMER))
 
 
 def cohorts_rebuild() -> int:
-    order_changes_skip(consumer=COHORTS_CONSUMER)  # first: a change committed meanwhile comes again
+    kpi_months_take(COHORTS_CONSUMER)  # all are recomputed now
     table_empty(CohortMonthly)
     return _cohorts_insert()
 
@@ -201,7 +183,7 @@ ROLLUPS.register(Rollup(name="cohorts", refresh=cohorts_refresh, rebuild=cohorts
 
 # OMO per month -----------------------------------------------------------------------------
 
-OMO_CONSUMER = "kpis.omo"
+OMO_CONSUMER = "omo"  # its KpiDirtyMonth rows
 _ONLINE_SQL = ", ".join(f"'{channel.value}'" for channel in ONLINE_SALES_CHANNELS)
 _PER_MEMBER = f"""
 SELECT a.month, a.member_id,
@@ -257,11 +239,12 @@ def omo_months_rewrite(months: Iterable[date]) -> int:
 
 
 def omo_refresh() -> int:
-    return omo_months_rewrite(touched_months(OMO_CONSUMER))
+    """Recompute the activity months the orders rollup rewrote since the last run."""
+    return omo_months_rewrite(kpi_months_take(OMO_CONSUMER))
 
 
 def omo_rebuild() -> int:
-    order_changes_skip(consumer=OMO_CONSUMER)
+    kpi_months_take(OMO_CONSUMER)  # all are recomputed now
     table_empty(OmoMonthly)
     return _omo_insert("1 = 1", [])
 

@@ -10,7 +10,10 @@ Cohorts: derived from the members' monthly activity (the orders rollup, run befo
 and MemberStats.first_purchase_at. A refresh recomputes whole the activity months the orders
 rollup rewrote (it marks them, KpiDirtyMonth, in the transaction that advances its feed cursor;
 this refresh takes them, later in the same run): no cursor of its own, so no order change can
-be seen here before the orders rollup has written it. A rebuild recomputes all.
+be seen here before the orders rollup has written it. A rebuild recomputes all. A member's
+cohort (first purchase) can move without an order change of that month (a back-dated order, a
+merge): every month is marked again nightly after crm's stats rebuild (cohorts_mark_all), so
+a cohort is at most a day stale.
 """
 
 from collections.abc import Iterable
@@ -26,7 +29,14 @@ from django.utils import timezone
 from crm.bulk import chunked
 from crm.models import Member, MergeLog
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
-from omnichannel.kpis.models import CohortMonthly, NewMembersDaily, OmoMonthly, RollupWatermark
+from omnichannel.kpis.models import (
+    CohortMonthly,
+    KpiDirtyMonth,
+    MemberActivityMonthly,
+    NewMembersDaily,
+    OmoMonthly,
+    RollupWatermark,
+)
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import (
     DAYS_CHUNK,
@@ -161,6 +171,18 @@ def cohort_months_rewrite(months: Iterable[date]) -> int:
 def cohorts_refresh() -> int:
     """Recompute the activity months the orders rollup rewrote since the last run."""
     return cohort_months_rewrite(kpi_months_take(COHORTS_CONSUMER))
+
+
+def cohorts_mark_all() -> int:
+    """Mark every activity month for the cohorts: the next refresh recomputes them all. Nightly
+    after crm's rebuild of the members' figures: a cohort is the month of
+    MemberStats.first_purchase_at, which a back-dated order, a merge or an import (stats
+    refreshed at its end) moves without touching the months the orders rollup marks. The
+    input is a rollup, so this costs a cohort rebuild, once a night. Returns months marked."""
+    months = MemberActivityMonthly.objects.values_list("month", flat=True).distinct().order_by()
+    marked = [KpiDirtyMonth(consumer=COHORTS_CONSUMER, month=month) for month in months]
+    KpiDirtyMonth.objects.bulk_create(marked, ignore_conflicts=True)
+    return len(marked)
 
 
 def cohorts_rebuild() -> int:

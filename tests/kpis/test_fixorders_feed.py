@@ -18,7 +18,7 @@ from omnichannel.kpis.models import (
     RollupRun,
     SalesDaily,
 )
-from omnichannel.kpis.rollups_members import cohorts_refresh, omo_refresh
+from omnichannel.kpis.rollups_members import cohorts_mark_all, cohorts_refresh, omo_refresh
 from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
 from tests.kpis.helpers import at, sale, write
@@ -143,3 +143,20 @@ def test_an_order_committed_between_the_orders_rollup_and_the_cohorts_is_not_los
     # then cohorts and OMO count it
     assert cohorts() == {(NOV, NOV, 1, 800)}
     assert omo() == {(NOV, "omo", 1, 2)}
+
+
+def test_the_nightly_mark_recomputes_cohorts_whose_first_purchase_moved():
+    # given a member whose first purchase is in December
+    member = MemberFactory()
+    write(sale("D", 300, at(date(2026, 12, 2))), member=member)
+    kpis_refresh()
+    assert cohorts() == {(DEC, DEC, 1, 300)}
+    # when a back-dated October order arrives: October is recomputed, December is not
+    write(sale("O", 100, at(date(2026, 10, 9))), member=member)
+    kpis_refresh()
+    oct_ = date(2026, 10, 1)
+    assert cohorts() == {(oct_, oct_, 1, 100), (DEC, DEC, 1, 300)}  # stale until the night
+    # then the nightly mark has the next refresh move December to the October cohort
+    assert cohorts_mark_all() == 2
+    kpis_refresh()
+    assert cohorts() == {(oct_, oct_, 1, 100), (oct_, DEC, 1, 300)}

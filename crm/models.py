@@ -322,7 +322,8 @@ class OrderChange(models.Model):
     that loyalty, campaigns and KPI rollups read (crm.services.order_feed, DESIGN.md §1b).
 
     A row says what the order is after the change (member, amount, status) and, for a move,
-    whose it was. Rows are never updated; consumers read them through their own cursor.
+    whose it was; for a change of placed_at, when it was placed before. Rows are never
+    updated; consumers read them through their own cursor.
     """
 
     class Kind(models.TextChoices):
@@ -363,6 +364,9 @@ class OrderChange(models.Model):
         db_index=False,
         db_constraint=False,
     )  # before a member_moved or member_assigned; null otherwise
+    # The order's placed_at before the change, when the change moved it (orders_upsert);
+    # null otherwise: a reader bucketing orders by day recomputes the old day too.
+    old_placed_at = models.DateTimeField(_("placed at before"), null=True, blank=True)
     amount_twd = models.IntegerField(_("amount (NT$)"))
     status = models.CharField(_("status"), max_length=10, choices=Order.Status.choices)
     at = models.DateTimeField(_("at"), default=timezone.now)

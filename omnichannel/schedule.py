@@ -63,6 +63,18 @@ SCHEDULE = (
         "years. `manage.py rebuild_kpis` recomputes everything.",
     ),
     Job(
+        name="recompute the KPI cohorts",
+        task="omnichannel.kpis.tasks.cohorts_mark_all_task",
+        minute="5",
+        hour="4",
+        why="A member's cohort is the month of their first purchase (MemberStats), which a "
+        "back-dated order, a merge or an import can move without an order change in the "
+        "months the 5-minute refresh recomputes. Nightly at 04:05, after the 03:30 rebuild of "
+        "the members' figures, every activity month is marked for the cohorts and the next "
+        "refresh recomputes them all from the monthly activity rollup (a cohort rebuild's "
+        "cost, once a night): cohorts are at most a day stale.",
+    ),
+    Job(
         name="fit the customer-value models",
         task="omnichannel.kpis.tasks.clv_models_refresh_task",
         minute="20",

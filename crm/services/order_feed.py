@@ -11,8 +11,10 @@ change itself, so the feed and the orders can never disagree:
                                           the new member is null)
 
 A row holds what the order is after the change (member, amount, status) and, for a move or an
-assignment, the member it had before. Linking a return to its sale is not a change: the return
-was fed when it was written, and the sale when its returns covered it.
+assignment, the member it had before; for a change that moved the order's placed_at (only
+orders_upsert changes it), the placed_at it had before (old_placed_at, null otherwise).
+Linking a return to its sale is not a change: the return was fed when it was written, and the
+sale when its returns covered it.
 
 Readers. A consumer (say "loyalty.earn") calls `order_changes_consume(consumer=…, handler=…)`.
 The handler gets the next batch of changes in feed order and writes its effects; the handler's
@@ -28,6 +30,8 @@ crash rolls back both the effects and the advance. The contract for a handler:
   a later row for the same order follows. Nobody scans the orders table.
 - An order moved to another member (member_moved) carries old_member: move what you gave the
   old one (points, conversions) or reverse it; member null means the person was erased.
+- An order placed at another time carries old_placed_at: a consumer that buckets orders by
+  day or month (the KPI rollups) recomputes the old bucket as well as the new one.
 
 The race a reader must not lose (PostgreSQL). Ids come from a sequence when a row is written, but
 become visible when the writing transaction commits: a transaction that took id 10 may commit

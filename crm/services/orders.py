@@ -9,7 +9,7 @@ negative amount, so the sum of placed orders is always the net revenue.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
@@ -92,14 +92,14 @@ WHERE (crm_order.member_id IS NULL AND EXCLUDED.member_id IS NOT NULL)
        AND NOT (crm_order.channel = 'store' AND crm_order.status = 'returned'))
    OR EXCLUDED.returns_external_no NOT IN ('', crm_order.returns_external_no)
 RETURNING id, returns_external_no, returns_order_id, created_at <> updated_at AS updated,
-          member_id, amount_twd, status
+          member_id, amount_twd, status, placed_at
 """
 STAGING_TABLE = "crm_order_staging"
 # PostgreSQL: the upsert and its feed rows in one statement. `before` reads, for the orders the
-# upsert changed (not those it inserted), the member they had: every part of a statement reads
-# the same snapshot, so crm_order there is as it was before `up`, and the join is by primary key
-# on changed rows only (a join of the staging table with crm_order on the order number was
-# planned as a hash join over every order, a whole-table scan per batch).
+# upsert changed (not those it inserted), the member and placed_at they had: every part of a
+# statement reads the same snapshot, so crm_order there is as it was before `up`, and the join
+# is by primary key on changed rows only (a join of the staging table with crm_order on the
+# order number was planned as a hash join over every order, a whole-table scan per batch).
 _FEED_KIND = f"""CASE WHEN NOT up.updated THEN '{OrderChange.Kind.CREATED.value}'
     WHEN before.member_id IS NULL AND up.member_id IS NOT NULL
     THEN '{OrderChange.Kind.MEMBER_ASSIGNED.value}'
@@ -108,11 +108,13 @@ UPSERT_WITH_FEED = f"""
 WITH up AS (
     INSERT INTO crm_order ({{columns}}) SELECT {{columns}} FROM {STAGING_TABLE} {UPSERT_CONFLICT}
 ), before AS (
-    SELECT o.id, o.member_id FROM up JOIN crm_order o ON o.id = up.id WHERE up.updated
+    SELECT o.id, o.member_id, o.placed_at
+    FROM up JOIN crm_order o ON o.id = up.id WHERE up.updated
 ), feed AS (
-    INSERT INTO crm_orderchange ({FEED_COLUMNS})
+    INSERT INTO crm_orderchange ({FEED_COLUMNS}, old_placed_at)
     SELECT up.id, up.member_id, CASE WHEN up.updated THEN before.member_id END, {_FEED_KIND},
-           up.amount_twd, up.status, %s
+           up.amount_twd, up.status, %s,
+           CASE WHEN up.updated AND before.placed_at <> up.placed_at THEN before.placed_at END
     FROM up LEFT JOIN before ON before.id = up.id
     ORDER BY up.id
 )
@@ -205,7 +207,7 @@ def _orders_write(rows: list[tuple], *, at: datetime) -> list[Changed]:
                 for row in chunk
                 for value in row
             ]
-            before = _members_before(cursor, [(row[1], row[3]) for row in chunk])
+            before = _before(cursor, [(row[1], row[3]) for row in chunk])
             cursor.execute(
                 f"INSERT INTO crm_order ({columns}) VALUES {placeholders} {UPSERT_CONFLICT}",  # noqa: S608
                 params,
@@ -215,26 +217,41 @@ def _orders_write(rows: list[tuple], *, at: datetime) -> list[Changed]:
                 OrderChange(
                     order_id=pk,
                     member_id=member_id,
-                    old_member_id=before.get(pk) if updated else None,
-                    kind=_feed_kind(updated=updated, before=before.get(pk), after=member_id),
+                    old_member_id=before[pk][0] if updated else None,
+                    kind=_feed_kind(
+                        updated=updated, before=before.get(pk, (None,))[0], after=member_id
+                    ),
                     amount_twd=amount,
                     status=status,
                     at=at,
+                    old_placed_at=_moved_from(before[pk][1], placed_at) if updated else None,
                 )
-                for pk, _, _, updated, member_id, amount, status in sorted(returned)
+                for pk, _, _, updated, member_id, amount, status, placed_at in sorted(returned)
             )
             changed += [row[:5] for row in returned]
         return changed
 
 
-def _members_before(cursor, keys: list[tuple[str, str]]) -> dict[int, int | None]:
-    """(SQLite) The member of each stored order of these (channel, external_no) keys, by id."""
+def _before(cursor, keys: list[tuple[str, str]]) -> dict[int, tuple[int | None, datetime]]:
+    """(SQLite) The member and placed_at of each stored order of these (channel, external_no)
+    keys, by id."""
     pairs = ", ".join(["(%s, %s)"] * len(keys))
     cursor.execute(
-        f"SELECT id, member_id FROM crm_order WHERE (channel, external_no) IN (VALUES {pairs})",  # noqa: S608
+        f"SELECT id, member_id, placed_at FROM crm_order "  # noqa: S608
+        f"WHERE (channel, external_no) IN (VALUES {pairs})",
         [value for key in keys for value in key],
     )
-    return dict(cursor.fetchall())
+    return {pk: (member_id, placed_at) for pk, member_id, placed_at in cursor.fetchall()}
+
+
+def _moved_from(before: datetime | str, after: datetime | str) -> datetime | None:
+    """(SQLite) The placed_at an order had before, if the upsert changed it (both as the
+    database returned them, in UTC)."""
+    if before == after:
+        return None
+    if isinstance(before, str):
+        before = datetime.fromisoformat(before)
+    return before if before.tzinfo else before.replace(tzinfo=UTC)
 
 
 def _feed_kind(*, updated: bool, before: int | None, after: int | None) -> str:

@@ -212,6 +212,27 @@ class RollupWatermark(models.Model):
         return self.name
 
 
+class KpiDirtyMonth(models.Model):
+    """A month whose members' monthly activity the orders rollup rewrote, waiting for a rollup
+    derived from that activity (`consumer`: cohorts, OMO) to recompute it. Written by the
+    orders rollup in the transaction that advances its feed cursor; each consumer reads and
+    deletes its own rows in its refresh, later in the same run: no change is seen by one and
+    missed by the other, whatever commits between them."""
+
+    consumer = models.CharField(_("consumer"), max_length=32)
+    month = models.DateField(_("month"))
+
+    class Meta:
+        verbose_name = _("KPI month to recompute")
+        verbose_name_plural = _("KPI months to recompute")
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "month"], name="kpidirtymonth_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} {self.month}"
+
+
 class RollupRun(models.Model):
     """One refresh or rebuild of the rollups: when, what each rollup did, and any error. The
     pages say how fresh their figures are from the last good one."""

@@ -7,9 +7,13 @@ ids, with a small overlap for ids committed out of order) and of the members mer
 unmerged since (a merged duplicate is no sign-up).
 
 Cohorts: derived from the members' monthly activity (the orders rollup, run before this one)
-and MemberStats.first_purchase_at. A refresh reads crm's order-change feed through a cursor of
-its own ("kpis.cohorts") only to learn which activity months changed, and recomputes those
-months whole; a rebuild recomputes all.
+and MemberStats.first_purchase_at. A refresh recomputes whole the activity months the orders
+rollup rewrote (it marks them, KpiDirtyMonth, in the transaction that advances its feed cursor;
+this refresh takes them, later in the same run): no cursor of its own, so no order change can
+be seen here before the orders rollup has written it. A rebuild recomputes all. A member's
+cohort (first purchase) can move without an order change of that month (a back-dated order, a
+merge): every month is marked again nightly after crm's stats rebuild (cohorts_mark_all), so
+a cohort is at most a day stale.
 """
 
 from collections.abc import Iterable
@@ -23,23 +27,29 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.bulk import chunked
-from crm.models import Member, MergeLog, Order, OrderChange
-from crm.services.order_feed import order_changes_drain, order_changes_skip
+from crm.models import Member, MergeLog
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
-from omnichannel.kpis.models import CohortMonthly, NewMembersDaily, OmoMonthly, RollupWatermark
+from omnichannel.kpis.models import (
+    CohortMonthly,
+    KpiDirtyMonth,
+    MemberActivityMonthly,
+    NewMembersDaily,
+    OmoMonthly,
+    RollupWatermark,
+)
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import (
     DAYS_CHUNK,
-    FEED_BATCH,
     _day_start,
     insert_select,
+    kpi_months_take,
     table_empty,
 )
 
 NEW_MEMBERS_MARK = "kpis.new_members"
 NEW_MEMBERS_COLUMNS = ("day", "acquisition_channel", "store_id", "members")
 ID_OVERLAP = 1_000  # ids read again: a member created earlier may commit after a later one
-COHORTS_CONSUMER = "kpis.cohorts"
+COHORTS_CONSUMER = "cohorts"  # its KpiDirtyMonth rows
 MONTHS_CHUNK = 6
 
 
@@ -158,31 +168,25 @@ def cohort_months_rewrite(months: Iterable[date]) -> int:
     return written
 
 
-def touched_months(consumer: str) -> set[date]:
-    """The Taipei months of the orders changed since this consumer's last run. The cursor
-    advances with each batch, in the refresh's transaction: the caller's recompute rolls back
-    with it if it fails."""
-    months: set[date] = set()
-    zone = _zone()
-
-    def collect(changes: list[OrderChange]) -> None:
-        placed = Order.objects.filter(pk__in={change.order_id for change in changes})
-        months.update(
-            at.astimezone(zone).date().replace(day=1)
-            for at in placed.values_list("placed_at", flat=True)
-        )
-
-    order_changes_drain(consumer=consumer, handler=collect, batch_size=FEED_BATCH)
-    return months
-
-
 def cohorts_refresh() -> int:
-    """Recompute the activity months the order changes since the last run touched."""
-    return cohort_months_rewrite(touched_months(COHORTS_CONSUMER))
+    """Recompute the activity months the orders rollup rewrote since the last run."""
+    return cohort_months_rewrite(kpi_months_take(COHORTS_CONSUMER))
+
+
+def cohorts_mark_all() -> int:
+    """Mark every activity month for the cohorts: the next refresh recomputes them all. Nightly
+    after crm's rebuild of the members' figures: a cohort is the month of
+    MemberStats.first_purchase_at, which a back-dated order, a merge or an import (stats
+    refreshed at its end) moves without touching the months the orders rollup marks. The
+    input is a rollup, so this costs a cohort rebuild, once a night. Returns months marked."""
+    months = MemberActivityMonthly.objects.values_list("month", flat=True).distinct().order_by()
+    marked = [KpiDirtyMonth(consumer=COHORTS_CONSUMER, month=month) for month in months]
+    KpiDirtyMonth.objects.bulk_create(marked, ignore_conflicts=True)
+    return len(marked)
 
 
 def cohorts_rebuild() -> int:
-    order_changes_skip(consumer=COHORTS_CONSUMER)  # first: a change committed meanwhile comes again
+    kpi_months_take(COHORTS_CONSUMER)  # all are recomputed now
     table_empty(CohortMonthly)
     return _cohorts_insert()
 
@@ -201,7 +205,7 @@ ROLLUPS.register(Rollup(name="cohorts", refresh=cohorts_refresh, rebuild=cohorts
 
 # OMO per month -----------------------------------------------------------------------------
 
-OMO_CONSUMER = "kpis.omo"
+OMO_CONSUMER = "omo"  # its KpiDirtyMonth rows
 _ONLINE_SQL = ", ".join(f"'{channel.value}'" for channel in ONLINE_SALES_CHANNELS)
 _PER_MEMBER = f"""
 SELECT a.month, a.member_id,
@@ -257,11 +261,12 @@ def omo_months_rewrite(months: Iterable[date]) -> int:
 
 
 def omo_refresh() -> int:
-    return omo_months_rewrite(touched_months(OMO_CONSUMER))
+    """Recompute the activity months the orders rollup rewrote since the last run."""
+    return omo_months_rewrite(kpi_months_take(OMO_CONSUMER))
 
 
 def omo_rebuild() -> int:
-    order_changes_skip(consumer=OMO_CONSUMER)
+    kpi_months_take(OMO_CONSUMER)  # all are recomputed now
     table_empty(OmoMonthly)
     return _omo_insert("1 = 1", [])
 

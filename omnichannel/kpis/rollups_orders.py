@@ -1,8 +1,11 @@
 """The order rollups: sales per day × sales channel × store, and each member's purchases per
-day and per month × sales channel × store. Fed by crm's order-change feed (DESIGN.md §1b): a
-batch of changes names the orders that changed, their days and months are recomputed from them,
-in the transaction that advances the feed's cursor, so a crash redoes the batch and a replay
-recomputes the same cells. Nobody scans the orders table, except `rebuild`.
+day and per month × sales channel × store. Fed by crm's order-change feed (DESIGN.md §1b): the
+changes name the orders that changed; their days (now, and before for an order whose placed_at
+moved) and their members' days and months are collected over the whole drain and recomputed
+once, in the transaction that advances the feed's cursor, so a crash redoes the drain and a
+replay recomputes the same cells. The months rewritten are marked (KpiDirtyMonth) for the
+rollups derived from the monthly activity (cohorts, OMO). Nobody scans the orders table,
+except `rebuild`.
 
 What counts is crm's rule (`sale_q`, `net_revenue`): orders are sales, revenue is net of
 returns, both on the Taipei day the order was placed.
@@ -20,10 +23,18 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from crm.bulk import chunked
 from crm.models import Order, OrderChange, net_revenue, sale_q
 from crm.services.order_feed import order_changes_drain, order_changes_skip
-from omnichannel.kpis.models import MemberActivityDaily, MemberActivityMonthly, SalesDaily
+from omnichannel.kpis.models import (
+    KpiDirtyMonth,
+    MemberActivityDaily,
+    MemberActivityMonthly,
+    SalesDaily,
+)
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 
 CONSUMER = "kpis.orders"
+# The rollups derived from the members' monthly activity: each recomputes the months the
+# orders rollup marked for it (KpiDirtyMonth).
+MONTH_CONSUMERS = ("cohorts", "omo")
 FEED_BATCH = 5_000
 DAYS_CHUNK = 60  # days recomputed per statement (a history import may touch years)
 MEMBERS_CHUNK = 2_000
@@ -152,29 +163,73 @@ def daily_activity_insert(orders: QuerySet[Order]) -> int:
         return cursor.rowcount
 
 
-def _changes_fold(changes: list[OrderChange]) -> None:
-    """The feed's handler: recompute the days and the members' months these changes touch."""
-    placed = dict(
-        Order.objects.filter(pk__in={change.order_id for change in changes}).values_list(
-            "pk", "placed_at"
+class _Touched:
+    """What a drain's changes touch, collected batch by batch: the days (the orders' Taipei
+    days now and, for an order whose placed_at moved, before) and the members (now and
+    before). Rewritten once after the drain: a history import of many batches re-aggregates
+    each day once, not once per batch."""
+
+    def __init__(self) -> None:
+        self.days: set[date] = set()
+        self.members: set[int] = set()
+
+    def collect(self, changes: list[OrderChange]) -> None:
+        """The feed's handler: only collects."""
+        zone = _zone()
+        placed = Order.objects.filter(pk__in={change.order_id for change in changes})
+        self.days.update(
+            at.astimezone(zone).date() for at in placed.values_list("placed_at", flat=True)
         )
-    )
-    zone = _zone()
-    days = {at.astimezone(zone).date() for at in placed.values()}
-    members = {
-        member_id
-        for change in changes
-        for member_id in (change.member_id, change.old_member_id)
-        if member_id
-    }
-    sales_days_rewrite(days)
-    if members:
-        activity_rewrite(member_ids=members)
+        self.days.update(
+            change.old_placed_at.astimezone(zone).date()
+            for change in changes
+            if change.old_placed_at is not None
+        )
+        self.members.update(
+            member_id
+            for change in changes
+            for member_id in (change.member_id, change.old_member_id)
+            if member_id
+        )
 
 
 def orders_refresh() -> int:
-    """Fold every order change since the last refresh into the rollups. Returns the changes."""
-    return order_changes_drain(consumer=CONSUMER, handler=_changes_fold, batch_size=FEED_BATCH)
+    """Fold every order change since the last refresh into the rollups. Returns the changes.
+
+    The drain's batches only collect the days and members they touch; the rollups are
+    rewritten once after it, in the same transaction as the cursor's advances (the run's, and
+    this function's own when called alone): a failed rewrite rolls the advances back too."""
+    touched = _Touched()
+    with transaction.atomic():
+        handled = order_changes_drain(
+            consumer=CONSUMER, handler=touched.collect, batch_size=FEED_BATCH
+        )
+        sales_days_rewrite(touched.days)
+        if touched.members:
+            activity_rewrite(member_ids=touched.members)
+        kpi_months_mark(day.replace(day=1) for day in touched.days)
+    return handled
+
+
+def kpi_months_mark(months: Iterable[date]) -> None:
+    """Mark these months for every rollup derived from the monthly activity."""
+    KpiDirtyMonth.objects.bulk_create(
+        [
+            KpiDirtyMonth(consumer=consumer, month=month)
+            for month in sorted(set(months))
+            for consumer in MONTH_CONSUMERS
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def kpi_months_take(consumer: str) -> set[date]:
+    """The months marked for this consumer, unmarked: call it in the transaction that
+    recomputes them (a failure rolls the unmarking back too)."""
+    marked = KpiDirtyMonth.objects.filter(consumer=consumer)
+    months = set(marked.values_list("month", flat=True))
+    marked.delete()
+    return months
 
 
 def orders_rebuild() -> int:

@@ -18,3 +18,11 @@ def clv_models_refresh_task() -> dict | None:
 
     run = clv_models_refresh()
     return {"run": run.pk, "params": run.params} if run else None
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def cohorts_mark_all_task() -> int:
+    """Have the next refresh recompute every cohort month (nightly, after the stats rebuild)."""
+    from omnichannel.kpis.rollups_members import cohorts_mark_all
+
+    return cohorts_mark_all()

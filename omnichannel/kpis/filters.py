@@ -116,6 +116,24 @@ class KpiFilters:
             previous.__dict__["_segment_ids"] = self._segment_ids
         return previous
 
+    def previous_months(self) -> "KpiFilters":
+        """The same filters for as many whole calendar months just before the period's first
+        month: what a month-based figure (counted over `months`) compares with, so the two
+        never share a month (previous() shifts by days, whose months can overlap)."""
+        first, count = self.months[0], len(self.months)
+        index = first.year * 12 + first.month - 1 - count
+        previous = KpiFilters(
+            start=date(index // 12, index % 12 + 1, 1),
+            end=first - timedelta(days=1),
+            store=self.store,
+            channel=self.channel,
+            segment=self.segment,
+            compare=False,
+        )
+        if "_segment_ids" in self.__dict__:  # the segment is today's in both periods
+            previous.__dict__["_segment_ids"] = self._segment_ids
+        return previous
+
     def segment_members(self) -> QuerySet[Member] | None:
         """The segment's members as a subquery (`member_id__in=`), or None without a segment."""
         if self.segment is None:

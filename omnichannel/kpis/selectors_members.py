@@ -1,8 +1,10 @@
 """Members / OMO figures, read from the rollups (new members per day, members' monthly
 activity, cohorts), MemberStats and the nightly customer-value summaries; never from orders.
 
-Member-grained figures (active, OMO, retention) count whole calendar months: the period's
-months (KpiFilters.months).
+Member-grained OMO and retention figures count whole calendar months: the period's months
+(KpiFilters.months), compared with as many whole months before (KpiFilters.previous_months).
+Active members are the Channels page's (selectors_sales.sales_totals: members with an order on
+a day of the period), so every "Active members" figure is the same.
 """
 
 from collections import defaultdict
@@ -10,21 +12,20 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 
 from crm.models import Member, MemberStats
-from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
+from omnichannel.channels import ONLINE_SALES_CHANNELS
 from omnichannel.kpis.filters import KpiFilters, month_start
 from omnichannel.kpis.models import (
     ClvModelRun,
     CohortMonthly,
-    MemberActivityMonthly,
     MemberValueSummary,
     NewMembersDaily,
     OmoMonthly,
 )
-from omnichannel.kpis.rollups_members import cohort_select_sql
+from omnichannel.kpis.rollups_members import cohort_select_sql, omo_select_sql
 
 ONLINE = [channel.value for channel in ONLINE_SALES_CHANNELS]
 COHORT_MONTHS = 12  # cohorts shown, and months since the first purchase
@@ -156,58 +157,36 @@ def omo_figures(filters: KpiFilters) -> OmoFigures:
 
 
 def _omo_live(filters: KpiFilters) -> OmoFigures:
-    rows = MemberActivityMonthly.objects.filter(month__in=filters.months).filter(filters.member_q())
-    if filters.store is not None:
-        at_store = MemberActivityMonthly.objects.filter(
-            month=OuterRef("month"),
-            member_id=OuterRef("member_id"),
-            store_id=filters.store.pk,
-            orders__gt=0,
-        )
-        rows = rows.filter(Exists(at_store))
-    per_member = (
-        rows.values("month", "member_id")
-        .annotate(
-            store=Coalesce(Sum("orders", filter=Q(channel=Channel.STORE)), 0),
-            online=Coalesce(Sum("orders", filter=Q(channel__in=ONLINE)), 0),
-            n=Sum("orders"),
-            revenue=Sum("revenue_twd"),
-        )
-        .order_by()
-    )
-    kinds = {
-        "omo": Q(store__gt=0, online__gt=0),
-        "store_only": Q(store__gt=0, online=0),
-        "online_only": Q(online__gt=0, store=0),
-    }
-    aggregates = {}
-    for kind, q in kinds.items():
-        aggregates[f"{kind}_members"] = Count("member_id", filter=q)
-        aggregates[f"{kind}_orders"] = Sum("n", filter=q)
-        aggregates[f"{kind}_revenue"] = Sum("revenue", filter=q)
-    totals = per_member.aggregate(**aggregates)
+    """The OMO split of a segment's members, classified on the fly by the very SELECT the OMO
+    rollup writes (rollups_members.omo_select_sql: one KPI rule, "bought both online and in
+    store in the same month"), over the period's months and the segment's activity rows."""
+    adapt = connection.ops.adapt_datefield_value
+    marks = ", ".join(["%s"] * len(filters.months))
+    where, params = [f"a.month IN ({marks})"], [adapt(month) for month in filters.months]
+    members = filters.segment_members()
+    if members is not None:
+        sql, segment_params = members.query.sql_with_params()
+        where.append(f"a.member_id IN ({sql})")
+        params.extend(segment_params)
+    everyone, stores = omo_select_sql(" AND ".join(where))
+    if filters.store is None:
+        query, query_params = everyone, params
+    else:
+        query = f"SELECT * FROM ({stores}) o WHERE o.store_id = %s"  # noqa: S608
+        query_params = [*params, *params, filters.store.pk]
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    with connection.cursor() as cursor:
+        cursor.execute(query, query_params)
+        for _month, _store, kind, members_n, orders, revenue in cursor:
+            total = sums[kind]
+            total[0] += members_n
+            total[1] += int(orders or 0)
+            total[2] += int(revenue or 0)
     return OmoFigures(
-        **{
-            kind: BuyerGroup(
-                totals[f"{kind}_members"] or 0,
-                totals[f"{kind}_orders"] or 0,
-                totals[f"{kind}_revenue"] or 0,
-            )
-            for kind in kinds
-        }
+        omo=BuyerGroup(*sums[OmoMonthly.Kind.OMO.value]),
+        store_only=BuyerGroup(*sums[OmoMonthly.Kind.STORE_ONLY.value]),
+        online_only=BuyerGroup(*sums[OmoMonthly.Kind.ONLINE_ONLY.value]),
     )
-
-
-def active_members(filters: KpiFilters) -> int:
-    """Members with an order in the period's months (in the sales channel, when filtered)."""
-    rows = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0).filter(
-        filters.member_q()
-    )
-    if filters.store is not None:
-        rows = rows.filter(store_id=filters.store.pk)
-    if filters.sales_channel:
-        rows = rows.filter(channel=filters.sales_channel)
-    return rows.aggregate(n=Count("member_id", distinct=True))["n"]
 
 
 # Cohort retention ---------------------------------------------------------------------------

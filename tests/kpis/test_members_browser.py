@@ -85,7 +85,7 @@ def test_the_members_page_draws_every_chart_filters_and_downloads(
     path = tmp_path / "omo.csv"
     download.value.save_as(path)
     lines = path.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[1].startswith("OMO（線上與門市）,1,33.3,3000,")
+    assert lines[1].startswith("同月 OMO（線上與門市）,1,33.3,3000,")
     assert "channel=line" in download.value.url
 
     assert console_errors == []

@@ -99,7 +99,7 @@ def test_the_omo_table_compares_spend_and_frequency(members, login_as):
     rows = csv(login_as("carol"), "omo")
     assert rows == [
         # OMO: ann; store only: bob (3 orders, 1,500); online only: cat (1 order, 800)
-        "OMO（線上與門市）,1,33.3,3000,2.0,2.61,1.0",
+        "同月 OMO（線上與門市）,1,33.3,3000,2.0,2.61,1.0",
         "僅門市,1,33.3,1500,3.0,1.3,1.5",
         "僅線上消費,1,33.3,800,1.0,0.7,0.5",
         "單一通路（僅門市或僅線上）,2,66.7,1150,2.0,1.0,1.0",
@@ -110,7 +110,7 @@ def test_a_store_narrows_the_omo_split_to_its_buyers(members, login_as):
     # TPE01 in November: ann (store and web); KHH01: bob (store only).
     client = login_as("carol")
     assert csv(client, "omo", f"{NOVEMBER}&store=TPE01")[0] == (
-        "OMO（線上與門市）,1,100.0,3000,2.0,,"
+        "同月 OMO（線上與門市）,1,100.0,3000,2.0,,"
     )
     html = client.get(f"/kpis/members/?{NOVEMBER}&store=KHH01").content.decode()
     assert tile(html, "omo-share") == "0.0%"
@@ -206,5 +206,5 @@ def test_the_page_makes_a_fixed_number_of_queries(members, login_as, django_asse
     clv_models_refresh(as_of=AS_OF, params=KNOWN)
     client = login_as("carol")
     client.get(f"/kpis/members/?{NOVEMBER}")  # the session and permissions, once
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(23):
         client.get(f"/kpis/members/?{NOVEMBER}&compare=1")

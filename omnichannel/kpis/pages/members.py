@@ -21,7 +21,6 @@ from omnichannel.kpis.registry import Chart, KpiContent, Tile
 from omnichannel.kpis.selectors_members import (
     COHORT_MONTHS,
     OmoFigures,
-    active_members,
     clv_last_run,
     cohort_retention,
     new_members_per_day,
@@ -29,8 +28,17 @@ from omnichannel.kpis.selectors_members import (
     rfm_grid,
     value_summary,
 )
+from omnichannel.kpis.selectors_sales import sales_totals
 
-ACTIVE_NOTE = _("Members with an order in the period's calendar months.")
+ACTIVE_NOTE = _("Members with an order on a day of the period (as on the Channels page).")
+OMO_SHARE_NOTE = _(
+    "Active members who bought both online and in store in the same month. Counted over the "
+    "period's calendar months; compared with as many whole months just before."
+)
+PREMIUM_NOTE = _(
+    "Spend per same-month OMO member ÷ per single-channel member. Counted over the period's "
+    "calendar months; compared with as many whole months just before."
+)
 OMO_DEFINITION = _(
     "Counted per calendar month of the period: a member is OMO in a month when they bought "
     "that month both in a store and in at least one online channel (web shop, marketplace, "
@@ -38,7 +46,9 @@ OMO_DEFINITION = _(
     "months a member counts once per month active (member-months). Spend is net revenue per "
     "member-month; frequency is orders per member-month. The OMO premium is the OMO figure "
     "divided by the single-channel one. A store narrows to the members who bought there that "
-    "month; the channel filter does not apply."
+    "month; the channel filter does not apply. This is not the OMO shopper type of member "
+    "segments, which looks at a member's lifetime orders: a member who bought online in one "
+    "month and in store in another is an OMO shopper there, but single-channel here."
 )
 VALUE_NOTE = _(
     "Historic CLV: net revenue to date per member. Predicted CLV: expected net revenue of the "
@@ -92,13 +102,10 @@ def grid_trace(cells: dict, *, colorscale: str, text: str, zmax: float | None = 
     )
 
 
-def _active(filters: KpiFilters, omo: OmoFigures) -> int:
-    """Active members: in a one-month period the OMO split's members (any channel); over
-    several months (a member counts once) or in one sales channel, counted from the members'
-    activity."""
-    if len(filters.months) == 1 and not filters.sales_channel:
-        return omo.active
-    return active_members(filters)
+def _active(filters: KpiFilters) -> int:
+    """Active members: the Channels page's count (members with an order on a day of the
+    period, in the store and sales channel when filtered), so the two tiles always agree."""
+    return sales_totals(filters).active_members
 
 
 def _new(filters: KpiFilters) -> int:
@@ -116,8 +123,8 @@ def omo_tiles(filters: KpiFilters, omo: OmoFigures, before: OmoFigures | None) -
         Tile(
             "active-members",
             _("Active members"),
-            _active(filters, omo),
-            previous=_active(filters.previous(), before) if before else None,
+            _active(filters),
+            previous=_active(filters.previous()) if filters.compare else None,
             note=ACTIVE_NOTE,
         ),
         Tile(
@@ -126,7 +133,7 @@ def omo_tiles(filters: KpiFilters, omo: OmoFigures, before: OmoFigures | None) -
             omo.omo_share,
             unit="percent",
             previous=before and before.omo_share,
-            note=_("Active members who bought both online and in store."),
+            note=OMO_SHARE_NOTE,
         ),
         Tile(
             "omo-premium",
@@ -134,13 +141,15 @@ def omo_tiles(filters: KpiFilters, omo: OmoFigures, before: OmoFigures | None) -
             omo.spend_premium,
             unit="ratio",
             previous=before and before.spend_premium,
-            note=_("Spend per OMO member ÷ per single-channel member."),
+            note=PREMIUM_NOTE,
         ),
     ]
 
 
 def _omo_now_and_before(filters: KpiFilters) -> tuple[OmoFigures, OmoFigures | None]:
-    before = omo_figures(filters.previous()) if filters.compare else None
+    """The OMO split of the period's months and, when compared, of as many whole months just
+    before (never the day-shifted period, whose months would overlap these)."""
+    before = omo_figures(filters.previous_months()) if filters.compare else None
     return omo_figures(filters), before
 
 
@@ -199,7 +208,7 @@ def omo_section(filters: KpiFilters) -> KpiContent:
     omo, before = _omo_now_and_before(filters)
     single = omo.single
     groups = [
-        (_("OMO (online and store)"), omo.omo),
+        (_("Same-month OMO (online and store)"), omo.omo),
         (_("Store only"), omo.store_only),
         (_("Online only"), omo.online_only),
         (_("Single-channel (store only or online only)"), single),
@@ -261,6 +270,17 @@ def omo_section(filters: KpiFilters) -> KpiContent:
         empty=_("No member bought in these months."),
     )
     return KpiContent(tiles=omo_tiles(filters, omo, before), charts=[table, chart])
+
+
+def month_label(k: int) -> str:
+    """Months since the first purchase, as the cohort heatmap and table label them."""
+    return _("M%(k)d") % {"k": k}
+
+
+def score_label(kind: str, score: int) -> str:
+    """An RFM score as the grid's axes label it: R (recency) or F (frequency) 1–5."""
+    label = _("R%(score)d") if kind == "R" else _("F%(score)d")
+    return label % {"score": score}
 
 
 def _round(value: float | None, digits: int = 0):
@@ -365,20 +385,24 @@ def rfm_section(filters: KpiFilters) -> KpiContent:
     grid = rfm_grid(filters, clv_last_run())
     scores = [1, 2, 3, 4, 5]
     figure = kpi_figure(height=360, hovermode="closest")
-    counts = {(f"F{f}", f"R{r}"): grid.get((r, f), (0, 0))[0] for r in scores for f in scores}
+    counts = {
+        (score_label("F", f), score_label("R", r)): grid.get((r, f), (0, 0))[0]
+        for r in scores
+        for f in scores
+    }
     figure.add_trace(grid_trace(counts, colorscale="Blues", text="{:,}"))
     figure.update_layout(
         xaxis={
             "title": {"text": str(_("Frequency score"))},
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [f"F{f}" for f in scores],
+            "categoryarray": [score_label("F", f) for f in scores],
         },
         yaxis={
             "title": {"text": str(_("Recency score"))},
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [f"R{r}" for r in scores],
+            "categoryarray": [score_label("R", r) for r in scores],
         },
     )
     return KpiContent(
@@ -412,7 +436,7 @@ def cohort_section(filters: KpiFilters) -> KpiContent:
     labels = [date_format(row.cohort, "Y-m") for row in rows]
     figure = kpi_figure(height=420, hovermode="closest")
     cells = {
-        (f"M{k}", label): _round(row.retained(k), 1)
+        (month_label(k), label): _round(row.retained(k), 1)
         for label, row in zip(labels, rows, strict=True)
         for k in range(span)
         if row.retained(k) is not None
@@ -423,7 +447,7 @@ def cohort_section(filters: KpiFilters) -> KpiContent:
             "title": {"text": str(_("Months since first purchase"))},
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [f"M{k}" for k in range(span)],
+            "categoryarray": [month_label(k) for k in range(span)],
         },
         yaxis={
             "autorange": "reversed",
@@ -432,7 +456,9 @@ def cohort_section(filters: KpiFilters) -> KpiContent:
             "categoryarray": labels,
         },
     )
-    headers = [_("First purchase"), _("Members")] + [f"M{k} %" for k in range(span)]
+    headers = [_("First purchase"), _("Members")] + [
+        _("%(month)s, %% active") % {"month": month_label(k)} for k in range(span)
+    ]
     return KpiContent(
         charts=[
             Chart(

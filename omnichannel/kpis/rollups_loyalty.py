@@ -28,9 +28,10 @@ from django.utils import timezone
 
 from crm.bulk import chunked
 from loyalty.models import PointsTransaction, WalletPass
-from omnichannel.kpis.models import PointsDaily, WalletDaily
+from omnichannel.kpis.models import PointsDaily, RollupWatermark, WalletDaily
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import insert_select, table_empty
+from omnichannel.kpis.selectors_loyalty import MEMBERS_MARK, members_count_live
 from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
 
 POINTS_WATERMARK = "kpis.points"
@@ -177,11 +178,20 @@ def _wallet_write() -> int:
     return written + _members_insert()
 
 
+def _members_mark() -> None:
+    """The members count the pages divide by (selectors_loyalty.members_count), counted here
+    once per refresh rather than on every page request."""
+    RollupWatermark.objects.update_or_create(
+        name=MEMBERS_MARK, defaults={"last_id": members_count_live(), "last_at": timezone.now()}
+    )
+
+
 def wallet_refresh() -> int:
     """Recompute the wallet rollup from the cards' state (every 5 minutes). DELETE, not
     TRUNCATE: TRUNCATE's ACCESS EXCLUSIVE lock would block every page reading the table until
     the run commits. Returns the rows written."""
     WalletDaily.objects.all()._raw_delete(WalletDaily.objects.db)
+    _members_mark()
     return _wallet_write()
 
 
@@ -189,6 +199,7 @@ def wallet_rebuild() -> int:
     """Recompute the wallet rollup, emptying it with TRUNCATE (pages reading it wait for the
     rebuild to commit). Returns the rows written."""
     table_empty(WalletDaily)
+    _members_mark()
     return _wallet_write()
 
 

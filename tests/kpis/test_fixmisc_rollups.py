@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import CampaignFigures
-from crm.models import Touchpoint
+from crm.models import Segment, Touchpoint
 from loyalty.models import PointsTransaction
 from omnichannel.kpis.models import (
     LineFriendsDaily,
@@ -19,9 +19,11 @@ from omnichannel.kpis.models import (
     RollupRun,
     RollupWatermark,
 )
+from omnichannel.kpis.pages.channels import SEGMENT_NOTE
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_loyalty import points_refresh, wallet_refresh
 from omnichannel.kpis.rollups_messaging import line_friends_refresh, messaging_rebuild
+from omnichannel.kpis.selectors_loyalty import members_count
 from omnichannel.kpis.services import kpis_refresh
 from omnichannel.kpis.watermarks import OVERLAP, id_window, id_window_advance
 from tests.factories import MemberFactory
@@ -127,3 +129,28 @@ def test_a_suppressed_count_that_is_not_a_whole_number_counts_zero(messaging):  
     messaging_rebuild()
     email = MessagingDaily.objects.get(channel="email")
     assert (email.suppressed_consent, email.suppressed_cap) == (0, 0)
+
+
+def test_the_members_count_is_read_from_the_wallet_rollup_not_counted_per_request():
+    MemberFactory(), MemberFactory()
+    wallet_refresh()
+    MemberFactory()  # joins after the refresh: counted at the next one
+    with CaptureQueriesContext(connection) as queries:
+        assert members_count() == 2
+    assert not [q for q in queries if "crm_member" in q["sql"]]
+    wallet_refresh()
+    assert members_count() == 3
+
+
+def test_the_channels_page_says_a_segment_narrows_only_the_member_figures(login_as):
+    women = Segment.objects.create(
+        name="Women",
+        definition={
+            "op": "and",
+            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
+        },
+    )
+    client = login_as("carol")
+    assert SEGMENT_NOTE not in client.get("/kpis/channels/").context["content"].notes
+    segmented = client.get(f"/kpis/channels/?segment={women.pk}").context["content"]
+    assert SEGMENT_NOTE in segmented.notes

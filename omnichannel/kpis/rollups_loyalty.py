@@ -2,10 +2,11 @@
 added and removed per Taipei day × platform.
 
 Points: the ledger has no change feed, and entries are only ever appended, so a watermark (the
-last entry id folded in, RollupWatermark "kpis.points") says where the next refresh starts: the
+last settled entry id, RollupWatermark "kpis.points") says where the next refresh starts: the
 Taipei days of the entries written since are recomputed whole from the ledger (range scans of
-its `at` index), with today and yesterday always, because an entry whose transaction commits
-after a later id's was skipped by the watermark and is almost always of today. Rebuild
+its `at` index), with today and yesterday always. The watermark settles only ids seen at least
+15 minutes ago (omnichannel.kpis.watermarks), so an entry whose transaction commits after a
+later id's (its `at` may be back-dated: an earn is at the order's time) is still read. Rebuild
 recomputes every day. The sums kept are the positive and the negative points per cell, which
 loyalty's own rule (flows_from_sums) turns into issued, redeemed and expired.
 
@@ -30,6 +31,8 @@ from loyalty.models import PointsTransaction, WalletPass
 from omnichannel.kpis.models import PointsDaily, RollupWatermark, WalletDaily
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import insert_select, table_empty
+from omnichannel.kpis.selectors_loyalty import MEMBERS_MARK, members_count_live
+from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
 
 POINTS_WATERMARK = "kpis.points"
 DAYS_CHUNK = 60
@@ -81,38 +84,38 @@ def points_days_rewrite(days: Iterable[date]) -> int:
 
 
 def points_refresh() -> int:
-    """Recompute the days of the entries written since the last refresh (and today and
-    yesterday). Returns the cells written. Runs under the KPI run's lock (services._run)."""
-    mark, _created = RollupWatermark.objects.get_or_create(name=POINTS_WATERMARK)
-    new = PointsTransaction.objects.filter(pk__gt=mark.last_id)
-    top = new.aggregate(top=Max("pk"))["top"]
+    """Recompute the days of the entries written since the settled watermark (and today and
+    yesterday). Returns the cells written. Runs under the KPI run's lock (services._run).
+    Entries carry a back-dated `at` (an earn is at the order's placed_at) and may commit out of
+    id order: the watermark re-reads the last OVERLAP of ids (omnichannel.kpis.watermarks)."""
+    top = PointsTransaction.objects.aggregate(top=Max("pk"))["top"] or 0
+    window = id_window(POINTS_WATERMARK, top)
     today = timezone.localdate()
     days = {today - timedelta(days=1), today}
-    if top is not None:
+    if top > window.since:
         days |= set(
-            new.filter(pk__lte=top)
+            PointsTransaction.objects.filter(pk__gt=window.since, pk__lte=top)
             .annotate(local_day=_local_day("at"))
             .values_list("local_day", flat=True)
             .order_by()
             .distinct()
         )
     written = points_days_rewrite(days)
-    if top is not None:
-        RollupWatermark.objects.filter(pk=mark.pk).update(last_id=top, last_at=timezone.now())
+    id_window_advance(window)
     return written
 
 
 def points_rebuild() -> int:
-    """Recompute every day from the whole ledger. Returns the rows written."""
+    """Recompute every day from the whole ledger. Returns the rows written. TRUNCATE (in
+    table_empty) takes an ACCESS EXCLUSIVE lock until the run commits: pages reading the table
+    wait for the rebuild; the refresh never truncates."""
     top = PointsTransaction.objects.aggregate(top=Max("pk"))["top"] or 0
     table_empty(PointsDaily)
     written = insert_select(
         PointsDaily, POINTS_COLUMNS, _points_select(PointsTransaction.objects.filter(pk__lte=top))
     )
     # Entries written meanwhile (above `top`) come with the next refresh.
-    RollupWatermark.objects.update_or_create(
-        name=POINTS_WATERMARK, defaults={"last_id": top, "last_at": timezone.now()}
-    )
+    id_window_reset(POINTS_WATERMARK, top)
     return written
 
 
@@ -169,14 +172,37 @@ def _members_insert() -> int:
         return cursor.rowcount
 
 
-def wallet_rebuild() -> int:
-    """Recompute the wallet rollup from the cards' state. Returns the rows written."""
-    table_empty(WalletDaily)
+def _wallet_write() -> int:
     written = insert_select(WalletDaily, WALLET_COLUMNS, _cards_added())
     written += insert_select(WalletDaily, WALLET_COLUMNS, _cards_removed())
     return written + _members_insert()
 
 
+def _members_mark() -> None:
+    """The members count the pages divide by (selectors_loyalty.members_count), counted here
+    once per refresh rather than on every page request."""
+    RollupWatermark.objects.update_or_create(
+        name=MEMBERS_MARK, defaults={"last_id": members_count_live(), "last_at": timezone.now()}
+    )
+
+
+def wallet_refresh() -> int:
+    """Recompute the wallet rollup from the cards' state (every 5 minutes). DELETE, not
+    TRUNCATE: TRUNCATE's ACCESS EXCLUSIVE lock would block every page reading the table until
+    the run commits. Returns the rows written."""
+    WalletDaily.objects.all()._raw_delete(WalletDaily.objects.db)
+    _members_mark()
+    return _wallet_write()
+
+
+def wallet_rebuild() -> int:
+    """Recompute the wallet rollup, emptying it with TRUNCATE (pages reading it wait for the
+    rebuild to commit). Returns the rows written."""
+    table_empty(WalletDaily)
+    _members_mark()
+    return _wallet_write()
+
+
 ROLLUPS.register(Rollup(name="points", refresh=points_refresh, rebuild=points_rebuild, order=30))
-# One grouped scan of WalletPass (a row per member and platform): the refresh is the rebuild.
-ROLLUPS.register(Rollup(name="wallet", refresh=wallet_rebuild, rebuild=wallet_rebuild, order=31))
+# One grouped scan of WalletPass (a row per member and platform): the refresh rewrites it all.
+ROLLUPS.register(Rollup(name="wallet", refresh=wallet_refresh, rebuild=wallet_rebuild, order=31))

@@ -20,9 +20,9 @@ time (migration 0002_channels_messaging).
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from django.db.models import Count, IntegerField, Max, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignFigures, DeliveryReason
@@ -39,6 +39,7 @@ from omnichannel.kpis.rollups_orders import (
     insert_select,
     table_empty,
 )
+from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
 
 CAMPAIGNS_WATERMARK = "kpis.messaging"
 FRIENDS_WATERMARK = "kpis.line_friends"
@@ -83,10 +84,16 @@ FRIENDS_COLUMNS = ("day", "follows", "blocks")
 
 
 def _suppressed(reasons: Iterable[str]) -> Sum:
-    """Σ of these reasons' counts in the figures' `suppressed` ({reason: n})."""
+    """Σ of these reasons' counts in the figures' `suppressed` ({reason: n}). A value that is
+    not a whole number (a hand-edited row, a float) counts 0 rather than failing the Cast and
+    with it the whole rollup."""
     total = None
     for reason in reasons:
-        n = Coalesce(Cast(KT(f"suppressed__{reason}"), IntegerField()), Value(0))
+        whole = {f"suppressed__{reason}__regex": r"^[0-9]{1,9}$"}
+        n = Case(
+            When(**whole, then=Cast(KT(f"suppressed__{reason}"), IntegerField())),
+            default=Value(0),
+        )
         total = n if total is None else total + n
     return Sum(total)
 
@@ -149,7 +156,7 @@ def messaging_refresh() -> int:
     started = timezone.now()
     mark = _watermark(CAMPAIGNS_WATERMARK)
     if mark is None or mark.last_at is None:
-        return messaging_rebuild()
+        return _messaging_all(empty=_rows_delete)
     moved = set(
         CampaignFigures.objects.filter(updated_at__gte=mark.last_at - OVERLAP)
         .values_list("campaign_id", flat=True)
@@ -166,10 +173,15 @@ def messaging_refresh() -> int:
     return written
 
 
-def messaging_rebuild() -> int:
-    """Recompute every campaign's cells. Returns the rows written."""
+def _rows_delete(model) -> None:
+    """Empty a rollup on a refresh path: DELETE, never TRUNCATE (whose ACCESS EXCLUSIVE lock
+    would block the pages until the run commits)."""
+    model.objects.all()._raw_delete(model.objects.db)
+
+
+def _messaging_all(*, empty) -> int:
     started = timezone.now()
-    table_empty(MessagingDaily)
+    empty(MessagingDaily)
     written = insert_select(
         MessagingDaily, MESSAGING_COLUMNS, _messaging_select(CampaignFigures.objects.all())
     )
@@ -177,6 +189,12 @@ def messaging_rebuild() -> int:
         name=CAMPAIGNS_WATERMARK, defaults={"last_at": started}
     )
     return written
+
+
+def messaging_rebuild() -> int:
+    """Recompute every campaign's cells (TRUNCATE: pages reading the table wait for the
+    rebuild). Returns the rows written."""
+    return _messaging_all(empty=table_empty)
 
 
 # --- LINE friends ---------------------------------------------------------------------------
@@ -217,34 +235,40 @@ def line_friends_days_rewrite(days: Iterable[date]) -> int:
 
 
 def line_friends_refresh() -> int:
-    """Recompute the days of the LINE events written since the last refresh, and today and
-    yesterday. Returns the days written. The first refresh is a rebuild."""
-    mark = _watermark(FRIENDS_WATERMARK)
-    if mark is None:
-        return line_friends_rebuild()
+    """Recompute the days of the LINE events written since the settled watermark, and today
+    and yesterday. Returns the days written. The first refresh is a rebuild. A touchpoint may
+    carry a back-dated `at` and commit out of id order: the watermark re-reads the last
+    OVERLAP of ids (omnichannel.kpis.watermarks)."""
+    if not RollupWatermark.objects.filter(name=FRIENDS_WATERMARK).exists():
+        return _line_friends_all(empty=_rows_delete)
     last = Touchpoint.objects.aggregate(last=Max("pk"))["last"] or 0
+    window = id_window(FRIENDS_WATERMARK, last)
     today = timezone.localdate()
     days = {today, today - timedelta(days=1)}
-    if last > mark.last_id:
+    if last > window.since:
         days |= set(
             _line_events()
-            .filter(pk__gt=mark.last_id, pk__lte=last)
+            .filter(pk__gt=window.since, pk__lte=last)
             .annotate(local_day=TruncDate("at", tzinfo=_zone()))
             .values_list("local_day", flat=True)
             .distinct()
         )
     written = line_friends_days_rewrite(days)
-    mark.last_id = last
-    mark.save(update_fields=["last_id", "updated_at"])
+    id_window_advance(window)
+    return written
+
+
+def _line_friends_all(*, empty) -> int:
+    last = Touchpoint.objects.aggregate(last=Max("pk"))["last"] or 0
+    empty(LineFriendsDaily)
+    written = insert_select(LineFriendsDaily, FRIENDS_COLUMNS, _friends_select(_line_events()))
+    id_window_reset(FRIENDS_WATERMARK, last)
     return written
 
 
 def line_friends_rebuild() -> int:
-    last = Touchpoint.objects.aggregate(last=Max("pk"))["last"] or 0
-    table_empty(LineFriendsDaily)
-    written = insert_select(LineFriendsDaily, FRIENDS_COLUMNS, _friends_select(_line_events()))
-    RollupWatermark.objects.update_or_create(name=FRIENDS_WATERMARK, defaults={"last_id": last})
-    return written
+    """Recompute every day (TRUNCATE: pages reading the table wait for the rebuild)."""
+    return _line_friends_all(empty=table_empty)
 
 
 ROLLUPS.register(

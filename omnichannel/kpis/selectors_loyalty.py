@@ -35,7 +35,12 @@ from loyalty.selectors_overview import (
     top_rewards,
 )
 from omnichannel.kpis.filters import KpiFilters
-from omnichannel.kpis.models import MemberActivityMonthly, PointsDaily, WalletDaily
+from omnichannel.kpis.models import (
+    MemberActivityMonthly,
+    PointsDaily,
+    RollupWatermark,
+    WalletDaily,
+)
 
 ALL_REWARDS = 1_000  # rewards are a short list; the coupon table shows them all
 PLATFORMS = tuple(WalletPass.Platform)
@@ -194,9 +199,22 @@ class WalletTotals:
         return self.holders * 100 / self.members if self.members else None
 
 
-def members_count() -> int:
-    """Members now (merged ones are tombstones, not counted)."""
+MEMBERS_MARK = "kpis.members"
+
+
+def members_count_live() -> int:
+    """Members now (merged ones are tombstones, not counted): a count of the member table,
+    for the wallet rollup (every refresh), not for a page."""
     return Member.objects.exclude(status=Member.Status.MERGED).count()
+
+
+def members_count() -> int:
+    """Members (merged ones are tombstones, not counted) as of the last wallet refresh: one
+    row read (RollupWatermark "kpis.members", written by rollups_loyalty's wallet rollup),
+    not a count of every member per request. Before the first refresh, counted live."""
+    mark = RollupWatermark.objects.filter(name=MEMBERS_MARK).values_list("last_id", flat=True)
+    known = mark.first()
+    return members_count_live() if known is None else known
 
 
 def wallet_totals(filters: KpiFilters, *, members: int | None = None) -> WalletTotals:

@@ -31,21 +31,31 @@ def _run(kind: str) -> RollupRun | None:
             return None
         run = RollupRun.objects.create(kind=kind)
         counts: dict[str, dict] = {}
-        try:
-            for rollup in rollups_in_order():
-                started = time.monotonic()
+        failure: Exception | None = None
+        for rollup in rollups_in_order():
+            # Each rollup in its own savepoint: one that raises rolls back alone, is recorded,
+            # and the ones after it still run; the first error is re-raised at the end.
+            started = time.monotonic()
+            try:
                 with transaction.atomic():
                     done = rollup.refresh() if kind == RollupRun.Kind.REFRESH else rollup.rebuild()
+            except Exception as error:
+                logger.exception("KPI %s: rollup %s failed", kind, rollup.name)
                 seconds = round(time.monotonic() - started, 3)
-                counts[rollup.name] = {"rows": done, "seconds": seconds}
-        except Exception as error:
-            run.status, run.error = RollupRun.Status.FAILED, f"{type(error).__name__}: {error}"
-            failure = error
-        else:
-            run.status, failure = RollupRun.Status.DONE, None
+                counts[rollup.name] = {
+                    "error": f"{type(error).__name__}: {error}",
+                    "seconds": seconds,
+                }
+                if failure is None:
+                    failure = error
+                    run.error = f"{rollup.name}: {type(error).__name__}: {error}"
+                continue
+            seconds = round(time.monotonic() - started, 3)
+            counts[rollup.name] = {"rows": done, "seconds": seconds}
+        run.status = RollupRun.Status.DONE if failure is None else RollupRun.Status.FAILED
         run.counts, run.finished_at = counts, timezone.now()
-        # A failed rollup rolled back to its savepoint; the ones before it and this record
-        # commit, and the task sees the error.
+        # A failed rollup rolled back to its savepoint; the others and this record commit,
+        # and the task sees the first error.
         run.save()
     if failure is not None:
         logger.error("KPI %s failed: %s", kind, run.error)

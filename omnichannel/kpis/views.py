@@ -13,7 +13,7 @@ from omnichannel.exports import csv_chunks
 from omnichannel.htmx import htmx_partial
 from omnichannel.http import HtmxHttpRequest
 from omnichannel.kpis.filters import KpiFilterForm, KpiFilters, period_presets
-from omnichannel.kpis.registry import PAGES, KpiContent, KpiPage, pages_in_order
+from omnichannel.kpis.registry import PAGES, Chart, KpiContent, KpiPage, pages_in_order
 from omnichannel.kpis.selectors import rollups_refreshed_at
 from omnichannel.permissions import permission_required
 
@@ -44,6 +44,22 @@ def page_content(page: KpiPage, filters: KpiFilters) -> tuple[KpiContent, list[s
         charts += content.charts
         notes += content.notes
     return KpiContent(tiles=tiles, charts=charts, notes=notes), errors
+
+
+def section_chart(page: KpiPage, filters: KpiFilters, key: str) -> Chart | None:
+    """One chart of the page: its sections built one by one, stopping at the one that has
+    `key` (a CSV download computes only what it needs); a section that raises is logged and
+    skipped, as on the page."""
+    for section in page.sections:
+        try:
+            content = section(filters)
+        except Exception:
+            logger.exception("KPI page %s: section %s failed", page.slug, section.__name__)
+            continue
+        chart = content.chart(key)
+        if chart is not None:
+            return chart
+    return None
 
 
 @require_GET
@@ -87,7 +103,7 @@ def chart_csv(request: HtmxHttpRequest, slug: str, key: str) -> StreamingHttpRes
     """A chart's numbers as CSV, for the same filters (UTF-8 with a BOM, for Excel)."""
     kpi_page = _page(slug)
     filters = KpiFilterForm(request.GET or None, channels=kpi_page.channels).filters()
-    chart = page_content(kpi_page, filters)[0].chart(key)
+    chart = section_chart(kpi_page, filters, key)
     if chart is None:
         raise Http404(key)
     response = StreamingHttpResponse(

@@ -137,7 +137,40 @@ def test_an_htmx_filter_change_gets_the_body_only(test_page, login_as):
     response = login_as("carol").get("/kpis/test-page/?compare=1", HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="kpi-body"')
-    assert "<nav" not in html
+    assert "<html" not in html
+    # The tabs are in the swapped body: after an htmx filter change they carry the new query.
+    assert 'data-testid="kpi-tab-test-page"' in html
+    assert 'href="/kpis/test-page/?' in html
+    tab = html[html.index('data-testid="kpi-tabs"') :]
+    assert "compare=1" in tab[: tab.index("</nav>")]
+
+
+def test_a_chart_csv_builds_only_the_sections_up_to_its_chart(login_as):
+    """chart_csv stops at the section that has the key; one that raises is skipped (no 500)."""
+    built = []
+
+    def later(filters):
+        built.append("later")
+        return KpiContent()
+
+    def first(filters):
+        built.append("first")
+        return figures(filters)
+
+    with PAGES.scoped():
+        PAGES.register(
+            KpiPage(
+                slug="csv-page",
+                title="CSV",
+                icon="graph-up",
+                sections=(broken, first, later),
+                order=1,
+            )
+        )
+        response = login_as("carol").get("/kpis/csv-page/per-store.csv")
+        assert response.status_code == 200
+        assert "台北" in b"".join(response.streaming_content).decode("utf-8-sig")
+        assert built == ["first"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,10 @@ from omnichannel.kpis.registry import Chart, KpiContent, Tile
 from omnichannel.kpis.selectors_sales import sales_by_channel, sales_per_day, sales_totals
 
 ACTIVE_NOTE = _("Members with an order on a day of the period.")
+SEGMENT_NOTE = _(
+    "The segment narrows the active members only: orders, revenue, average order value, the "
+    "channels' shares and the trends are of every customer."
+)
 
 
 def _label(channel: str) -> str:
@@ -78,7 +82,8 @@ def sales_section(filters: KpiFilters) -> KpiContent:
         units=["text", "count", "twd", "twd", "percent", "count"],
         note=ACTIVE_NOTE,
     )
-    return KpiContent(tiles=tiles, charts=[table, *_trend_charts(filters)])
+    notes = [SEGMENT_NOTE] if filters.segment else []
+    return KpiContent(tiles=tiles, charts=[table, *_trend_charts(filters)], notes=notes)
 
 
 def _trend_charts(filters: KpiFilters) -> list[Chart]:

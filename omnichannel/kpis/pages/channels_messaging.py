@@ -42,6 +42,11 @@ RATES_NOTE = _(
     "messages sent. Conversion rate: members with a credited order, of the audience. ROI: "
     "(revenue − cost) / cost, at the price per message set for each channel."
 )
+COST_NOTE = _(
+    "Cost is counted at the price per message when the campaign's figures were last folded "
+    "in: after a price change, this page differs from the campaign's report until the KPIs "
+    "are rebuilt."
+)
 LINE_OPENS_NOTE = _("LINE opens are LINE's own counts, withheld for fewer than 20 people.")
 
 
@@ -110,7 +115,9 @@ def messaging_section(filters: KpiFilters) -> KpiContent:
     if filters.messaging_channel in ("", Channel.LINE):
         tiles.append(_friends_tile(filters))
         charts.append(_friends_chart(filters))
-    return KpiContent(tiles=tiles, charts=charts, notes=(SEND_DAY_NOTE, NOT_SPLIT_NOTE, RATES_NOTE))
+    return KpiContent(
+        tiles=tiles, charts=charts, notes=(SEND_DAY_NOTE, NOT_SPLIT_NOTE, RATES_NOTE, COST_NOTE)
+    )
 
 
 def _friends_tile(filters: KpiFilters) -> Tile:

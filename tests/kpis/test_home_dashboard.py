@@ -123,7 +123,8 @@ def test_a_user_without_the_kpi_permission_sees_no_kpi_figures(sales, client):
 
 
 def test_the_dashboard_runs_a_bounded_number_of_queries(login_as, django_assert_num_queries):
-    # Given the queries of an empty dashboard
+    # Given the queries of an empty dashboard whose rollups were refreshed once
+    kpis_refresh()
     client = login_as("carol")
     client.get("/")
     with CaptureQueriesContext(connection) as empty:
@@ -139,4 +140,4 @@ def test_the_dashboard_runs_a_bounded_number_of_queries(login_as, django_assert_
     kpis_refresh()
     with django_assert_num_queries(len(empty)):
         client.get("/")
-    assert len(empty) <= 15
+    assert len(empty) <= 40  # four headlines (sales, messaging, members, loyalty), each compared

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from crm.bulk import rows_copy, uses_copy
 from crm.models import MemberStats
+from omnichannel.kpis.bulk import table_empty
 from omnichannel.kpis.models import (
     ClvModelRun,
     ClvPrediction,
@@ -33,7 +34,6 @@ from omnichannel.kpis.models import (
     RollupWatermark,
 )
 from omnichannel.kpis.rollups_members import cohort_month_sql
-from omnichannel.kpis.rollups_orders import table_empty
 
 logger = logging.getLogger(__name__)
 

@@ -17,52 +17,36 @@ undone and redone does not (the touchpoints have the full history; too many rows
 """
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.bulk import chunked
 from loyalty.models import PointsTransaction, WalletPass
+from omnichannel.kpis.bulk import (
+    DAYS_CHUNK,
+    days_q,
+    insert_select,
+    local_day,
+    table_empty,
+)
 from omnichannel.kpis.models import PointsDaily, RollupWatermark, WalletDaily
 from omnichannel.kpis.registry import ROLLUPS, Rollup
-from omnichannel.kpis.rollups_orders import insert_select, table_empty
 from omnichannel.kpis.selectors_loyalty import MEMBERS_MARK, members_count_live
 from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
 
 POINTS_WATERMARK = "kpis.points"
-DAYS_CHUNK = 60
 POINTS_COLUMNS = ("day", "kind", "source", "entries", "credit", "debit")
 WALLET_COLUMNS = ("day", "platform", "added", "removed")
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=_zone())
-
-
-def _local_day(field: str):
-    return TruncDate(field, tzinfo=_zone())
-
-
-def _days_q(days: Iterable[date]) -> Q:
-    """Entries of any of these Taipei days (ranges on the ledger's `at` index)."""
-    q = Q(pk__in=[])
-    for day in sorted(days):
-        q |= Q(at__gte=_day_start(day), at__lt=_day_start(day + timedelta(days=1)))
-    return q
-
-
 def _points_select(entries: QuerySet[PointsTransaction]) -> QuerySet:
     return (
-        entries.annotate(local_day=_local_day("at"))
+        entries.annotate(local_day=local_day("at"))
         .values("local_day", "kind", "source")
         .annotate(
             n=Count("pk"),
@@ -78,7 +62,7 @@ def points_days_rewrite(days: Iterable[date]) -> int:
     written = 0
     for chunk in chunked(sorted(set(days)), DAYS_CHUNK):
         PointsDaily.objects.filter(day__in=chunk).delete()
-        entries = PointsTransaction.objects.filter(_days_q(chunk))
+        entries = PointsTransaction.objects.filter(days_q("at", chunk))
         written += insert_select(PointsDaily, POINTS_COLUMNS, _points_select(entries))
     return written
 
@@ -95,7 +79,7 @@ def points_refresh() -> int:
     if top > window.since:
         days |= set(
             PointsTransaction.objects.filter(pk__gt=window.since, pk__lte=top)
-            .annotate(local_day=_local_day("at"))
+            .annotate(local_day=local_day("at"))
             .values_list("local_day", flat=True)
             .order_by()
             .distinct()
@@ -122,7 +106,7 @@ def points_rebuild() -> int:
 def _cards_added() -> QuerySet:
     return (
         WalletPass.objects.filter(installed_at__isnull=False)
-        .annotate(local_day=_local_day("installed_at"))
+        .annotate(local_day=local_day("installed_at"))
         .values("local_day", "platform")
         .annotate(added=Count("pk"), removed=Value(0))
         .order_by()
@@ -134,7 +118,7 @@ def _cards_removed() -> QuerySet:
         WalletPass.objects.filter(
             installed=False, installed_at__isnull=False, removed_at__isnull=False
         )
-        .annotate(local_day=_local_day("removed_at"))
+        .annotate(local_day=local_day("removed_at"))
         .values("local_day", "platform")
         .annotate(added=Value(0), removed=Count("pk"))
         .order_by()

@@ -18,7 +18,6 @@ a cohort is at most a day stale.
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -29,6 +28,13 @@ from django.utils import timezone
 from crm.bulk import chunked
 from crm.models import Member, MergeLog
 from omnichannel.channels import ONLINE_SALES_CHANNELS, Channel
+from omnichannel.kpis.bulk import (
+    DAYS_CHUNK,
+    day_start,
+    insert_select,
+    local_zone,
+    table_empty,
+)
 from omnichannel.kpis.models import (
     CohortMonthly,
     KpiDirtyMonth,
@@ -38,23 +44,13 @@ from omnichannel.kpis.models import (
     RollupWatermark,
 )
 from omnichannel.kpis.registry import ROLLUPS, Rollup
-from omnichannel.kpis.rollups_orders import (
-    DAYS_CHUNK,
-    _day_start,
-    insert_select,
-    kpi_months_take,
-    table_empty,
-)
+from omnichannel.kpis.rollups_orders import kpi_months_take
 
 NEW_MEMBERS_MARK = "kpis.new_members"
 NEW_MEMBERS_COLUMNS = ("day", "acquisition_channel", "store_id", "members")
 ID_OVERLAP = 1_000  # ids read again: a member created earlier may commit after a later one
 COHORTS_CONSUMER = "cohorts"  # its KpiDirtyMonth rows
 MONTHS_CHUNK = 6
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 def _counted_members() -> QuerySet[Member]:
@@ -64,7 +60,7 @@ def _counted_members() -> QuerySet[Member]:
 
 def _new_members_select(members: QuerySet[Member]) -> QuerySet:
     return (
-        members.annotate(local_day=TruncDate("joined_at", tzinfo=_zone()))
+        members.annotate(local_day=TruncDate("joined_at", tzinfo=local_zone()))
         .values("local_day", "acquisition_channel", "home_store_id")
         .annotate(n=Count("pk"))
         .order_by()
@@ -78,7 +74,7 @@ def new_members_days_rewrite(days: Iterable[date]) -> int:
         joined = Q(pk__in=[])
         for day in chunk:
             joined |= Q(
-                joined_at__gte=_day_start(day), joined_at__lt=_day_start(day + timedelta(days=1))
+                joined_at__gte=day_start(day), joined_at__lt=day_start(day + timedelta(days=1))
             )
         NewMembersDaily.objects.filter(day__in=chunk).delete()
         written += insert_select(
@@ -98,7 +94,7 @@ def new_members_refresh() -> int:
     if mark.last_at is not None:
         merges = MergeLog.objects.filter(Q(at__gte=mark.last_at) | Q(undone_at__gte=mark.last_at))
         touched |= Q(pk__in=merges.values("merged_id"))
-    zone = _zone()
+    zone = local_zone()
     days = {
         joined.astimezone(zone).date()
         for joined in Member.objects.filter(touched).values_list("joined_at", flat=True)

@@ -30,15 +30,15 @@ from campaigns.report import cost_cents_expression
 from crm.bulk import chunked
 from crm.models import Touchpoint
 from omnichannel.channels import MESSAGING_CHANNELS
-from omnichannel.kpis.models import LineFriendsDaily, MessagingDaily, RollupWatermark
-from omnichannel.kpis.registry import ROLLUPS, Rollup
-from omnichannel.kpis.rollups_orders import (
+from omnichannel.kpis.bulk import (
     DAYS_CHUNK,
-    _day_start,
-    _zone,
+    days_q,
     insert_select,
+    local_zone,
     table_empty,
 )
+from omnichannel.kpis.models import LineFriendsDaily, MessagingDaily, RollupWatermark
+from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
 
 CAMPAIGNS_WATERMARK = "kpis.messaging"
@@ -107,7 +107,7 @@ def _messaging_select(figures: QuerySet[CampaignFigures]) -> QuerySet:
             channel__in=[channel.value for channel in MESSAGING_CHANNELS],
             campaign__launched_at__isnull=False,
         )
-        .annotate(local_day=TruncDate("campaign__launched_at", tzinfo=_zone()))
+        .annotate(local_day=TruncDate("campaign__launched_at", tzinfo=local_zone()))
         .values("local_day", "channel", "campaign_id")
         .annotate(
             n_members=Sum("members"),
@@ -207,7 +207,7 @@ def _line_events() -> QuerySet[Touchpoint]:
 
 def _friends_select(events: QuerySet[Touchpoint]) -> QuerySet:
     return (
-        events.annotate(local_day=TruncDate("at", tzinfo=_zone()))
+        events.annotate(local_day=TruncDate("at", tzinfo=local_zone()))
         .values("local_day")
         .annotate(
             n_follows=Count("pk", filter=Q(kind="line_follow")),
@@ -217,19 +217,12 @@ def _friends_select(events: QuerySet[Touchpoint]) -> QuerySet:
     )
 
 
-def _days_q(days: Iterable[date]) -> Q:
-    q = Q(pk__in=[])
-    for day in sorted(days):
-        q |= Q(at__gte=_day_start(day), at__lt=_day_start(day + timedelta(days=1)))
-    return q
-
-
 def line_friends_days_rewrite(days: Iterable[date]) -> int:
     """Recompute these days' LINE follows and blocks from the touchpoints."""
     written = 0
     for chunk in chunked(sorted(set(days)), DAYS_CHUNK):
         LineFriendsDaily.objects.filter(day__in=chunk).delete()
-        events = _line_events().filter(_days_q(chunk))
+        events = _line_events().filter(days_q("at", chunk))
         written += insert_select(LineFriendsDaily, FRIENDS_COLUMNS, _friends_select(events))
     return written
 
@@ -249,7 +242,7 @@ def line_friends_refresh() -> int:
         days |= set(
             _line_events()
             .filter(pk__gt=window.since, pk__lte=last)
-            .annotate(local_day=TruncDate("at", tzinfo=_zone()))
+            .annotate(local_day=TruncDate("at", tzinfo=local_zone()))
             .values_list("local_day", flat=True)
             .distinct()
         )

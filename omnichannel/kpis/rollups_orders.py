@@ -12,17 +12,24 @@ returns, both on the Taipei day the order was placed.
 """
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, DateField, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 
 from crm.bulk import chunked
 from crm.models import Order, OrderChange, net_revenue, sale_q
 from crm.services.order_feed import order_changes_drain, order_changes_skip
+from omnichannel.kpis.bulk import (
+    DAYS_CHUNK,
+    days_q,
+    insert_select,
+    insert_sql,
+    local_day,
+    local_zone,
+    table_empty,
+)
 from omnichannel.kpis.models import (
     KpiDirtyMonth,
     MemberActivityDaily,
@@ -36,7 +43,6 @@ CONSUMER = "kpis.orders"
 # orders rollup marked for it (KpiDirtyMonth).
 MONTH_CONSUMERS = ("cohorts", "omo")
 FEED_BATCH = 5_000
-DAYS_CHUNK = 60  # days recomputed per statement (a history import may touch years)
 MEMBERS_CHUNK = 2_000
 
 SALES_COLUMNS = ("day", "channel", "store_id", "orders", "revenue_twd")
@@ -46,30 +52,10 @@ DAILY_ACTIVITY_COLUMNS = ("day", "member_id", "channel", "store_id", "orders", "
 PREVIOUS = ("previous_day", "previous_day_channel", "previous_day_store")
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=_zone())
-
-
-def _days_q(days: Iterable[date]) -> Q:
-    """Orders placed on any of these Taipei days (ranges on the placed_at index)."""
-    q = Q(pk__in=[])
-    for day in sorted(days):
-        q |= Q(placed_at__gte=_day_start(day), placed_at__lt=_day_start(day + timedelta(days=1)))
-    return q
-
-
-def _local_day():
-    return TruncDate("placed_at", tzinfo=_zone())
-
-
 def _sales_select(orders: QuerySet[Order]) -> QuerySet:
     member = Q(member__isnull=False)
     return (
-        orders.annotate(local_day=_local_day())
+        orders.annotate(local_day=local_day("placed_at"))
         .values("local_day", "channel", "store_id")
         .annotate(
             n=Count("pk", filter=sale_q()),
@@ -89,7 +75,11 @@ def net_revenue_where(q: Q):
 
 
 def _activity_select(orders: QuerySet[Order], *, monthly: bool) -> QuerySet:
-    bucket = TruncMonth(_local_day(), output_field=DateField()) if monthly else _local_day()
+    bucket = (
+        TruncMonth(local_day("placed_at"), output_field=DateField())
+        if monthly
+        else local_day("placed_at")
+    )
     return (
         orders.filter(member__isnull=False)
         .annotate(bucket=bucket)
@@ -99,23 +89,15 @@ def _activity_select(orders: QuerySet[Order], *, monthly: bool) -> QuerySet:
     )
 
 
-def insert_select(model, columns: Iterable[str], select: QuerySet) -> int:
-    """INSERT INTO model's table (columns) SELECT …: the rows never pass through Python."""
-    sql, params = select.query.sql_with_params()
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(column) for column in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
-        return cursor.rowcount
-
-
 def sales_days_rewrite(days: Iterable[date]) -> int:
     """Recompute the sales rollup of these days from the orders. Returns the cells written."""
     written = 0
     for chunk in chunked(sorted(set(days)), DAYS_CHUNK):
         SalesDaily.objects.filter(day__in=chunk).delete()
         written += insert_select(
-            SalesDaily, SALES_COLUMNS, _sales_select(Order.objects.filter(_days_q(chunk)))
+            SalesDaily,
+            SALES_COLUMNS,
+            _sales_select(Order.objects.filter(days_q("placed_at", chunk))),
         )
     return written
 
@@ -142,8 +124,6 @@ def daily_activity_insert(orders: QuerySet[Order]) -> int:
     the same INSERT … SELECT. Pass whole members' orders: a window sees only what it is given.
     """
     sql, params = _activity_select(orders, monthly=False).query.sql_with_params()
-    table = connection.ops.quote_name(MemberActivityDaily._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(c) for c in DAILY_ACTIVITY_COLUMNS + PREVIOUS)
     # The latest active day among the member's rows before this one in the scope's order;
     # a second row of one day sees that day (so one row per member counts in a period).
     earlier = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
@@ -158,9 +138,7 @@ def daily_activity_insert(orders: QuerySet[Order]) -> int:
                 PARTITION BY g.member_id, g.channel, g.store_id ORDER BY g.bucket {earlier})
         FROM ({sql}) AS g
     """  # noqa: S608 (our column names; values are parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({names}) {select}", params)
-        return cursor.rowcount
+    return insert_sql(MemberActivityDaily, DAILY_ACTIVITY_COLUMNS + PREVIOUS, select, params)
 
 
 class _Touched:
@@ -175,7 +153,7 @@ class _Touched:
 
     def collect(self, changes: list[OrderChange]) -> None:
         """The feed's handler: only collects."""
-        zone = _zone()
+        zone = local_zone()
         placed = Order.objects.filter(pk__in={change.order_id for change in changes})
         self.days.update(
             at.astimezone(zone).date() for at in placed.values_list("placed_at", flat=True)
@@ -245,16 +223,6 @@ def orders_rebuild() -> int:
             MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
         )
     return written
-
-
-def table_empty(model) -> None:
-    """Delete every row of a rollup (TRUNCATE on PostgreSQL: no dead rows left to vacuum)."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {table}")
-        else:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (our table name)
 
 
 ROLLUPS.register(Rollup(name="orders", refresh=orders_refresh, rebuild=orders_rebuild, order=10))

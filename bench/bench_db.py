@@ -75,6 +75,16 @@ def recreate_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
+def database_ensure(url: str) -> None:
+    """Create the database if the server has none of that name (a new machine); never drops."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def drop_database(url: str) -> None:
     maintenance, name = _maintenance(url)
     with psycopg.connect(maintenance, autocommit=True) as conn:

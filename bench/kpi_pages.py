@@ -53,7 +53,7 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_db import ROOT, copy_lines, django_env
+from bench_db import ROOT, copy_lines, database_ensure, django_env
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/omni_bench_kpi"
 P50_GOAL_MS = 300.0
@@ -1091,6 +1091,7 @@ def main() -> None:
     url = args.database_url
     if urlsplit(url).scheme not in ("postgres", "postgresql"):
         sys.exit("the bench needs PostgreSQL (COPY, the planner)")
+    database_ensure(url)
 
     os.environ.update(django_env(url, REDIS_URL=args.redis_url))
     sys.path.insert(0, str(ROOT))

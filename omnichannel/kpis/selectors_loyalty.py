@@ -15,7 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, DateField, Q, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from crm.models import Member
@@ -36,7 +37,7 @@ from loyalty.selectors_overview import (
 )
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.models import (
-    MemberActivityMonthly,
+    MemberActivityDaily,
     PointsDaily,
     RollupWatermark,
     WalletDaily,
@@ -258,28 +259,33 @@ class HoldersFrequency:
         return mine / theirs if mine is not None and theirs else None
 
 
-def _frequency(rows) -> Frequency:
-    totals = rows.values("month").annotate(
-        members=Count("member_id", distinct=True), orders_sum=Sum("orders")
-    )
-    totals = list(totals.order_by())
-    return Frequency(
-        member_months=sum(row["members"] for row in totals),
-        orders=sum(row["orders_sum"] or 0 for row in totals),
-    )
-
-
 def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
     """Purchase frequency of members with a card in a wallet now against the other active
-    members, over the period's calendar months (the segment narrows both)."""
-    active = MemberActivityMonthly.objects.filter(month__in=filters.months, orders__gt=0).filter(
+    members, over the period's calendar months (the segment narrows both), from one pass over
+    the months' active daily rows (MemberActivityDaily): a member-month is the member's first
+    active row of that month (its previous active day, any channel, is before the month), so
+    member-months are a plain count, not a COUNT DISTINCT per month."""
+    first, after = filters.months[0], (filters.months[-1] + timedelta(days=32)).replace(day=1)
+    rows = MemberActivityDaily.objects.filter(day__gte=first, day__lt=after, orders__gt=0).filter(
         filters.member_q()
     )
-    holders = WalletPass.objects.filter(installed=True).values("member_id")
-    everyone = _frequency(active)
-    mine = _frequency(active.filter(member_id__in=holders))
-    others = Frequency(
-        member_months=everyone.member_months - mine.member_months,
-        orders=everyone.orders - mine.orders,
+    month_first = Q(previous_day__isnull=True) | Q(
+        previous_day__lt=TruncMonth("day", output_field=DateField())
     )
-    return HoldersFrequency(holders=mine, others=others)
+    holder = Q(member_id__in=WalletPass.objects.filter(installed=True).values("member_id"))
+    sums = rows.aggregate(
+        member_months=Count("member_id", filter=month_first),
+        orders_sum=Sum("orders"),
+        holder_member_months=Count("member_id", filter=month_first & holder),
+        holder_orders_sum=Sum("orders", filter=holder),
+    )
+    mine = Frequency(
+        member_months=sums["holder_member_months"], orders=sums["holder_orders_sum"] or 0
+    )
+    return HoldersFrequency(
+        holders=mine,
+        others=Frequency(
+            member_months=sums["member_months"] - mine.member_months,
+            orders=(sums["orders_sum"] or 0) - mine.orders,
+        ),
+    )

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from crm.models import Member, Segment
+from crm.models import Member, Order, Segment
 from loyalty.models import Coupon, Programme, Reward, Tier, TierChange, WalletPass
 from loyalty.selectors_overview import Period, period_flows
 from omnichannel.kpis.filters import KpiFilters
-from omnichannel.kpis.models import MemberActivityMonthly, PointsDaily, WalletDaily
+from omnichannel.kpis.models import PointsDaily, WalletDaily
 from omnichannel.kpis.pages.loyalty import (
     coupons_section,
     frequency_section,
@@ -21,6 +21,7 @@ from omnichannel.kpis.pages.loyalty import (
 )
 from omnichannel.kpis.registry import HEADLINES
 from omnichannel.kpis.rollups_loyalty import points_rebuild, points_refresh, wallet_rebuild
+from omnichannel.kpis.rollups_orders import orders_rebuild
 from omnichannel.kpis.selectors_loyalty import (
     holders_frequency,
     points_flows,
@@ -31,6 +32,7 @@ from omnichannel.kpis.selectors_loyalty import (
 )
 from omnichannel.kpis.services import kpis_refresh
 from tests.factories import MemberFactory
+from tests.kpis.helpers import at, sale, write
 from tests.loyalty.overview_data import Kind, account_for, post, taipei
 
 pytestmark = pytest.mark.django_db
@@ -235,9 +237,18 @@ def test_cards_in_wallets_per_day_per_platform_and_members_holding_one():
 
 
 def _active(member, month: date, orders: int, channel: str = "store") -> None:
-    MemberActivityMonthly.objects.create(
-        month=month, member_id=member.pk, channel=channel, orders=orders, revenue_twd=orders * 100
-    )
+    """Orders of the member on separate days of the month (0: a cancelled order only, a
+    month with a row but no purchase), written through crm; `orders_rebuild()` folds them."""
+    amounts = [100] * orders or [0]
+    status = Order.Status.PLACED if orders else Order.Status.CANCELLED
+    write(
+        *(
+            sale(f"{member.pk}-{channel}-{month:%m}-{i}", amount, at(month + timedelta(days=i)),
+                 channel=channel, store="S01", status=status)
+            for i, amount in enumerate(amounts)
+        ),
+        member=member,
+    )  # fmt: skip
 
 
 def test_wallet_holders_buy_more_often_and_the_ratio_is_shown_plainly():
@@ -251,6 +262,7 @@ def test_wallet_holders_buy_more_often_and_the_ratio_is_shown_plainly():
     _active(m3, november, 1)
     _active(m4, november, 2)
     _active(m4, september, 5)  # before the period
+    orders_rebuild()
     filters = KpiFilters(start=date(2026, 10, 1), end=date(2026, 11, 30))
 
     frequency = holders_frequency(filters)
@@ -322,6 +334,7 @@ def test_the_segment_narrows_the_holders_frequency():
     _active(m1, november, 4)
     _active(m3, november, 1)  # a man: outside the segment
     _active(m4, november, 2)
+    orders_rebuild()
 
     frequency = holders_frequency(
         KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30), segment=women)

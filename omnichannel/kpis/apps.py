@@ -21,4 +21,5 @@ class KpisConfig(AppConfig):
             rollups_members,
             rollups_messaging,
             rollups_orders,
+            segments,
         )

@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
-from django.db import NotSupportedError, connection
-from django.db.models import IntegerField, Lookup, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Member, Segment, Store
+from crm.models import Segment, Store
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
+from omnichannel.kpis.segments import segment_snapshot_id, segment_snapshot_members
 
 DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 5 * 366
@@ -112,8 +112,8 @@ class KpiFilters:
             segment=self.segment,
             compare=False,
         )
-        if "_segment_ids" in self.__dict__:  # the segment is today's in both periods
-            previous.__dict__["_segment_ids"] = self._segment_ids
+        if "_segment_snapshot" in self.__dict__:  # the segment is today's in both periods
+            previous.__dict__["_segment_snapshot"] = self._segment_snapshot
         return previous
 
     def previous_months(self) -> "KpiFilters":
@@ -130,31 +130,27 @@ class KpiFilters:
             segment=self.segment,
             compare=False,
         )
-        if "_segment_ids" in self.__dict__:  # the segment is today's in both periods
-            previous.__dict__["_segment_ids"] = self._segment_ids
+        if "_segment_snapshot" in self.__dict__:  # the segment is today's in both periods
+            previous.__dict__["_segment_snapshot"] = self._segment_snapshot
         return previous
 
-    def segment_members(self) -> QuerySet[Member] | None:
-        """The segment's members as a subquery (`member_id__in=`), or None without a segment."""
+    def segment_members(self) -> QuerySet | None:
+        """The segment's member ids as a subquery (`member_id__in=`), or None without one."""
         if self.segment is None:
             return None
-        return segment_queryset(self.segment.definition).values("pk")
+        return segment_snapshot_members(self._segment_snapshot)
 
     @cached_property
-    def _segment_ids(self) -> list[int]:
-        return list(segment_queryset(self.segment.definition).values_list("pk", flat=True))
+    def _segment_snapshot(self) -> int:
+        return segment_snapshot_id(self.segment)
 
     def member_q(self, field: str = "member_id") -> Q:
-        """Q narrowing a member-grained rollup to the segment (everything without one).
-
-        On PostgreSQL the segment is evaluated once per request (a page asks it of several
-        rollups, and a segment over a million members costs most of a second) and each query
-        gets its ids as one array parameter; on SQLite, a subquery."""
+        """Q narrowing a member-grained rollup to the segment (everything without one): a
+        semi-join on the segment's kept snapshot (omnichannel/kpis/segments.py), looked up
+        once per request, not the segment's rules evaluated per query."""
         if self.segment is None:
             return Q()
-        if connection.vendor == "postgresql":
-            return Q(**{f"{field}__any_of": self._segment_ids})
-        return Q(**{f"{field}__in": self.segment_members()})
+        return Q(**{f"{field}__in": segment_snapshot_members(self._segment_snapshot)})
 
     def query(self, **changes) -> str:
         """These filters as a query string (for links: presets, CSV, the other pages)."""
@@ -168,25 +164,6 @@ class KpiFilters:
         }
         values.update(changes)
         return urlencode({key: value for key, value in values.items() if value not in ("", None)})
-
-
-@IntegerField.register_lookup
-class AnyOf(Lookup):
-    """`field__any_of=[ids]`: `field = ANY(%s::bigint[])`, one parameter however many ids
-    (`__in` would bind one parameter per id, past PostgreSQL's limit for a large segment)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def get_db_prep_lookup(self, value, connection):
-        return "%s", [[int(item) for item in value]]
-
-    def as_sql(self, compiler, connection):
-        if connection.vendor != "postgresql":
-            raise NotSupportedError("any_of needs PostgreSQL arrays")
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs}::bigint[])", [*lhs_params, *rhs_params]
 
 
 def default_filters(*, today: date | None = None, days: int = DEFAULT_DAYS) -> KpiFilters:

@@ -1,0 +1,118 @@
+"""Segments as the KPI pages read them: kept snapshots of their members (SegmentSnapshot).
+
+A page asks `segment_snapshot_id(segment)` once per request and narrows every member-grained
+figure with a semi-join on the snapshot's rows (an index-only scan), instead of evaluating the
+segment's rules (crm's `segment_queryset`) per request or per query. A snapshot is at most
+SEGMENT_SNAPSHOT_AGE old when read: the refresh takes again every snapshot a page asked for
+within SEGMENT_SNAPSHOT_KEEP once it is RETAKE_AFTER old, and forgets the others; a page finding
+none, an older one, or one taken under other rules, takes it itself.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import QuerySet, Value
+from django.utils import timezone
+
+from crm.models import Segment
+from crm.segments.definition import SegmentDefinitionError, segment_queryset
+from omnichannel.kpis.bulk import insert_select
+from omnichannel.kpis.models import SegmentSnapshot, SegmentSnapshotMember
+from omnichannel.kpis.registry import ROLLUPS, Rollup
+
+SEGMENT_SNAPSHOT_AGE = timedelta(minutes=15)
+RETAKE_AFTER = timedelta(minutes=9)  # the 5-minute refresh retakes it before a page must
+SEGMENT_SNAPSHOT_KEEP = timedelta(days=1)
+USED_AT_EVERY = timedelta(minutes=5)  # how often a page's read is written down
+
+
+def segment_snapshot_take(*, segment: Segment, for_page: bool = False) -> SegmentSnapshot:
+    """Evaluate the segment now and keep its members (one INSERT … SELECT); `for_page`: a
+    page asked for it (the refresh keeps it current while pages do). Two pages asking at
+    once: the second waits on the snapshot's row and finds it taken."""
+    now = timezone.now()
+    with transaction.atomic():
+        SegmentSnapshot.objects.get_or_create(segment_id=segment.pk)
+        snapshot = SegmentSnapshot.objects.select_for_update().get(segment_id=segment.pk)
+        if snapshot.definition == segment.definition and snapshot.taken_at >= now - RETAKE_AFTER:
+            return snapshot  # taken meanwhile by whoever held the row
+        SegmentSnapshotMember.objects.filter(segment_id=segment.pk)._raw_delete(
+            SegmentSnapshotMember.objects.db
+        )
+        members = segment_queryset(segment.definition).order_by()
+        snapshot.members = insert_select(
+            SegmentSnapshotMember,
+            ("member_id", "segment_id"),
+            members.annotate(snapshot_of=Value(segment.pk)).values("pk", "snapshot_of"),
+        )
+        snapshot.definition, snapshot.taken_at = segment.definition, timezone.now()
+        if for_page:
+            snapshot.used_at = now
+        snapshot.save()
+    return snapshot
+
+
+def segment_snapshot_id(segment: Segment) -> int:
+    """The segment's id in SegmentSnapshotMember, its snapshot current (taken if need be)."""
+    now = timezone.now()
+    snapshot = SegmentSnapshot.objects.filter(segment_id=segment.pk).first()
+    if (
+        snapshot is None
+        or snapshot.definition != segment.definition
+        or snapshot.taken_at < now - SEGMENT_SNAPSHOT_AGE
+    ):
+        snapshot = segment_snapshot_take(segment=segment, for_page=True)
+    elif snapshot.used_at < now - USED_AT_EVERY:
+        SegmentSnapshot.objects.filter(pk=snapshot.pk).update(used_at=now)
+    return segment.pk
+
+
+def segment_snapshot_members(snapshot_id: int) -> QuerySet:
+    """The snapshot's member ids, for `member_id__in=` (a subquery)."""
+    return SegmentSnapshotMember.objects.filter(segment_id=snapshot_id).values("member_id")
+
+
+def segment_snapshots_refresh() -> int:
+    """Take again the snapshots pages asked for lately, once RETAKE_AFTER old; forget the
+    ones nobody asked for within SEGMENT_SNAPSHOT_KEEP and those of deleted or broken
+    segments. Returns the members written."""
+    now = timezone.now()
+    stale = SegmentSnapshot.objects.filter(used_at__lt=now - SEGMENT_SNAPSHOT_KEEP)
+    _forget(list(stale.values_list("segment_id", flat=True)))
+    due = SegmentSnapshot.objects.filter(taken_at__lt=now - RETAKE_AFTER)
+    segments = Segment.objects.filter(pk__in=due.values("segment_id"))
+    written, gone = 0, set(due.values_list("segment_id", flat=True))
+    for segment in segments:  # the few segments pages use: one INSERT … SELECT each
+        try:
+            written += segment_snapshot_take(segment=segment).members
+        except SegmentDefinitionError:
+            continue  # forgotten below: the page says the rules no longer work
+        gone.discard(segment.pk)
+    _forget(sorted(gone))
+    return written
+
+
+def segment_snapshots_rebuild() -> int:
+    """Take every kept snapshot again (a rebuild leaves nothing stale)."""
+    SegmentSnapshot.objects.update(taken_at=timezone.now() - SEGMENT_SNAPSHOT_AGE)
+    return segment_snapshots_refresh()
+
+
+def _forget(segment_ids: list[int]) -> None:
+    if not segment_ids:
+        return
+    SegmentSnapshotMember.objects.filter(segment_id__in=segment_ids)._raw_delete(
+        SegmentSnapshotMember.objects.db
+    )
+    SegmentSnapshot.objects.filter(segment_id__in=segment_ids).delete()
+
+
+# Last: the pages' segments are taken after the rollups they narrow are current.
+ROLLUPS.register(
+    Rollup(
+        name="segments",
+        refresh=segment_snapshots_refresh,
+        rebuild=segment_snapshots_rebuild,
+        order=1_000,
+    )
+)

@@ -11,10 +11,11 @@ What counts is crm's rule (`sale_q`, `net_revenue`): orders are sales, revenue i
 returns, both on the Taipei day the order was placed.
 """
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, DateField, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
@@ -23,6 +24,7 @@ from crm.models import Order, OrderChange, net_revenue, sale_q
 from crm.services.order_feed import order_changes_drain, order_changes_skip
 from omnichannel.kpis.bulk import (
     DAYS_CHUNK,
+    day_start,
     days_q,
     insert_select,
     insert_sql,
@@ -102,41 +104,74 @@ def sales_days_rewrite(days: Iterable[date]) -> int:
     return written
 
 
-def activity_rewrite(*, member_ids: Iterable[int]) -> int:
-    """Recompute these members' whole activity, daily and monthly, from all their orders: a
-    member has few orders, and a changed order may have moved from any day (its placed_at,
-    a merge, an undo), so their rows are rewritten rather than patched."""
+def activity_rewrite(*, members: Mapping[int, date | None]) -> int:
+    """Recompute these members' activity, daily and monthly, from the first day of the month
+    of the earliest day each one's changes touched (None: all of it) onwards: the cells of a
+    changed order's day (now and before it moved, or merged away) and every later row, whose
+    previous active day may have changed with it. Rewritten, not patched: a replay writes the
+    same rows. New orders touch this month, so a member's history is not read again."""
+    since_month: dict[date | None, list[int]] = defaultdict(list)
+    for member_id, day in members.items():
+        since_month[None if day is None else day.replace(day=1)].append(member_id)
     written = 0
-    for chunk in chunked(sorted(set(member_ids)), MEMBERS_CHUNK):
-        orders = Order.objects.filter(member_id__in=chunk)
-        MemberActivityDaily.objects.filter(member_id__in=chunk).delete()
-        written += daily_activity_insert(orders)
-        MemberActivityMonthly.objects.filter(member_id__in=chunk).delete()
-        written += insert_select(
-            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
-        )
+    for since, member_ids in since_month.items():
+        for chunk in chunked(sorted(member_ids), MEMBERS_CHUNK):
+            written += _members_activity_rewrite(chunk, since=since)
     return written
 
 
-def daily_activity_insert(orders: QuerySet[Order]) -> int:
+def _members_activity_rewrite(member_ids: list[int], *, since: date | None) -> int:
+    orders = Order.objects.filter(member_id__in=member_ids)
+    daily = MemberActivityDaily.objects.filter(member_id__in=member_ids)
+    monthly = MemberActivityMonthly.objects.filter(member_id__in=member_ids)
+    if since is not None:
+        orders = orders.filter(placed_at__gte=day_start(since))
+        daily, monthly = daily.filter(day__gte=since), monthly.filter(month__gte=since)
+    daily.delete()
+    written = daily_activity_insert(orders, after_kept_rows=since is not None)
+    monthly.delete()
+    written += insert_select(
+        MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
+    )
+    return written
+
+
+def daily_activity_insert(orders: QuerySet[Order], *, after_kept_rows: bool = False) -> int:
     """Insert the members' daily rows of these orders with each row's previous active day in
     its three scopes (see MemberActivityDaily): window functions over the grouped rows, in
-    the same INSERT … SELECT. Pass whole members' orders: a window sees only what it is given.
-    """
+    the same INSERT … SELECT. Pass whole members' orders, or (`after_kept_rows`) each member's
+    orders from a day on whose earlier rows are kept in the table: a scope's first new row
+    then takes its previous day from the member's latest kept active row in that scope."""
     sql, params = _activity_select(orders, monthly=False).query.sql_with_params()
     # The latest active day among the member's rows before this one in the scope's order;
     # a second row of one day sees that day (so one row per member counts in a period).
     earlier = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
     active_day = "MAX(CASE WHEN g.n > 0 THEN g.bucket END)"
+    previous = ["w.previous_any", "w.previous_channel", "w.previous_store"]
+    if after_kept_rows:
+        table = connection.ops.quote_name(MemberActivityDaily._meta.db_table)
+        scopes = (
+            "",
+            " AND k.channel = w.channel",
+            " AND k.channel = w.channel AND (k.store_id = w.store_id"
+            " OR (k.store_id IS NULL AND w.store_id IS NULL))",
+        )
+        previous = [
+            f"""COALESCE({column}, (SELECT k.day FROM {table} k
+                WHERE k.member_id = w.member_id AND k.orders > 0{scope}
+                ORDER BY k.day DESC LIMIT 1))"""  # noqa: S608 (our names only)
+            for column, scope in zip(previous, scopes, strict=True)
+        ]
     select = f"""
-        SELECT g.bucket, g.member_id, g.channel, g.store_id, g.n, g.revenue,
-            {active_day} OVER (
-                PARTITION BY g.member_id ORDER BY g.bucket, g.channel, g.store_id {earlier}),
-            {active_day} OVER (
-                PARTITION BY g.member_id, g.channel ORDER BY g.bucket, g.store_id {earlier}),
-            {active_day} OVER (
-                PARTITION BY g.member_id, g.channel, g.store_id ORDER BY g.bucket {earlier})
-        FROM ({sql}) AS g
+        SELECT w.bucket, w.member_id, w.channel, w.store_id, w.n, w.revenue, {", ".join(previous)}
+        FROM (SELECT g.*,
+            {active_day} OVER (PARTITION BY g.member_id
+                ORDER BY g.bucket, g.channel, g.store_id {earlier}) AS previous_any,
+            {active_day} OVER (PARTITION BY g.member_id, g.channel
+                ORDER BY g.bucket, g.store_id {earlier}) AS previous_channel,
+            {active_day} OVER (PARTITION BY g.member_id, g.channel, g.store_id
+                ORDER BY g.bucket {earlier}) AS previous_store
+            FROM ({sql}) AS g) AS w
     """  # noqa: S608 (our column names; values are parameters)
     return insert_sql(MemberActivityDaily, DAILY_ACTIVITY_COLUMNS + PREVIOUS, select, params)
 
@@ -144,31 +179,37 @@ def daily_activity_insert(orders: QuerySet[Order]) -> int:
 class _Touched:
     """What a drain's changes touch, collected batch by batch: the days (the orders' Taipei
     days now and, for an order whose placed_at moved, before) and the members (now and
-    before). Rewritten once after the drain: a history import of many batches re-aggregates
-    each day once, not once per batch."""
+    before), each with the earliest day touched (None: an order gone, its day unknown).
+    Rewritten once after the drain: a history import of many batches re-aggregates each day
+    once, not once per batch."""
 
     def __init__(self) -> None:
         self.days: set[date] = set()
-        self.members: set[int] = set()
+        self.members: dict[int, date | None] = {}
 
     def collect(self, changes: list[OrderChange]) -> None:
         """The feed's handler: only collects."""
         zone = local_zone()
-        placed = Order.objects.filter(pk__in={change.order_id for change in changes})
-        self.days.update(
-            at.astimezone(zone).date() for at in placed.values_list("placed_at", flat=True)
+        placed = dict(
+            Order.objects.filter(pk__in={change.order_id for change in changes}).values_list(
+                "pk", "placed_at"
+            )
         )
-        self.days.update(
-            change.old_placed_at.astimezone(zone).date()
-            for change in changes
-            if change.old_placed_at is not None
-        )
-        self.members.update(
-            member_id
-            for change in changes
-            for member_id in (change.member_id, change.old_member_id)
-            if member_id
-        )
+        for change in changes:
+            days = {
+                at.astimezone(zone).date()
+                for at in (placed.get(change.order_id), change.old_placed_at)
+                if at is not None
+            }
+            self.days.update(days)
+            earliest = min(days) if change.order_id in placed else None
+            for member_id in (change.member_id, change.old_member_id):
+                if not member_id:
+                    continue
+                known = self.members.get(member_id, earliest)
+                self.members[member_id] = (
+                    None if known is None or earliest is None else min(known, earliest)
+                )
 
 
 def orders_refresh() -> int:
@@ -184,7 +225,7 @@ def orders_refresh() -> int:
         )
         sales_days_rewrite(touched.days)
         if touched.members:
-            activity_rewrite(member_ids=touched.members)
+            activity_rewrite(members=touched.members)
         kpi_months_mark(day.replace(day=1) for day in touched.days)
     return handled
 

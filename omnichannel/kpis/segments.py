@@ -10,7 +10,7 @@ none, an older one, or one taken under other rules, takes it itself.
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet, Value
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ def segment_snapshot_take(*, segment: Segment, for_page: bool = False) -> Segmen
             ("member_id", "segment_id"),
             members.annotate(snapshot_of=Value(segment.pk)).values("pk", "snapshot_of"),
         )
+        _statistics_update()
         snapshot.definition, snapshot.taken_at = segment.definition, timezone.now()
         if for_page:
             snapshot.used_at = now
@@ -96,6 +97,16 @@ def segment_snapshots_rebuild() -> int:
     """Take every kept snapshot again (a rebuild leaves nothing stale)."""
     SegmentSnapshot.objects.update(taken_at=timezone.now() - SEGMENT_SNAPSHOT_AGE)
     return segment_snapshots_refresh()
+
+
+def _statistics_update() -> None:
+    """ANALYZE the snapshots' table (PostgreSQL): a segment of a third of the members taken
+    into a table the planner still thinks small makes it loop over the activity index once
+    per member (measured 3.4 s) instead of hashing the segment (about 0.1 s)."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(SegmentSnapshotMember._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _forget(segment_ids: list[int]) -> None:

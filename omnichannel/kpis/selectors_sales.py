@@ -86,7 +86,7 @@ def sales_by_channel(filters: KpiFilters) -> list[ChannelSales]:
     active = dict(
         _activity(filters, per_channel=True)
         .values("channel")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("member_id"))  # in the index: an index-only scan
         .order_by()
         .values_list("channel", "n")
     )

@@ -1,7 +1,8 @@
 """The order rollups: sales per day × channel × store and members' months, refreshed from the
 order-change feed and rebuilt from the orders, to exact numbers."""
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import pytest
 
@@ -199,3 +200,74 @@ def test_an_order_moved_to_another_day_leaves_the_members_old_day():
 
     assert daily_activity_rows() == {(D2, ann.pk, "store", 1, 1_000)}
     assert activity_rows() == {(date(2026, 12, 1), ann.pk, "store", 1, 1_000)}
+
+
+def all_daily_columns() -> set[tuple]:
+    return set(
+        MemberActivityDaily.objects.values_list(
+            "day",
+            "member_id",
+            "channel",
+            "store_id",
+            "orders",
+            "revenue_twd",
+            "previous_day",
+            "previous_day_channel",
+            "previous_day_store",
+        )
+    )
+
+
+def all_monthly_columns() -> set[tuple]:
+    return set(
+        MemberActivityMonthly.objects.values_list(
+            "month", "member_id", "channel", "store_id", "orders", "revenue_twd"
+        )
+    )
+
+
+def test_refreshes_rewriting_from_the_touched_month_give_what_the_rebuild_gives():
+    """Each refresh rewrites a member's rows from the month of the earliest day touched,
+    the first new row's previous active day taken from the member's kept rows: after rounds
+    of new, back-dated, moved and returned orders and a merge, every column (the previous
+    active days of the three scopes included) equals a rebuild's."""
+    rng = random.Random(14)
+    members = [MemberFactory(home_store=None) for _ in range(4)]
+    written: list[tuple] = []  # (no, member, channel, store, amount, day)
+    days = [date(2026, 9, 1) + timedelta(days=i) for i in range(0, 90, 3)]
+    channels = (("store", "TPE01"), ("store", "TPE02"), ("web", ""), ("app", ""))
+
+    def order(no: str, member, day: date, amount: int, returns: str = ""):
+        channel, store = channels[rng.randrange(len(channels))]
+        if returns:
+            channel, store = "store", "TPE01"
+        written.append((no, member, channel, store, amount, day))
+        write(
+            sale(no, amount, at(day), channel=channel, store=store, returns=returns), member=member
+        )
+
+    for round_no in range(5):
+        # new orders late in the period, then one back-dated into an earlier month
+        for i in range(6):
+            order(f"N{round_no}-{i}", rng.choice(members), rng.choice(days[-8:]), 100 + i)
+        order(f"B{round_no}", rng.choice(members), rng.choice(days[:10]), 500)
+        # an order moved to another day (the same number, a new placed_at)
+        no, member, channel, store, amount, _day = rng.choice(written)
+        moved = rng.choice(days)
+        write(sale(no, amount, at(moved), channel=channel, store=store), member=member)
+        # a store sale returned in part
+        sold = [row for row in written if row[2] == "store" and row[4] > 0 and row[3] == "TPE01"]
+        if sold:
+            no, member, _c, _s, amount, day = rng.choice(sold)
+            order(f"R{round_no}", member, day, -(amount // 2), returns=no)
+        kpis_refresh()
+    members_merge(
+        pairs=[MergePair(survivor_id=members[0].pk, merged_id=members[1].pk, matched_keys=["x"])]
+    )
+    kpis_refresh()
+    refreshed = (all_daily_columns(), all_monthly_columns())
+    assert refreshed[0] and any(row[6] for row in refreshed[0])  # previous days were set
+
+    kpis_rebuild()
+
+    assert (all_daily_columns(), all_monthly_columns()) == refreshed

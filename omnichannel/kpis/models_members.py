@@ -39,10 +39,12 @@ class NewMembersDaily(models.Model):
 
 class CohortMonthly(models.Model):
     """The members whose first purchase (MemberStats.first_purchase_at, Taipei month) fell in
-    `cohort` and who bought in `month`: how many, their orders and net revenue."""
+    `cohort` and who bought in `month`: how many, their orders and net revenue. `store_id`
+    NULL: bought anywhere; a store: bought at that store (the page's store filter)."""
 
     cohort = models.DateField(_("first-purchase month"))
     month = models.DateField(_("month"))
+    store_id = models.IntegerField(_("store"), null=True, blank=True)
     members = models.IntegerField(_("members"), default=0)
     orders = models.IntegerField(_("orders"), default=0)
     revenue_twd = models.BigIntegerField(_("net revenue (NT$)"), default=0)
@@ -50,7 +52,10 @@ class CohortMonthly(models.Model):
     class Meta:
         verbose_name = _("cohort month")
         verbose_name_plural = _("cohort months")
-        indexes = [models.Index(fields=["month", "cohort"], name="kpi_cohort_month")]
+        indexes = [
+            models.Index(fields=["month", "cohort"], name="kpi_cohort_month"),
+            models.Index(fields=["store_id", "month"], name="kpi_cohort_store_month"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.cohort:%Y-%m} → {self.month:%Y-%m}: {self.members}"

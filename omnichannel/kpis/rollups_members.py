@@ -126,31 +126,38 @@ def cohort_month_sql(column: str) -> tuple[str, list]:
     return sql, list(params)
 
 
-def cohort_select_sql(*, where: str = "") -> tuple[str, list]:
-    """first-purchase month × activity month → members active (orders > 0), orders, net
+def cohort_select_sql(*, where: str = "", per_store: bool = False) -> tuple[str, list]:
+    """first-purchase month × activity month (× store, `per_store`: the members' purchases at
+    each store; otherwise NULL, every channel) → members active (orders > 0), orders, net
     revenue, from the members' monthly activity and MemberStats. `where` narrows the rows of
     kpis_memberactivitymonthly (alias a); its parameters follow the returned ones."""
     cohort, params = cohort_month_sql("s.first_purchase_at")
+    store = "a.store_id" if per_store else "NULL"
     sql = f"""
-SELECT {cohort} AS cohort, a.month AS month,
+SELECT {cohort} AS cohort, a.month AS month, {store} AS store_id,
        COUNT(DISTINCT CASE WHEN a.orders > 0 THEN a.member_id END) AS members,
        SUM(a.orders) AS orders, SUM(a.revenue_twd) AS revenue_twd
 FROM kpis_memberactivitymonthly a
 JOIN crm_memberstats s ON s.member_id = a.member_id
-WHERE s.first_purchase_at IS NOT NULL {("AND " + where) if where else ""}
-GROUP BY 1, 2"""  # noqa: S608 (only our SQL is formatted in)
+WHERE s.first_purchase_at IS NOT NULL {"AND a.store_id IS NOT NULL" if per_store else ""}
+    {("AND " + where) if where else ""}
+GROUP BY 1, 2, 3"""  # noqa: S608 (only our SQL is formatted in)
     return sql, params
 
 
 def _cohorts_insert(where: str = "", params: Iterable = ()) -> int:
-    select, select_params = cohort_select_sql(where=where)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO kpis_cohortmonthly (cohort, month, members, orders, revenue_twd) "
-            + select,
-            [*select_params, *params],
-        )
-        return cursor.rowcount
+    """Every cohort cell of the activity rows `where` selects: all channels, and each store."""
+    written = 0
+    for per_store in (False, True):
+        select, select_params = cohort_select_sql(where=where, per_store=per_store)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO kpis_cohortmonthly (cohort, month, store_id, members, orders,"
+                " revenue_twd) " + select,
+                [*select_params, *params],
+            )
+            written += cursor.rowcount
+    return written
 
 
 def cohort_months_rewrite(months: Iterable[date]) -> int:

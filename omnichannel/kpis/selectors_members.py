@@ -213,14 +213,18 @@ class CohortRow:
 
 def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
     """The COHORT_MONTHS first-purchase months up to the period's end month, each with its
-    active members per month since, up to that month. Read from the cohort rollup; a store or
-    a segment narrows the members' activity, computed from it on the fly (bounded by those
-    months)."""
+    active members per month since, up to that month. Read from the cohort rollup (its store
+    cells for a store); a segment narrows the members' activity, computed from it on the fly
+    (bounded by those months)."""
     last = month_start(filters.end)
     first = add_months(last, -(COHORT_MONTHS - 1))
-    if filters.store is None and filters.segment is None:
+    if filters.segment is None:
         rows = CohortMonthly.objects.filter(
-            cohort__gte=first, cohort__lte=last, month__gte=first, month__lte=last
+            cohort__gte=first,
+            cohort__lte=last,
+            month__gte=first,
+            month__lte=last,
+            store_id=filters.store.pk if filters.store else None,
         ).values_list("cohort", "month", "members", "revenue_twd")
     else:
         rows = _cohorts_live(filters, first, last)
@@ -250,6 +254,7 @@ def _as_date(value) -> date:
 
 
 def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:
+    """A segment's cohorts: the rollup's SELECT over the segment's activity rows."""
     adapt = connection.ops.adapt_datefield_value
     where, params = ["a.month >= %s", "a.month <= %s"], [adapt(first), adapt(last)]
     if filters.store is not None:
@@ -264,7 +269,10 @@ def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:
     query = f"SELECT * FROM ({select}) c WHERE c.cohort >= %s AND c.cohort <= %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(query, [*select_params, *params, adapt(first), adapt(last)])
-        return [(cohort, month, members, revenue) for cohort, month, members, _o, revenue in cursor]
+        return [
+            (cohort, month, members, revenue)
+            for cohort, month, _store, members, _orders, revenue in cursor
+        ]
 
 
 # Customer value and RFM (the nightly fit's summaries) --------------------------------------

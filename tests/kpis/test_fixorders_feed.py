@@ -38,7 +38,11 @@ def monthly() -> set[tuple]:
 
 
 def cohorts() -> set[tuple]:
-    return set(CohortMonthly.objects.values_list("cohort", "month", "members", "revenue_twd"))
+    return set(
+        CohortMonthly.objects.filter(store_id__isnull=True).values_list(
+            "cohort", "month", "members", "revenue_twd"
+        )
+    )
 
 
 def omo() -> set[tuple]:

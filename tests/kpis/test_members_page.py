@@ -8,6 +8,7 @@ from math import isclose
 import pytest
 from scipy.special import hyp2f1
 
+from crm.models import Store
 from crm.services.stats import member_stats_rebuild
 from omnichannel.kpis.clv import ClvParams, clv_models_refresh
 from omnichannel.kpis.models import (
@@ -139,20 +140,41 @@ def test_cohort_retention_counts_months_since_the_first_purchase(members, login_
     assert rows[0].split(",")[:5] == ["2026-09", "2", "100.0", "50.0", "50.0"]
     assert rows[1].split(",")[:3] == ["2026-11", "2", "100.0"]
     assert len(rows) == 2
-    assert CohortMonthly.objects.get(cohort=date(2026, 9, 1), month=date(2026, 10, 1)).members == 1
+    everyone = CohortMonthly.objects.filter(store_id__isnull=True)
+    assert everyone.get(cohort=date(2026, 9, 1), month=date(2026, 10, 1)).members == 1
+
+
+def test_a_store_narrows_the_cohorts_to_purchases_at_that_store(members, login_as):
+    # At TPE01: eve (September cohort) in September and October; ann (November) in November.
+    # cat's app purchases and ann's web order are not at the store.
+    rows = csv(login_as("carol"), "cohort-retention", f"{NOVEMBER}&store=TPE01")
+    assert [row.split(",")[:4] for row in rows] == [
+        ["2026-09", "1", "100.0", "100.0"],
+        ["2026-11", "1", "100.0", ""],
+    ]
+    tpe01 = Store.objects.get(code="TPE01").pk
+    cells = CohortMonthly.objects.filter(store_id=tpe01)
+    assert set(cells.values_list("cohort", "month", "members", "revenue_twd")) == {
+        (date(2026, 9, 1), date(2026, 9, 1), 1, 300),
+        (date(2026, 9, 1), date(2026, 10, 1), 1, 200),
+        (date(2026, 11, 1), date(2026, 11, 1), 1, 1_000),
+    }
 
 
 def test_a_refresh_folds_new_orders_into_the_cohorts(members):
     # when cat buys again in December (his September cohort's M3)
     write(sale("C3", 100, at(date(2026, 12, 2)), channel="app"), member=members["cat"])
     kpis_refresh()
-    cell = CohortMonthly.objects.get(cohort=date(2026, 9, 1), month=date(2026, 12, 1))
+    cell = CohortMonthly.objects.get(
+        cohort=date(2026, 9, 1), month=date(2026, 12, 1), store_id__isnull=True
+    )
     assert (cell.members, cell.orders, cell.revenue_twd) == (1, 1, 100)
     # and a rebuild writes the same cells
-    before = set(CohortMonthly.objects.values_list("cohort", "month", "members", "revenue_twd"))
+    cells = ("cohort", "month", "store_id", "members", "revenue_twd")
+    before = set(CohortMonthly.objects.values_list(*cells))
     omo_before = set(OmoMonthly.objects.values_list("month", "store_id", "kind", "members"))
     kpis_rebuild()
-    after = set(CohortMonthly.objects.values_list("cohort", "month", "members", "revenue_twd"))
+    after = set(CohortMonthly.objects.values_list(*cells))
     assert before == after
     assert omo_before == set(OmoMonthly.objects.values_list("month", "store_id", "kind", "members"))
 

@@ -132,7 +132,7 @@ def cohort_select_sql(*, where: str = "", per_store: bool = False) -> tuple[str,
     revenue, from the members' monthly activity and MemberStats. `where` narrows the rows of
     kpis_memberactivitymonthly (alias a); its parameters follow the returned ones."""
     cohort, params = cohort_month_sql("s.first_purchase_at")
-    store = "a.store_id" if per_store else "NULL"
+    store = "a.store_id" if per_store else "CAST(NULL AS integer)"
     sql = f"""
 SELECT {cohort} AS cohort, a.month AS month, {store} AS store_id,
        COUNT(DISTINCT CASE WHEN a.orders > 0 THEN a.member_id END) AS members,

@@ -15,8 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, DateField, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, DateField, Func, Q, Sum
 from django.utils import timezone
 
 from crm.models import Member
@@ -38,6 +37,7 @@ from loyalty.selectors_overview import (
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.models import (
     MemberActivityDaily,
+    OmoMonthly,
     PointsDaily,
     RollupWatermark,
     WalletDaily,
@@ -259,33 +259,55 @@ class HoldersFrequency:
         return mine / theirs if mine is not None and theirs else None
 
 
+class MonthStart(Func):
+    """The first day of a date's month, as a date: date arithmetic on PostgreSQL (DATE_TRUNC
+    goes through a time stamp with a time zone, measured 5× slower over a year of rows)."""
+
+    output_field = DateField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        day, params = compiler.compile(self.source_expressions[0])
+        return f"({day} - (EXTRACT(DAY FROM {day})::int - 1))", [*params, *params]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        day, params = compiler.compile(self.source_expressions[0])
+        return f"date({day}, 'start of month')", params
+
+
+def _member_months(rows) -> Frequency:
+    """Member-months and orders of active daily rows (MemberActivityDaily): a member-month is
+    the member's first active row of that month (its previous active day, any channel, is
+    before the month), so they are a plain count, not a COUNT DISTINCT per month."""
+    month_first = Q(previous_day__isnull=True) | Q(previous_day__lt=MonthStart("day"))
+    sums = rows.aggregate(
+        member_months=Count("member_id", filter=month_first), orders_sum=Sum("orders")
+    )
+    return Frequency(member_months=sums["member_months"], orders=sums["orders_sum"] or 0)
+
+
 def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
     """Purchase frequency of members with a card in a wallet now against the other active
-    members, over the period's calendar months (the segment narrows both), from one pass over
-    the months' active daily rows (MemberActivityDaily): a member-month is the member's first
-    active row of that month (its previous active day, any channel, is before the month), so
-    member-months are a plain count, not a COUNT DISTINCT per month."""
+    members, over the period's calendar months (the segment narrows both). The holders' from
+    the months' active daily rows; everyone's from the OMO rollup (its three kinds are every
+    member active in the month, its orders all of theirs), or from the daily rows too for a
+    segment."""
     first, after = filters.months[0], (filters.months[-1] + timedelta(days=32)).replace(day=1)
     rows = MemberActivityDaily.objects.filter(day__gte=first, day__lt=after, orders__gt=0).filter(
         filters.member_q()
     )
-    month_first = Q(previous_day__isnull=True) | Q(
-        previous_day__lt=TruncMonth("day", output_field=DateField())
-    )
-    holder = Q(member_id__in=WalletPass.objects.filter(installed=True).values("member_id"))
-    sums = rows.aggregate(
-        member_months=Count("member_id", filter=month_first),
-        orders_sum=Sum("orders"),
-        holder_member_months=Count("member_id", filter=month_first & holder),
-        holder_orders_sum=Sum("orders", filter=holder),
-    )
-    mine = Frequency(
-        member_months=sums["holder_member_months"], orders=sums["holder_orders_sum"] or 0
-    )
+    holders = WalletPass.objects.filter(installed=True).values("member_id")
+    mine = _member_months(rows.filter(member_id__in=holders))
+    if filters.segment is None:
+        sums = OmoMonthly.objects.filter(month__in=filters.months, store_id__isnull=True).aggregate(
+            members_sum=Sum("members"), orders_sum=Sum("orders")
+        )
+        everyone = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
+    else:
+        everyone = _member_months(rows)
     return HoldersFrequency(
         holders=mine,
         others=Frequency(
-            member_months=sums["member_months"] - mine.member_months,
-            orders=(sums["orders_sum"] or 0) - mine.orders,
+            member_months=everyone.member_months - mine.member_months,
+            orders=everyone.orders - mine.orders,
         ),
     )

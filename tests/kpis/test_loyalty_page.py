@@ -21,7 +21,6 @@ from omnichannel.kpis.pages.loyalty import (
 )
 from omnichannel.kpis.registry import HEADLINES
 from omnichannel.kpis.rollups_loyalty import points_rebuild, points_refresh, wallet_rebuild
-from omnichannel.kpis.rollups_orders import orders_rebuild
 from omnichannel.kpis.selectors_loyalty import (
     holders_frequency,
     points_flows,
@@ -30,7 +29,7 @@ from omnichannel.kpis.selectors_loyalty import (
     wallet_per_day,
     wallet_totals,
 )
-from omnichannel.kpis.services import kpis_refresh
+from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
 from tests.factories import MemberFactory
 from tests.kpis.helpers import at, sale, write
 from tests.loyalty.overview_data import Kind, account_for, post, taipei
@@ -238,7 +237,7 @@ def test_cards_in_wallets_per_day_per_platform_and_members_holding_one():
 
 def _active(member, month: date, orders: int, channel: str = "store") -> None:
     """Orders of the member on separate days of the month (0: a cancelled order only, a
-    month with a row but no purchase), written through crm; `orders_rebuild()` folds them."""
+    month with a row but no purchase), written through crm; `kpis_rebuild()` folds them."""
     amounts = [100] * orders or [0]
     status = Order.Status.PLACED if orders else Order.Status.CANCELLED
     write(
@@ -262,7 +261,7 @@ def test_wallet_holders_buy_more_often_and_the_ratio_is_shown_plainly():
     _active(m3, november, 1)
     _active(m4, november, 2)
     _active(m4, september, 5)  # before the period
-    orders_rebuild()
+    kpis_rebuild()
     filters = KpiFilters(start=date(2026, 10, 1), end=date(2026, 11, 30))
 
     frequency = holders_frequency(filters)
@@ -334,7 +333,7 @@ def test_the_segment_narrows_the_holders_frequency():
     _active(m1, november, 4)
     _active(m3, november, 1)  # a man: outside the segment
     _active(m4, november, 2)
-    orders_rebuild()
+    kpis_rebuild()
 
     frequency = holders_frequency(
         KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30), segment=women)

@@ -51,6 +51,11 @@ def _activity(filters: KpiFilters, *, per_channel: bool = False):
         rows = rows.filter(store_id=filters.store.pk)
     if filters.sales_channel:
         rows = rows.filter(channel=filters.sales_channel)
+    elif per_channel:
+        # The channel scope's index leads with the channel: naming every channel lets
+        # PostgreSQL descend it once per channel to the period instead of reading all of it
+        # (bench/kpi_pages.py: 30 days 385 ms -> 80 ms).
+        rows = rows.filter(channel__in=SALES_CHANNELS)
     return rows.filter(filters.member_q())
 
 

@@ -328,36 +328,48 @@ def tier_moves(*, period: Period, rank: dict[int, int]) -> tuple[TierMoves, Tier
     return upgrades, downgrades
 
 
-def tier_rows(*, period: Period) -> tuple[list[TierRowShare], int, int]:
-    """The tiers' accounts and points now, and their movements in the period; with the number
-    of accounts and the points outstanding today (4 queries whatever the number of accounts)."""
-    tiers = list(Tier.objects.order_by("rank"))
-    rank = {tier.pk: tier.rank for tier in tiers}
-    held = {
-        row["tier"]: row
+TiersHeld = dict[int | None, tuple[int, int]]  # tier id (None: no tier) → (accounts, points)
+
+
+def tiers_held() -> TiersHeld:
+    """The accounts in each tier now and the points they hold (one grouped scan of every
+    account: the KPI rollups keep its result rather than run it per page view)."""
+    return {
+        row["tier"]: (row["accounts"], row["points"] or 0)
         for row in PointsAccount.objects.values("tier")
         .annotate(accounts=Count("pk"), points=Sum("balance"))
         .order_by()
     }
+
+
+def tier_rows(
+    *, period: Period, held: TiersHeld | None = None
+) -> tuple[list[TierRowShare], int, int]:
+    """The tiers' accounts and points now (`held`: as tiers_held() gave them, read here when
+    not given), and their movements in the period; with the number of accounts and the points
+    outstanding (4 queries whatever the number of accounts)."""
+    tiers = list(Tier.objects.order_by("rank"))
+    rank = {tier.pk: tier.rank for tier in tiers}
+    held = tiers_held() if held is None else held
     upgrades, downgrades = tier_moves(period=period, rank=rank)
     rows = [
         TierRow(
             tier=tier,
-            accounts=held.get(tier.pk, {}).get("accounts", 0),
-            points=held.get(tier.pk, {}).get("points") or 0,
+            accounts=held.get(tier.pk, (0, 0))[0],
+            points=held.get(tier.pk, (0, 0))[1],
             upgrades=upgrades[tier.pk],
             downgrades=downgrades[tier.pk],
         )
         for tier in tiers
     ]
     if None in held:
-        untiered = held[None]
+        untiered_accounts, untiered_points = held[None]
         rows.insert(
             0,
             TierRow(
                 tier=None,
-                accounts=untiered["accounts"],
-                points=untiered["points"] or 0,
+                accounts=untiered_accounts,
+                points=untiered_points,
                 upgrades=0,
                 downgrades=downgrades[None],
             ),

@@ -324,6 +324,22 @@ class PointsDaily(models.Model):
         return f"{self.day} {self.kind} {self.source}"
 
 
+class TierAccountsNow(models.Model):
+    """The accounts in each loyalty tier (tier_id NULL: none) and the points they hold, as of
+    the last refresh (loyalty.selectors_overview.tiers_held, kept: it scans every account)."""
+
+    tier_id = models.BigIntegerField(_("tier"), null=True, blank=True)
+    accounts = models.IntegerField(_("accounts"), default=0)
+    points = models.BigIntegerField(_("points"), default=0)
+
+    class Meta:
+        verbose_name = _("accounts per tier")
+        verbose_name_plural = _("accounts per tier")
+
+    def __str__(self) -> str:
+        return f"{self.tier_id or '-'}: {self.accounts}"
+
+
 class WalletDaily(models.Model):
     """Wallet cards of one platform added to and removed from phones' wallets on one Taipei day,
     as the cards' current state tells it (WalletPass.installed_at, removed_at: the latest

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from crm.bulk import chunked
 from loyalty.models import PointsTransaction, WalletPass
+from loyalty.selectors_overview import tiers_held
 from omnichannel.kpis.bulk import (
     DAYS_CHUNK,
     days_q,
@@ -34,7 +35,7 @@ from omnichannel.kpis.bulk import (
     local_day,
     table_empty,
 )
-from omnichannel.kpis.models import PointsDaily, RollupWatermark, WalletDaily
+from omnichannel.kpis.models import PointsDaily, RollupWatermark, TierAccountsNow, WalletDaily
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.selectors_loyalty import MEMBERS_MARK, members_count_live
 from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
@@ -187,6 +188,18 @@ def wallet_rebuild() -> int:
     return _wallet_write()
 
 
+def tiers_rewrite() -> int:
+    """Keep the accounts per tier (one grouped scan of the accounts, each refresh)."""
+    held = tiers_held()
+    TierAccountsNow.objects.all()._raw_delete(TierAccountsNow.objects.db)
+    TierAccountsNow.objects.bulk_create(
+        TierAccountsNow(tier_id=tier_id, accounts=accounts, points=points)
+        for tier_id, (accounts, points) in held.items()
+    )
+    return len(held)
+
+
 ROLLUPS.register(Rollup(name="points", refresh=points_refresh, rebuild=points_rebuild, order=30))
+ROLLUPS.register(Rollup(name="tiers", refresh=tiers_rewrite, rebuild=tiers_rewrite, order=32))
 # One grouped scan of WalletPass (a row per member and platform): the refresh rewrites it all.
 ROLLUPS.register(Rollup(name="wallet", refresh=wallet_refresh, rebuild=wallet_rebuild, order=31))

@@ -40,6 +40,7 @@ from omnichannel.kpis.models import (
     OmoMonthly,
     PointsDaily,
     RollupWatermark,
+    TierAccountsNow,
     WalletDaily,
 )
 
@@ -131,8 +132,10 @@ def points_liability(filters: KpiFilters) -> Liability:
 
 
 def tiers(filters: KpiFilters) -> list[TierRowShare]:
-    """Members per tier now and the moves into each tier in the period (loyalty's table)."""
-    rows, _accounts, _points_now = tier_rows(period=_period(filters))
+    """Members per tier as of the last refresh (counted live before the first) and the moves
+    into each tier in the period (loyalty's table)."""
+    held = {row.tier_id: (row.accounts, row.points) for row in TierAccountsNow.objects.all()}
+    rows, _accounts, _points_now = tier_rows(period=_period(filters), held=held or None)
     return rows
 
 

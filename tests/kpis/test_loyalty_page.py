@@ -12,7 +12,7 @@ from crm.models import Member, Order, Segment
 from loyalty.models import Coupon, Programme, Reward, Tier, TierChange, WalletPass
 from loyalty.selectors_overview import Period, period_flows
 from omnichannel.kpis.filters import KpiFilters
-from omnichannel.kpis.models import PointsDaily, WalletDaily
+from omnichannel.kpis.models import PointsDaily, TierAccountsNow, WalletDaily
 from omnichannel.kpis.pages.loyalty import (
     coupons_section,
     frequency_section,
@@ -161,6 +161,23 @@ def test_tiers_count_members_and_the_periods_moves():
     rows = {row[0]: row for row in content.chart("tiers").rows}
     assert rows[gold.name] == [gold.name, 1, 50.0, 1, 0]
     assert rows[silver.name] == [silver.name, 1, 50.0, 0, 0]
+
+
+def test_tiers_are_counted_as_of_the_last_refresh():
+    silver, gold = Tier.objects.get(rank=1), Tier.objects.get(rank=2)
+    moving = account_for(tier_rank=1)
+    account_for(tier_rank=1)
+    kpis_refresh()
+    assert TierAccountsNow.objects.get(tier_id=silver.pk).accounts == 2
+
+    moving.tier = gold
+    moving.save(update_fields=["tier"])
+    rows = {row[0]: row for row in tiers_section(FILTERS).chart("tiers").rows}
+    assert rows[silver.name][1:3] == [2, 100.0]  # the kept counts, not a scan per view
+
+    kpis_refresh()
+    rows = {row[0]: row for row in tiers_section(FILTERS).chart("tiers").rows}
+    assert (rows[silver.name][1], rows[gold.name][1]) == (1, 1)
 
 
 def test_coupon_use_rate_and_per_reward():

@@ -18,7 +18,8 @@
    definitions (faster than keeping them up to date row by row). MemberStats come from crm's
    own `member_stats_rebuild` (the nightly job), then VACUUM ANALYZE. The database is kept: a
    second run with the same --members finds it complete (COMMENT ON DATABASE says so) and
-   reuses it; --regenerate empties and loads it again.
+   reuses it; --regenerate empties and loads it again. Campaigns' kept figures are recounted
+   and the nightly customer-value fit run once if the database has none (production state).
 2. `kpis_rebuild()`: each rollup's seconds (RollupRun.counts) and the wall clock.
 3. 10,000 new orders written the way imports write them (crm.services.orders.orders_upsert in
    batches of 1,000, so the order-change feed carries them), plus a trickle of what five minutes
@@ -1104,6 +1105,7 @@ def main() -> None:
     log(f"kpi_pages: {args.members:,} members; {machine()}")
     generate(url, args.members, args.regenerate)
     campaign_figures_ensure()
+    clv_run_ensure()
     results: dict = {"machine": machine(), "members": args.members}
     with psycopg.connect(url) as conn:
         results["rows"] = {
@@ -1145,6 +1147,21 @@ def campaign_figures_ensure() -> None:
     for campaign_id in Campaign.objects.values_list("pk", flat=True):
         campaign_figures_recount(campaign_id=campaign_id)
     log(f"campaign figures recounted: {time.perf_counter() - started:.0f} s")
+
+
+def clv_run_ensure() -> None:
+    """The Members page reads the nightly customer-value fit's summaries (the RFM grid, CLV by
+    channel and cohort): fit once, as the 04:20 job would, when no fit has run yet."""
+    from omnichannel.kpis.clv import clv_models_refresh
+    from omnichannel.kpis.models import ClvModelRun
+
+    if ClvModelRun.objects.filter(status=ClvModelRun.Status.DONE).exists():
+        return
+    started = time.perf_counter()
+    run = clv_models_refresh()
+    seconds = time.perf_counter() - started
+    log(f"customer-value fit (the nightly job): {run.members_fitted:,} fitted, "
+        f"{run.members_predicted:,} predicted in {seconds:.0f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,7 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import Segment, Store
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
-from omnichannel.kpis.segments import segment_snapshot_id, segment_snapshot_members
+from omnichannel.kpis.segments import (
+    segment_snapshot_id,
+    segment_snapshot_members,
+    segment_snapshot_rows,
+)
 
 DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 5 * 366
@@ -133,6 +137,18 @@ class KpiFilters:
         if "_segment_snapshot" in self.__dict__:  # the segment is today's in both periods
             previous.__dict__["_segment_snapshot"] = self._segment_snapshot
         return previous
+
+    def segment_rows(self) -> QuerySet | None:
+        """The segment's snapshot rows (its members with their joined day, channel, cohort,
+        RFM scores: SegmentSnapshotMember), or None without a segment."""
+        if self.segment is None:
+            return None
+        return segment_snapshot_rows(self._segment_snapshot)
+
+    @property
+    def segment_snapshot(self) -> int | None:
+        """The segment's id in SegmentSnapshotMember (None without one)."""
+        return None if self.segment is None else self._segment_snapshot
 
     def segment_members(self) -> QuerySet | None:
         """The segment's member ids as a subquery (`member_id__in=`), or None without one."""

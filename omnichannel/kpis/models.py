@@ -256,10 +256,22 @@ class SegmentSnapshot(models.Model):
 
 
 class SegmentSnapshotMember(models.Model):
-    """One member of a segment's snapshot (no foreign keys: a label, rewritten whole)."""
+    """One member of a segment's snapshot (no foreign keys: a label, rewritten whole), with
+    what the pages group a segment's members by, as of the take: the Taipei day they joined,
+    their acquisition channel and home store, the Taipei month of their first purchase (their
+    cohort) and their RFM scores and 365-day spend (MemberStats). A segment's new members,
+    cohorts and RFM grid are then grouped reads of these rows, not joins with a million
+    members' tables."""
 
     segment_id = models.BigIntegerField(_("segment"))
     member_id = models.BigIntegerField(_("member"))
+    joined_day = models.DateField(_("joined on"), null=True, blank=True)
+    acquisition_channel = models.CharField(_("acquisition channel"), max_length=20, blank=True)
+    home_store_id = models.IntegerField(_("home store"), null=True, blank=True)
+    first_purchase_month = models.DateField(_("first-purchase month"), null=True, blank=True)
+    rfm_recency = models.SmallIntegerField(_("R score"), null=True, blank=True)
+    rfm_frequency = models.SmallIntegerField(_("F score"), null=True, blank=True)
+    spend_365d_twd = models.BigIntegerField(_("spend in the last 365 days (NT$)"), default=0)
 
     class Meta:
         verbose_name = _("segment snapshot member")

@@ -126,20 +126,32 @@ def cohort_month_sql(column: str) -> tuple[str, list]:
     return sql, list(params)
 
 
-def cohort_select_sql(*, where: str = "", per_store: bool = False) -> tuple[str, list]:
+def cohort_select_sql(
+    *, where: str = "", per_store: bool = False, segment_snapshot: int | None = None
+) -> tuple[str, list]:
     """first-purchase month × activity month (× store, `per_store`: the members' purchases at
     each store; otherwise NULL, every channel) → members active (orders > 0), orders, net
-    revenue, from the members' monthly activity and MemberStats. `where` narrows the rows of
+    revenue, from the members' monthly activity and their cohort: the Taipei month of
+    MemberStats.first_purchase_at, or (`segment_snapshot`) the same month as that segment's
+    snapshot took it, for its members only. `where` narrows the rows of
     kpis_memberactivitymonthly (alias a); its parameters follow the returned ones."""
-    cohort, params = cohort_month_sql("s.first_purchase_at")
+    if segment_snapshot is None:
+        cohort, params = cohort_month_sql("s.first_purchase_at")
+        cohorts = "crm_memberstats s ON s.member_id = a.member_id"
+        first = "s.first_purchase_at"
+    else:
+        cohort, params = "s.first_purchase_month", []
+        cohorts = "kpis_segmentsnapshotmember s ON s.member_id = a.member_id AND s.segment_id = %s"
+        params.append(segment_snapshot)
+        first = "s.first_purchase_month"
     store = "a.store_id" if per_store else "CAST(NULL AS integer)"
     sql = f"""
 SELECT {cohort} AS cohort, a.month AS month, {store} AS store_id,
        COUNT(DISTINCT CASE WHEN a.orders > 0 THEN a.member_id END) AS members,
        SUM(a.orders) AS orders, SUM(a.revenue_twd) AS revenue_twd
 FROM kpis_memberactivitymonthly a
-JOIN crm_memberstats s ON s.member_id = a.member_id
-WHERE s.first_purchase_at IS NOT NULL {"AND a.store_id IS NOT NULL" if per_store else ""}
+JOIN {cohorts}
+WHERE {first} IS NOT NULL {"AND a.store_id IS NOT NULL" if per_store else ""}
     {("AND " + where) if where else ""}
 GROUP BY 1, 2, 3"""  # noqa: S608 (only our SQL is formatted in)
     return sql, params

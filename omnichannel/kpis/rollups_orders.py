@@ -136,12 +136,15 @@ def _members_activity_rewrite(member_ids: list[int], *, since: date | None) -> i
     return written
 
 
-def daily_activity_insert(orders: QuerySet[Order], *, after_kept_rows: bool = False) -> int:
+def daily_activity_insert(
+    orders: QuerySet[Order], *, after_kept_rows: bool = False, in_day_order: bool = False
+) -> int:
     """Insert the members' daily rows of these orders with each row's previous active day in
     its three scopes (see MemberActivityDaily): window functions over the grouped rows, in
     the same INSERT … SELECT. Pass whole members' orders, or (`after_kept_rows`) each member's
     orders from a day on whose earlier rows are kept in the table: a scope's first new row
-    then takes its previous day from the member's latest kept active row in that scope."""
+    then takes its previous day from the member's latest kept active row in that scope.
+    `in_day_order`: insert the rows sorted by day (a rebuild)."""
     sql, params = _activity_select(orders, monthly=False).query.sql_with_params()
     # The latest active day among the member's rows before this one in the scope's order;
     # a second row of one day sees that day (so one row per member counts in a period).
@@ -172,6 +175,7 @@ def daily_activity_insert(orders: QuerySet[Order], *, after_kept_rows: bool = Fa
             {active_day} OVER (PARTITION BY g.member_id, g.channel, g.store_id
                 ORDER BY g.bucket {earlier}) AS previous_store
             FROM ({sql}) AS g) AS w
+        {"ORDER BY w.bucket" if in_day_order else ""}
     """  # noqa: S608 (our column names; values are parameters)
     return insert_sql(MemberActivityDaily, DAILY_ACTIVITY_COLUMNS + PREVIOUS, select, params)
 
@@ -259,9 +263,14 @@ def orders_rebuild() -> int:
             table_empty(model)
         orders = Order.objects.all()
         written = insert_select(SalesDaily, SALES_COLUMNS, _sales_select(orders))
-        written += daily_activity_insert(orders)
+        # In day (month) order: the rows a page or a derived rollup reads by period then sit
+        # together in the table rather than one per block (a month's monthly rows: 40,000
+        # blocks read in member order).
+        written += daily_activity_insert(orders, in_day_order=True)
         written += insert_select(
-            MemberActivityMonthly, ACTIVITY_COLUMNS, _activity_select(orders, monthly=True)
+            MemberActivityMonthly,
+            ACTIVITY_COLUMNS,
+            _activity_select(orders, monthly=True).order_by("bucket"),
         )
     return written
 

@@ -11,12 +11,13 @@ none, an older one, or one taken under other rules, takes it itself.
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import QuerySet, Value
+from django.db.models import DateField, F, QuerySet, Value
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from crm.models import Segment
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
-from omnichannel.kpis.bulk import insert_select
+from omnichannel.kpis.bulk import insert_sql, local_day, local_zone
 from omnichannel.kpis.models import SegmentSnapshot, SegmentSnapshotMember
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 
@@ -39,18 +40,45 @@ def segment_snapshot_take(*, segment: Segment, for_page: bool = False) -> Segmen
         SegmentSnapshotMember.objects.filter(segment_id=segment.pk)._raw_delete(
             SegmentSnapshotMember.objects.db
         )
-        members = segment_queryset(segment.definition).order_by()
-        snapshot.members = insert_select(
-            SegmentSnapshotMember,
-            ("member_id", "segment_id"),
-            members.annotate(snapshot_of=Value(segment.pk)).values("pk", "snapshot_of"),
-        )
+        snapshot.members = _members_insert(segment)
         _statistics_update()
         snapshot.definition, snapshot.taken_at = segment.definition, timezone.now()
         if for_page:
             snapshot.used_at = now
         snapshot.save()
     return snapshot
+
+
+# The snapshot's columns and what each is, in the segment's member queryset (one SELECT).
+SNAPSHOT_COLUMNS = {
+    "member_id": F("pk"),
+    "joined_day": local_day("joined_at"),
+    "acquisition_channel": F("acquisition_channel"),
+    "home_store_id": F("home_store_id"),
+    # The cohort, by the cohort rollup's rule: the Taipei month of the first purchase.
+    "first_purchase_month": TruncMonth(
+        "stats__first_purchase_at", output_field=DateField(), tzinfo=local_zone()
+    ),
+    "rfm_recency": F("stats__rfm_recency"),
+    "rfm_frequency": F("stats__rfm_frequency"),
+    "spend_365d_twd": Coalesce(F("stats__spend_365d_twd"), Value(0)),
+}
+
+
+def _members_insert(segment: Segment) -> int:
+    """INSERT … SELECT the segment's members with their SNAPSHOT_COLUMNS. The columns are
+    named from an outer SELECT over the queryset's aliases (not its column order)."""
+    members = (
+        segment_queryset(segment.definition)
+        .order_by()
+        .values(**{f"snapshot_{name}": value for name, value in SNAPSHOT_COLUMNS.items()})
+    )
+    sql, params = members.query.sql_with_params()
+    outer = ", ".join(f"m.snapshot_{name}" for name in SNAPSHOT_COLUMNS)
+    select = f"SELECT %s, {outer} FROM ({sql}) AS m"  # noqa: S608 (our names only)
+    return insert_sql(
+        SegmentSnapshotMember, ("segment_id", *SNAPSHOT_COLUMNS), select, [segment.pk, *params]
+    )
 
 
 def segment_snapshot_id(segment: Segment) -> int:
@@ -68,9 +96,14 @@ def segment_snapshot_id(segment: Segment) -> int:
     return segment.pk
 
 
+def segment_snapshot_rows(snapshot_id: int) -> QuerySet[SegmentSnapshotMember]:
+    """The snapshot's rows: its members with what pages group them by."""
+    return SegmentSnapshotMember.objects.filter(segment_id=snapshot_id)
+
+
 def segment_snapshot_members(snapshot_id: int) -> QuerySet:
     """The snapshot's member ids, for `member_id__in=` (a subquery)."""
-    return SegmentSnapshotMember.objects.filter(segment_id=snapshot_id).values("member_id")
+    return segment_snapshot_rows(snapshot_id).values("member_id")
 
 
 def segment_snapshots_refresh() -> int:

@@ -13,9 +13,8 @@ from datetime import date
 
 from django.db import connection
 from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
 
-from crm.models import Member, MemberStats
+from crm.models import MemberStats
 from omnichannel.channels import ONLINE_SALES_CHANNELS
 from omnichannel.kpis.filters import KpiFilters, month_start
 from omnichannel.kpis.models import (
@@ -37,22 +36,21 @@ COHORT_MONTHS = 12  # cohorts shown, and months since the first purchase
 def new_members_per_day(filters: KpiFilters) -> list[tuple[date, str, int]]:
     """(day, acquisition channel, members who joined) for the period; the channel filter is
     the acquisition channel, the store the home store. With a segment the members are counted
-    from the members table on its joined_at index (the period bounds the scan)."""
+    from its snapshot's rows (SegmentSnapshotMember: joined day, channel, home store)."""
     if filters.segment is not None:
-        members = Member.objects.exclude(status=Member.Status.MERGED).filter(
-            filters.member_q("pk"), joined_at__gte=filters.start_at, joined_at__lt=filters.end_at
+        members = filters.segment_rows().filter(
+            joined_day__gte=filters.start, joined_day__lte=filters.end
         )
         if filters.store is not None:
-            members = members.filter(home_store=filters.store)
+            members = members.filter(home_store_id=filters.store.pk)
         if filters.channel:
             members = members.filter(acquisition_channel=filters.channel)
         rows = (
-            members.annotate(day=TruncDate("joined_at", tzinfo=filters.start_at.tzinfo))
-            .values("day", "acquisition_channel")
-            .annotate(n=Count("pk"))
-            .order_by("day", "acquisition_channel")
+            members.values("joined_day", "acquisition_channel")
+            .annotate(n=Count("member_id"))
+            .order_by("joined_day", "acquisition_channel")
         )
-        return [(row["day"], row["acquisition_channel"], row["n"]) for row in rows]
+        return [(row["joined_day"], row["acquisition_channel"], row["n"]) for row in rows]
     rows = NewMembersDaily.objects.filter(day__gte=filters.start, day__lte=filters.end)
     if filters.store is not None:
         rows = rows.filter(store_id=filters.store.pk)
@@ -254,18 +252,16 @@ def _as_date(value) -> date:
 
 
 def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:
-    """A segment's cohorts: the rollup's SELECT over the segment's activity rows."""
+    """A segment's cohorts: the rollup's SELECT over the segment's activity rows, each
+    member's cohort read from the segment's snapshot."""
     adapt = connection.ops.adapt_datefield_value
     where, params = ["a.month >= %s", "a.month <= %s"], [adapt(first), adapt(last)]
     if filters.store is not None:
         where.append("a.store_id = %s")
         params.append(filters.store.pk)
-    members = filters.segment_members()
-    if members is not None:
-        sql, segment_params = members.query.sql_with_params()
-        where.append(f"a.member_id IN ({sql})")
-        params.extend(segment_params)
-    select, select_params = cohort_select_sql(where=" AND ".join(where))
+    select, select_params = cohort_select_sql(
+        where=" AND ".join(where), segment_snapshot=filters.segment_snapshot
+    )
     query = f"SELECT * FROM ({select}) c WHERE c.cohort >= %s AND c.cohort <= %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(query, [*select_params, *params, adapt(first), adapt(last)])
@@ -333,10 +329,12 @@ def rfm_grid(filters: KpiFilters, run: ClvModelRun | None) -> dict[tuple[int, in
                 run_id=run.pk, dimension=MemberValueSummary.Dimension.RFM
             )
         }
+    # A segment's scores as of its snapshot; everyone's, before the first nightly fit.
+    rows = MemberStats.objects.all() if filters.segment is None else filters.segment_rows()
     rows = (
-        MemberStats.objects.filter(filters.member_q(), rfm_recency__isnull=False)
+        rows.filter(rfm_recency__isnull=False)
         .values("rfm_recency", "rfm_frequency")
-        .annotate(n=Count("pk"), revenue=Sum("spend_365d_twd"))
+        .annotate(n=Count("member_id"), revenue=Sum("spend_365d_twd"))
         .order_by()
     )
     return {

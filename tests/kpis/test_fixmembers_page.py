@@ -10,7 +10,12 @@ import pytest
 from crm.models import Member, Segment, Store
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.pages.members import members_tiles
-from omnichannel.kpis.selectors_members import omo_figures
+from omnichannel.kpis.selectors_members import (
+    cohort_retention,
+    new_members_per_day,
+    omo_figures,
+    rfm_grid,
+)
 from omnichannel.kpis.selectors_sales import sales_totals
 from tests.kpis.test_members_page import csv, members, tile  # noqa: F401 (the fixture)
 
@@ -120,3 +125,33 @@ def test_the_cohort_and_rfm_labels_are_translated(members, login_as):  # noqa: F
     text = json.dumps(figures, ensure_ascii=False)
     assert "第1月" in text and "近度5" in text and "頻率5" in text
     assert '"M1"' not in text and '"R5"' not in text and '"F5"' not in text
+
+
+def test_a_segments_new_members_cohorts_and_rfm_grid_match_the_rollups(members):  # noqa: F811
+    """Read from the segment's snapshot rows (joined day, channel, home store, cohort, RFM
+    scores taken with the members), a segment of everyone gives the rollups' figures."""
+    Member.objects.update(gender="female")
+    everyone = Segment.objects.create(
+        name="Everyone",
+        definition={
+            "op": "and",
+            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
+        },
+    )
+    stores = [None, *Store.objects.filter(code__in=["TPE01", "KHH01"])]
+    for start, end in [
+        (date(2026, 11, 1), date(2026, 11, 30)),
+        (date(2026, 8, 1), date(2026, 11, 30)),
+    ]:
+        for store in stores:
+            for channel in ("", "line"):
+                rollup = KpiFilters(start=start, end=end, store=store, channel=channel)
+                live = KpiFilters(
+                    start=start, end=end, store=store, channel=channel, segment=everyone
+                )
+                assert new_members_per_day(live) == new_members_per_day(rollup), (start, store)
+            assert cohort_retention(live) == cohort_retention(rollup), (start, store)
+    november = KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30))
+    grid = rfm_grid(november, None)
+    assert sum(n for n, _revenue in grid.values()) == 4  # the four buyers (dan has no scores)
+    assert rfm_grid(KpiFilters(november.start, november.end, segment=everyone), None) == grid

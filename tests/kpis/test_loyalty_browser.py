@@ -9,9 +9,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from loyalty.models import Coupon, Reward, WalletPass
-from omnichannel.kpis.models import MemberActivityMonthly
 from omnichannel.kpis.services import kpis_refresh
 from tests.factories import MemberFactory
+from tests.kpis.helpers import at, sale, write
 from tests.loyalty.overview_data import Kind, account_for, post, taipei, tiers_ensure
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -46,9 +46,13 @@ def loyalty_data(transactional_db):
         installed=True,
         installed_at=taipei(TODAY - timedelta(days=5)),
     )
-    month = TODAY.replace(day=1)
-    MemberActivityMonthly.objects.create(month=month, member_id=holder.pk, channel="web", orders=2)
-    MemberActivityMonthly.objects.create(month=month, member_id=other.pk, channel="web", orders=1)
+    # This month: the holder buys twice on the web, the other member once.
+    write(
+        sale("LB-1", 500, at(TODAY, hour=10), channel="web"),
+        sale("LB-2", 700, at(TODAY, hour=11), channel="web"),
+        member=holder,
+    )
+    write(sale("LB-3", 300, at(TODAY, hour=10), channel="web"), member=other)
     kpis_refresh()
 
 

@@ -88,7 +88,10 @@ def test_build_preview_launch_and_watch_it_sent(
     page.select_option("[data-testid=preview-member]", str(members[1].pk))
     expect(page.locator("[data-testid=preview-line]")).to_contain_text("張雅婷您好！週年慶開跑")
 
-    # A Flex message: its JSON is checked as it is typed, and the preview shows it.
+    # A Flex message: its JSON is checked as it is typed, and the preview shows it. Clicked
+    # once the preview's request has settled: on a loaded machine a click during that swap
+    # was lost (the editor it posts from was being replaced).
+    settled(page)
     page.click("[data-testid=line-add-flex]")
     page.fill("#id_line_1_alt", "週年慶優惠")
     page.fill("#id_line_1_contents", '{"type": "bubble", ')

@@ -70,15 +70,20 @@ def test_the_omo_figures_compare_with_the_previous_whole_months(members):  # noq
     assert tiles["active-members"].previous == 3
 
 
-def test_the_live_omo_split_classifies_like_the_rollup(members):  # noqa: F811
+def _segment_of_everyone() -> Segment:
+    """A segment every member is in (all made women): its live figures must be the rollups'."""
     Member.objects.update(gender="female")
-    everyone = Segment.objects.create(
+    return Segment.objects.create(
         name="Everyone",
         definition={
             "op": "and",
             "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
         },
     )
+
+
+def test_the_live_omo_split_classifies_like_the_rollup(members):  # noqa: F811
+    everyone = _segment_of_everyone()
     stores = [None, *Store.objects.filter(code__in=["TPE01", "KHH01"])]
     for start, end in [
         (date(2026, 11, 1), date(2026, 11, 30)),
@@ -130,14 +135,7 @@ def test_the_cohort_and_rfm_labels_are_translated(members, login_as):  # noqa: F
 def test_a_segments_new_members_cohorts_and_rfm_grid_match_the_rollups(members):  # noqa: F811
     """Read from the segment's snapshot rows (joined day, channel, home store, cohort, RFM
     scores taken with the members), a segment of everyone gives the rollups' figures."""
-    Member.objects.update(gender="female")
-    everyone = Segment.objects.create(
-        name="Everyone",
-        definition={
-            "op": "and",
-            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
-        },
-    )
+    everyone = _segment_of_everyone()
     stores = [None, *Store.objects.filter(code__in=["TPE01", "KHH01"])]
     for start, end in [
         (date(2026, 11, 1), date(2026, 11, 30)),

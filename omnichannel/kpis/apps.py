@@ -17,6 +17,7 @@ class KpisConfig(AppConfig):
         # Each area registers its rollups and its page (omnichannel/kpis/registry.py).
         from omnichannel.kpis import (  # noqa: F401
             pages,
+            rollups_holders,
             rollups_loyalty,
             rollups_members,
             rollups_messaging,

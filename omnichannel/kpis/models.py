@@ -373,5 +373,44 @@ class WalletDaily(models.Model):
         return f"{self.day} {self.platform or '*'}"
 
 
+class WalletHolding(models.Model):
+    """One member's span of holding a wallet card, as the cards' current state tells it (the
+    rule of WalletDaily's members' rows): from the Taipei day of their first card added to the
+    day of their last card removed when none is left (`to_day` null: holding now). Kept by the
+    refresh from WalletPass, so a change of span is seen (and the months it changes marked for
+    WalletHoldersMonthly) without comparing every card each time. The months are the first
+    days of the days' months: held at a month's end is `from_month <= month < to_month`."""
+
+    member_id = models.BigIntegerField(_("member"), unique=True)
+    from_day = models.DateField(_("holding since"))
+    to_day = models.DateField(_("holding until"), null=True, blank=True)
+    from_month = models.DateField(_("first month held"))
+    to_month = models.DateField(_("month it stopped"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("wallet card holding")
+        verbose_name_plural = _("wallet card holdings")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_day} - {self.to_day or ''}"
+
+
+class WalletHoldersMonthly(models.Model):
+    """The active members (an order that month) of one calendar month who held a wallet card
+    at its end (WalletHolding), and their orders: the holders' side of the holders' purchase
+    frequency (the other side is everyone active that month, OmoMonthly, less these)."""
+
+    month = models.DateField(_("month"), unique=True)
+    members = models.IntegerField(_("members"), default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("wallet holders' month")
+        verbose_name_plural = _("wallet holders' months")
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.members}"
+
+
 # The Members / OMO page's tables live in their own module.
 from omnichannel.kpis.models_members import *  # noqa: E402, F403

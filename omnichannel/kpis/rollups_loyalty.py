@@ -11,17 +11,16 @@ recomputes every day. The sums kept are the positive and the negative points per
 loyalty's own rule (flows_from_sums) turns into issued, redeemed and expired.
 
 Wallet cards: WalletPass holds each card's current state only (added at, removed at), one row
-per member and platform, so the refresh recomputes the whole small table from it (one grouped
-scan of WalletPass, no per-request counting): a card's latest episode counts, an earlier one
-undone and redone does not (the touchpoints have the full history; too many rows to read here).
+per member and platform, so the refresh recomputes the whole small table from it (grouped
+scans of WalletPass, and of the members' spans the holdings rollup keeps, rollups_holders; no
+per-request counting): a card's latest episode counts, an earlier one undone and redone does
+not (the touchpoints have the full history; too many rows to read here).
 """
 
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from django.conf import settings
-from django.db import connection
-from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,7 +34,13 @@ from omnichannel.kpis.bulk import (
     local_day,
     table_empty,
 )
-from omnichannel.kpis.models import PointsDaily, RollupWatermark, TierAccountsNow, WalletDaily
+from omnichannel.kpis.models import (
+    PointsDaily,
+    RollupWatermark,
+    TierAccountsNow,
+    WalletDaily,
+    WalletHolding,
+)
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.selectors_loyalty import MEMBERS_MARK, members_count_live
 from omnichannel.kpis.watermarks import id_window, id_window_advance, id_window_reset
@@ -127,34 +132,23 @@ def _cards_removed() -> QuerySet:
 
 
 def _members_insert() -> int:
-    """The members' rows (platform ""): a member holds a card from their first card added;
-    one who holds none now stopped on the day of their last card removed."""
-    per_member = (
-        WalletPass.objects.filter(installed_at__isnull=False)
-        .values("member_id")
-        .annotate(
-            first_at=Min("installed_at"),
-            last_removed_at=Max("removed_at"),
-            holding=Max(Case(When(installed=True, then=1), default=0, output_field=IntegerField())),
-        )
+    """The members' rows (platform ""): each member's span of holding a card (WalletHolding,
+    kept by the holdings rollup just before this one) starts on its from_day and, when none is
+    left, stops on its to_day."""
+    started = (
+        WalletHolding.objects.values(day=F("from_day"))
+        .annotate(platform=Value(""), added=Count("pk"), removed=Value(0))
         .order_by()
     )
-    inner, params = per_member.query.sql_with_params()
-    ops, zone = connection.ops, settings.TIME_ZONE
-    first_day, first_params = ops.datetime_cast_date_sql("m.first_at", (), zone)
-    last_day, last_params = ops.datetime_cast_date_sql("m.last_removed_at", (), zone)
-    table = ops.quote_name(WalletDaily._meta.db_table)
-    names = ", ".join(ops.quote_name(column) for column in WALLET_COLUMNS)
-    sql = (
-        f"INSERT INTO {table} ({names}) "  # noqa: S608 (our table and columns)
-        f"SELECT {first_day}, '', COUNT(*), 0 FROM ({inner}) m GROUP BY {first_day} "
-        f"UNION ALL SELECT {last_day}, '', 0, COUNT(*) FROM ({inner}) m "
-        f"WHERE m.holding = 0 AND m.last_removed_at IS NOT NULL GROUP BY {last_day}"
+    stopped = (
+        WalletHolding.objects.filter(to_day__isnull=False)
+        .values(day=F("to_day"))
+        .annotate(platform=Value(""), added=Value(0), removed=Count("pk"))
+        .order_by()
     )
-    all_params = (*first_params, *params, *first_params, *last_params, *params, *last_params)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, all_params)
-        return cursor.rowcount
+    return insert_select(WalletDaily, WALLET_COLUMNS, started) + insert_select(
+        WalletDaily, WALLET_COLUMNS, stopped
+    )
 
 
 def _wallet_write() -> int:

@@ -43,7 +43,7 @@ from omnichannel.kpis.registry import ROLLUPS, Rollup
 CONSUMER = "kpis.orders"
 # The rollups derived from the members' monthly activity: each recomputes the months the
 # orders rollup marked for it (KpiDirtyMonth).
-MONTH_CONSUMERS = ("cohorts", "omo")
+MONTH_CONSUMERS = ("cohorts", "omo", "holders")
 FEED_BATCH = 5_000
 MEMBERS_CHUNK = 2_000
 
@@ -234,13 +234,13 @@ def orders_refresh() -> int:
     return handled
 
 
-def kpi_months_mark(months: Iterable[date]) -> None:
-    """Mark these months for every rollup derived from the monthly activity."""
+def kpi_months_mark(months: Iterable[date], *, consumers: Iterable[str] = MONTH_CONSUMERS) -> None:
+    """Mark these months for every rollup derived from the monthly activity (or for these)."""
     KpiDirtyMonth.objects.bulk_create(
         [
             KpiDirtyMonth(consumer=consumer, month=month)
             for month in sorted(set(months))
-            for consumer in MONTH_CONSUMERS
+            for consumer in consumers
         ],
         ignore_conflicts=True,
     )

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, DateField, Func, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from crm.models import Member
@@ -36,12 +36,14 @@ from loyalty.selectors_overview import (
 )
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.models import (
-    MemberActivityDaily,
+    MemberActivityMonthly,
     OmoMonthly,
     PointsDaily,
     RollupWatermark,
     TierAccountsNow,
     WalletDaily,
+    WalletHoldersMonthly,
+    WalletHolding,
 )
 
 ALL_REWARDS = 1_000  # rewards are a short list; the coupon table shows them all
@@ -262,51 +264,62 @@ class HoldersFrequency:
         return mine / theirs if mine is not None and theirs else None
 
 
-class MonthStart(Func):
-    """The first day of a date's month, as a date: date arithmetic on PostgreSQL (DATE_TRUNC
-    goes through a time stamp with a time zone, measured 5× slower over a year of rows)."""
-
-    output_field = DateField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        day, params = compiler.compile(self.source_expressions[0])
-        return f"({day} - (EXTRACT(DAY FROM {day})::int - 1))", [*params, *params]
-
-    def as_sqlite(self, compiler, connection, **extra):
-        day, params = compiler.compile(self.source_expressions[0])
-        return f"date({day}, 'start of month')", params
-
-
-def _member_months(rows) -> Frequency:
-    """Member-months and orders of active daily rows (MemberActivityDaily): a member-month is
-    the member's first active row of that month (its previous active day, any channel, is
-    before the month), so they are a plain count, not a COUNT DISTINCT per month."""
-    month_first = Q(previous_day__isnull=True) | Q(previous_day__lt=MonthStart("day"))
-    sums = rows.aggregate(
-        member_months=Count("member_id", filter=month_first), orders_sum=Sum("orders")
+def holders_per_month(rows: QuerySet[MemberActivityMonthly]) -> QuerySet:
+    """Per month of these activity rows: the active members who held a wallet card at its end
+    (WalletHolding) and their orders (columns month, members, orders_sum). The one rule of who
+    counts as a holder: the rollup (WalletHoldersMonthly) and a segment's figure both use it."""
+    held = WalletHolding.objects.filter(
+        Q(to_month__isnull=True) | Q(to_month__gt=OuterRef("month")),
+        member_id=OuterRef("member_id"),
+        from_month__lte=OuterRef("month"),
     )
-    return Frequency(member_months=sums["member_months"], orders=sums["orders_sum"] or 0)
+    return (
+        rows.filter(Exists(held), orders__gt=0)
+        .values("month")
+        .annotate(members=Count("member_id", distinct=True), orders_sum=Sum("orders"))
+        .order_by()
+    )
+
+
+def _active_per_month(rows: QuerySet[MemberActivityMonthly]) -> QuerySet:
+    """Per month: the active members of these rows and their orders (as holders_per_month)."""
+    return (
+        rows.filter(orders__gt=0)
+        .values("month")
+        .annotate(members=Count("member_id", distinct=True), orders_sum=Sum("orders"))
+        .order_by()
+    )
+
+
+def _frequency(per_month) -> Frequency:
+    months = list(per_month)
+    return Frequency(
+        member_months=sum(month["members"] for month in months),
+        orders=sum(month["orders_sum"] or 0 for month in months),
+    )
 
 
 def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
-    """Purchase frequency of members with a card in a wallet now against the other active
-    members, over the period's calendar months (the segment narrows both). The holders' from
-    the months' active daily rows; everyone's from the OMO rollup (its three kinds are every
-    member active in the month, its orders all of theirs), or from the daily rows too for a
-    segment."""
-    first, after = filters.months[0], (filters.months[-1] + timedelta(days=32)).replace(day=1)
-    rows = MemberActivityDaily.objects.filter(day__gte=first, day__lt=after, orders__gt=0).filter(
-        filters.member_q()
-    )
-    holders = WalletPass.objects.filter(installed=True).values("member_id")
-    mine = _member_months(rows.filter(member_id__in=holders))
+    """Purchase frequency of the members who held a wallet card at a month's end (this month:
+    now) against the other active members, over the period's calendar months (the segment
+    narrows both). Kept per month: the holders' (WalletHoldersMonthly) and everyone's (the OMO
+    rollup: its three kinds are every member active in the month, its orders all of theirs);
+    for a segment, both from its members' monthly activity."""
     if filters.segment is None:
+        sums = WalletHoldersMonthly.objects.filter(month__in=filters.months).aggregate(
+            members_sum=Sum("members"), orders_sum=Sum("orders")
+        )
+        mine = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
         sums = OmoMonthly.objects.filter(month__in=filters.months, store_id__isnull=True).aggregate(
             members_sum=Sum("members"), orders_sum=Sum("orders")
         )
         everyone = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
     else:
-        everyone = _member_months(rows)
+        rows = MemberActivityMonthly.objects.filter(month__in=filters.months).filter(
+            filters.member_q()
+        )
+        mine = _frequency(holders_per_month(rows))
+        everyone = _frequency(_active_per_month(rows))
     return HoldersFrequency(
         holders=mine,
         others=Frequency(

@@ -6,32 +6,29 @@ from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
-from django.utils.translation import gettext
 
-from crm.models import Member, Order, Segment
+from crm.models import Member
 from loyalty.models import Coupon, Programme, Reward, Tier, TierChange, WalletPass
 from loyalty.selectors_overview import Period, period_flows
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.models import PointsDaily, TierAccountsNow, WalletDaily
 from omnichannel.kpis.pages.loyalty import (
     coupons_section,
-    frequency_section,
     points_section,
     tiers_section,
 )
 from omnichannel.kpis.registry import HEADLINES
+from omnichannel.kpis.rollups_holders import holdings_rebuild
 from omnichannel.kpis.rollups_loyalty import points_rebuild, points_refresh, wallet_rebuild
 from omnichannel.kpis.selectors_loyalty import (
-    holders_frequency,
     points_flows,
     points_liability,
     points_per_day,
     wallet_per_day,
     wallet_totals,
 )
-from omnichannel.kpis.services import kpis_rebuild, kpis_refresh
+from omnichannel.kpis.services import kpis_refresh
 from tests.factories import MemberFactory
-from tests.kpis.helpers import at, sale, write
 from tests.loyalty.overview_data import Kind, account_for, post, taipei
 
 pytestmark = pytest.mark.django_db
@@ -235,6 +232,7 @@ def _wallets():
 
 def test_cards_in_wallets_per_day_per_platform_and_members_holding_one():
     _wallets()
+    holdings_rebuild()
     wallet_rebuild()
 
     days = wallet_per_day(FILTERS)
@@ -250,49 +248,6 @@ def test_cards_in_wallets_per_day_per_platform_and_members_holding_one():
     assert (totals.holders, totals.added, totals.removed) == (2, 2, 1)
     assert totals.members == Member.objects.count() == 4
     assert totals.adoption_percent == pytest.approx(50.0)
-
-
-def _active(member, month: date, orders: int, channel: str = "store") -> None:
-    """Orders of the member on separate days of the month (0: a cancelled order only, a
-    month with a row but no purchase), written through crm; `kpis_rebuild()` folds them."""
-    amounts = [100] * orders or [0]
-    status = Order.Status.PLACED if orders else Order.Status.CANCELLED
-    write(
-        *(
-            sale(f"{member.pk}-{channel}-{month:%m}-{i}", amount, at(month + timedelta(days=i)),
-                 channel=channel, store="S01", status=status)
-            for i, amount in enumerate(amounts)
-        ),
-        member=member,
-    )  # fmt: skip
-
-
-def test_wallet_holders_buy_more_often_and_the_ratio_is_shown_plainly():
-    m1, m2, m3, m4 = _wallets()  # holders now: m1 and m2 (m3 took the card out)
-    october, november, september = date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1)
-    _active(m1, october, 2)
-    _active(m1, october, 1, channel="web")  # the same member-month in another channel
-    _active(m1, november, 1)
-    _active(m2, november, 0)  # returns only: not active
-    _active(m3, october, 1)
-    _active(m3, november, 1)
-    _active(m4, november, 2)
-    _active(m4, september, 5)  # before the period
-    kpis_rebuild()
-    filters = KpiFilters(start=date(2026, 10, 1), end=date(2026, 11, 30))
-
-    frequency = holders_frequency(filters)
-
-    assert (frequency.holders.member_months, frequency.holders.orders) == (2, 4)
-    assert (frequency.others.member_months, frequency.others.orders) == (3, 4)
-    assert frequency.ratio == pytest.approx(1.5)  # 2 orders a month against 1.33
-    content = frequency_section(filters)
-    assert content.tiles[0].value == pytest.approx(1.5)
-    assert content.chart("wallet-frequency").rows == [
-        [gettext("Wallet-card holders"), 2, 4, 2.0],
-        [gettext("Other active members"), 3, 4, 1.33],
-    ]
-    assert "1.50×" in str(content.chart("wallet-frequency").note)
 
 
 def test_the_page_shows_every_section_and_a_chart_downloads_as_csv(
@@ -334,27 +289,3 @@ def test_the_loyalty_headline_has_points_liability_and_wallet_adoption():
     assert [tile.key for tile in tiles] == ["issued", "redeemed", "liability", "wallet-adoption"]
     assert [tile.value for tile in tiles[:3]] == [320, 200, 535]
     assert tiles[3].value == pytest.approx(2 * 100 / 5)  # 2 holders of 5 members (1 in _ledger)
-
-
-def test_the_segment_narrows_the_holders_frequency():
-    m1, _m2, m3, m4 = _wallets()
-    Member.objects.filter(pk=m3.pk).update(gender="male")
-    women = Segment.objects.create(
-        name="Women",
-        definition={
-            "op": "and",
-            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
-        },
-    )
-    november = date(2026, 11, 1)
-    _active(m1, november, 4)
-    _active(m3, november, 1)  # a man: outside the segment
-    _active(m4, november, 2)
-    kpis_rebuild()
-
-    frequency = holders_frequency(
-        KpiFilters(start=date(2026, 11, 1), end=date(2026, 11, 30), segment=women)
-    )
-
-    assert (frequency.holders.orders, frequency.others.orders) == (4, 2)
-    assert frequency.ratio == pytest.approx(2.0)

@@ -55,9 +55,10 @@ NOTE_WALLET = _(
     "addition. Adoption is the share of members with a card in a wallet at the period's end."
 )
 NOTE_FREQUENCY = _(
-    "Orders per active member per month over the period's calendar months; holders are members "
-    "with a card in a wallet now. An association, not a cause: members who add the card may "
-    "be the ones who buy more anyway. The segment filter narrows this figure."
+    "Orders per active member per month over the period's calendar months; a member's month "
+    "counts as a holder's when they had a card in a wallet at the month's end (this month: "
+    "now). An association, not a cause: members who add the card may be the ones who buy more "
+    "anyway. The segment filter narrows this figure."
 )
 
 

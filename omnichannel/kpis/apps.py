@@ -22,5 +22,6 @@ class KpisConfig(AppConfig):
             rollups_members,
             rollups_messaging,
             rollups_orders,
+            segment_figures,
             segments,
         )

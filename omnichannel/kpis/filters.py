@@ -23,6 +23,8 @@ from crm.models import Segment, Store
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
 from omnichannel.channels import MESSAGING_CHANNELS, SALES_CHANNELS
 from omnichannel.kpis.segments import (
+    segment_figures_month,
+    segment_figures_window,
     segment_snapshot_id,
     segment_snapshot_members,
     segment_snapshot_rows,
@@ -159,6 +161,20 @@ class KpiFilters:
     @cached_property
     def _segment_snapshot(self) -> int:
         return segment_snapshot_id(self.segment)
+
+    @cached_property
+    def segment_figures_month(self) -> date | None:
+        """The last month of the segment's kept month figures (None: none, or no segment)."""
+        return None if self.segment is None else segment_figures_month(self._segment_snapshot)
+
+    def segment_figures_cover(self) -> bool:
+        """Whether the segment's kept month figures (omnichannel/kpis/segment_figures.py)
+        serve this period: they cover its months, and no store narrows it."""
+        last = self.segment_figures_month
+        if last is None or self.store is not None:
+            return False
+        first, last = segment_figures_window(last)
+        return first <= self.months[0] and self.months[-1] <= last
 
     def member_q(self, field: str = "member_id") -> Q:
         """Q narrowing a member-grained rollup to the segment (everything without one): a

@@ -233,7 +233,8 @@ _KIND = f"""CASE WHEN x.store > 0 AND x.online > 0 THEN '{OmoMonthly.Kind.OMO.va
     WHEN x.store > 0 THEN '{OmoMonthly.Kind.STORE_ONLY.value}'
     ELSE '{OmoMonthly.Kind.ONLINE_ONLY.value}' END"""
 OMO_ALL_SQL = f"""
-SELECT x.month, NULL, {_KIND}, COUNT(*), SUM(x.n), SUM(x.revenue)
+SELECT x.month AS month, NULL AS store_id, {_KIND} AS kind, COUNT(*) AS members,
+       SUM(x.n) AS orders, SUM(x.revenue) AS revenue_twd
 FROM ({_PER_MEMBER}) x WHERE x.store > 0 OR x.online > 0
 GROUP BY x.month, 3"""  # noqa: S608
 # Per store: the members who bought at that store in the month, classified by all they bought.

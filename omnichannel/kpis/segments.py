@@ -8,7 +8,7 @@ within SEGMENT_SNAPSHOT_KEEP once it is RETAKE_AFTER old, and forgets the others
 none, an older one, or one taken under other rules, takes it itself.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import connection, transaction
 from django.db.models import DateField, F, QuerySet, Value
@@ -18,13 +18,19 @@ from django.utils import timezone
 from crm.models import Segment
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
 from omnichannel.kpis.bulk import insert_sql, local_day, local_zone
-from omnichannel.kpis.models import SegmentSnapshot, SegmentSnapshotMember
+from omnichannel.kpis.models import (
+    SegmentCohortMonthly,
+    SegmentMonthly,
+    SegmentSnapshot,
+    SegmentSnapshotMember,
+)
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 
 SEGMENT_SNAPSHOT_AGE = timedelta(minutes=15)
 RETAKE_AFTER = timedelta(minutes=9)  # the 5-minute refresh retakes it before a page must
 SEGMENT_SNAPSHOT_KEEP = timedelta(days=1)
 USED_AT_EVERY = timedelta(minutes=5)  # how often a page's read is written down
+SEGMENT_FIGURE_MONTHS = 13  # the months of kept figures: a year of days touches 13
 
 
 def segment_snapshot_take(*, segment: Segment, for_page: bool = False) -> SegmentSnapshot:
@@ -43,6 +49,7 @@ def segment_snapshot_take(*, segment: Segment, for_page: bool = False) -> Segmen
         snapshot.members = _members_insert(segment)
         _statistics_update()
         snapshot.definition, snapshot.taken_at = segment.definition, timezone.now()
+        snapshot.figures_month = None  # the kept figures were of the members taken before
         if for_page:
             snapshot.used_at = now
         snapshot.save()
@@ -94,6 +101,19 @@ def segment_snapshot_id(segment: Segment) -> int:
     elif snapshot.used_at < now - USED_AT_EVERY:
         SegmentSnapshot.objects.filter(pk=snapshot.pk).update(used_at=now)
     return segment.pk
+
+
+def segment_figures_month(snapshot_id: int) -> date | None:
+    """The last month of the figures the refresh kept for the snapshot's take (None: none
+    yet); they cover segment_figures_window of it (omnichannel/kpis/segment_figures.py)."""
+    months = SegmentSnapshot.objects.filter(segment_id=snapshot_id)
+    return months.values_list("figures_month", flat=True).first()
+
+
+def segment_figures_window(last: date) -> tuple[date, date]:
+    """The first and last months of kept figures ending at `last`."""
+    index = last.year * 12 + last.month - 1 - (SEGMENT_FIGURE_MONTHS - 1)
+    return date(index // 12, index % 12 + 1, 1), last
 
 
 def segment_snapshot_rows(snapshot_id: int) -> QuerySet[SegmentSnapshotMember]:
@@ -148,6 +168,8 @@ def _forget(segment_ids: list[int]) -> None:
     SegmentSnapshotMember.objects.filter(segment_id__in=segment_ids)._raw_delete(
         SegmentSnapshotMember.objects.db
     )
+    for model in (SegmentMonthly, SegmentCohortMonthly):
+        model.objects.filter(segment_id__in=segment_ids)._raw_delete(model.objects.db)
     SegmentSnapshot.objects.filter(segment_id__in=segment_ids).delete()
 
 

@@ -40,6 +40,7 @@ from omnichannel.kpis.models import (
     OmoMonthly,
     PointsDaily,
     RollupWatermark,
+    SegmentMonthly,
     TierAccountsNow,
     WalletDaily,
     WalletHoldersMonthly,
@@ -304,7 +305,8 @@ def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
     now) against the other active members, over the period's calendar months (the segment
     narrows both). Kept per month: the holders' (WalletHoldersMonthly) and everyone's (the OMO
     rollup: its three kinds are every member active in the month, its orders all of theirs);
-    for a segment, both from its members' monthly activity."""
+    for a segment, both from its kept months (the same rules), or its members' monthly
+    activity."""
     if filters.segment is None:
         sums = WalletHoldersMonthly.objects.filter(month__in=filters.months).aggregate(
             members_sum=Sum("members"), orders_sum=Sum("orders")
@@ -312,6 +314,20 @@ def holders_frequency(filters: KpiFilters) -> HoldersFrequency:
         mine = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
         sums = OmoMonthly.objects.filter(month__in=filters.months, store_id__isnull=True).aggregate(
             members_sum=Sum("members"), orders_sum=Sum("orders")
+        )
+        everyone = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
+    elif filters.segment_figures_cover():  # its kept months (segment_figures.py)
+        kept = SegmentMonthly.objects.filter(
+            segment_id=filters.segment_snapshot, month__in=filters.months
+        )
+        sums = kept.aggregate(
+            holders_members=Sum("members", filter=Q(kind=SegmentMonthly.HOLDERS)),
+            holders_orders=Sum("orders", filter=Q(kind=SegmentMonthly.HOLDERS)),
+            members_sum=Sum("members", filter=~Q(kind=SegmentMonthly.HOLDERS)),
+            orders_sum=Sum("orders", filter=~Q(kind=SegmentMonthly.HOLDERS)),
+        )
+        mine = Frequency(
+            member_months=sums["holders_members"] or 0, orders=sums["holders_orders"] or 0
         )
         everyone = Frequency(member_months=sums["members_sum"] or 0, orders=sums["orders_sum"] or 0)
     else:

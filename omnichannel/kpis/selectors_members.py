@@ -23,6 +23,8 @@ from omnichannel.kpis.models import (
     MemberValueSummary,
     NewMembersDaily,
     OmoMonthly,
+    SegmentCohortMonthly,
+    SegmentMonthly,
 )
 from omnichannel.kpis.rollups_members import cohort_select_sql, omo_select_sql
 
@@ -130,15 +132,19 @@ class OmoFigures:
 def omo_figures(filters: KpiFilters) -> OmoFigures:
     """Active members per calendar month of the period, by where they bought that month,
     summed over the months (member-months: a member active in two months counts in each).
-    From the OMO rollup; a segment classifies its members' activity on the fly. A store
+    From the OMO rollup, or a segment's kept months; without them (or at a store) a segment
+    classifies its members' activity on the fly. A store
     narrows to the members who bought at that store that month (their online purchases still
     count: that is what OMO is); the channel filter does not apply (OMO is across channels)."""
-    if filters.segment is None:
-        rows = OmoMonthly.objects.filter(month__in=filters.months)
-        if filters.store is not None:
-            rows = rows.filter(store_id=filters.store.pk)
+    if filters.segment is None or filters.segment_figures_cover():
+        if filters.segment is not None:  # its kept months (omnichannel/kpis/segment_figures.py)
+            rows = SegmentMonthly.objects.filter(
+                segment_id=filters.segment_snapshot, month__in=filters.months
+            ).exclude(kind=SegmentMonthly.HOLDERS)
+        elif filters.store is not None:
+            rows = OmoMonthly.objects.filter(month__in=filters.months, store_id=filters.store.pk)
         else:
-            rows = rows.filter(store_id__isnull=True)
+            rows = OmoMonthly.objects.filter(month__in=filters.months, store_id__isnull=True)
         sums = {
             row["kind"]: BuyerGroup(row["m"], row["n"], row["revenue"])
             for row in rows.values("kind")
@@ -212,11 +218,20 @@ class CohortRow:
 def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
     """The COHORT_MONTHS first-purchase months up to the period's end month, each with its
     active members per month since, up to that month. Read from the cohort rollup (its store
-    cells for a store); a segment narrows the members' activity, computed from it on the fly
-    (bounded by those months)."""
+    cells for a store); a segment's from its kept cells when they end at that month
+    (omnichannel/kpis/segment_figures.py), else from its members' activity on the fly (bounded
+    by those months)."""
     last = month_start(filters.end)
     first = add_months(last, -(COHORT_MONTHS - 1))
-    if filters.segment is None:
+    if (
+        filters.segment is not None
+        and filters.store is None
+        and filters.segment_figures_month == last
+    ):
+        rows = SegmentCohortMonthly.objects.filter(
+            segment_id=filters.segment_snapshot, cohort__gte=first, month__gte=first
+        ).values_list("cohort", "month", "members", "revenue_twd")
+    elif filters.segment is None:
         rows = CohortMonthly.objects.filter(
             cohort__gte=first,
             cohort__lte=last,

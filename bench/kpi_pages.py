@@ -961,6 +961,8 @@ def filter_sets(page, segments: list[int]) -> list[tuple[str, dict[str, str]]]:
     sets += [
         ("compare (30 days)", {"compare": "1"}),
         ("365 days, store, compare", {**last(365), "store": "S03", "compare": "1"}),
+        # A segment over a year: its months classified (kept after the take, or live).
+        (f"365 days, segment {segments[0]}", {**last(365), "segment": str(segments[0])}),
     ]
     return sets
 

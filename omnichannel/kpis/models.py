@@ -107,10 +107,11 @@ class MemberActivityDaily(models.Model):
         indexes = [
             models.Index(fields=["member_id", "day"], name="kpi_activity_member_day"),
             # The three scopes' counts, each an index-only range scan of the active rows.
-            # INCLUDE orders: the wallet holders' frequency sums them over the same rows.
+            # INCLUDE channel and its previous day: the Channels page counts the members
+            # active in all and per channel in one pass (selectors_sales.active_members).
             models.Index(
                 fields=["day", "previous_day"],
-                include=["member_id", "orders"],
+                include=["member_id", "channel", "previous_day_channel"],
                 condition=models.Q(orders__gt=0),
                 name="kpi_active_day",
             ),

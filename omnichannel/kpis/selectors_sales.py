@@ -59,11 +59,57 @@ def _activity(filters: KpiFilters, *, per_channel: bool = False):
     return rows.filter(filters.member_q())
 
 
-def sales_totals(filters: KpiFilters) -> SalesTotals:
+@dataclass(frozen=True)
+class ActiveMembers:
+    total: int
+    per_channel: dict[str, int]
+
+
+def active_members(filters: KpiFilters) -> ActiveMembers:
+    """The members active in the period, in all and per sales channel. Without a store or a
+    channel narrowing them, both in one pass over the period's active rows (the any-channel
+    index carries the channel and its previous day too): a year with a segment read them
+    twice, hashing the segment each time. Otherwise each scope's own count."""
+    if filters.store is not None or filters.sales_channel:
+        return ActiveMembers(total=_activity(filters).count(), per_channel=_per_channel(filters))
+    start = filters.start
+    rows = list(
+        MemberActivityDaily.objects.filter(day__gte=start, day__lte=filters.end, orders__gt=0)
+        .filter(filters.member_q())
+        .values("channel")
+        .annotate(
+            in_channel=Count(
+                "member_id",
+                filter=Q(previous_day_channel__isnull=True) | Q(previous_day_channel__lt=start),
+            ),
+            in_any=Count(
+                "member_id", filter=Q(previous_day__isnull=True) | Q(previous_day__lt=start)
+            ),
+        )
+        .order_by()
+    )
+    return ActiveMembers(
+        total=sum(row["in_any"] for row in rows),
+        per_channel={row["channel"]: row["in_channel"] for row in rows},
+    )
+
+
+def _per_channel(filters: KpiFilters) -> dict[str, int]:
+    return dict(
+        _activity(filters, per_channel=True)
+        .values("channel")
+        .annotate(n=Count("member_id"))  # in the index: an index-only scan
+        .order_by()
+        .values_list("channel", "n")
+    )
+
+
+def sales_totals(filters: KpiFilters, *, active: ActiveMembers | None = None) -> SalesTotals:
+    """Orders, net revenue and active members; `active` when the caller has them already."""
     totals = _sales(filters).aggregate(orders=Sum("orders"), revenue=Sum("revenue_twd"))
-    active = _activity(filters).count()
+    members = active.total if active is not None else _activity(filters).count()
     return SalesTotals(
-        orders=totals["orders"] or 0, revenue_twd=totals["revenue"] or 0, active_members=active
+        orders=totals["orders"] or 0, revenue_twd=totals["revenue"] or 0, active_members=members
     )
 
 
@@ -79,8 +125,11 @@ class ChannelSales:
         return self.revenue_twd / self.orders if self.orders else None
 
 
-def sales_by_channel(filters: KpiFilters) -> list[ChannelSales]:
-    """One row per sales channel (all of them, in the vocabulary's order)."""
+def sales_by_channel(
+    filters: KpiFilters, *, active: ActiveMembers | None = None
+) -> list[ChannelSales]:
+    """One row per sales channel (all of them, in the vocabulary's order); `active` when the
+    caller has them already."""
     sums = {
         row["channel"]: row
         for row in _sales(filters)
@@ -88,20 +137,14 @@ def sales_by_channel(filters: KpiFilters) -> list[ChannelSales]:
         .annotate(orders_sum=Sum("orders"), revenue=Sum("revenue_twd"))
         .order_by()
     }
-    active = dict(
-        _activity(filters, per_channel=True)
-        .values("channel")
-        .annotate(n=Count("member_id"))  # in the index: an index-only scan
-        .order_by()
-        .values_list("channel", "n")
-    )
+    per_channel = active.per_channel if active is not None else _per_channel(filters)
     channels = [filters.sales_channel] if filters.sales_channel else list(SALES_CHANNELS)
     return [
         ChannelSales(
             channel=channel,
             orders=sums.get(channel, {}).get("orders_sum") or 0,
             revenue_twd=sums.get(channel, {}).get("revenue") or 0,
-            active_members=active.get(channel, 0),
+            active_members=per_channel.get(channel, 0),
         )
         for channel in channels
     ]

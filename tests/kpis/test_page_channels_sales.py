@@ -3,7 +3,13 @@
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from crm.models import Member, Segment
+from omnichannel.kpis.filters import KpiFilters
+from omnichannel.kpis.pages.channels import sales_section
+from omnichannel.kpis.selectors_sales import active_members, sales_by_channel, sales_totals
 from omnichannel.kpis.services import kpis_refresh
 from tests.factories import MemberFactory
 from tests.kpis.helpers import at, sale, write
@@ -75,3 +81,29 @@ def test_the_channel_table_downloads_as_csv(sales, login_as):
         "App,1,700,700,17.9,1",
         "LINE 購物,0,0,,0.0,0",
     ]
+
+
+def test_the_sales_section_counts_active_members_in_all_and_per_channel_in_one_pass(sales):
+    # 25 Oct – 30 Nov: ann (store in October and November, web) and bob (app): 2 in all; per
+    # channel ann twice (store, web), bob once. A segment of everyone gives the same.
+    Member.objects.update(gender="female")
+    everyone = Segment.objects.create(
+        name="Everyone",
+        definition={
+            "op": "and",
+            "rules": [{"rule": "gender", "operator": "is", "value": "female"}],
+        },
+    )
+    for segment in (None, everyone):
+        filters = KpiFilters(start=date(2026, 10, 25), end=date(2026, 11, 30), segment=segment)
+
+        active = active_members(filters)
+
+        assert active.total == sales_totals(filters).active_members == 2
+        assert active.per_channel == {"store": 1, "web": 1, "app": 1}
+        by_channel = {row.channel: row.active_members for row in sales_by_channel(filters)}
+        assert {channel: n for channel, n in by_channel.items() if n} == active.per_channel
+        with CaptureQueriesContext(connection) as captured:
+            sales_section(filters)
+        activity = [q for q in captured.captured_queries if "kpis_memberactivitydaily" in q["sql"]]
+        assert len(activity) == 1, activity

@@ -7,7 +7,13 @@ from omnichannel.channels import SALES_CHANNELS, Channel
 from omnichannel.charts import day_axis, figure_data, kpi_figure, line_trace, twd_axis
 from omnichannel.kpis.filters import KpiFilters
 from omnichannel.kpis.registry import Chart, KpiContent, Tile
-from omnichannel.kpis.selectors_sales import sales_by_channel, sales_per_day, sales_totals
+from omnichannel.kpis.selectors_sales import (
+    ActiveMembers,
+    active_members,
+    sales_by_channel,
+    sales_per_day,
+    sales_totals,
+)
 
 ACTIVE_NOTE = _("Members with an order on a day of the period.")
 SEGMENT_NOTE = _(
@@ -20,10 +26,10 @@ def _label(channel: str) -> str:
     return str(Channel(channel).label)
 
 
-def sales_tiles(filters: KpiFilters) -> list[Tile]:
+def sales_tiles(filters: KpiFilters, *, active: ActiveMembers | None = None) -> list[Tile]:
     """Orders, net revenue, average order value and active members (against the period
-    before when compared)."""
-    now = sales_totals(filters)
+    before when compared); `active`: the period's active members, when counted already."""
+    now = sales_totals(filters, active=active)
     before = sales_totals(filters.previous()) if filters.compare else None
     return [
         Tile("orders", _("Orders"), now.orders, previous=before and before.orders),
@@ -53,8 +59,9 @@ def sales_tiles(filters: KpiFilters) -> list[Tile]:
 
 def sales_section(filters: KpiFilters) -> KpiContent:
     """The sales tiles, the table per sales channel and the trends per day."""
-    tiles = sales_tiles(filters)
-    rows = sales_by_channel(filters)
+    active = active_members(filters)  # the tiles' and the table's, counted once
+    tiles = sales_tiles(filters, active=active)
+    rows = sales_by_channel(filters, active=active)
     total_revenue = sum(row.revenue_twd for row in rows)
     table = Chart(
         "sales-channels",

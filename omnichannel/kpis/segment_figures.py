@@ -32,14 +32,13 @@ from omnichannel.kpis.segments import segment_figures_window, segment_snapshot_m
 from omnichannel.kpis.selectors_loyalty import holders_per_month
 from omnichannel.kpis.selectors_members import COHORT_MONTHS, add_months
 
-SEGMENT_TABLE = "kpis_segmentsnapshotmember"
-
 
 def _months_insert(segment_id: int, first: date, last: date) -> int:
     adapt = connection.ops.adapt_datefield_value
-    members = f"SELECT s.member_id FROM {SEGMENT_TABLE} s WHERE s.segment_id = %s"  # noqa: S608
+    members = segment_snapshot_members(segment_id)
+    members_sql, members_params = members.query.sql_with_params()
     everyone, _stores = omo_select_sql(
-        f"a.month >= %s AND a.month <= %s AND a.member_id IN ({members})"
+        f"a.month >= %s AND a.month <= %s AND a.member_id IN ({members_sql})"
     )
     select = (
         "SELECT %s, o.month, o.kind, o.members, o.orders, o.revenue_twd "  # noqa: S608
@@ -49,10 +48,10 @@ def _months_insert(segment_id: int, first: date, last: date) -> int:
         SegmentMonthly,
         ("segment_id", "month", "kind", "members", "orders", "revenue_twd"),
         select,
-        [segment_id, adapt(first), adapt(last), segment_id],
+        [segment_id, adapt(first), adapt(last), *members_params],
     )
     rows = MemberActivityMonthly.objects.filter(
-        month__gte=first, month__lte=last, member_id__in=segment_snapshot_members(segment_id)
+        month__gte=first, month__lte=last, member_id__in=members
     )
     holders = [
         SegmentMonthly(
@@ -91,14 +90,15 @@ def segment_figures_take(segment_id: int, *, month: date) -> int:
     lock (a page taking the snapshot again meanwhile waits, then finds them gone with the
     members they were of). Returns the rows written (0: the snapshot is gone)."""
     with transaction.atomic():
-        snapshot = SegmentSnapshot.objects.select_for_update().filter(segment_id=segment_id)
-        if not snapshot.exists():
+        locked = SegmentSnapshot.objects.select_for_update().filter(segment_id=segment_id)
+        snapshot_pk = locked.values_list("pk", flat=True).first()  # the row locked, if any
+        if snapshot_pk is None:
             return 0
         for model in (SegmentMonthly, SegmentCohortMonthly):
             model.objects.filter(segment_id=segment_id)._raw_delete(model.objects.db)
         written = _months_insert(segment_id, *segment_figures_window(month))
         written += _cohorts_insert(segment_id, add_months(month, 1 - COHORT_MONTHS), month)
-        snapshot.update(figures_month=month)
+        SegmentSnapshot.objects.filter(pk=snapshot_pk).update(figures_month=month)
     return written
 
 

@@ -274,16 +274,12 @@ def holders_per_month(rows: QuerySet[MemberActivityMonthly]) -> QuerySet:
         member_id=OuterRef("member_id"),
         from_month__lte=OuterRef("month"),
     )
-    return (
-        rows.filter(Exists(held), orders__gt=0)
-        .values("month")
-        .annotate(members=Count("member_id", distinct=True), orders_sum=Sum("orders"))
-        .order_by()
-    )
+    return _active_per_month(rows.filter(Exists(held)))
 
 
 def _active_per_month(rows: QuerySet[MemberActivityMonthly]) -> QuerySet:
-    """Per month: the active members of these rows and their orders (as holders_per_month)."""
+    """Per month: the active members of these rows and their orders (columns month, members,
+    orders_sum)."""
     return (
         rows.filter(orders__gt=0)
         .values("month")

@@ -1,5 +1,6 @@
-"""What every rollup writes with: Taipei days as ranges and as a grouping, INSERT … SELECT that
-keeps the rows in the database, and emptying a table for a rebuild."""
+"""What every rollup writes with: Taipei days as ranges and as a grouping, month arithmetic,
+dates from raw rows, INSERT … SELECT that keeps the rows in the database, and emptying a table
+for a rebuild."""
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
@@ -36,6 +37,19 @@ def days_q(field: str, days: Iterable[date]) -> Q:
 def local_day(field: str) -> TruncDate:
     """The Taipei day of a datetime field, for grouping."""
     return TruncDate(field, tzinfo=local_zone())
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month n months after `month`'s (before, for n < 0)."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def as_date(value) -> date | None:
+    """A date from a raw SQL row (SQLite gives the results of its date functions as text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def insert_sql(model, columns: Sequence[str], select_sql: str, params: Sequence) -> int:

@@ -29,11 +29,11 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
 from crm.bulk import chunked
 from loyalty.models import WalletPass
-from omnichannel.kpis.bulk import insert_select, local_zone, table_empty
+from omnichannel.kpis.bulk import as_date, insert_select, local_zone, table_empty
+from omnichannel.kpis.filters import months_between
 from omnichannel.kpis.models import MemberActivityMonthly, WalletHoldersMonthly, WalletHolding
 from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_orders import kpi_months_mark, kpi_months_take
@@ -76,11 +76,6 @@ def holdings_now() -> QuerySet:
     )
 
 
-def _as_date(value) -> date | None:
-    """A date from a raw row (SQLite gives the text of its date functions)."""
-    return parse_date(value) if isinstance(value, str) else value
-
-
 def _changed_spans() -> list[tuple]:
     """The members whose span now differs from the kept one, or who have none kept: rows of
     HOLDING_COLUMNS' values followed by the kept from_day and to_day (None when none)."""
@@ -96,17 +91,7 @@ def _changed_spans() -> list[tuple]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, (*params, never, never))
-        return [(row[0], *map(_as_date, row[1:])) for row in cursor.fetchall()]
-
-
-def _months_from(first: date) -> list[date]:
-    """The first days of the months from `first`'s to this one."""
-    month, this_month = first.replace(day=1), timezone.localdate().replace(day=1)
-    months = []
-    while month <= this_month:
-        months.append(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return months
+        return [(row[0], *map(as_date, row[1:])) for row in cursor.fetchall()]
 
 
 def holdings_refresh() -> int:
@@ -130,7 +115,7 @@ def holdings_refresh() -> int:
     # Before the earliest day a span (old or new) started or stopped, no one's status moved.
     days = [day for row in changed for day in (row[1], row[2], row[5], row[6]) if day]
     days += [from_day for _member_id, from_day in gone]
-    kpi_months_mark(_months_from(min(days)), consumers=(HOLDERS_CONSUMER,))
+    kpi_months_mark(months_between(min(days), timezone.localdate()), consumers=(HOLDERS_CONSUMER,))
     return len(ids)
 
 

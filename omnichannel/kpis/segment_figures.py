@@ -19,7 +19,7 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
-from omnichannel.kpis.bulk import insert_sql
+from omnichannel.kpis.bulk import add_months, insert_sql
 from omnichannel.kpis.models import (
     MemberActivityMonthly,
     SegmentCohortMonthly,
@@ -30,7 +30,7 @@ from omnichannel.kpis.registry import ROLLUPS, Rollup
 from omnichannel.kpis.rollups_members import cohort_select_sql, omo_select_sql
 from omnichannel.kpis.segments import segment_figures_window, segment_snapshot_members
 from omnichannel.kpis.selectors_loyalty import holders_per_month
-from omnichannel.kpis.selectors_members import COHORT_MONTHS, add_months
+from omnichannel.kpis.selectors_members import COHORT_MONTHS
 
 
 def _months_insert(segment_id: int, first: date, last: date) -> int:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from crm.models import Segment
 from crm.segments.definition import SegmentDefinitionError, segment_queryset
-from omnichannel.kpis.bulk import insert_sql, local_day, local_zone
+from omnichannel.kpis.bulk import add_months, insert_sql, local_day, local_zone
 from omnichannel.kpis.models import (
     SegmentCohortMonthly,
     SegmentMonthly,
@@ -112,8 +112,7 @@ def segment_figures_month(snapshot_id: int) -> date | None:
 
 def segment_figures_window(last: date) -> tuple[date, date]:
     """The first and last months of kept figures ending at `last`."""
-    index = last.year * 12 + last.month - 1 - (SEGMENT_FIGURE_MONTHS - 1)
-    return date(index // 12, index % 12 + 1, 1), last
+    return add_months(last, 1 - SEGMENT_FIGURE_MONTHS), last
 
 
 def segment_snapshot_rows(snapshot_id: int) -> QuerySet[SegmentSnapshotMember]:

@@ -16,6 +16,7 @@ from django.db.models import Count, Sum
 
 from crm.models import MemberStats
 from omnichannel.channels import ONLINE_SALES_CHANNELS
+from omnichannel.kpis.bulk import add_months, as_date
 from omnichannel.kpis.filters import KpiFilters, month_start
 from omnichannel.kpis.models import (
     ClvModelRun,
@@ -196,11 +197,6 @@ def _omo_live(filters: KpiFilters) -> OmoFigures:
 # Cohort retention ---------------------------------------------------------------------------
 
 
-def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
 @dataclass(frozen=True)
 class CohortRow:
     cohort: date
@@ -243,7 +239,7 @@ def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
         rows = _cohorts_live(filters, first, last)
     cells: dict[date, dict[date, tuple[int, int]]] = defaultdict(dict)
     for cohort, month, members, revenue in rows:
-        cells[_as_date(cohort)][_as_date(month)] = (members, revenue)
+        cells[as_date(cohort)][as_date(month)] = (members, revenue)
     result = []
     cohort = first
     while cohort <= last:
@@ -260,10 +256,6 @@ def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
             )
         cohort = add_months(cohort, 1)
     return result
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:

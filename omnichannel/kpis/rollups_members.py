@@ -157,6 +157,24 @@ GROUP BY 1, 2, 3"""  # noqa: S608 (only our SQL is formatted in)
     return sql, params
 
 
+def segment_cohorts_sql(
+    *, segment_snapshot: int, first: date, last: date, store_id: int | None = None
+) -> tuple[str, list]:
+    """A segment's cohort cells, cohorts and months from `first` to `last` (at a store, when
+    given): cohort_select_sql over the segment's activity rows (its columns, alias c), with
+    its parameters."""
+    adapt = connection.ops.adapt_datefield_value
+    where, params = ["a.month >= %s", "a.month <= %s"], [adapt(first), adapt(last)]
+    if store_id is not None:
+        where.append("a.store_id = %s")
+        params.append(store_id)
+    select, select_params = cohort_select_sql(
+        where=" AND ".join(where), segment_snapshot=segment_snapshot
+    )
+    sql = f"SELECT * FROM ({select}) c WHERE c.cohort >= %s AND c.cohort <= %s"  # noqa: S608
+    return sql, [*select_params, *params, adapt(first), adapt(last)]
+
+
 def _cohorts_insert(where: str = "", params: Iterable = ()) -> int:
     """Every cohort cell of the activity rows `where` selects: all channels, and each store."""
     written = 0

@@ -27,7 +27,7 @@ from omnichannel.kpis.models import (
     SegmentSnapshot,
 )
 from omnichannel.kpis.registry import ROLLUPS, Rollup
-from omnichannel.kpis.rollups_members import cohort_select_sql, omo_select_sql
+from omnichannel.kpis.rollups_members import omo_select_sql, segment_cohorts_sql
 from omnichannel.kpis.segments import segment_figures_window, segment_snapshot_members
 from omnichannel.kpis.selectors_loyalty import holders_per_month
 from omnichannel.kpis.selectors_members import COHORT_MONTHS
@@ -68,20 +68,16 @@ def _months_insert(segment_id: int, first: date, last: date) -> int:
 
 
 def _cohorts_insert(segment_id: int, first: date, last: date) -> int:
-    adapt = connection.ops.adapt_datefield_value
-    cells, cells_params = cohort_select_sql(
-        where="a.month >= %s AND a.month <= %s", segment_snapshot=segment_id
-    )
+    cells, cells_params = segment_cohorts_sql(segment_snapshot=segment_id, first=first, last=last)
     select = (
         "SELECT %s, c.cohort, c.month, c.members, c.orders, c.revenue_twd "  # noqa: S608
-        f"FROM ({cells}) c WHERE c.cohort >= %s AND c.cohort <= %s"
+        f"FROM ({cells}) c"
     )
-    window = [adapt(first), adapt(last)]
     return insert_sql(
         SegmentCohortMonthly,
         ("segment_id", "cohort", "month", "members", "orders", "revenue_twd"),
         select,
-        [segment_id, *cells_params, *window, *window],
+        [segment_id, *cells_params],
     )
 
 

@@ -27,7 +27,7 @@ from omnichannel.kpis.models import (
     SegmentCohortMonthly,
     SegmentMonthly,
 )
-from omnichannel.kpis.rollups_members import cohort_select_sql, omo_select_sql
+from omnichannel.kpis.rollups_members import omo_select_sql, segment_cohorts_sql
 
 ONLINE = [channel.value for channel in ONLINE_SALES_CHANNELS]
 COHORT_MONTHS = 12  # cohorts shown, and months since the first purchase
@@ -261,17 +261,14 @@ def cohort_retention(filters: KpiFilters) -> list[CohortRow]:
 def _cohorts_live(filters: KpiFilters, first: date, last: date) -> list[tuple]:
     """A segment's cohorts: the rollup's SELECT over the segment's activity rows, each
     member's cohort read from the segment's snapshot."""
-    adapt = connection.ops.adapt_datefield_value
-    where, params = ["a.month >= %s", "a.month <= %s"], [adapt(first), adapt(last)]
-    if filters.store is not None:
-        where.append("a.store_id = %s")
-        params.append(filters.store.pk)
-    select, select_params = cohort_select_sql(
-        where=" AND ".join(where), segment_snapshot=filters.segment_snapshot
+    query, params = segment_cohorts_sql(
+        segment_snapshot=filters.segment_snapshot,
+        first=first,
+        last=last,
+        store_id=filters.store.pk if filters.store else None,
     )
-    query = f"SELECT * FROM ({select}) c WHERE c.cohort >= %s AND c.cohort <= %s"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(query, [*select_params, *params, adapt(first), adapt(last)])
+        cursor.execute(query, params)
         return [
             (cohort, month, members, revenue)
             for cohort, month, _store, members, _orders, revenue in cursor
